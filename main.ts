@@ -1,0 +1,317 @@
+/**
+ * The command line: `main.ts <role> [flags]` with role `tracker`, `peer`,
+ * `get`, `cat` or `demo`. Flags, what a person sees, exit codes; the work
+ * itself is in the role modules.
+ *
+ * @example
+ * ```sh
+ * deno run --allow-net main.ts tracker --port 4444
+ * deno run --allow-net --allow-read --allow-write main.ts peer --dir ./files
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { runDemo } from "./demo.ts";
+import { encodeName, formatAddress, parseAddress, ProtocolError, splitCommand } from "./protocol.ts";
+import { BufferedReader } from "./reader.ts";
+import { Peer, sendAndFetch } from "./peer.ts";
+import { relayFile } from "./relay.ts";
+import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
+import { startTracker } from "./tracker.ts";
+import { TrackerClient } from "./tracker_client.ts";
+
+/** Exit codes. */
+export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+
+const COMMON = `  --help              this text`;
+const NET = `  --tracker HOST:PORT the tracker (default 127.0.0.1:4444)
+  --timeout SECONDS   connect and idle timeout of each try (default 10)`;
+
+const PEER_COMMANDS = `  SEND name[, name...]   download files (write a comma inside a name as %2C)
+  PEERS                  list the active peers
+  LIST [text]            list indexed files whose names contain text
+  HELP                   this list
+  QUIT                   leave the tracker and stop`;
+
+const USAGE: Record<string, string> = {
+  main: `p2p: peer-to-peer file transfer with a central tracker
+
+usage: main.ts <role> [flags]   (deno task <role> [flags])
+
+roles:
+  tracker   run the tracker (default 0.0.0.0:4444)
+  peer      share a folder, serve it (default 0.0.0.0:5555), download at a prompt
+  get       download files once and exit: 0 all arrived, 1 some failed, 2 usage
+  cat       relay mode: print a file from the first active peer that has it
+  demo      a tracker and three peers on loopback, moving files while you watch
+
+'main.ts <role> --help' tells more.`,
+  tracker: `usage: tracker [--host HOST] [--port PORT]
+
+  --host HOST         address to listen on (default 0.0.0.0)
+  --port PORT         port to listen on, 0 for any free one (default 4444)
+${COMMON}
+
+Prints 'listening on HOST:PORT', then one line per peer event. SIGINT or
+SIGTERM stops it.`,
+  peer: `usage: peer [--dir DIR] [--out DIR] [--host HOST] [--port PORT] [--tracker HOST:PORT]
+
+  --dir DIR           the shared folder (default ./files)
+  --out DIR           where downloads land (default: the shared folder,
+                      and they are then shared too)
+  --info FILE         where the tracker's reply to SEND is saved (default info.txt)
+  --host HOST         address to serve on (default 0.0.0.0)
+  --port PORT         port to serve on, 0 for any free one (default 5555)
+${NET}
+${COMMON}
+
+Commands, at the prompt or on standard input:
+${PEER_COMMANDS}`,
+  get: `usage: get [--out DIR] [--tracker HOST:PORT] NAME...
+
+Downloads every NAME (each argument is one file name, spaces and commas
+included) in parallel, then exits: 0 when all arrived, 1 when any failed,
+2 on a usage error.
+
+  --out DIR           where the files land (default: the current folder)
+  --info FILE         also save the tracker's reply there
+${NET}
+${COMMON}`,
+  cat: `usage: cat [--tracker HOST:PORT] NAME
+
+Relay mode: asks the tracker for the active peers, asks each in turn for
+NAME, writes the first copy to standard output. Exits 1 if none has it.
+
+${NET}
+${COMMON}`,
+  demo: `usage: demo
+
+Starts a tracker and three peers on 127.0.0.1 with sample folders in a
+temporary directory, downloads files between them (one from a holder that
+has stopped serving, to show the fall-back), relays one with cat, and
+cleans up.`,
+};
+
+class UsageError extends Error {}
+
+interface Flags {
+  tracker: string;
+  host: string;
+  port: number;
+  dir: string;
+  out?: string;
+  info?: string;
+  timeoutMs: number;
+  help: boolean;
+  names: string[];
+}
+
+function parseFlags(args: string[], defaults: { port: number }): Flags {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        tracker: { type: "string", default: "127.0.0.1:4444" },
+        host: { type: "string", default: "0.0.0.0" },
+        port: { type: "string", default: String(defaults.port) },
+        dir: { type: "string", default: "./files" },
+        out: { type: "string" },
+        info: { type: "string" },
+        timeout: { type: "string", default: "10" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const v = parsed.values;
+  const port = Number(v.port);
+  if (!/^\d+$/.test(v.port) || port > 65_535) throw new UsageError(`--port must be 0-65535, got ${v.port}`);
+  const timeout = Number(v.timeout);
+  if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${v.timeout}`);
+  try {
+    parseAddress(v.tracker);
+  } catch {
+    throw new UsageError(`--tracker must be HOST:PORT, got ${v.tracker}`);
+  }
+  return {
+    tracker: v.tracker,
+    host: v.host,
+    port,
+    dir: v.dir,
+    out: v.out,
+    info: v.info,
+    timeoutMs: Math.round(timeout * 1000),
+    help: v.help,
+    names: parsed.positionals,
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM, and removes its listeners then. */
+function untilSignal(): { promise: Promise<string>; cancel: () => void } {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const handler = () => resolve(signal);
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const cancel = () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
+  promise.then(cancel);
+  return { promise, cancel };
+}
+
+async function runTracker(flags: Flags): Promise<number> {
+  const tracker = startTracker({
+    hostname: flags.host,
+    port: flags.port,
+    onEvent: (e) => console.log(formatTrackerEvent(e)),
+    onError: (e) => console.error("error:", e),
+  });
+  console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
+  const signal = await untilSignal().promise;
+  console.log(`${signal}: closing`);
+  await tracker.close();
+  return Exit.OK;
+}
+
+async function runPeer(flags: Flags): Promise<number> {
+  const stop = untilSignal();
+  const peer = await Peer.start({
+    tracker: flags.tracker,
+    hostname: flags.host,
+    port: flags.port,
+    dir: flags.dir,
+    out: flags.out,
+    infoPath: flags.info ?? "info.txt",
+    timeoutMs: flags.timeoutMs,
+    onEvent: (e) => console.log(formatPeerEvent(e)),
+    onError: (e) => console.error("error:", e),
+    onListening: (addr) => console.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),
+  });
+  console.log(`shared ${peer.folder.entries().length} files from ${peer.folder.path}`);
+  const interactive = Deno.stdin.isTerminal();
+  const commands = (async () => {
+    const input = new BufferedReader(Deno.stdin);
+    while (true) {
+      if (interactive) await Deno.stdout.write(new TextEncoder().encode("> "));
+      let line: string | null;
+      try {
+        line = await input.readLine();
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        console.log(`error: ${error.message}`);
+        continue;
+      }
+      if (line === null) return interactive;
+      if (await peerCommand(peer, line)) return true;
+    }
+  })();
+  const quit = await Promise.race([commands, stop.promise.then(() => true)]);
+  if (!quit) await stop.promise;
+  stop.cancel();
+  await peer.close();
+  return Exit.OK;
+}
+
+/** Runs one prompt command; true when it was QUIT. */
+async function peerCommand(peer: Peer, line: string): Promise<boolean> {
+  const { verb, rest } = splitCommand(line);
+  try {
+    switch (verb) {
+      case "":
+        return false;
+      case "SEND": {
+        const report = await peer.send(rest);
+        for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
+        return false;
+      }
+      case "PEERS":
+      case "LIST":
+        await Deno.stdout.write(new TextEncoder().encode(await peer.tracker.raw(line.trim())));
+        return false;
+      case "HELP":
+        console.log(PEER_COMMANDS);
+        return false;
+      case "QUIT":
+      case "EXIT":
+        return true;
+      default:
+        console.log(`unknown command ${JSON.stringify(verb)}; try HELP`);
+        return false;
+    }
+  } catch (error) {
+    console.log(`error: ${error instanceof Error ? error.message : error}`);
+    return false;
+  }
+}
+
+async function runGet(flags: Flags): Promise<number> {
+  if (flags.names.length === 0) throw new UsageError("get needs at least one file name");
+  await using tracker = await TrackerClient.connect(flags.tracker);
+  const report = await sendAndFetch(tracker, flags.names.map(encodeName).join(", "), {
+    outDir: flags.out ?? ".",
+    infoPath: flags.info,
+    timeoutMs: flags.timeoutMs,
+    onAttemptFailed: (name, a) => console.log(formatAttempt(name, a)),
+  });
+  for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
+  await tracker.quit();
+  return report.outcomes.every((o) => o.ok) ? Exit.OK : Exit.FAILED;
+}
+
+async function runCat(flags: Flags): Promise<number> {
+  if (flags.names.length !== 1) throw new UsageError("cat needs exactly one file name");
+  await using tracker = await TrackerClient.connect(flags.tracker);
+  const relayed = await relayFile(tracker, flags.names[0], Deno.stdout, {
+    timeoutMs: flags.timeoutMs,
+    onAttemptFailed: (a) => console.error(formatAttempt(flags.names[0], a)),
+  });
+  console.error(`cat: ${flags.names[0]} (${relayed.size} bytes) from ${relayed.from}`);
+  await tracker.quit();
+  return Exit.OK;
+}
+
+const ROLES: Record<string, { port: number; run: (flags: Flags) => Promise<number> }> = {
+  tracker: { port: 4444, run: runTracker },
+  peer: { port: 5555, run: runPeer },
+  get: { port: 0, run: runGet },
+  cat: { port: 0, run: runCat },
+  demo: { port: 0, run: () => runDemo(console.log).then(() => Exit.OK) },
+};
+
+/** Runs the command line `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [roleName, ...rest] = args;
+  if (roleName === undefined || roleName === "--help" || roleName === "-h" || roleName === "help") {
+    console.log(USAGE.main);
+    return roleName === undefined ? Exit.USAGE : Exit.OK;
+  }
+  const role = ROLES[roleName];
+  if (!role) {
+    console.error(`unknown role ${JSON.stringify(roleName)}\n\n${USAGE.main}`);
+    return Exit.USAGE;
+  }
+  try {
+    const flags = parseFlags(rest, role);
+    if (flags.help) {
+      console.log(USAGE[roleName]);
+      return Exit.OK;
+    }
+    return await role.run(flags);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${roleName}: ${error.message}\n\n${USAGE[roleName]}`);
+      return Exit.USAGE;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`${roleName}: ${message}`);
+    return Exit.FAILED;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

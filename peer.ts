@@ -1,0 +1,178 @@
+/**
+ * A peer: serves its shared folder, keeps one connection to the tracker,
+ * announces its files, and fetches what it is asked for.
+ *
+ * @module
+ */
+
+import { downloadAll, type DownloadOptions, type FileOutcome } from "./download.ts";
+import { type FileServerEvent, startFileServer } from "./file_server.ts";
+import { type Lookup, parseSendNames } from "./protocol.ts";
+import type { TcpServer } from "./server.ts";
+import { SharedFolder } from "./shared_folder.ts";
+import { TrackerClient } from "./tracker_client.ts";
+
+/** What a peer reports as it works. */
+export type PeerEvent =
+  | FileServerEvent
+  | { type: "attempt-failed"; name: string; holder: string; code: string; message: string }
+  | { type: "announced"; files: number; reply: string };
+
+/** Options of {@link Peer.start}. */
+export interface PeerOptions {
+  /** The tracker, `HOST:PORT`. */
+  tracker: string;
+  /** Address to serve on. Default `0.0.0.0`. */
+  hostname?: string;
+  /** Port to serve on; 0 picks a free one. */
+  port: number;
+  /** The shared folder. */
+  dir: string;
+  /** Where downloads land. Default: the shared folder (and then they are announced). */
+  out?: string;
+  /** Where to write the tracker's reply to each SEND; `undefined` writes none. */
+  infoPath?: string;
+  /** Connect and idle timeout of a download try, ms. Default 10,000. */
+  timeoutMs?: number;
+  /** Told of uploads, failed tries and announcements. */
+  onEvent?: (event: PeerEvent) => void;
+  /** Told of unexpected errors while serving. */
+  onError?: (error: unknown) => void;
+  /** Told the bound address as soon as the file server listens, before the tracker is contacted. */
+  onListening?: (addr: Deno.NetAddr) => void;
+}
+
+/** What one SEND did. */
+export interface SendReport {
+  /** The tracker's reply, as written to `info.txt`; empty if no name was valid. */
+  reply: string;
+  /** One outcome per requested name, in the order asked. */
+  outcomes: FileOutcome[];
+}
+
+/** Options of {@link sendAndFetch}. */
+export interface FetchOptions extends DownloadOptions {
+  /** Where to write the tracker's reply; `undefined` writes none. */
+  infoPath?: string;
+}
+
+/**
+ * The SEND of the original design: asks the tracker where the files of
+ * `list` are (names separated by commas, `%2C` for a comma inside a name),
+ * writes its reply to `options.infoPath`, then downloads every found file in
+ * parallel. A name that is not a valid file name is refused without asking.
+ */
+export async function sendAndFetch(tracker: TrackerClient, list: string, options: FetchOptions): Promise<SendReport> {
+  const parsed = parseSendNames(list);
+  const valid = parsed.flatMap((n) => n.ok ? [n.name] : []);
+  let lookups: Lookup[] = [];
+  let reply = "";
+  if (valid.length > 0) {
+    ({ lookups, raw: reply } = await tracker.send(valid));
+    if (options.infoPath) await Deno.writeTextFile(options.infoPath, reply);
+  }
+  const byName = new Map(lookups.map((l) => [l.name, l]));
+  const ordered = parsed.map((n): Lookup => {
+    if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
+    return byName.get(n.name) ?? { name: n.name, status: 404, holders: [], message: "not in the tracker's reply" };
+  });
+  return { reply, outcomes: await downloadAll(ordered, options) };
+}
+
+/** A running peer. */
+export class Peer implements AsyncDisposable {
+  /** The folder it serves. */
+  readonly folder: SharedFolder;
+  /** The file server. */
+  readonly server: TcpServer;
+  /** Its tracker connection. */
+  readonly tracker: TrackerClient;
+  #options: PeerOptions;
+  #emit: (event: PeerEvent) => void;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: PeerOptions, folder: SharedFolder, server: TcpServer, tracker: TrackerClient) {
+    this.#options = options;
+    this.#emit = options.onEvent ?? (() => {});
+    this.folder = folder;
+    this.server = server;
+    this.tracker = tracker;
+  }
+
+  /** Scans the folder, starts serving it, connects to the tracker and announces. */
+  static async start(options: PeerOptions): Promise<Peer> {
+    const folder = await SharedFolder.open(options.dir);
+    await folder.scan();
+    const server = startFileServer({
+      hostname: options.hostname,
+      port: options.port,
+      folder,
+      onEvent: options.onEvent,
+      onError: options.onError,
+    });
+    options.onListening?.(server.addr);
+    let tracker: TrackerClient;
+    try {
+      tracker = await TrackerClient.connect(options.tracker);
+    } catch (error) {
+      await server.close();
+      throw new Error(
+        `cannot reach the tracker at ${options.tracker}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    const peer = new Peer(options, folder, server, tracker);
+    try {
+      await peer.announce();
+    } catch (error) {
+      await peer.close();
+      throw error;
+    }
+    return peer;
+  }
+
+  /** The address the file server is bound to. */
+  get addr(): Deno.NetAddr {
+    return this.server.addr;
+  }
+
+  /** Tells the tracker every file of the folder, as it is now known; returns the tracker's answer. */
+  announce(): Promise<string> {
+    return this.tracker.update(this.addr.port, this.folder.entries());
+  }
+
+  /**
+   * Looks up `list` (names separated by commas) and downloads every found
+   * file in parallel, as {@link sendAndFetch}. Files that land in the shared
+   * folder are announced at once.
+   */
+  async send(list: string): Promise<SendReport> {
+    const outDir = this.#options.out ?? this.folder.path;
+    const report = await sendAndFetch(this.tracker, list, {
+      outDir,
+      infoPath: this.#options.infoPath,
+      timeoutMs: this.#options.timeoutMs,
+      onAttemptFailed: (name, a) => this.#emit({ type: "attempt-failed", name, ...a }),
+    });
+    const landed = report.outcomes.flatMap((o) => o.ok ? [o.result] : []);
+    if (landed.length > 0 && (await Deno.realPath(outDir)) === this.folder.path) {
+      for (const d of landed) await this.folder.add(d);
+      const reply = await this.announce();
+      this.#emit({ type: "announced", files: this.folder.entries().length, reply });
+    }
+    return report;
+  }
+
+  /** Leaves the tracker and stops serving. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.tracker.quit();
+      await this.server.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@link Peer.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * The wire: status codes, limits, file-name encoding, and the parsers and
+ * formatters for every line the tracker and peers exchange. Pure functions;
+ * no sockets, no files. `docs/PROTOCOL.md` describes the same in prose.
+ *
+ * @module
+ */
+
+/** Status codes, in the FTP/SMTP tradition: the first digit says the kind. */
+export const Status = {
+  OK: 200,
+  PARTIAL: 206,
+  HELP: 214,
+  BYE: 221,
+  BAD_REQUEST: 400,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
+  SERVER_ERROR: 500,
+} as const;
+
+/** Every limit of the protocol, in one place. */
+export const Limits = {
+  /** Longest line, in bytes, terminator excluded. */
+  MAX_LINE_BYTES: 65_536,
+  /** Longest file name, in UTF-8 bytes, after decoding (as most file systems). */
+  MAX_NAME_BYTES: 255,
+  /** Most names in one SEND. */
+  MAX_NAMES_PER_SEND: 256,
+  /** Most file entries in one UPDATE (and so files per peer). */
+  MAX_UPDATE_ENTRIES: 100_000,
+  /** Most holders listed per file in a SEND reply. */
+  MAX_HOLDERS_PER_FILE: 50,
+  /** Most files listed by LIST. */
+  MAX_LIST_RESULTS: 1_000,
+  /** Largest file size accepted on the wire (2^53 - 1, JavaScript's safe integer). */
+  MAX_FILE_SIZE: Number.MAX_SAFE_INTEGER,
+} as const;
+
+/** An error a remote party caused; `status` is the reply code it maps to. */
+export class ProtocolError extends Error {
+  /** The wire status code for this error. */
+  readonly status: number;
+  /** Builds an error with its wire status code. */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "ProtocolError";
+    this.status = status;
+  }
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const DIGITS = /^[0-9]{1,16}$/;
+
+/** True for a lowercase hex SHA-256 digest. */
+export function isSha256(text: string): boolean {
+  return HEX64.test(text);
+}
+
+/** Parses a non-negative decimal integer no larger than `max`, or throws 400. */
+export function parseCount(text: string, what: string, max: number): number {
+  if (!DIGITS.test(text)) {
+    throw new ProtocolError(Status.BAD_REQUEST, `${what} is not a number: ${JSON.stringify(text)}`);
+  }
+  const value = Number(text);
+  if (value > max) {
+    throw new ProtocolError(Status.TOO_LARGE, `${what} ${value} exceeds ${max}`);
+  }
+  return value;
+}
+
+/** Parses a TCP port (1-65535). */
+export function parsePort(text: string): number {
+  const port = parseCount(text, "port", 65_535);
+  if (port === 0) throw new ProtocolError(Status.BAD_REQUEST, "port 0 is not a serving port");
+  return port;
+}
+
+// ---------------------------------------------------------------------------
+// File names
+
+const encoder = new TextEncoder();
+
+/**
+ * Checks that `name` may stand for a plain file directly inside a shared
+ * folder, and returns it. Refused: empty, `.` and `..`, anything with `/` or
+ * `\`, NUL or other control characters, names starting with `.` (hidden files
+ * and partial downloads are never shared), and names over
+ * {@link Limits.MAX_NAME_BYTES} bytes.
+ */
+export function checkName(name: string): string {
+  const why = nameProblem(name);
+  if (why) throw new ProtocolError(Status.FORBIDDEN, `refused name ${JSON.stringify(name)}: ${why}`);
+  return name;
+}
+
+function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return "empty";
+  if (name.startsWith(".")) return "hidden or relative (starts with '.')";
+  if (name.includes("/") || name.includes("\\")) return "contains a path separator";
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(name)) return "contains a control character";
+  if (name !== name.trim()) return "starts or ends with white space";
+  if (encoder.encode(name).length > Limits.MAX_NAME_BYTES) {
+    return `longer than ${Limits.MAX_NAME_BYTES} bytes`;
+  }
+  return undefined;
+}
+
+/**
+ * Writes a file name for the wire: `%`, `,` and control characters become
+ * `%XX` so that a name never breaks a line or a comma-separated list. Spaces
+ * and other Unicode stay as they are.
+ */
+export function encodeName(name: string): string {
+  // deno-lint-ignore no-control-regex
+  return name.replace(/[%,\x00-\x1f\x7f]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+}
+
+/** Reads a name written by {@link encodeName}, then checks it with {@link checkName}. */
+export function decodeName(text: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
+  } catch {
+    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in name ${JSON.stringify(text)}`);
+  }
+  return checkName(name);
+}
+
+/**
+ * Splits a SEND argument list: names separated by commas, white space around
+ * each trimmed, each decoded. Duplicates are dropped, order kept. Throws 400
+ * for an empty list, 413 for more than {@link Limits.MAX_NAMES_PER_SEND}.
+ * Individual names are not checked here: see {@link parseSendNames}.
+ */
+export function splitNameList(text: string): string[] {
+  const parts = text.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+  if (parts.length === 0) throw new ProtocolError(Status.BAD_REQUEST, "SEND needs at least one file name");
+  if (parts.length > Limits.MAX_NAMES_PER_SEND) {
+    throw new ProtocolError(
+      Status.TOO_LARGE,
+      `SEND names ${parts.length} files; at most ${Limits.MAX_NAMES_PER_SEND}`,
+    );
+  }
+  return [...new Set(parts)];
+}
+
+/** One name of a SEND list: decoded, or the reason it was refused. */
+export type SendName = { ok: true; name: string } | { ok: false; raw: string; error: ProtocolError };
+
+/** Splits and decodes a SEND list; a bad name is reported per name, not for the whole list. */
+export function parseSendNames(text: string): SendName[] {
+  return splitNameList(text).map((raw) => {
+    try {
+      return { ok: true, name: decodeName(raw) };
+    } catch (error) {
+      if (error instanceof ProtocolError) return { ok: false, raw, error };
+      throw error;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Commands
+
+/** A command line split into its verb (upper-cased) and the rest. */
+export interface CommandLine {
+  verb: string;
+  rest: string;
+}
+
+/** Splits `VERB rest of line`; the verb is case-insensitive. */
+export function splitCommand(line: string): CommandLine {
+  const trimmed = line.replace(/^\s+/, "");
+  const space = trimmed.search(/\s/);
+  if (space < 0) return { verb: trimmed.toUpperCase(), rest: "" };
+  return { verb: trimmed.slice(0, space).toUpperCase(), rest: trimmed.slice(space + 1).trim() };
+}
+
+/** One file a peer announces. */
+export interface FileEntry {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/** `UPDATE <port> <count>`: the header of an announcement. */
+export function parseUpdateHeader(rest: string): { port: number; count: number } {
+  const fields = rest.split(/\s+/);
+  if (fields.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, "usage: UPDATE <port> <count>");
+  return {
+    port: parsePort(fields[0]),
+    count: parseCount(fields[1], "entry count", Limits.MAX_UPDATE_ENTRIES),
+  };
+}
+
+/** `<size> <sha256> <name>`: one line of an UPDATE. */
+export function parseEntryLine(line: string): FileEntry {
+  const match = /^\s*(\S+)\s+(\S+)\s+(.+)$/.exec(line);
+  if (!match) throw new ProtocolError(Status.BAD_REQUEST, "entry must be <size> <sha256> <name>");
+  const size = parseCount(match[1], "size", Limits.MAX_FILE_SIZE);
+  const sha256 = match[2].toLowerCase();
+  if (!isSha256(sha256)) throw new ProtocolError(Status.BAD_REQUEST, "sha256 must be 64 hex digits");
+  return { size, sha256, name: decodeName(match[3].trim()) };
+}
+
+/** Formats one UPDATE entry line. */
+export function formatEntryLine(entry: FileEntry): string {
+  return `${entry.size} ${entry.sha256} ${encodeName(entry.name)}`;
+}
+
+/** `HOST:PORT`, with brackets around an IPv6 host. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses `HOST:PORT` or `[V6]:PORT`. */
+export function parseAddress(text: string): { host: string; port: number } {
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\s]+):(\d+)$/.exec(text);
+  if (!match) throw new ProtocolError(Status.BAD_REQUEST, `address must be HOST:PORT, got ${JSON.stringify(text)}`);
+  return { host: match[1], port: parsePort(match[2]) };
+}
+
+// ---------------------------------------------------------------------------
+// Replies
+
+/**
+ * One reply line: a three-digit code, then `-` when more lines of the same
+ * reply follow or a space on the last line, then text.
+ */
+export interface ReplyLine {
+  status: number;
+  more: boolean;
+  text: string;
+}
+
+/** Formats a reply line (without its line feed). */
+export function formatReplyLine(status: number, text: string, more = false): string {
+  return `${status}${more ? "-" : " "}${text}`;
+}
+
+/** Formats a whole reply: every line but the last carries `-`. Ends with LF. */
+export function formatReply(lines: readonly { status: number; text: string }[]): string {
+  return lines.map((l, i) => formatReplyLine(l.status, l.text, i < lines.length - 1) + "\n").join("");
+}
+
+/** Parses one reply line. */
+export function parseReplyLine(line: string): ReplyLine {
+  const match = /^([1-5][0-9]{2})([ -])(.*)$/.exec(line);
+  if (!match) throw new ProtocolError(Status.BAD_REQUEST, `not a reply line: ${JSON.stringify(line.slice(0, 80))}`);
+  return { status: Number(match[1]), more: match[2] === "-", text: match[3] };
+}
+
+/** What the tracker knows of one holder of a file. */
+export interface Holder {
+  address: string;
+  size: number;
+  sha256: string;
+}
+
+/** The tracker's answer for one requested name: 200 with holders, or an error status and message. */
+export interface Lookup {
+  name: string;
+  status: number;
+  holders: Holder[];
+  message?: string;
+}
+
+/** Formats a SEND reply: one `HOLDER` line per holder, one line per missing or refused name. */
+export function formatSendReply(lookups: readonly Lookup[]): string {
+  const lines: { status: number; text: string }[] = [];
+  let found = 0;
+  for (const l of lookups) {
+    if (l.status === Status.OK) {
+      found++;
+      for (const h of l.holders) {
+        lines.push({ status: Status.OK, text: `HOLDER ${h.address} ${h.size} ${h.sha256} ${encodeName(l.name)}` });
+      }
+    } else if (l.status === Status.NOT_FOUND) {
+      lines.push({ status: l.status, text: `NOTFOUND ${encodeName(l.name)}` });
+    } else {
+      lines.push({ status: l.status, text: `REFUSED ${encodeURIComponent(l.name)} ${l.message ?? "refused"}` });
+    }
+  }
+  lines.push({ status: Status.OK, text: `END ${found} found, ${lookups.length - found} not found` });
+  return formatReply(lines);
+}
+
+/** Reads a SEND reply's lines back into lookups, in the order names first appear. */
+export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
+  const byName = new Map<string, Lookup>();
+  for (const line of lines.slice(0, -1)) {
+    const { verb, rest } = splitCommand(line.text);
+    if (verb === "HOLDER") {
+      const m = /^(\S+) (\d+) ([0-9a-f]{64}) (.+)$/.exec(rest);
+      if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad HOLDER line: ${line.text}`);
+      const name = decodeName(m[4]);
+      let lookup = byName.get(name);
+      if (!lookup) byName.set(name, lookup = { name, status: Status.OK, holders: [] });
+      if (lookup.status === Status.OK) {
+        lookup.holders.push({ address: m[1], size: parseCount(m[2], "size", Limits.MAX_FILE_SIZE), sha256: m[3] });
+      }
+    } else if (verb === "NOTFOUND") {
+      const name = decodeURIComponentSafe(rest);
+      byName.set(name, { name, status: Status.NOT_FOUND, holders: [], message: "not found" });
+    } else if (verb === "REFUSED") {
+      const space = rest.indexOf(" ");
+      const name = decodeURIComponentSafe(space < 0 ? rest : rest.slice(0, space));
+      const message = space < 0 ? "refused" : rest.slice(space + 1);
+      byName.set(name, { name, status: line.status, holders: [], message });
+    }
+  }
+  return [...byName.values()];
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
+  } catch {
+    return text;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Peer to peer
+
+/** A request for a file's bytes: the whole file, or from `offset` for `length` bytes. */
+export interface FileRequest {
+  name: string;
+  offset: number;
+  /** Bytes wanted; `undefined` means to the end of the file. */
+  length?: number;
+}
+
+/** Parses `GET <name>` or `RANGE <offset> <length|*> <name>`. */
+export function parseFileRequest(line: string): FileRequest {
+  const { verb, rest } = splitCommand(line);
+  if (verb === "GET") {
+    if (!rest) throw new ProtocolError(Status.BAD_REQUEST, "usage: GET <name>");
+    return { name: decodeName(rest), offset: 0 };
+  }
+  if (verb === "RANGE") {
+    const m = /^(\S+)\s+(\S+)\s+(.+)$/.exec(rest);
+    if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: RANGE <offset> <length|*> <name>");
+    const offset = parseCount(m[1], "offset", Limits.MAX_FILE_SIZE);
+    const length = m[2] === "*" ? undefined : parseCount(m[2], "length", Limits.MAX_FILE_SIZE);
+    return { name: decodeName(m[3]), offset, length };
+  }
+  throw new ProtocolError(
+    Status.BAD_REQUEST,
+    `unknown command ${JSON.stringify(verb.slice(0, 32))}; a peer answers GET and RANGE`,
+  );
+}
+
+/** Formats a file request line (with its line feed). */
+export function formatFileRequest(req: FileRequest): string {
+  if (req.offset === 0 && req.length === undefined) return `GET ${encodeName(req.name)}\n`;
+  return `RANGE ${req.offset} ${req.length ?? "*"} ${encodeName(req.name)}\n`;
+}
+
+/** The header a peer sends before a file's bytes. */
+export interface FileHeader {
+  /** Size of the whole file. */
+  size: number;
+  /** SHA-256 of the whole file. */
+  sha256: string;
+  /** First byte sent. */
+  offset: number;
+  /** Bytes that follow the header. */
+  length: number;
+}
+
+/** `200 <size> <sha256>` for a whole file, `206 <size> <sha256> <offset> <length>` for a range. */
+export function formatFileHeader(h: FileHeader): string {
+  if (h.offset === 0 && h.length === h.size) return `${Status.OK} ${h.size} ${h.sha256}\n`;
+  return `${Status.PARTIAL} ${h.size} ${h.sha256} ${h.offset} ${h.length}\n`;
+}
+
+/** Parses a file header; an error reply becomes a thrown {@link ProtocolError} with its status. */
+export function parseFileHeader(line: string): FileHeader {
+  const reply = parseReplyLine(line);
+  if (reply.status !== Status.OK && reply.status !== Status.PARTIAL) {
+    throw new ProtocolError(reply.status, reply.text);
+  }
+  const f = reply.text.split(" ");
+  const size = parseCount(f[0] ?? "", "size", Limits.MAX_FILE_SIZE);
+  const sha256 = f[1] ?? "";
+  if (!isSha256(sha256)) throw new ProtocolError(Status.BAD_REQUEST, "bad sha256 in file header");
+  if (reply.status === Status.OK) {
+    if (f.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, "bad file header");
+    return { size, sha256, offset: 0, length: size };
+  }
+  if (f.length !== 4) throw new ProtocolError(Status.BAD_REQUEST, "bad range header");
+  const offset = parseCount(f[2], "offset", size);
+  const length = parseCount(f[3], "length", size - offset);
+  return { size, sha256, offset, length };
+}

@@ -1,0 +1,85 @@
+/**
+ * The accept loop the tracker and the file server share: one handler call
+ * per connection, every live connection kept so that shutdown closes it.
+ *
+ * @module
+ */
+
+import { closeQuietly } from "./transfer.ts";
+
+/** Where to listen. */
+export interface ListenOptions {
+  /** Address to bind. Default `0.0.0.0`. */
+  hostname?: string;
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+}
+
+/** Handles one connection; the server closes it after the returned promise settles. */
+export type ConnectionHandler = (conn: Deno.Conn) => Promise<void>;
+
+/** A TCP server: accepts until closed, then closes every connection and waits for the handlers. */
+export class TcpServer implements AsyncDisposable {
+  /** The address actually bound (the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  #listener: Deno.TcpListener;
+  #handler: ConnectionHandler;
+  #onError: (error: unknown) => void;
+  #conns = new Set<Deno.Conn>();
+  #sessions = new Set<Promise<void>>();
+  #acceptLoop: Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  /** Listens at once; throws `Deno.errors.AddrInUse` and the like. */
+  constructor(options: ListenOptions, handler: ConnectionHandler, onError: (error: unknown) => void) {
+    this.#listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+    this.addr = this.#listener.addr;
+    this.#handler = handler;
+    this.#onError = onError;
+    this.#acceptLoop = this.#accept();
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  async #accept(): Promise<void> {
+    while (true) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing) return;
+        if (error instanceof Deno.errors.BadResource) return;
+        this.#onError(error);
+        continue;
+      }
+      this.#conns.add(conn);
+      const session = this.#handler(conn)
+        .catch((error) => this.#onError(error))
+        .finally(() => {
+          closeQuietly(conn);
+          this.#conns.delete(conn);
+          this.#sessions.delete(session);
+        });
+      this.#sessions.add(session);
+    }
+  }
+
+  /** Stops accepting, closes every connection, waits for the handlers. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      closeQuietly(this.#listener);
+      await this.#acceptLoop;
+      for (const conn of this.#conns) closeQuietly(conn);
+      await Promise.allSettled([...this.#sessions]);
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@link TcpServer.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * A peer's shared folder: scanning and hashing its files, and turning a name
+ * from the wire into a file inside it, safely. No network.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { checkName, type FileEntry, ProtocolError, Status } from "./protocol.ts";
+import { hashFile } from "./transfer.ts";
+
+interface Known extends FileEntry {
+  mtimeMs: number | null;
+}
+
+/** A file of the folder, opened for reading, with what it holds. */
+export interface OpenedFile extends Disposable {
+  file: Deno.FsFile;
+  entry: FileEntry;
+}
+
+/**
+ * The files directly inside one folder. Names follow {@link checkName}:
+ * hidden files (`.x`, among them partial downloads), sub-folders and
+ * symbolic links that lead out of the folder are never shared.
+ */
+export class SharedFolder {
+  /** The folder's real path. */
+  readonly path: string;
+  #known = new Map<string, Known>();
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Opens `dir`, which must exist and be a folder. */
+  static async open(dir: string): Promise<SharedFolder> {
+    let real: string;
+    try {
+      real = await Deno.realPath(dir);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new Error(`shared folder ${dir} does not exist`);
+      throw error;
+    }
+    if (!(await Deno.stat(real)).isDirectory) throw new Error(`shared folder ${dir} is not a folder`);
+    return new SharedFolder(real);
+  }
+
+  /**
+   * Lists and hashes every shareable file. A file already hashed whose size
+   * and modification time have not changed is not read again.
+   */
+  async scan(): Promise<FileEntry[]> {
+    const seen = new Map<string, Known>();
+    for await (const dirEntry of Deno.readDir(this.path)) {
+      try {
+        const path = await this.#resolve(dirEntry.name);
+        seen.set(dirEntry.name, await this.#describe(dirEntry.name, path, await Deno.stat(path)));
+      } catch (error) {
+        if (error instanceof ProtocolError || error instanceof Deno.errors.NotFound) continue;
+        throw error;
+      }
+    }
+    this.#known = seen;
+    return this.entries();
+  }
+
+  /** What the last scan (and later {@link SharedFolder.add}s) found, sorted by name. */
+  entries(): FileEntry[] {
+    return [...this.#known.values()]
+      .map(({ name, size, sha256 }) => ({ name, size, sha256 }))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  /** Records a file that has just arrived (a verified download) without hashing it again. */
+  async add(entry: FileEntry): Promise<void> {
+    const info = await Deno.stat(join(this.path, entry.name));
+    this.#known.set(entry.name, { ...entry, mtimeMs: info.mtime?.getTime() ?? null });
+  }
+
+  /**
+   * Opens `name` for reading. Throws a {@link ProtocolError}: 403 for a name
+   * that is not a plain file name, 404 for a file that is not there. The
+   * hash is the one recorded unless the file changed since (then it is
+   * computed again).
+   */
+  async openFile(name: string): Promise<OpenedFile> {
+    const path = await this.#resolve(name);
+    const file = await Deno.open(path);
+    try {
+      const entry = await this.#describe(name, path, await file.stat());
+      this.#known.set(name, entry);
+      return { file, entry, [Symbol.dispose]: () => file.close() };
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
+  async #describe(name: string, path: string, info: Deno.FileInfo): Promise<Known> {
+    const mtimeMs = info.mtime?.getTime() ?? null;
+    const known = this.#known.get(name);
+    if (known && known.size === info.size && known.mtimeMs === mtimeMs && mtimeMs !== null) return known;
+    const { size, sha256 } = await hashFile(path);
+    return { name, size, sha256, mtimeMs };
+  }
+
+  /** The path of plain file `name` directly inside the folder, following a link only if it stays inside. */
+  async #resolve(name: string): Promise<string> {
+    checkName(name);
+    const path = join(this.path, name);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+      if (info.isSymlink) {
+        const target = await Deno.realPath(path);
+        if (dirname(target) !== this.path) {
+          throw new ProtocolError(
+            Status.FORBIDDEN,
+            `refused name ${JSON.stringify(name)}: a link that leads out of the folder`,
+          );
+        }
+        info = await Deno.stat(target);
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new ProtocolError(Status.NOT_FOUND, `no file ${JSON.stringify(name)}`);
+      }
+      throw error;
+    }
+    if (!info.isFile) throw new ProtocolError(Status.NOT_FOUND, `${JSON.stringify(name)} is not a plain file`);
+    return path;
+  }
+}

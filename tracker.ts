@@ -1,0 +1,233 @@
+/**
+ * The tracker: accepts peers, one session per connection, and answers
+ * UPDATE, SEND, PEERS, LIST, HELP and QUIT from its {@link TrackerIndex}.
+ * A peer's files leave the index the moment its connection closes.
+ *
+ * @module
+ */
+
+import { TrackerIndex } from "./index.ts";
+import {
+  encodeName,
+  type FileEntry,
+  formatAddress,
+  formatReply,
+  formatReplyLine,
+  formatSendReply,
+  Limits,
+  type Lookup,
+  parseEntryLine,
+  parseSendNames,
+  parseUpdateHeader,
+  ProtocolError,
+  splitCommand,
+  Status,
+} from "./protocol.ts";
+import { BufferedReader } from "./reader.ts";
+import { type ListenOptions, TcpServer } from "./server.ts";
+import { isDisconnect, writeText } from "./transfer.ts";
+
+/** What the tracker reports. */
+export type TrackerEvent =
+  | { type: "joined"; peer: string }
+  | { type: "announced"; peer: string; files: number }
+  | { type: "left"; peer: string; files: number }
+  | { type: "bad-request"; peer: string; status: number; message: string };
+
+/** Options of {@link startTracker}. */
+export interface TrackerOptions extends ListenOptions {
+  /** Told of peers joining, announcing, leaving, and of bad requests. Default: nothing. */
+  onEvent?: (event: TrackerEvent) => void;
+  /** Told of unexpected errors. Default: nothing. */
+  onError?: (error: unknown) => void;
+}
+
+/** A running tracker. */
+export interface Tracker extends AsyncDisposable {
+  /** The bound address. */
+  addr: Deno.NetAddr;
+  /** The index it answers from. */
+  index: TrackerIndex;
+  /** Stops accepting, closes every session. */
+  close(): Promise<void>;
+}
+
+const HELP = [
+  "commands, one per line:",
+  "UPDATE <port> <count>, then <count> lines <size> <sha256> <name>",
+  "SEND <name>[, <name>...]",
+  "PEERS",
+  "LIST [text]",
+  "HELP",
+  "QUIT",
+];
+
+/** Starts a tracker. */
+export function startTracker(options: TrackerOptions): Tracker {
+  const index = new TrackerIndex();
+  const onEvent = options.onEvent ?? (() => {});
+  let nextId = 1;
+  const server = new TcpServer(
+    options,
+    (conn) => new Session(nextId++, conn, index, onEvent).run(),
+    options.onError ?? (() => {}),
+  );
+  return {
+    addr: server.addr,
+    index,
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+/** One connected peer. */
+class Session {
+  #id: number;
+  #conn: Deno.Conn;
+  #reader: BufferedReader;
+  #index: TrackerIndex;
+  #onEvent: (event: TrackerEvent) => void;
+  #remote: Deno.NetAddr;
+  #name: string;
+
+  constructor(id: number, conn: Deno.Conn, index: TrackerIndex, onEvent: (event: TrackerEvent) => void) {
+    this.#id = id;
+    this.#conn = conn;
+    this.#reader = new BufferedReader(conn);
+    this.#index = index;
+    this.#onEvent = onEvent;
+    this.#remote = conn.remoteAddr as Deno.NetAddr;
+    this.#name = formatAddress(this.#remote.hostname, this.#remote.port);
+  }
+
+  async run(): Promise<void> {
+    this.#onEvent({ type: "joined", peer: this.#name });
+    try {
+      while (await this.#handleOne());
+    } catch (error) {
+      if (!isDisconnect(error)) throw error;
+    } finally {
+      const record = this.#index.peer(this.#id);
+      this.#index.remove(this.#id);
+      this.#onEvent({ type: "left", peer: record?.address ?? this.#name, files: record?.files.size ?? 0 });
+    }
+  }
+
+  /** Reads and answers one command; false when the session is over. */
+  async #handleOne(): Promise<boolean> {
+    try {
+      const line = await this.#reader.readLine();
+      if (line === null) return false;
+      const { verb, rest } = splitCommand(line);
+      switch (verb) {
+        case "":
+          return true;
+        case "UPDATE":
+          return await this.#update(rest);
+        case "SEND":
+          await this.#reply(formatSendReply(this.#lookup(rest)));
+          return true;
+        case "PEERS":
+          await this.#reply(this.#peers());
+          return true;
+        case "LIST":
+          await this.#reply(this.#list(rest));
+          return true;
+        case "HELP":
+          await this.#reply(formatReply(HELP.map((text) => ({ status: Status.HELP, text }))));
+          return true;
+        case "QUIT":
+          await this.#reply(formatReplyLine(Status.BYE, "bye") + "\n");
+          return false;
+        default:
+          throw new ProtocolError(
+            Status.BAD_REQUEST,
+            `unknown command ${JSON.stringify(verb.slice(0, 32))}; try HELP`,
+          );
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#onEvent({ type: "bad-request", peer: this.#name, status: error.status, message: error.message });
+      await this.#reply(formatReplyLine(error.status, error.message) + "\n");
+      return !(error instanceof FatalRequest);
+    }
+  }
+
+  /** `UPDATE <port> <count>` and its entry lines: replaces this peer's files. */
+  async #update(rest: string): Promise<boolean> {
+    let header;
+    try {
+      header = parseUpdateHeader(rest);
+    } catch (error) {
+      // Too many entries: the lines that follow cannot be told from commands.
+      if (error instanceof ProtocolError && error.status === Status.TOO_LARGE) {
+        throw new FatalRequest(error.status, `${error.message}; closing`);
+      }
+      throw error;
+    }
+    const files = new Map<string, FileEntry>();
+    let problem: string | undefined;
+    for (let i = 1; i <= header.count; i++) {
+      let line: string | null;
+      try {
+        line = await this.#reader.readLine();
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        problem ??= `entry ${i}: ${error.message}`;
+        continue;
+      }
+      if (line === null) return false;
+      try {
+        const entry = parseEntryLine(line);
+        files.set(entry.name, entry);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        problem ??= `entry ${i}: ${error.message}`;
+      }
+    }
+    if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
+    const address = formatAddress(this.#remote.hostname, header.port);
+    this.#index.announce(this.#id, address, [...files.values()]);
+    this.#onEvent({ type: "announced", peer: address, files: files.size });
+    await this.#reply(formatReplyLine(Status.OK, `indexed ${files.size} files as ${address}`) + "\n");
+    return true;
+  }
+
+  #lookup(rest: string): Lookup[] {
+    return parseSendNames(rest).map((n): Lookup => {
+      if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
+      const holders = this.#index.holders(n.name, Limits.MAX_HOLDERS_PER_FILE);
+      if (holders.length === 0) return { name: n.name, status: Status.NOT_FOUND, holders: [], message: "not found" };
+      return { name: n.name, status: Status.OK, holders };
+    });
+  }
+
+  #peers(): string {
+    const peers = this.#index.peers();
+    return formatReply([
+      ...peers.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files.size}` })),
+      { status: Status.OK, text: `END ${peers.length} peers` },
+    ]);
+  }
+
+  #list(text: string): string {
+    const { files, truncated } = this.#index.list(text, Limits.MAX_LIST_RESULTS);
+    return formatReply([
+      ...files.map((f) => ({
+        status: Status.OK,
+        text: `FILE ${f.size} ${f.sha256} ${f.holders} ${encodeName(f.name)}`,
+      })),
+      {
+        status: Status.OK,
+        text: `END ${files.length} files${truncated ? ` (more matched; first ${Limits.MAX_LIST_RESULTS} shown)` : ""}`,
+      },
+    ]);
+  }
+
+  #reply(text: string): Promise<void> {
+    return writeText(this.#conn, text);
+  }
+}
+
+/** A bad request after which the session cannot go on. */
+class FatalRequest extends ProtocolError {}

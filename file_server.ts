@@ -17,7 +17,7 @@ import {
 } from "./protocol.ts";
 import type { SharedFolder } from "./shared_folder.ts";
 import { type ListenOptions, TcpServer } from "./server.ts";
-import { exactBytes, isDisconnect, sinkStream, TransferError, Watchdog, writeText } from "./transfer.ts";
+import { closeQuietly, exactBytes, isDisconnect, sinkStream, TransferError, Watchdog, writeText } from "./transfer.ts";
 
 /** What the file server reports. */
 export type FileServerEvent =
@@ -56,7 +56,7 @@ async function serveOne(
 ): Promise<void> {
   const remote = conn.remoteAddr as Deno.NetAddr;
   const to = formatAddress(remote.hostname, remote.port);
-  using watchdog = new Watchdog(idleMs, () => conn.close());
+  using watchdog = new Watchdog(idleMs, () => closeQuietly(conn));
   let name = "";
   let sent = 0;
   try {

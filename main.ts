@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { runDemo } from "./demo.ts";
+import { DownloadError } from "./download.ts";
 import { encodeName, formatAddress, parseAddress, ProtocolError, splitCommand } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import { Peer, sendAndFetch } from "./peer.ts";
@@ -308,7 +309,11 @@ export async function main(args: string[]): Promise<number> {
       console.error(`${roleName}: ${error.message}\n\n${USAGE[roleName]}`);
       return Exit.USAGE;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    const message = error instanceof DownloadError
+      ? `${error.file}: ${error.message}`
+      : error instanceof Error
+      ? error.message
+      : String(error);
     console.error(`${roleName}: ${message}`);
     return Exit.FAILED;
   }

@@ -116,9 +116,7 @@ export class Peer implements AsyncDisposable {
       tracker = await TrackerClient.connect(options.tracker);
     } catch (error) {
       await server.close();
-      throw new Error(
-        `cannot reach the tracker at ${options.tracker}: ${error instanceof Error ? error.message : error}`,
-      );
+      throw error;
     }
     const peer = new Peer(options, folder, server, tracker);
     try {

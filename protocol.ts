@@ -110,12 +110,15 @@ function nameProblem(name: string): string | undefined {
 
 /**
  * Writes a file name for the wire: `%`, `,` and control characters become
- * `%XX` so that a name never breaks a line or a comma-separated list. Spaces
- * and other Unicode stay as they are.
+ * `%XX` so that a name never breaks a line or a comma-separated list, and so
+ * do spaces at either end, which a list would trim. Other spaces and Unicode
+ * stay as they are.
  */
 export function encodeName(name: string): string {
-  // deno-lint-ignore no-control-regex
-  return name.replace(/[%,\x00-\x1f\x7f]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+  return name
+    // deno-lint-ignore no-control-regex
+    .replace(/[%,\x00-\x1f\x7f]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"))
+    .replace(/^ +| +$/g, (spaces) => "%20".repeat(spaces.length));
 }
 
 /** Reads a name written by {@link encodeName}, then checks it with {@link checkName}. */

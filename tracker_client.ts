@@ -54,8 +54,11 @@ export class TrackerClient implements AsyncDisposable {
   /** Connects to `address` (`HOST:PORT`); gives up after `timeoutMs` (default 10 s). */
   static async connect(address: string, timeoutMs = 10_000): Promise<TrackerClient> {
     const { host, port } = parseAddress(address);
-    const conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
-    return new TrackerClient(conn);
+    try {
+      return new TrackerClient(await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) }));
+    } catch (error) {
+      throw new Error(`cannot reach the tracker at ${address}: ${error instanceof Error ? error.message : error}`);
+    }
   }
 
   /**

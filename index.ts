@@ -32,7 +32,8 @@ export class TrackerIndex {
 
   /** Replaces everything peer `id` holds with `files`, reachable at `address`. */
   announce(id: number, address: string, files: readonly FileEntry[]): void {
-    this.remove(id);
+    const old = this.#peers.get(id);
+    if (old) this.#forgetFiles(old);
     const record: PeerRecord = { id, address, files: new Map() };
     for (const entry of files) {
       record.files.set(entry.name, entry);
@@ -47,12 +48,16 @@ export class TrackerIndex {
   remove(id: number): void {
     const record = this.#peers.get(id);
     if (!record) return;
+    this.#forgetFiles(record);
+    this.#peers.delete(id);
+  }
+
+  #forgetFiles(record: PeerRecord): void {
     for (const name of record.files.keys()) {
       const holders = this.#byName.get(name);
-      holders?.delete(id);
+      holders?.delete(record.id);
       if (holders?.size === 0) this.#byName.delete(name);
     }
-    this.#peers.delete(id);
   }
 
   /** The holders of `name`, at most `max`, in announcement order. */
@@ -71,7 +76,7 @@ export class TrackerIndex {
     return this.#peers.get(id);
   }
 
-  /** The peers that announced, in order of arrival. */
+  /** The peers that announced, in order of their first announcement. */
   peers(): PeerRecord[] {
     return [...this.#peers.values()];
   }

@@ -51,7 +51,7 @@ export class ProtocolError extends Error {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const DIGITS = /^[0-9]{1,16}$/;
+const DIGITS = /^[0-9]+$/;
 
 /** True for a lowercase hex SHA-256 digest. */
 export function isSha256(text: string): boolean {
@@ -61,11 +61,14 @@ export function isSha256(text: string): boolean {
 /** Parses a non-negative decimal integer no larger than `max`, or throws 400. */
 export function parseCount(text: string, what: string, max: number): number {
   if (!DIGITS.test(text)) {
-    throw new ProtocolError(Status.BAD_REQUEST, `${what} is not a number: ${JSON.stringify(text)}`);
+    throw new ProtocolError(Status.BAD_REQUEST, `${what} is not a number: ${JSON.stringify(text.slice(0, 32))}`);
   }
   const value = Number(text);
-  if (value > max) {
-    throw new ProtocolError(Status.TOO_LARGE, `${what} ${value} exceeds ${max}`);
+  if (text.length > 16 || value > max) {
+    throw new ProtocolError(
+      Status.TOO_LARGE,
+      `${what} ${text.length > 16 ? text.slice(0, 16) + "…" : value} exceeds ${max}`,
+    );
   }
   return value;
 }
@@ -99,8 +102,7 @@ function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "empty";
   if (name.startsWith(".")) return "hidden or relative (starts with '.')";
   if (name.includes("/") || name.includes("\\")) return "contains a path separator";
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(name)) return "contains a control character";
+  if (/\p{Cc}/u.test(name)) return "contains a control character";
   if (name !== name.trim()) return "starts or ends with white space";
   if (encoder.encode(name).length > Limits.MAX_NAME_BYTES) {
     return `longer than ${Limits.MAX_NAME_BYTES} bytes`;
@@ -201,7 +203,7 @@ export function parseUpdateHeader(rest: string): { port: number; count: number }
 
 /** `<size> <sha256> <name>`: one line of an UPDATE. */
 export function parseEntryLine(line: string): FileEntry {
-  const match = /^\s*(\S+)\s+(\S+)\s+(.+)$/.exec(line);
+  const match = /^\s*(\S+)\s+(\S+)\s+(.+)$/s.exec(line);
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, "entry must be <size> <sha256> <name>");
   const size = parseCount(match[1], "size", Limits.MAX_FILE_SIZE);
   const sha256 = match[2].toLowerCase();
@@ -251,7 +253,7 @@ export function formatReply(lines: readonly { status: number; text: string }[]):
 
 /** Parses one reply line. */
 export function parseReplyLine(line: string): ReplyLine {
-  const match = /^([1-5][0-9]{2})([ -])(.*)$/.exec(line);
+  const match = /^([1-5][0-9]{2})([ -])(.*)$/s.exec(line);
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, `not a reply line: ${JSON.stringify(line.slice(0, 80))}`);
   return { status: Number(match[1]), more: match[2] === "-", text: match[3] };
 }
@@ -297,7 +299,7 @@ export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
   for (const line of lines.slice(0, -1)) {
     const { verb, rest } = splitCommand(line.text);
     if (verb === "HOLDER") {
-      const m = /^(\S+) (\d+) ([0-9a-f]{64}) (.+)$/.exec(rest);
+      const m = /^(\S+) (\d+) ([0-9a-f]{64}) (.+)$/s.exec(rest);
       if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad HOLDER line: ${line.text}`);
       const name = decodeName(m[4]);
       let lookup = byName.get(name);
@@ -345,7 +347,7 @@ export function parseFileRequest(line: string): FileRequest {
     return { name: decodeName(rest), offset: 0 };
   }
   if (verb === "RANGE") {
-    const m = /^(\S+)\s+(\S+)\s+(.+)$/.exec(rest);
+    const m = /^(\S+)\s+(\S+)\s+(.+)$/s.exec(rest);
     if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: RANGE <offset> <length|*> <name>");
     const offset = parseCount(m[1], "offset", Limits.MAX_FILE_SIZE);
     const length = m[2] === "*" ? undefined : parseCount(m[2], "length", Limits.MAX_FILE_SIZE);

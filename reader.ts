@@ -69,6 +69,7 @@ export class BufferedReader {
         if (this.#end === this.#start) return null;
         const bytes = this.#buffer.subarray(this.#start, this.#end);
         this.#start = this.#end;
+        if (bytes.length > maxBytes) throw new LineTooLongError(maxBytes);
         return this.#decode(bytes);
       }
     }

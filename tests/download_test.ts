@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { downloadAll, DownloadError, downloadFile } from "../download.ts";
 import { startFileServer } from "../file_server.ts";
@@ -37,17 +37,17 @@ Deno.test("download: a 40 MiB binary file arrives byte for byte and nothing else
   const got = await downloadFile({ name: "big.bin", status: 200, holders: [src.holder("big.bin")] }, {
     outDir: out.path,
   });
-  equal(got.size, data.length);
-  equal(got.from, src.address);
-  deepEqual(await Deno.readFile(join(out.path, "big.bin")), data);
-  deepEqual(await listDir(out.path), ["big.bin"]);
+  assert.equal(got.size, data.length);
+  assert.equal(got.from, src.address);
+  assert.deepEqual(await Deno.readFile(join(out.path, "big.bin")), data);
+  assert.deepEqual(await listDir(out.path), ["big.bin"]);
 });
 
 Deno.test("download: an empty file arrives as an empty file", async () => {
   await using src = await servingFolder({ "empty": new Uint8Array() });
   await using out = await tempDir();
   await downloadFile({ name: "empty", status: 200, holders: [src.holder("empty")] }, { outDir: out.path });
-  equal((await Deno.stat(join(out.path, "empty"))).size, 0);
+  assert.equal((await Deno.stat(join(out.path, "empty"))).size, 0);
 });
 
 Deno.test("download: a refused connection is reported and the next holder serves", async () => {
@@ -60,9 +60,9 @@ Deno.test("download: a refused connection is reported and the next holder serves
     status: 200,
     holders: [{ ...src.holder("f.txt"), address: dead }, src.holder("f.txt")],
   }, { outDir: out.path, onAttemptFailed: (_, a) => seen.push(`${a.code} ${a.holder}`) });
-  deepEqual(seen, [`ECONNREFUSED ${dead}`]);
-  deepEqual(got.failed.map((a) => a.code), ["ECONNREFUSED"]);
-  equal(await Deno.readTextFile(join(out.path, "f.txt")), "content");
+  assert.deepEqual(seen, [`ECONNREFUSED ${dead}`]);
+  assert.deepEqual(got.failed.map((a) => a.code), ["ECONNREFUSED"]);
+  assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), "content");
 });
 
 Deno.test("download: a holder that answers 404 is skipped with code 404", async () => {
@@ -74,7 +74,7 @@ Deno.test("download: a holder that answers 404 is skipped with code 404", async 
     status: 200,
     holders: [{ ...src.holder("f.txt"), address: empty.address }, src.holder("f.txt")],
   }, { outDir: out.path });
-  deepEqual(got.failed.map((a) => [a.code, a.holder]), [["404", empty.address]]);
+  assert.deepEqual(got.failed.map((a) => [a.code, a.holder]), [["404", empty.address]]);
 });
 
 Deno.test("download: a holder whose file changed size is refused before any byte lands (ECHANGED)", async () => {
@@ -84,9 +84,9 @@ Deno.test("download: a holder whose file changed size is refused before any byte
   await Deno.writeTextFile(join(src.dir, "f.txt"), "version two, longer");
   const error = await downloadFile({ name: "f.txt", status: 200, holders: [announced] }, { outDir: out.path })
     .catch((e) => e);
-  ok(error instanceof DownloadError);
-  deepEqual(error.attempts.map((a) => a.code), ["ECHANGED"]);
-  deepEqual(await listDir(out.path), []);
+  assert.ok(error instanceof DownloadError);
+  assert.deepEqual(error.attempts.map((a) => a.code), ["ECHANGED"]);
+  assert.deepEqual(await listDir(out.path), []);
 });
 
 Deno.test("download: bytes that do not match the hash never land (EHASH), the next holder serves", async () => {
@@ -102,8 +102,8 @@ Deno.test("download: bytes that do not match the hash never land (EHASH), the ne
     status: 200,
     holders: [{ ...src.holder("f.txt"), address: liar.address }, src.holder("f.txt")],
   }, { outDir: out.path });
-  deepEqual(got.failed.map((a) => a.code), ["EHASH"]);
-  equal(await Deno.readTextFile(join(out.path, "f.txt")), good);
+  assert.deepEqual(got.failed.map((a) => a.code), ["EHASH"]);
+  assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), good);
 });
 
 Deno.test("download: a holder that dies mid-transfer leaves nothing behind (ETRUNCATED)", async () => {
@@ -119,9 +119,9 @@ Deno.test("download: a holder that dies mid-transfer leaves nothing behind (ETRU
     status: 200,
     holders: [{ address: dying.address, size: data.length, sha256: sha256(data) }],
   }, { outDir: out.path }).catch((e) => e);
-  ok(error instanceof DownloadError);
-  deepEqual(error.attempts.map((a) => a.code), ["ETRUNCATED"]);
-  deepEqual(await listDir(out.path), []);
+  assert.ok(error instanceof DownloadError);
+  assert.deepEqual(error.attempts.map((a) => a.code), ["ETRUNCATED"]);
+  assert.deepEqual(await listDir(out.path), []);
 });
 
 Deno.test("download: a holder that hangs times out (ETIMEDOUT) and the next holder serves", async () => {
@@ -138,8 +138,8 @@ Deno.test("download: a holder that hangs times out (ETIMEDOUT) and the next hold
       status: 200,
       holders: [{ ...src.holder("f.txt"), address: hanging.address }, src.holder("f.txt")],
     }, { outDir: out.path, timeoutMs: 300 });
-    deepEqual(got.failed.map((a) => a.code), ["ETIMEDOUT"]);
-    equal(await Deno.readTextFile(join(out.path, "f.txt")), "0123456789");
+    assert.deepEqual(got.failed.map((a) => a.code), ["ETIMEDOUT"]);
+    assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), "0123456789");
   } finally {
     release();
   }
@@ -150,7 +150,7 @@ Deno.test("download: a holder that never answers the request times out too", asy
   await using silent = fakeHolder(() => released);
   await using out = await tempDir();
   try {
-    await rejects(
+    await assert.rejects(
       downloadFile({ name: "f", status: 200, holders: [{ address: silent.address, size: 1, sha256: sha256("x") }] }, {
         outDir: out.path,
         timeoutMs: 200,
@@ -173,20 +173,20 @@ Deno.test("download: several files from different peers in parallel, each compar
     { name: "missing", status: 404, holders: [], message: "not found" },
     { name: "c d, e.txt", status: 200, holders: [p2.holder("c d, e.txt")] },
   ], { outDir: out.path });
-  deepEqual(outcomes.map((o) => [o.name, o.ok]), [["a.bin", true], ["b.bin", true], ["missing", false], [
+  assert.deepEqual(outcomes.map((o) => [o.name, o.ok]), [["a.bin", true], ["b.bin", true], ["missing", false], [
     "c d, e.txt",
     true,
   ]]);
-  deepEqual(await Deno.readFile(join(out.path, "a.bin")), files["a.bin"]);
-  deepEqual(await Deno.readFile(join(out.path, "b.bin")), files["b.bin"]);
-  equal(await Deno.readTextFile(join(out.path, "c d, e.txt")), "text");
+  assert.deepEqual(await Deno.readFile(join(out.path, "a.bin")), files["a.bin"]);
+  assert.deepEqual(await Deno.readFile(join(out.path, "b.bin")), files["b.bin"]);
+  assert.equal(await Deno.readTextFile(join(out.path, "c d, e.txt")), "text");
   const missing = outcomes[2];
-  ok(!missing.ok && /404/.test(missing.reason));
+  assert.ok(!missing.ok && /404/.test(missing.reason));
 });
 
 Deno.test("download: an output folder that does not exist fails at once, naming it", async () => {
   await using src = await servingFolder({ "f.txt": "x" });
-  await rejects(
+  await assert.rejects(
     downloadFile({ name: "f.txt", status: 200, holders: [src.holder("f.txt")] }, { outDir: "/nonexistent/dir" }),
     (e: DownloadError) => /cannot write in \/nonexistent\/dir/.test(e.message) && e.attempts.length === 0,
   );
@@ -216,10 +216,10 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 Deno.test("file server: GET sends a header then the bytes; RANGE sends a part", async () => {
   await using src = await servingFolder({ "f.txt": "0123456789" });
   const port = Number(src.address.split(":")[1]);
-  equal(text(await rawRequest(port, "GET f.txt\n")), `200 10 ${sha256("0123456789")}\n0123456789`);
-  equal(text(await rawRequest(port, "RANGE 3 4 f.txt\r\n")), `206 10 ${sha256("0123456789")} 3 4\n3456`);
-  equal(text(await rawRequest(port, "RANGE 8 * f.txt\n")), `206 10 ${sha256("0123456789")} 8 2\n89`);
-  match(text(await rawRequest(port, "RANGE 11 * f.txt\n")), /^416 /);
+  assert.equal(text(await rawRequest(port, "GET f.txt\n")), `200 10 ${sha256("0123456789")}\n0123456789`);
+  assert.equal(text(await rawRequest(port, "RANGE 3 4 f.txt\r\n")), `206 10 ${sha256("0123456789")} 3 4\n3456`);
+  assert.equal(text(await rawRequest(port, "RANGE 8 * f.txt\n")), `206 10 ${sha256("0123456789")} 8 2\n89`);
+  assert.match(text(await rawRequest(port, "RANGE 11 * f.txt\n")), /^416 /);
 });
 
 Deno.test("file server: hostile names are refused with 403 and missing ones with 404", async () => {
@@ -231,13 +231,13 @@ Deno.test("file server: hostile names are refused with 403 and missing ones with
   await Deno.mkdir(join(src.dir, "sub"));
   const port = Number(src.address.split(":")[1]);
   for (const name of ["../secret", "/etc/passwd", "a%00b", ".hidden", "..", "sub%2F..%2Ff.txt", "link-out"]) {
-    match(text(await rawRequest(port, `GET ${name}\n`)), /^403 /, name);
+    assert.match(text(await rawRequest(port, `GET ${name}\n`)), /^403 /, name);
   }
-  match(text(await rawRequest(port, "GET nothing\n")), /^404 /);
-  match(text(await rawRequest(port, "GET sub\n")), /^404 /);
-  equal(text(await rawRequest(port, "GET link-in\n")), `200 1 ${sha256("x")}\nx`);
-  match(text(await rawRequest(port, "HELLO\n")), /^400 unknown command/);
-  match(text(await rawRequest(port, "GET " + "x".repeat(70_000) + "\n")), /^413 /);
+  assert.match(text(await rawRequest(port, "GET nothing\n")), /^404 /);
+  assert.match(text(await rawRequest(port, "GET sub\n")), /^404 /);
+  assert.equal(text(await rawRequest(port, "GET link-in\n")), `200 1 ${sha256("x")}\nx`);
+  assert.match(text(await rawRequest(port, "HELLO\n")), /^400 unknown command/);
+  assert.match(text(await rawRequest(port, "GET " + "x".repeat(70_000) + "\n")), /^413 /);
 });
 
 Deno.test("file server: serves many downloads at once", async () => {
@@ -248,7 +248,7 @@ Deno.test("file server: serves many downloads at once", async () => {
     await Promise.all(
       outs.map((o) => downloadFile({ name: "f.bin", status: 200, holders: [src.holder("f.bin")] }, { outDir: o.path })),
     );
-    for (const o of outs) deepEqual(await Deno.readFile(join(o.path, "f.bin")), data);
+    for (const o of outs) assert.deepEqual(await Deno.readFile(join(o.path, "f.bin")), data);
   } finally {
     for (const o of outs) await o[Symbol.asyncDispose]();
   }

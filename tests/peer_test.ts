@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
 import { DownloadError } from "../download.ts";
@@ -11,10 +11,10 @@ Deno.test("peer: announces its folder on start, hidden files and sub-folders exc
   await using peer = await testPeer(tracker.address, { "a.txt": "a", ".secret": "s" });
   await Deno.mkdir(join(peer.dir, "sub"));
   await Deno.writeTextFile(join(peer.dir, "sub", "inner.txt"), "i");
-  deepEqual((await peer.folder.scan()).map((e) => e.name), ["a.txt"]);
+  assert.deepEqual((await peer.folder.scan()).map((e) => e.name), ["a.txt"]);
   const holders = tracker.index.holders("a.txt", 10);
-  deepEqual(holders, [{ address: peer.address, size: 1, sha256: sha256("a") }]);
-  equal(tracker.index.stats().entries, 1);
+  assert.deepEqual(holders, [{ address: peer.address, size: 1, sha256: sha256("a") }]);
+  assert.equal(tracker.index.stats().entries, 1);
 });
 
 Deno.test("peer: SEND fetches files from two peers in parallel, writes info.txt, reports the missing one", async () => {
@@ -25,34 +25,34 @@ Deno.test("peer: SEND fetches files from two peers in parallel, writes info.txt,
   await using info = await tempDir();
   await using c = await testPeer(tracker.address, {}, { infoPath: join(info.path, "info.txt") });
   const report = await c.send("file1.txt, file3 with space.bin, missing.txt");
-  deepEqual(report.outcomes.map((o) => [o.name, o.ok]), [
+  assert.deepEqual(report.outcomes.map((o) => [o.name, o.ok]), [
     ["file1.txt", true],
     ["file3 with space.bin", true],
     ["missing.txt", false],
   ]);
-  equal(await Deno.readTextFile(join(c.dir, "file1.txt")), "hello from peer one\n");
-  deepEqual(await Deno.readFile(join(c.dir, "file3 with space.bin")), big);
+  assert.equal(await Deno.readTextFile(join(c.dir, "file1.txt")), "hello from peer one\n");
+  assert.deepEqual(await Deno.readFile(join(c.dir, "file3 with space.bin")), big);
   const saved = await Deno.readTextFile(join(info.path, "info.txt"));
-  equal(saved, report.reply);
-  match(saved, new RegExp(`^200-HOLDER ${a.address} 20 [0-9a-f]{64} file1\\.txt$`, "m"));
-  match(saved, new RegExp(`^200-HOLDER ${b.address} 5000000 ${sha256(big)} file3 with space\\.bin$`, "m"));
-  match(saved, /^404-NOTFOUND missing\.txt$/m);
+  assert.equal(saved, report.reply);
+  assert.match(saved, new RegExp(`^200-HOLDER ${a.address} 20 [0-9a-f]{64} file1\\.txt$`, "m"));
+  assert.match(saved, new RegExp(`^200-HOLDER ${b.address} 5000000 ${sha256(big)} file3 with space\\.bin$`, "m"));
+  assert.match(saved, /^404-NOTFOUND missing\.txt$/m);
   // The same tracker connection serves the next request.
   const second = await c.send("file2.md");
-  ok(second.outcomes[0].ok);
-  equal(await Deno.readTextFile(join(c.dir, "file2.md")), "# notes\n");
+  assert.ok(second.outcomes[0].ok);
+  assert.equal(await Deno.readTextFile(join(c.dir, "file2.md")), "# notes\n");
 });
 
 Deno.test("peer: a downloaded file is announced at once and served to the next peer", async () => {
   await using tracker = testTracker();
   await using a = await testPeer(tracker.address, { "f.bin": randomBytes(100_000) });
   await using b = await testPeer(tracker.address);
-  ok((await b.send("f.bin")).outcomes[0].ok);
-  deepEqual(tracker.index.holders("f.bin", 10).map((h) => h.address), [a.address, b.address]);
+  assert.ok((await b.send("f.bin")).outcomes[0].ok);
+  assert.deepEqual(tracker.index.holders("f.bin", 10).map((h) => h.address), [a.address, b.address]);
   await a.close();
   await using c = await testPeer(tracker.address);
   const report = await c.send("f.bin");
-  ok(report.outcomes[0].ok && report.outcomes[0].result.from === b.address);
+  assert.ok(report.outcomes[0].ok && report.outcomes[0].result.from === b.address);
 });
 
 Deno.test("peer: keeps serving many uploads while it downloads", async () => {
@@ -67,9 +67,9 @@ Deno.test("peer: keeps serving many uploads while it downloads", async () => {
       busy.send("in.bin"),
       ...downloaders.map((d) => sendAndFetch(client, "out.bin", { outDir: d.path })),
     ]);
-    ok(own.outcomes[0].ok);
-    for (const r of others) ok(r.outcomes[0].ok);
-    for (const d of downloaders) deepEqual(await Deno.readFile(join(d.path, "out.bin")), data);
+    assert.ok(own.outcomes[0].ok);
+    for (const r of others) assert.ok(r.outcomes[0].ok);
+    for (const d of downloaders) assert.deepEqual(await Deno.readFile(join(d.path, "out.bin")), data);
   } finally {
     for (const d of downloaders) await d[Symbol.asyncDispose]();
   }
@@ -81,9 +81,9 @@ Deno.test("peer: an invalid name is refused locally and the others still downloa
   await using c = await testPeer(tracker.address);
   const report = await c.send("../../etc/passwd, ok.txt");
   const [bad, good] = report.outcomes;
-  ok(!bad.ok && /^403 /.test(bad.reason));
-  ok(good.ok);
-  equal(a.folder.entries().length, 1);
+  assert.ok(!bad.ok && /^403 /.test(bad.reason));
+  assert.ok(good.ok);
+  assert.equal(a.folder.entries().length, 1);
 });
 
 Deno.test("peer: after close its files leave the tracker's index", async () => {
@@ -92,13 +92,13 @@ Deno.test("peer: after close its files leave the tracker's index", async () => {
   const left = tracker.waitFor("left");
   await peer[Symbol.asyncDispose]();
   await left;
-  deepEqual(tracker.index.holders("a.txt", 10), []);
+  assert.deepEqual(tracker.index.holders("a.txt", 10), []);
 });
 
 Deno.test("peer: start fails clearly when the tracker is not there", async () => {
   await using dir = await tempDir();
   const tracker = deadAddress();
-  await rejects(
+  await assert.rejects(
     Peer.start({ tracker, hostname: "127.0.0.1", port: 0, dir: dir.path }),
     (e: Error) => e.message.startsWith(`cannot reach the tracker at ${tracker}`),
   );
@@ -117,9 +117,9 @@ Deno.test("relay: cat asks each active peer in turn and writes the first copy", 
       return Promise.resolve(bytes.length);
     },
   });
-  equal(relayed.from, b.address);
-  deepEqual(relayed.failed.map((f) => [f.holder, f.code]), [[a.address, "404"]]);
-  deepEqual(new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()), data);
+  assert.equal(relayed.from, b.address);
+  assert.deepEqual(relayed.failed.map((f) => [f.holder, f.code]), [[a.address, "404"]]);
+  assert.deepEqual(new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer()), data);
 });
 
 Deno.test("relay: cat of a file no peer has fails naming every peer tried", async () => {
@@ -127,7 +127,7 @@ Deno.test("relay: cat of a file no peer has fails naming every peer tried", asyn
   await using _a = await testPeer(tracker.address, { "x": "x" });
   await using _b = await testPeer(tracker.address, { "y": "y" });
   await using client = await TrackerClient.connect(tracker.address);
-  await rejects(
+  await assert.rejects(
     relayFile(client, "nope", { write: (b) => Promise.resolve(b.length) }),
     (e: DownloadError) => e.message === "none of 2 active peers has it" && e.attempts.length === 2,
   );

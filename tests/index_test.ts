@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { TrackerIndex } from "../index.ts";
+import type { FileEntry } from "../protocol.ts";
+
+const sha = (c: string) => c.repeat(64);
+
+function entry(name: string, size = name.length, digest = sha("a")): FileEntry {
+  return { name, size, sha256: digest };
+}
+
+Deno.test("index: an empty index has no peers, holders or files", () => {
+  const index = new TrackerIndex();
+  assert.deepEqual(index.peers(), []);
+  assert.equal(index.peer(1), undefined);
+  assert.deepEqual(index.holders("x", 10), []);
+  assert.deepEqual(index.list("", 10), { files: [], truncated: false });
+  assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
+});
+
+Deno.test("index: an announced file is held by the peer at its address", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "10.0.0.1:7000", [entry("song.mp3", 42, sha("b")), entry("notes.txt", 3)]);
+  assert.deepEqual(index.holders("song.mp3", 10), [{ address: "10.0.0.1:7000", size: 42, sha256: sha("b") }]);
+  assert.deepEqual(index.holders("notes.txt", 10), [{ address: "10.0.0.1:7000", size: 3, sha256: sha("a") }]);
+  assert.deepEqual(index.holders("other", 10), []);
+  const peer = index.peer(1);
+  assert.equal(peer?.id, 1);
+  assert.equal(peer?.address, "10.0.0.1:7000");
+  assert.deepEqual([...peer!.files.keys()], ["song.mp3", "notes.txt"]);
+  assert.deepEqual(peer!.files.get("song.mp3"), entry("song.mp3", 42, sha("b")));
+});
+
+Deno.test("index: names are exact, so holders() does not match another case", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "h:1", [entry("Song.mp3")]);
+  assert.equal(index.holders("Song.mp3", 10).length, 1);
+  assert.deepEqual(index.holders("song.mp3", 10), []);
+});
+
+Deno.test("index: holders come in announcement order, at most max", () => {
+  const index = new TrackerIndex();
+  index.announce(3, "c:3", [entry("f", 1, sha("c"))]);
+  index.announce(1, "a:1", [entry("f", 1, sha("a"))]);
+  index.announce(2, "b:2", [entry("f", 1, sha("b"))]);
+  assert.deepEqual(index.holders("f", 10).map((h) => h.address), ["c:3", "a:1", "b:2"]);
+  assert.deepEqual(index.holders("f", 2).map((h) => h.address), ["c:3", "a:1"]);
+  assert.deepEqual(index.holders("f", 1), [{ address: "c:3", size: 1, sha256: sha("c") }]);
+  assert.deepEqual(index.holders("f", 0), []);
+});
+
+Deno.test("index: each holder reports its own size and sha256", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("f", 10, sha("a"))]);
+  index.announce(2, "b:2", [entry("f", 20, sha("b"))]);
+  assert.deepEqual(index.holders("f", 10), [
+    { address: "a:1", size: 10, sha256: sha("a") },
+    { address: "b:2", size: 20, sha256: sha("b") },
+  ]);
+});
+
+Deno.test("index: a second announce replaces what the peer held", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("old"), entry("kept", 1)]);
+  index.announce(2, "b:2", [entry("old")]);
+  index.announce(1, "a:9", [entry("kept", 2), entry("new")]);
+  assert.deepEqual(index.holders("old", 10).map((h) => h.address), ["b:2"]);
+  assert.deepEqual(index.holders("kept", 10), [{ address: "a:9", size: 2, sha256: sha("a") }]);
+  assert.deepEqual(index.holders("new", 10).map((h) => h.address), ["a:9"]);
+  assert.deepEqual([...index.peer(1)!.files.keys()].sort(), ["kept", "new"]);
+  assert.equal(index.peer(1)!.address, "a:9");
+  assert.deepEqual(index.stats(), { peers: 2, names: 3, entries: 3 });
+});
+
+Deno.test("index: an announce of nothing empties the peer but keeps it known", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("x"), entry("y")]);
+  index.announce(1, "a:1", []);
+  assert.deepEqual(index.holders("x", 10), []);
+  assert.deepEqual(index.list("", 10).files, []);
+  assert.equal(index.peer(1)?.files.size, 0);
+  assert.deepEqual(index.stats(), { peers: 1, names: 0, entries: 0 });
+});
+
+Deno.test("index: removing a peer keeps the other peers' holders", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("shared"), entry("only-a")]);
+  index.announce(2, "b:2", [entry("shared"), entry("only-b")]);
+  index.remove(1);
+  assert.equal(index.peer(1), undefined);
+  assert.deepEqual(index.peers().map((p) => p.id), [2]);
+  assert.deepEqual(index.holders("shared", 10).map((h) => h.address), ["b:2"]);
+  assert.deepEqual(index.holders("only-a", 10), []);
+  assert.deepEqual(index.holders("only-b", 10).map((h) => h.address), ["b:2"]);
+  assert.deepEqual(index.list("", 10).files.map((f) => f.name), ["only-b", "shared"]);
+  assert.deepEqual(index.stats(), { peers: 1, names: 2, entries: 2 });
+});
+
+Deno.test("index: removing an unknown peer, or a peer twice, changes nothing", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("x")]);
+  index.remove(99);
+  assert.deepEqual(index.stats(), { peers: 1, names: 1, entries: 1 });
+  index.remove(1);
+  index.remove(1);
+  assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
+  assert.deepEqual(index.list("", 10), { files: [], truncated: false });
+});
+
+Deno.test("index: peers() lists the peers in order of arrival", () => {
+  const index = new TrackerIndex();
+  index.announce(5, "e:5", []);
+  index.announce(2, "b:2", [entry("x")]);
+  index.announce(9, "i:9", [entry("y")]);
+  assert.deepEqual(index.peers().map((p) => [p.id, p.address]), [[5, "e:5"], [2, "b:2"], [9, "i:9"]]);
+});
+
+Deno.test("index: list() filters case-insensitively and sorts the names", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("zeta.MP3"), entry("alpha.mp3"), entry("readme.txt"), entry("Mp3 list.doc")]);
+  index.announce(2, "b:2", [entry("beta.mp3")]);
+  const { files, truncated } = index.list("mP3", 10);
+  assert.deepEqual(files.map((f) => f.name), ["Mp3 list.doc", "alpha.mp3", "beta.mp3", "zeta.MP3"]);
+  assert.equal(truncated, false);
+  assert.deepEqual(index.list("README", 10).files.map((f) => f.name), ["readme.txt"]);
+  assert.deepEqual(index.list("nothing", 10), { files: [], truncated: false });
+  assert.equal(index.list("", 10).files.length, 5);
+});
+
+Deno.test("index: list() gives size and sha256 of the first holder and counts the holders", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("f", 10, sha("a"))]);
+  index.announce(2, "b:2", [entry("f", 20, sha("b")), entry("g", 5, sha("c"))]);
+  assert.deepEqual(index.list("", 10).files, [
+    { name: "f", size: 10, sha256: sha("a"), holders: 2 },
+    { name: "g", size: 5, sha256: sha("c"), holders: 1 },
+  ]);
+});
+
+Deno.test("index: list() keeps the first max names and says it truncated", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", ["d", "b", "e", "a", "c"].map((n) => entry(n)));
+  assert.deepEqual(index.list("", 3), {
+    files: ["a", "b", "c"].map((name) => ({ name, size: 1, sha256: sha("a"), holders: 1 })),
+    truncated: true,
+  });
+  assert.equal(index.list("", 5).truncated, false, "exactly max is not truncated");
+  assert.equal(index.list("", 4).truncated, true);
+  assert.deepEqual(index.list("", 0), { files: [], truncated: true });
+});
+
+Deno.test("index: stats() counts peers, distinct names and (file, peer) entries", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("x"), entry("y")]);
+  index.announce(2, "b:2", [entry("x"), entry("z")]);
+  index.announce(3, "c:3", []);
+  assert.deepEqual(index.stats(), { peers: 3, names: 3, entries: 4 });
+});
+
+Deno.test("index: a peer that announces again keeps its place in the peer list", () => {
+  const index = new TrackerIndex();
+  const entry = { name: "a", size: 1, sha256: "0".repeat(64) };
+  index.announce(1, "h:1", [entry]);
+  index.announce(2, "h:2", [entry]);
+  index.announce(1, "h:1", [{ ...entry, name: "b" }]);
+  assert.deepEqual(index.peers().map((p) => p.id), [1, 2]);
+  assert.deepEqual(index.holders("a", 10).map((h) => h.address), ["h:2"]);
+});

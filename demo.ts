@@ -64,6 +64,7 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
   print(`[carol] the tracker's reply, saved to carol-info.txt:`);
   for (const line of report.reply.trimEnd().split("\n")) print(`          ${line}`);
   for (const outcome of report.outcomes) print(`[carol] ${formatOutcome(outcome)}`);
+  print(`[carol] shared the new files: ${report.announced}`);
 
   print(`\n-- alice stops serving files, but is still listed by the tracker --`);
   await alice.server.close();

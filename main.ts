@@ -229,6 +229,7 @@ async function peerCommand(peer: Peer, line: string): Promise<boolean> {
       case "SEND": {
         const report = await peer.send(rest);
         for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
+        if (report.announced) console.log(`shared the new files: ${report.announced}`);
         return false;
       }
       case "PEERS":

@@ -15,8 +15,7 @@ import { TrackerClient } from "./tracker_client.ts";
 /** What a peer reports as it works. */
 export type PeerEvent =
   | FileServerEvent
-  | { type: "attempt-failed"; name: string; holder: string; code: string; message: string }
-  | { type: "announced"; files: number; reply: string };
+  | { type: "attempt-failed"; name: string; holder: string; code: string; message: string };
 
 /** Options of {@link Peer.start}. */
 export interface PeerOptions {
@@ -34,7 +33,7 @@ export interface PeerOptions {
   infoPath?: string;
   /** Connect and idle timeout of a download try, ms. Default 10,000. */
   timeoutMs?: number;
-  /** Told of uploads, failed tries and announcements. */
+  /** Told of uploads and failed tries. */
   onEvent?: (event: PeerEvent) => void;
   /** Told of unexpected errors while serving. */
   onError?: (error: unknown) => void;
@@ -48,6 +47,8 @@ export interface SendReport {
   reply: string;
   /** One outcome per requested name, in the order asked. */
   outcomes: FileOutcome[];
+  /** The tracker's answer when files that landed in the shared folder were announced. */
+  announced?: string;
 }
 
 /** Options of {@link sendAndFetch}. */
@@ -141,7 +142,7 @@ export class Peer implements AsyncDisposable {
   /**
    * Looks up `list` (names separated by commas) and downloads every found
    * file in parallel, as {@link sendAndFetch}. Files that land in the shared
-   * folder are announced at once.
+   * folder are announced at once (`announced` holds the tracker's answer).
    */
   async send(list: string): Promise<SendReport> {
     const outDir = this.#options.out ?? this.folder.path;
@@ -154,8 +155,7 @@ export class Peer implements AsyncDisposable {
     const landed = report.outcomes.flatMap((o) => o.ok ? [o.result] : []);
     if (landed.length > 0 && (await Deno.realPath(outDir)) === this.folder.path) {
       for (const d of landed) await this.folder.add(d);
-      const reply = await this.announce();
-      this.#emit({ type: "announced", files: this.folder.entries().length, reply });
+      return { ...report, announced: await this.announce() };
     }
     return report;
   }

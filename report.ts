@@ -34,8 +34,6 @@ export function formatPeerEvent(e: PeerEvent): string {
       return `upload of ${e.name} to ${e.to} stopped after ${e.bytes} bytes: ${e.message}`;
     case "attempt-failed":
       return formatAttempt(e.name, e);
-    case "announced":
-      return `announced ${e.files} files: ${e.reply}`;
   }
 }
 

@@ -21,6 +21,7 @@ import {
   closeQuietly,
   DigestStream,
   exactBytes,
+  hashFile,
   isDisconnect,
   TransferError,
   Watchdog,
@@ -69,6 +70,8 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** Told of each failed try as it happens. */
   onAttemptFailed?: (name: string, attempt: Attempt) => void;
+  /** Aborting it stops the download; nothing is left behind. */
+  signal?: AbortSignal;
 }
 
 /** A failure on our own side (the disk), which no other holder can mend. */
@@ -78,9 +81,16 @@ class LocalError extends Error {}
  * Downloads `lookup.name` from the first of `lookup.holders` that delivers
  * the announced size and SHA-256. Throws {@link DownloadError} listing every
  * try when none does; then nothing is left in `outDir`.
+ *
+ * A file already at the target with one of the announced hashes counts as
+ * downloaded (`from` is `"here"`); a different file there is never
+ * overwritten: the download fails with `EEXIST` before contacting anyone.
  */
 export async function downloadFile(lookup: Lookup, options: DownloadOptions): Promise<Downloaded> {
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const path = join(options.outDir, lookup.name);
+  const here = await localCopy(lookup, path);
+  if (here) return here;
   const attempts: Attempt[] = [];
   const temp = join(options.outDir, `.p2p-${crypto.randomUUID()}.part`);
   let file: Deno.FsFile;
@@ -91,38 +101,62 @@ export async function downloadFile(lookup: Lookup, options: DownloadOptions): Pr
   }
   let landed = false;
   try {
+    let from: Holder | undefined;
     for (const holder of lookup.holders) {
       try {
         await file.truncate(0);
         await file.seek(0, Deno.SeekMode.Start);
-        await fetchInto(file, lookup.name, holder, timeoutMs);
-        file.close();
-        const path = join(options.outDir, lookup.name);
-        await Deno.rename(temp, path);
-        landed = true;
-        return {
-          name: lookup.name,
-          path,
-          size: holder.size,
-          sha256: holder.sha256,
-          from: holder.address,
-          failed: attempts,
-        };
+        await fetchInto(file, lookup.name, holder, timeoutMs, options.signal);
+        from = holder;
+        break;
       } catch (error) {
         if (error instanceof LocalError) {
-          throw new DownloadError(lookup.name, `cannot write ${lookup.name}: ${error.message}`, attempts);
+          throw new DownloadError(lookup.name, `cannot write ${temp}: ${error.message}`, attempts);
         }
         const attempt = { holder: holder.address, ...classify(error) };
         attempts.push(attempt);
         options.onAttemptFailed?.(lookup.name, attempt);
+        if (options.signal?.aborted) throw new DownloadError(lookup.name, "cancelled", attempts);
       }
     }
-    const message = attempts.length === 0 ? "no holder" : `all ${attempts.length} holders failed`;
-    throw new DownloadError(lookup.name, message, attempts);
+    if (!from) {
+      const message = attempts.length === 0 ? "no holder" : `all ${attempts.length} holders failed`;
+      throw new DownloadError(lookup.name, message, attempts);
+    }
+    file.close();
+    try {
+      await Deno.rename(temp, path);
+    } catch (error) {
+      throw new DownloadError(lookup.name, `cannot move the verified file to ${path}: ${describe(error)}`, attempts);
+    }
+    landed = true;
+    return { name: lookup.name, path, size: from.size, sha256: from.sha256, from: from.address, failed: attempts };
   } finally {
     closeQuietly(file);
     if (!landed) await Deno.remove(temp).catch(() => {});
   }
+}
+
+/** The file already at `path`, if it is one of the announced versions; throws if something else is there. */
+async function localCopy(lookup: Lookup, path: string): Promise<Downloaded | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new DownloadError(lookup.name, `cannot look at ${path}: ${describe(error)}`, []);
+  }
+  const exists = { holder: "here", code: "EEXIST", message: `${path} already exists` };
+  if (!info.isFile || !lookup.holders.some((h) => h.size === info.size)) {
+    throw new DownloadError(lookup.name, `${path} is in the way; move it or choose another --out`, [exists]);
+  }
+  const { size, sha256 } = await hashFile(path);
+  if (!lookup.holders.some((h) => h.size === size && h.sha256 === sha256)) {
+    throw new DownloadError(lookup.name, `a different ${path} is in the way; move it or choose another --out`, [
+      exists,
+    ]);
+  }
+  return { name: lookup.name, path, size, sha256, from: "here", failed: [] };
 }
 
 /** A holder's answer to a file request: its header, then a stream of exactly `header.length` bytes. */
@@ -137,15 +171,29 @@ export interface RemoteFile extends Disposable {
  * carrying the holder's status if it refuses, a {@link TransferError} if it
  * closes or stays silent for `timeoutMs`. Dispose of the result to close.
  */
-export async function requestFile(address: string, name: string, timeoutMs: number): Promise<RemoteFile> {
+export async function requestFile(
+  address: string,
+  name: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<RemoteFile> {
   const { host, port } = parseAddress(address);
-  const conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const conn = await Deno.connect({
+    hostname: host,
+    port,
+    signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+  });
   const watchdog = new Watchdog(timeoutMs, () => closeQuietly(conn));
+  const cancel = () => closeQuietly(conn);
+  signal?.addEventListener("abort", cancel, { once: true });
   const dispose = () => {
+    signal?.removeEventListener("abort", cancel);
     watchdog.stop();
     closeQuietly(conn);
   };
   const timedOut = (error: unknown) => {
+    if (signal?.aborted) throw new TransferError("ECANCELED", "cancelled");
     throw watchdog.expired ? new TransferError("ETIMEDOUT", `silent for ${timeoutMs} ms`) : error;
   };
   try {
@@ -165,8 +213,14 @@ export async function requestFile(address: string, name: string, timeoutMs: numb
 }
 
 /** Asks one holder for `name` and writes the bytes to `file`, verified against `expected`. */
-async function fetchInto(file: Deno.FsFile, name: string, expected: Holder, timeoutMs: number): Promise<void> {
-  using remote = await requestFile(expected.address, name, timeoutMs);
+async function fetchInto(
+  file: Deno.FsFile,
+  name: string,
+  expected: Holder,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  using remote = await requestFile(expected.address, name, timeoutMs, signal);
   const { header } = remote;
   if (header.size !== expected.size || header.sha256 !== expected.sha256) {
     await remote.body.cancel();
@@ -199,9 +253,10 @@ function short(sha256: string): string {
 export function classify(error: unknown): { code: string; message: string } {
   if (error instanceof TransferError) return { code: error.code, message: error.message };
   if (error instanceof ProtocolError) return { code: String(error.status), message: error.message };
-  if (error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")) {
+  if (error instanceof DOMException && error.name === "TimeoutError") {
     return { code: "ETIMEDOUT", message: "connect timed out" };
   }
+  if (error instanceof DOMException && error.name === "AbortError") return { code: "ECANCELED", message: "cancelled" };
   if (error instanceof Deno.errors.ConnectionRefused) return { code: "ECONNREFUSED", message: "connection refused" };
   if (isDisconnect(error)) return { code: "ECONNRESET", message: "connection lost: " + describe(error) };
   if (error instanceof Error) {

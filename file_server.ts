@@ -72,17 +72,11 @@ async function serveOne(
     const length = Math.min(request.length ?? size, size - request.offset);
     await opened.file.seek(request.offset, Deno.SeekMode.Start);
     await writeText(conn, formatFileHeader({ size, sha256, offset: request.offset, length }));
-    await exactBytes(opened.file, length)
-      .pipeThrough(
-        new TransformStream({
-          transform(chunk, controller) {
-            watchdog.touch();
-            sent += chunk.length;
-            controller.enqueue(chunk);
-          },
-        }),
-      )
-      .pipeTo(sinkStream(conn));
+    const progress = (n: number) => {
+      watchdog.touch();
+      sent += n;
+    };
+    await exactBytes(opened.file, length).pipeTo(sinkStream(conn, progress));
     onEvent({ type: "served", name, to, bytes: sent });
   } catch (error) {
     if (error instanceof ProtocolError) {

@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { runDemo } from "./demo.ts";
 import { DownloadError } from "./download.ts";
-import { encodeName, formatAddress, parseAddress, ProtocolError, splitCommand } from "./protocol.ts";
+import { encodeName, formatAddress, Limits, parseAddress, ProtocolError, splitCommand } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import { Peer, sendAndFetch } from "./peer.ts";
 import { relayFile } from "./relay.ts";
@@ -97,6 +97,9 @@ cleans up.`,
 
 class UsageError extends Error {}
 
+/** The longest timeout a timer can hold (2^31 - 1 ms), in whole seconds. */
+const MAX_TIMEOUT_S = 2_147_483;
+
 interface Flags {
   tracker: string;
   host: string;
@@ -134,7 +137,9 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
   const port = Number(v.port);
   if (!/^\d+$/.test(v.port) || port > 65_535) throw new UsageError(`--port must be 0-65535, got ${v.port}`);
   const timeout = Number(v.timeout);
-  if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${v.timeout}`);
+  if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_S)) {
+    throw new UsageError(`--timeout must be seconds from 0.001 to ${MAX_TIMEOUT_S}, got ${v.timeout}`);
+  }
   try {
     parseAddress(v.tracker);
   } catch {
@@ -153,16 +158,21 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
   };
 }
 
-/** Resolves on the first SIGINT or SIGTERM, and removes its listeners then. */
+/**
+ * Resolves on the first SIGINT or SIGTERM, so that the caller can shut down
+ * cleanly; a second signal exits at once. `cancel` removes the listeners.
+ */
 function untilSignal(): { promise: Promise<string>; cancel: () => void } {
   const { promise, resolve } = Promise.withResolvers<string>();
-  const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => {
-    const handler = () => resolve(signal);
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+  let received = false;
+  const handler = (signal: "SIGINT" | "SIGTERM") => () => {
+    if (received) Deno.exit(Exit.FAILED);
+    received = true;
+    resolve(signal);
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => [signal, handler(signal)] as const);
+  for (const [signal, h] of handlers) Deno.addSignalListener(signal, h);
   const cancel = () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
-  promise.then(cancel);
   return { promise, cancel };
 }
 
@@ -182,7 +192,7 @@ async function runTracker(flags: Flags): Promise<number> {
 
 async function runPeer(flags: Flags): Promise<number> {
   const stop = untilSignal();
-  const peer = await Peer.start({
+  const starting = Peer.start({
     tracker: flags.tracker,
     hostname: flags.host,
     port: flags.port,
@@ -194,7 +204,10 @@ async function runPeer(flags: Flags): Promise<number> {
     onError: (e) => console.error("error:", e),
     onListening: (addr) => console.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),
   });
+  const peer = await Promise.race([starting, stop.promise.then(() => null)]);
+  if (peer === null) return Exit.OK;
   console.log(`shared ${peer.folder.entries().length} files from ${peer.folder.path}`);
+  for (const skipped of peer.folder.skipped) console.log(`not shared: ${skipped}`);
   const interactive = Deno.stdin.isTerminal();
   const commands = (async () => {
     const input = new BufferedReader(Deno.stdin);
@@ -228,8 +241,10 @@ async function peerCommand(peer: Peer, line: string): Promise<boolean> {
         return false;
       case "SEND": {
         const report = await peer.send(rest);
+        if (report.infoError) console.log(`warning: ${report.infoError}`);
         for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
         if (report.announced) console.log(`shared the new files: ${report.announced}`);
+        if (report.announceError) console.log(`warning: could not announce the new files: ${report.announceError}`);
         return false;
       }
       case "PEERS":
@@ -254,13 +269,22 @@ async function peerCommand(peer: Peer, line: string): Promise<boolean> {
 
 async function runGet(flags: Flags): Promise<number> {
   if (flags.names.length === 0) throw new UsageError("get needs at least one file name");
-  await using tracker = await TrackerClient.connect(flags.tracker);
+  if (flags.names.some((n) => n === "")) throw new UsageError("a file name cannot be empty");
+  if (flags.names.length > Limits.MAX_NAMES_PER_SEND) {
+    throw new UsageError(`get takes at most ${Limits.MAX_NAMES_PER_SEND} names at once`);
+  }
+  await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs);
+  const stop = untilSignal();
+  const interrupt = new AbortController();
+  stop.promise.then(() => interrupt.abort());
   const report = await sendAndFetch(tracker, flags.names.map(encodeName).join(", "), {
     outDir: flags.out ?? ".",
     infoPath: flags.info,
     timeoutMs: flags.timeoutMs,
+    signal: interrupt.signal,
     onAttemptFailed: (name, a) => console.log(formatAttempt(name, a)),
-  });
+  }).finally(stop.cancel);
+  if (report.infoError) console.log(`warning: ${report.infoError}`);
   for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
   await tracker.quit();
   return report.outcomes.every((o) => o.ok) ? Exit.OK : Exit.FAILED;
@@ -268,7 +292,7 @@ async function runGet(flags: Flags): Promise<number> {
 
 async function runCat(flags: Flags): Promise<number> {
   if (flags.names.length !== 1) throw new UsageError("cat needs exactly one file name");
-  await using tracker = await TrackerClient.connect(flags.tracker);
+  await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs);
   const relayed = await relayFile(tracker, flags.names[0], Deno.stdout, {
     timeoutMs: flags.timeoutMs,
     onAttemptFailed: (a) => console.error(formatAttempt(flags.names[0], a)),

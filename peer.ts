@@ -49,6 +49,10 @@ export interface SendReport {
   outcomes: FileOutcome[];
   /** The tracker's answer when files that landed in the shared folder were announced. */
   announced?: string;
+  /** Why announcing the files that landed failed (they are still there). */
+  announceError?: string;
+  /** Why `info.txt` could not be written (the downloads went on). */
+  infoError?: string;
 }
 
 /** Options of {@link sendAndFetch}. */
@@ -68,16 +72,22 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
   const valid = parsed.flatMap((n) => n.ok ? [n.name] : []);
   let lookups: Lookup[] = [];
   let reply = "";
+  let infoError: string | undefined;
   if (valid.length > 0) {
     ({ lookups, raw: reply } = await tracker.send(valid));
-    if (options.infoPath) await Deno.writeTextFile(options.infoPath, reply);
+    if (options.infoPath) {
+      await Deno.writeTextFile(options.infoPath, reply).catch((error) => {
+        infoError = `cannot write ${options.infoPath}: ${error instanceof Error ? error.message : error}`;
+      });
+    }
   }
   const byName = new Map(lookups.map((l) => [l.name, l]));
   const ordered = parsed.map((n): Lookup => {
     if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
     return byName.get(n.name) ?? { name: n.name, status: 404, holders: [], message: "not in the tracker's reply" };
   });
-  return { reply, outcomes: await downloadAll(ordered, options) };
+  const outcomes = await downloadAll(ordered, options);
+  return infoError ? { reply, outcomes, infoError } : { reply, outcomes };
 }
 
 /** A running peer. */
@@ -91,6 +101,8 @@ export class Peer implements AsyncDisposable {
   #options: PeerOptions;
   #emit: (event: PeerEvent) => void;
   #closing: Promise<void> | undefined;
+  #abort = new AbortController();
+  #running = new Set<Promise<SendReport>>();
 
   private constructor(options: PeerOptions, folder: SharedFolder, server: TcpServer, tracker: TrackerClient) {
     this.#options = options;
@@ -114,7 +126,7 @@ export class Peer implements AsyncDisposable {
     options.onListening?.(server.addr);
     let tracker: TrackerClient;
     try {
-      tracker = await TrackerClient.connect(options.tracker);
+      tracker = await TrackerClient.connect(options.tracker, options.timeoutMs);
     } catch (error) {
       await server.close();
       throw error;
@@ -144,25 +156,42 @@ export class Peer implements AsyncDisposable {
    * file in parallel, as {@link sendAndFetch}. Files that land in the shared
    * folder are announced at once (`announced` holds the tracker's answer).
    */
-  async send(list: string): Promise<SendReport> {
+  send(list: string): Promise<SendReport> {
+    if (this.#closing) return Promise.reject(new Error("the peer is closing"));
+    const running = this.#send(list);
+    this.#running.add(running);
+    return running.finally(() => this.#running.delete(running));
+  }
+
+  async #send(list: string): Promise<SendReport> {
     const outDir = this.#options.out ?? this.folder.path;
     const report = await sendAndFetch(this.tracker, list, {
       outDir,
       infoPath: this.#options.infoPath,
       timeoutMs: this.#options.timeoutMs,
+      signal: this.#abort.signal,
       onAttemptFailed: (name, a) => this.#emit({ type: "attempt-failed", name, ...a }),
     });
-    const landed = report.outcomes.flatMap((o) => o.ok ? [o.result] : []);
-    if (landed.length > 0 && (await Deno.realPath(outDir)) === this.folder.path) {
-      for (const d of landed) await this.folder.add(d);
-      return { ...report, announced: await this.announce() };
+    const landed = report.outcomes.flatMap((o) => o.ok && o.result.from !== "here" ? [o.result] : []);
+    if (landed.length === 0 || this.#abort.signal.aborted || (await Deno.realPath(outDir)) !== this.folder.path) {
+      return report;
     }
-    return report;
+    for (const d of landed) await this.folder.add(d);
+    try {
+      return { ...report, announced: await this.announce() };
+    } catch (error) {
+      return { ...report, announceError: error instanceof Error ? error.message : String(error) };
+    }
   }
 
-  /** Leaves the tracker and stops serving. Idempotent. */
+  /**
+   * Cancels running downloads (their partial files are removed), leaves the
+   * tracker and stops serving. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#abort.abort();
+      await Promise.allSettled([...this.#running]);
       await this.tracker.quit();
       await this.server.close();
     })();

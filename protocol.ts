@@ -73,10 +73,12 @@ export function parseCount(text: string, what: string, max: number): number {
   return value;
 }
 
-/** Parses a TCP port (1-65535). */
+/** Parses a TCP port (1-65535), or throws 400. */
 export function parsePort(text: string): number {
-  const port = parseCount(text, "port", 65_535);
-  if (port === 0) throw new ProtocolError(Status.BAD_REQUEST, "port 0 is not a serving port");
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 1 && port <= 65_535)) {
+    throw new ProtocolError(Status.BAD_REQUEST, `port must be 1-65535, got ${JSON.stringify(text.slice(0, 16))}`);
+  }
   return port;
 }
 
@@ -94,8 +96,13 @@ const encoder = new TextEncoder();
  */
 export function checkName(name: string): string {
   const why = nameProblem(name);
-  if (why) throw new ProtocolError(Status.FORBIDDEN, `refused name ${JSON.stringify(name)}: ${why}`);
+  if (why) throw new ProtocolError(Status.FORBIDDEN, `refused name ${quoteName(name)}: ${why}`);
   return name;
+}
+
+/** A name for a message: quoted, escaped, and cut to 64 characters so that no reply line grows with it. */
+export function quoteName(name: string): string {
+  return JSON.stringify(name.length > 64 ? name.slice(0, 64) + "…" : name);
 }
 
 function nameProblem(name: string): string | undefined {
@@ -129,7 +136,7 @@ export function decodeName(text: string): string {
   try {
     name = decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
   } catch {
-    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in name ${JSON.stringify(text)}`);
+    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in name ${quoteName(text)}`);
   }
   return checkName(name);
 }
@@ -157,11 +164,15 @@ export type SendName = { ok: true; name: string } | { ok: false; raw: string; er
 
 /** Splits and decodes a SEND list; a bad name is reported per name, not for the whole list. */
 export function parseSendNames(text: string): SendName[] {
-  return splitNameList(text).map((raw) => {
+  const seen = new Set<string>();
+  return splitNameList(text).flatMap((raw): SendName[] => {
     try {
-      return { ok: true, name: decodeName(raw) };
+      const name = decodeName(raw);
+      if (seen.has(name)) return [];
+      seen.add(name);
+      return [{ ok: true, name }];
     } catch (error) {
-      if (error instanceof ProtocolError) return { ok: false, raw, error };
+      if (error instanceof ProtocolError) return [{ ok: false, raw, error }];
       throw error;
     }
   });
@@ -224,7 +235,9 @@ export function formatAddress(host: string, port: number): string {
 /** Parses `HOST:PORT` or `[V6]:PORT`. */
 export function parseAddress(text: string): { host: string; port: number } {
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\s]+):(\d+)$/.exec(text);
-  if (!match) throw new ProtocolError(Status.BAD_REQUEST, `address must be HOST:PORT, got ${JSON.stringify(text)}`);
+  if (!match) {
+    throw new ProtocolError(Status.BAD_REQUEST, `address must be HOST:PORT, got ${JSON.stringify(text.slice(0, 80))}`);
+  }
   return { host: match[1], port: parsePort(match[2]) };
 }
 
@@ -286,7 +299,10 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
     } else if (l.status === Status.NOT_FOUND) {
       lines.push({ status: l.status, text: `NOTFOUND ${encodeName(l.name)}` });
     } else {
-      lines.push({ status: l.status, text: `REFUSED ${encodeURIComponent(l.name)} ${l.message ?? "refused"}` });
+      lines.push({
+        status: l.status,
+        text: `REFUSED ${encodeURIComponent(l.name.slice(0, 256))} ${l.message ?? "refused"}`,
+      });
     }
   }
   lines.push({ status: Status.OK, text: `END ${found} found, ${lookups.length - found} not found` });

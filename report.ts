@@ -14,11 +14,10 @@ export function formatAttempt(name: string, a: Attempt): string {
   return `attempt ${name} from ${a.holder} failed: ${a.code} ${a.message}`;
 }
 
-/** `saved NAME (N bytes) from HOLDER -> PATH`, or `failed NAME: reason [CODE from HOLDER; …]`. */
+/** `saved NAME (N bytes) from HOLDER -> PATH`, `have NAME already …`, or `failed NAME: reason [CODE from HOLDER; …]`. */
 export function formatOutcome(o: FileOutcome): string {
-  if (o.ok) {
-    return `saved ${o.name} (${o.result.size} bytes) from ${o.result.from} -> ${o.result.path}`;
-  }
+  if (o.ok && o.result.from === "here") return `have ${o.name} already (${o.result.size} bytes) at ${o.result.path}`;
+  if (o.ok) return `saved ${o.name} (${o.result.size} bytes) from ${o.result.from} -> ${o.result.path}`;
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
   return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;
 }

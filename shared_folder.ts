@@ -5,8 +5,8 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { checkName, type FileEntry, ProtocolError, Status } from "./protocol.ts";
+import { basename, dirname, join } from "node:path";
+import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "./protocol.ts";
 import { hashFile } from "./transfer.ts";
 
 interface Known extends FileEntry {
@@ -27,6 +27,8 @@ export interface OpenedFile extends Disposable {
 export class SharedFolder {
   /** The folder's real path. */
   readonly path: string;
+  /** Entries the last scan could not share, each with the reason (hidden files and sub-folders are not listed). */
+  skipped: string[] = [];
   #known = new Map<string, Known>();
 
   private constructor(path: string) {
@@ -52,16 +54,21 @@ export class SharedFolder {
    */
   async scan(): Promise<FileEntry[]> {
     const seen = new Map<string, Known>();
+    const skipped: string[] = [];
     for await (const dirEntry of Deno.readDir(this.path)) {
       try {
         const path = await this.#resolve(dirEntry.name);
         seen.set(dirEntry.name, await this.#describe(dirEntry.name, path, await Deno.stat(path)));
       } catch (error) {
-        if (error instanceof ProtocolError || error instanceof Deno.errors.NotFound) continue;
-        throw error;
+        // Hidden files, sub-folders and the like are simply not shared; an
+        // entry that fails for another reason is reported, and the rest go on.
+        if (!(error instanceof ProtocolError) || error.status === Status.FORBIDDEN && !dirEntry.name.startsWith(".")) {
+          skipped.push(`${dirEntry.name}: ${error instanceof Error ? error.message : error}`);
+        }
       }
     }
     this.#known = seen;
+    this.skipped = skipped;
     return this.entries();
   }
 
@@ -86,14 +93,14 @@ export class SharedFolder {
    */
   async openFile(name: string): Promise<OpenedFile> {
     const path = await this.#resolve(name);
-    const file = await Deno.open(path);
+    const file = await Deno.open(path).catch((error) => Promise.reject(fsProblem(error, name)));
     try {
       const entry = await this.#describe(name, path, await file.stat());
       this.#known.set(name, entry);
       return { file, entry, [Symbol.dispose]: () => file.close() };
     } catch (error) {
       file.close();
-      throw error;
+      throw fsProblem(error, name);
     }
   }
 
@@ -114,21 +121,32 @@ export class SharedFolder {
       info = await Deno.lstat(path);
       if (info.isSymlink) {
         const target = await Deno.realPath(path);
-        if (dirname(target) !== this.path) {
+        if (dirname(target) !== this.path || basename(target).startsWith(".")) {
           throw new ProtocolError(
             Status.FORBIDDEN,
-            `refused name ${JSON.stringify(name)}: a link that leads out of the folder`,
+            `refused name ${quoteName(name)}: a link that leads out of the folder or to a hidden file`,
           );
         }
         info = await Deno.stat(target);
       }
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new ProtocolError(Status.NOT_FOUND, `no file ${JSON.stringify(name)}`);
-      }
-      throw error;
+      throw fsProblem(error, name);
     }
-    if (!info.isFile) throw new ProtocolError(Status.NOT_FOUND, `${JSON.stringify(name)} is not a plain file`);
+    if (!info.isFile) throw new ProtocolError(Status.NOT_FOUND, `${quoteName(name)} is not a plain file`);
     return path;
   }
+}
+
+/** A file-system error about `name` as the status a remote party gets; other errors unchanged. */
+function fsProblem(error: unknown, name: string): unknown {
+  if (error instanceof ProtocolError) return error;
+  const quoted = quoteName(name);
+  if (error instanceof Deno.errors.NotFound) return new ProtocolError(Status.NOT_FOUND, `no file ${quoted}`);
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new ProtocolError(Status.FORBIDDEN, `${quoted} is not readable`);
+  }
+  if (error instanceof Deno.errors.FilesystemLoop) {
+    return new ProtocolError(Status.FORBIDDEN, `${quoted} is a link loop`);
+  }
+  return error;
 }

@@ -159,10 +159,8 @@ class Session {
     try {
       header = parseUpdateHeader(rest);
     } catch (error) {
-      // Too many entries: the lines that follow cannot be told from commands.
-      if (error instanceof ProtocolError && error.status === Status.TOO_LARGE) {
-        throw new FatalRequest(error.status, `${error.message}; closing`);
-      }
+      // Entry lines may follow that could not be told from commands: close.
+      if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
       throw error;
     }
     const files = new Map<string, FileEntry>();
@@ -204,9 +202,11 @@ class Session {
 
   #peers(): string {
     const peers = this.#index.peers();
+    const shown = peers.slice(0, Limits.MAX_LIST_RESULTS);
+    const more = peers.length > shown.length ? ` (first ${shown.length} shown)` : "";
     return formatReply([
-      ...peers.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files.size}` })),
-      { status: Status.OK, text: `END ${peers.length} peers` },
+      ...shown.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files.size}` })),
+      { status: Status.OK, text: `END ${peers.length} peers${more}` },
     ]);
   }
 

@@ -19,7 +19,7 @@ import {
   Status,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
-import { closeQuietly, writeText } from "./transfer.ts";
+import { closeQuietly, isDisconnect, writeText } from "./transfer.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
 export const MAX_REPLY_LINES = 100_000;
@@ -43,19 +43,27 @@ export interface ListedPeer {
 export class TrackerClient implements AsyncDisposable {
   #conn: Deno.Conn;
   #reader: BufferedReader;
+  #timeoutMs: number;
   #queue: Promise<unknown> = Promise.resolve();
+  #busy = false;
   #closed = false;
 
-  private constructor(conn: Deno.Conn) {
+  private constructor(conn: Deno.Conn, timeoutMs: number) {
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);
+    this.#timeoutMs = timeoutMs;
   }
 
-  /** Connects to `address` (`HOST:PORT`); gives up after `timeoutMs` (default 10 s). */
+  /**
+   * Connects to `address` (`HOST:PORT`). Connecting, and each request, may
+   * take at most `timeoutMs` (default 10 s); a request that takes longer
+   * closes the connection.
+   */
   static async connect(address: string, timeoutMs = 10_000): Promise<TrackerClient> {
     const { host, port } = parseAddress(address);
     try {
-      return new TrackerClient(await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) }));
+      const conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
+      return new TrackerClient(conn, timeoutMs);
     } catch (error) {
       throw new Error(`cannot reach the tracker at ${address}: ${error instanceof Error ? error.message : error}`);
     }
@@ -71,20 +79,34 @@ export class TrackerClient implements AsyncDisposable {
     return result;
   }
 
+  /** One request and its reply. Any failure closes the connection: the next reply could not be told apart. */
   async #exchange(text: string): Promise<ReplyLine[]> {
     if (this.#closed) throw new ConnectionClosedError("the tracker connection is closed");
-    await writeText(this.#conn, text.endsWith("\n") ? text : text + "\n");
-    const lines: ReplyLine[] = [];
-    while (true) {
-      const raw = await this.#reader.readLine();
-      if (raw === null) {
-        this.#closed = true;
-        throw new ConnectionClosedError();
+    this.#busy = true;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.close();
+    }, this.#timeoutMs);
+    try {
+      await writeText(this.#conn, text.endsWith("\n") ? text : text + "\n");
+      const lines: ReplyLine[] = [];
+      while (true) {
+        const raw = await this.#reader.readLine();
+        if (raw === null) throw new ConnectionClosedError();
+        const line = parseReplyLine(raw);
+        lines.push(line);
+        if (!line.more) return lines;
+        if (lines.length >= MAX_REPLY_LINES) throw new ProtocolError(Status.TOO_LARGE, "tracker reply too long");
       }
-      const line = parseReplyLine(raw);
-      lines.push(line);
-      if (!line.more) return lines;
-      if (lines.length >= MAX_REPLY_LINES) throw new ProtocolError(Status.TOO_LARGE, "tracker reply too long");
+    } catch (error) {
+      this.close();
+      if (timedOut) throw new ConnectionClosedError(`the tracker did not answer within ${this.#timeoutMs / 1000} s`);
+      if (isDisconnect(error)) throw new ConnectionClosedError();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#busy = false;
     }
   }
 
@@ -116,9 +138,9 @@ export class TrackerClient implements AsyncDisposable {
     return (await this.request(line)).map(formatLine).join("");
   }
 
-  /** Says goodbye and closes. Idempotent; never throws. */
+  /** Says goodbye (unless a request is still waiting for its reply) and closes. Idempotent; never throws. */
   async quit(): Promise<void> {
-    if (!this.#closed) await this.request("QUIT").catch(() => {});
+    if (!this.#closed && !this.#busy) await this.request("QUIT").catch(() => {});
     this.close();
   }
 

@@ -1,6 +1,6 @@
 /**
  * The byte path: streams that carry a file disk → socket → disk in chunks of
- * about 1 MiB (the size measured fastest here, see docs/PERFORMANCE.md), with
+ * about 1 MiB (the size measured fastest here, see ../shared/DENO-NOTES.md), with
  * backpressure, an idle watchdog and incremental SHA-256.
  *
  * @module
@@ -29,12 +29,6 @@ export class TransferError extends Error {
   }
 }
 
-/** Writes all of `bytes`, however many calls it takes. */
-export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await sink.write(bytes.subarray(written));
-}
-
 const encoder = new TextEncoder();
 
 /** Writes a string as UTF-8. */
@@ -42,9 +36,22 @@ export function writeText(sink: ByteSink, text: string): Promise<void> {
   return writeAll(sink, encoder.encode(text));
 }
 
-/** A `WritableStream` over a {@link ByteSink}; it never closes the sink, its owner does. */
-export function sinkStream(sink: ByteSink): WritableStream<Uint8Array> {
-  return new WritableStream({ write: (chunk) => writeAll(sink, chunk) }, { highWaterMark: 1 });
+/** Writes all of `bytes`, however many calls it takes; `onWrite` gets the count of each call (to feed a {@link Watchdog}). */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array, onWrite?: (n: number) => void): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const n = await sink.write(bytes.subarray(written));
+    written += n;
+    onWrite?.(n);
+  }
+}
+
+/**
+ * A `WritableStream` over a {@link ByteSink}; it never closes the sink, its
+ * owner does. `onWrite` gets the count of every write call.
+ */
+export function sinkStream(sink: ByteSink, onWrite?: (n: number) => void): WritableStream<Uint8Array> {
+  return new WritableStream({ write: (chunk) => writeAll(sink, chunk, onWrite) }, { highWaterMark: 1 });
 }
 
 /**
@@ -128,6 +135,9 @@ export async function hashFile(path: string): Promise<{ size: number; sha256: st
   return { size, sha256: hash.digest("hex") };
 }
 
+/** The longest delay a timer can hold. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Calls `onExpire` once if {@link Watchdog.touch} is not called for `ms`
  * milliseconds. One timer, re-armed lazily, however often it is touched.
@@ -173,7 +183,7 @@ export class Watchdog implements Disposable {
       } else {
         this.#arm(this.#ms - idle);
       }
-    }, Math.max(1, delay));
+    }, Math.min(MAX_TIMER_MS, Math.max(1, delay)));
   }
 }
 

@@ -253,3 +253,58 @@ Deno.test("file server: serves many downloads at once", async () => {
     for (const o of outs) await o[Symbol.asyncDispose]();
   }
 });
+
+Deno.test("download: a different file already at the target is never overwritten (EEXIST); the same one counts", async () => {
+  await using src = await servingFolder({ "f.txt": "remote" });
+  await using out = await tempDir();
+  await Deno.writeTextFile(join(out.path, "f.txt"), "mine!!");
+  await assert.rejects(
+    downloadFile({ name: "f.txt", status: 200, holders: [src.holder("f.txt")] }, { outDir: out.path }),
+    (e: DownloadError) => e.attempts.length === 1 && e.attempts[0].code === "EEXIST" && /in the way/.test(e.message),
+  );
+  assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), "mine!!");
+  await Deno.writeTextFile(join(out.path, "f.txt"), "remote");
+  const got = await downloadFile({ name: "f.txt", status: 200, holders: [src.holder("f.txt")] }, {
+    outDir: out.path,
+  });
+  assert.equal(got.from, "here");
+  assert.deepEqual(await listDir(out.path), ["f.txt"]);
+});
+
+Deno.test("download: a folder in the way fails before any holder is contacted, leaving nothing", async () => {
+  await using src = await servingFolder({ "f.txt": "remote" });
+  await using out = await tempDir();
+  await Deno.mkdir(join(out.path, "f.txt"));
+  await assert.rejects(
+    downloadFile({ name: "f.txt", status: 200, holders: [src.holder("f.txt")] }, { outDir: out.path }),
+    (e: DownloadError) => e.attempts.every((a) => a.holder === "here"),
+  );
+  assert.deepEqual(await listDir(out.path), ["f.txt"]);
+});
+
+Deno.test("download: aborting the signal mid-transfer cancels it and removes the partial file", async () => {
+  const data = randomBytes(1_000_000);
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
+  const { promise: started, resolve: start } = Promise.withResolvers<void>();
+  await using slow = fakeHolder(async (conn) => {
+    await writeText(conn, `200 ${data.length} ${sha256(data)}\n`);
+    await conn.write(data.subarray(0, 1000));
+    start();
+    await released;
+  });
+  await using out = await tempDir();
+  const controller = new AbortController();
+  const download = downloadFile({
+    name: "f.bin",
+    status: 200,
+    holders: [{ address: slow.address, size: data.length, sha256: sha256(data) }],
+  }, { outDir: out.path, signal: controller.signal, timeoutMs: 30_000 });
+  try {
+    await started;
+    controller.abort();
+    await assert.rejects(download, (e: DownloadError) => e.message === "cancelled");
+    assert.deepEqual(await listDir(out.path), []);
+  } finally {
+    release();
+  }
+});

@@ -3,8 +3,20 @@ import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
 import { DownloadError } from "../download.ts";
 import { relayFile } from "../relay.ts";
+import { writeText } from "../transfer.ts";
 import { TrackerClient } from "../tracker_client.ts";
-import { deadAddress, randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
+import {
+  deadAddress,
+  fakeHolder,
+  LineClient,
+  listDir,
+  randomBytes,
+  sha256,
+  tempDir,
+  testPeer,
+  testTracker,
+  writeFiles,
+} from "./helpers.ts";
 
 Deno.test("peer: announces its folder on start, hidden files and sub-folders excluded", async () => {
   await using tracker = testTracker();
@@ -131,4 +143,42 @@ Deno.test("relay: cat of a file no peer has fails naming every peer tried", asyn
     relayFile(client, "nope", { write: (b) => Promise.resolve(b.length) }),
     (e: DownloadError) => e.message === "none of 2 active peers has it" && e.attempts.length === 2,
   );
+});
+
+Deno.test("peer: closing during a download cancels it and leaves no partial file", async () => {
+  await using tracker = testTracker();
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
+  const { promise: started, resolve: start } = Promise.withResolvers<void>();
+  const data = randomBytes(100_000);
+  await using slow = fakeHolder(async (conn) => {
+    await writeText(conn, `200 ${data.length} ${sha256(data)}\n`);
+    await conn.write(data.subarray(0, 10));
+    start();
+    await released;
+  });
+  using announcer = await LineClient.connect(tracker.addr.port);
+  await announcer.ask(`UPDATE ${slow.port} 1\n${data.length} ${sha256(data)} slow.bin\n`);
+  const peer = await testPeer(tracker.address, {}, { timeoutMs: 30_000 });
+  try {
+    const sending = peer.send("slow.bin");
+    await started;
+    await peer.close();
+    const report = await sending;
+    assert.ok(!report.outcomes[0].ok && report.outcomes[0].reason === "cancelled");
+    assert.deepEqual(await listDir(peer.dir), []);
+  } finally {
+    release();
+    await peer[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("peer: a symlink loop or a link to a hidden file is not shared, and the peer starts anyway", async () => {
+  await using tracker = testTracker();
+  await using dir = await tempDir();
+  await writeFiles(dir.path, { "ok.txt": "ok", ".secret": "s" });
+  await Deno.symlink("loop", join(dir.path, "loop"));
+  await Deno.symlink(join(dir.path, ".secret"), join(dir.path, "alias.txt"));
+  await using peer = await Peer.start({ tracker: tracker.address, hostname: "127.0.0.1", port: 0, dir: dir.path });
+  assert.deepEqual(peer.folder.entries().map((e) => e.name), ["ok.txt"]);
+  assert.deepEqual(peer.folder.skipped.map((s) => s.split(":")[0]).sort(), ["alias.txt", "loop"]);
 });

@@ -243,8 +243,8 @@ Deno.test("protocol: parseUpdateHeader answers 400 for anything that is not two 
   }
 });
 
-Deno.test("protocol: parseUpdateHeader refuses a port over 65535", () => {
-  const error = throwsStatus(() => parseUpdateHeader("65536 1"), Status.TOO_LARGE, "65536");
+Deno.test("protocol: parseUpdateHeader refuses a port over 65535 as a bad request", () => {
+  const error = throwsStatus(() => parseUpdateHeader("65536 1"), Status.BAD_REQUEST, "65536");
   assert.match(error.message, /port/);
 });
 

@@ -111,8 +111,17 @@ Deno.test("tracker: a malformed UPDATE entry changes nothing and answers 400 nam
   assert.equal(reply[0].status, 400);
   assert.match(reply[0].text, /^entry 2: size is not a number/);
   assert.deepEqual(texts(await c.ask("LIST\n")), [`200-FILE 10 ${SHA_A} 1 keep.txt`, "200 END 1 files"]);
-  assert.equal((await c.ask("UPDATE 0 0\n"))[0].status, 400);
-  assert.equal((await c.ask("UPDATE x\n"))[0].status, 400);
+});
+
+Deno.test("tracker: a malformed UPDATE header answers 400 and closes, since entry lines may follow", async () => {
+  await using tracker = testTracker();
+  for (const header of ["UPDATE 0 0", "UPDATE x", "UPDATE 5001 x2", "UPDATE 70000 1"]) {
+    using c = await LineClient.connect(tracker.addr.port);
+    const reply = await c.ask(`${header}\n`);
+    assert.equal(reply[0].status, 400, header);
+    assert.match(reply[0].text, /; closing$/);
+    assert.equal(await c.reply(), null, header);
+  }
 });
 
 Deno.test("tracker: an UPDATE announcing more entries than allowed answers 413 and closes", async () => {
@@ -152,5 +161,26 @@ Deno.test("tracker: many sessions at once each get their own answers", async () 
     answers.forEach((a, i) => assert.equal(a.lookups[0].holders[0].address, `127.0.0.1:${6000 + (i + 1) % 20}`));
   } finally {
     for (const c of clients) c.close();
+  }
+});
+
+Deno.test("tracker: a REFUSED line for a huge hostile name stays short", async () => {
+  await using tracker = testTracker();
+  using c = await LineClient.connect(tracker.addr.port);
+  const reply = await c.ask(`SEND ${"/".repeat(30_000)}\n`);
+  assert.equal(reply[0].status, 403);
+  assert.ok(reply[0].text.length < 1_000, `${reply[0].text.length} characters`);
+});
+
+Deno.test("tracker client: a tracker that never answers fails the request within the timeout, then the client is closed", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  try {
+    await using client = await TrackerClient.connect(`127.0.0.1:${listener.addr.port}`, 200);
+    await assert.rejects(client.peers(), /did not answer within 0\.2 s/);
+    await assert.rejects(client.peers(), /closed/);
+  } finally {
+    (await accepted).close();
+    listener.close();
   }
 });

@@ -1,0 +1,199 @@
+/**
+ * The processes `bench.ts` starts, one role each, so that sender, receiver,
+ * tracker and load generator never share an event loop. Each prints `ready`
+ * (and what the harness needs) when set up, then waits for `go` on stdin,
+ * so that process start-up is never timed.
+ *
+ * deno run … bench/workers.ts <role> [args]
+ *   raw-recv OUT             listen, copy one connection to OUT (reused 1 MiB buffer)
+ *   raw-send FILE            on "go PORT": connect and send FILE (reused 1 MiB buffer)
+ *   get TRACKER OUTDIR       on "go NAME[,NAME…]": what `get` does; prints "done MS ok|failed"
+ *   announce PORT PEERS N    PEERS connections each announcing N files; holds them until stdin ends
+ *   lookups PORT CONNS SECS PEERS N   SEND lookups of random indexed names; prints a JSON result
+ *   announce-one PORT N      one UPDATE of N files; prints "done MS"
+ *
+ * @module
+ */
+
+import { BufferedReader } from "../reader.ts";
+import { sendAndFetch } from "../peer.ts";
+import { encodeName } from "../protocol.ts";
+import { TrackerClient } from "../tracker_client.ts";
+import { writeAll, writeText } from "../transfer.ts";
+
+const stdin = new BufferedReader(Deno.stdin);
+const say = (line: string) => writeText(Deno.stdout, line + "\n");
+const BUFFER = 1024 * 1024;
+
+/** Deterministic sha-like hex for fake entries. */
+function fakeSha(i: number): string {
+  return (i.toString(16).padStart(8, "0")).repeat(8);
+}
+
+/** The name the announcers give file `i` of peer `p`; lookups ask for the same. */
+function fakeName(p: number, i: number): string {
+  return `peer${p}-file${i}.bin`;
+}
+
+async function rawRecv(out: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await say(`ready ${listener.addr.port}`);
+  using conn = await listener.accept();
+  listener.close();
+  using file = await Deno.open(out, { write: true, create: true, truncate: true });
+  const buffer = new Uint8Array(BUFFER);
+  let total = 0;
+  while (true) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    await writeAll(file, buffer.subarray(0, n));
+    total += n;
+  }
+  await say(`done ${total}`);
+}
+
+async function rawSend(path: string) {
+  using file = await Deno.open(path);
+  await say("ready");
+  const go = await stdin.readLine();
+  const port = Number(go?.split(" ")[1]);
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(BUFFER);
+  while (true) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    await writeAll(conn, buffer.subarray(0, n));
+  }
+}
+
+async function get(tracker: string, outDir: string) {
+  await say("ready");
+  const go = await stdin.readLine();
+  const names = (go ?? "").slice(3).split(",");
+  const start = performance.now();
+  const client = await TrackerClient.connect(tracker);
+  const report = await sendAndFetch(client, names.map(encodeName).join(", "), { outDir });
+  const ms = performance.now() - start;
+  await client.quit();
+  const ok = report.outcomes.every((o) => o.ok);
+  await say(`done ${ms.toFixed(1)} ${ok ? "ok" : "failed"}`);
+  // Stay alive until the harness has read this process's peak memory.
+  while ((await stdin.readLine()) !== null);
+}
+
+async function announce(port: number, peers: number, files: number) {
+  const conns: Deno.Conn[] = [];
+  const batch = 200;
+  for (let start = 0; start < peers; start += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, peers - start) }, async (_, k) => {
+      const p = start + k;
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(conn);
+      const lines = [`UPDATE ${10_000 + p % 50_000} ${files}`];
+      for (let i = 0; i < files; i++) lines.push(`${1000 + i} ${fakeSha(p * files + i)} ${fakeName(p, i)}`);
+      await writeText(conn, lines.join("\n") + "\n");
+      const reply = await new BufferedReader(conn).readLine();
+      if (!reply?.startsWith("200 ")) throw new Error(`announce failed: ${reply}`);
+    }));
+  }
+  await say("ready");
+  while ((await stdin.readLine()) !== null);
+  for (const c of conns) c.close();
+}
+
+async function announceOne(port: number, files: number) {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const lines = [`UPDATE 10000 ${files}`];
+  for (let i = 0; i < files; i++) lines.push(`${1000 + i} ${fakeSha(i)} ${fakeName(0, i)}`);
+  const text = lines.join("\n") + "\n";
+  await say("ready");
+  await stdin.readLine();
+  const start = performance.now();
+  await writeText(conn, text);
+  const reply = await new BufferedReader(conn).readLine();
+  const ms = performance.now() - start;
+  if (!reply?.startsWith("200 ")) throw new Error(`announce failed: ${reply}`);
+  await say(`done ${ms.toFixed(1)}`);
+}
+
+/**
+ * `conns` connections, each sending `SEND <random indexed name>` and waiting
+ * for the whole reply before the next, for `seconds`.
+ */
+async function lookups(port: number, conns: number, seconds: number, peers: number, files: number) {
+  const encoder = new TextEncoder();
+  const sockets = await Promise.all(Array.from({ length: conns }, () => Deno.connect({ hostname: "127.0.0.1", port })));
+  await say("ready");
+  await stdin.readLine();
+  const latencies: number[] = [];
+  let seed = 12345;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(sockets.map(async (conn) => {
+    const buffer = new Uint8Array(65_536);
+    while (performance.now() < deadline) {
+      const request = encoder.encode(`SEND ${fakeName(random(peers), random(files))}\n`);
+      const t = performance.now();
+      await writeAll(conn, request);
+      // A reply ends with a line whose code is followed by a space: "200 END …".
+      let column = 0;
+      let last = false;
+      let done = false;
+      while (!done) {
+        const n = await conn.read(buffer);
+        if (n === null) throw new Error("tracker closed");
+        for (let i = 0; i < n; i++) {
+          const byte = buffer[i];
+          if (column === 3) last = byte === 0x20;
+          if (byte === 0x0a) {
+            if (last) done = true;
+            column = 0;
+          } else column++;
+        }
+      }
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const elapsed = (performance.now() - start) / 1000;
+  for (const c of sockets) c.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  await say(JSON.stringify({
+    lookups: latencies.length,
+    perSecond: latencies.length / elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+  }));
+}
+
+if (import.meta.main) {
+  const [role, ...args] = Deno.args;
+  const n = (i: number) => Number(args[i]);
+  switch (role) {
+    case "raw-recv":
+      await rawRecv(args[0]);
+      break;
+    case "raw-send":
+      await rawSend(args[0]);
+      break;
+    case "get":
+      await get(args[0], args[1]);
+      break;
+    case "announce":
+      await announce(n(0), n(1), n(2));
+      break;
+    case "announce-one":
+      await announceOne(n(0), n(1));
+      break;
+    case "lookups":
+      await lookups(n(0), n(1), n(2), n(3), n(4));
+      break;
+    default:
+      console.error(`unknown worker role ${role}`);
+      Deno.exit(2);
+  }
+}

@@ -18,14 +18,15 @@ import {
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import {
+  BufferPool,
   closeQuietly,
-  DigestStream,
   exactBytes,
   hashFile,
   isDisconnect,
+  sha256Hasher,
+  sinkStream,
   TransferError,
   Watchdog,
-  writeAll,
   writeText,
 } from "./transfer.ts";
 
@@ -104,8 +105,12 @@ export async function downloadFile(lookup: Lookup, options: DownloadOptions): Pr
     let from: Holder | undefined;
     for (const holder of lookup.holders) {
       try {
-        await file.truncate(0);
-        await file.seek(0, Deno.SeekMode.Start);
+        if (attempts.length > 0) {
+          // Only after a failed try: on ext4, truncating a file makes its close
+          // flush it to disk (auto_da_alloc), measured at 300 ms per GiB.
+          await file.truncate(0);
+          await file.seek(0, Deno.SeekMode.Start);
+        }
         await fetchInto(file, lookup.name, holder, timeoutMs, options.signal);
         from = holder;
         break;
@@ -164,6 +169,8 @@ export interface RemoteFile extends Disposable {
   header: FileHeader;
   /** The bytes, in ~1 MiB chunks; errors with `ETIMEDOUT` after `timeoutMs` of silence, `ETRUNCATED` on early end. */
   body: ReadableStream<Uint8Array>;
+  /** Where the body's chunks come from: the sink gives them back here once written. */
+  pool: BufferPool;
 }
 
 /**
@@ -204,8 +211,9 @@ export async function requestFile(
     if (line === null) throw new TransferError("ECLOSED", "closed the connection without answering");
     const header = parseFileHeader(line);
     const source = { read: (buffer: Uint8Array) => reader.read(buffer).catch(timedOut) };
-    const body = exactBytes(source, header.length, () => watchdog.touch());
-    return { header, body, [Symbol.dispose]: dispose };
+    const pool = new BufferPool();
+    const body = exactBytes(source, header.length, { onRead: () => watchdog.touch(), pool });
+    return { header, body, pool, [Symbol.dispose]: dispose };
   } catch (error) {
     dispose();
     throw error;
@@ -231,15 +239,23 @@ async function fetchInto(
       }`,
     );
   }
-  const digest = new DigestStream();
-  await remote.body
-    .pipeThrough(digest)
-    .pipeTo(
-      new WritableStream({
-        write: (chunk) => writeAll(file, chunk).catch((error) => Promise.reject(new LocalError(describe(error)))),
-      }, { highWaterMark: 1 }),
-    );
-  const sha256 = digest.digest();
+  const hash = sha256Hasher();
+  // writeSync, not write: on this 2-core machine a verified 1 GiB download
+  // took 1.1 s of CPU and ran at 1,000 MB/s with writeSync, against 1.5-2.1 s
+  // of CPU and 550-790 MB/s with async writes, whose hand-off to a blocking
+  // thread competes with the hashing and the sender for the cores. A 1 MiB
+  // write into the page cache holds the event loop for well under 1 ms.
+  const disk = {
+    write: (bytes: Uint8Array) => {
+      try {
+        return Promise.resolve(file.writeSync(bytes));
+      } catch (error) {
+        return Promise.reject(new LocalError(describe(error)));
+      }
+    },
+  };
+  await remote.body.pipeTo(sinkStream(disk, { hash, pool: remote.pool }));
+  const sha256 = hash.digest("hex");
   if (sha256 !== expected.sha256) {
     throw new TransferError("EHASH", `sent bytes with sha256 ${short(sha256)}, expected ${short(expected.sha256)}`);
   }

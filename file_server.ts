@@ -17,7 +17,16 @@ import {
 } from "./protocol.ts";
 import type { SharedFolder } from "./shared_folder.ts";
 import { type ListenOptions, TcpServer } from "./server.ts";
-import { closeQuietly, exactBytes, isDisconnect, sinkStream, TransferError, Watchdog, writeText } from "./transfer.ts";
+import {
+  BufferPool,
+  closeQuietly,
+  exactBytes,
+  isDisconnect,
+  sinkStream,
+  TransferError,
+  Watchdog,
+  writeText,
+} from "./transfer.ts";
 
 /** What the file server reports. */
 export type FileServerEvent =
@@ -41,19 +50,23 @@ export interface FileServerOptions extends ListenOptions {
 export function startFileServer(options: FileServerOptions): TcpServer {
   const idleMs = options.idleTimeoutMs ?? 30_000;
   const onEvent = options.onEvent ?? (() => {});
+  const pool = new BufferPool(8);
   return new TcpServer(
     options,
-    (conn) => serveOne(conn, options.folder, idleMs, onEvent),
+    (conn) => serveOne(conn, { folder: options.folder, idleMs, onEvent, pool }),
     options.onError ?? (() => {}),
   );
 }
 
-async function serveOne(
-  conn: Deno.Conn,
-  folder: SharedFolder,
-  idleMs: number,
-  onEvent: (event: FileServerEvent) => void,
-): Promise<void> {
+interface ServeContext {
+  folder: SharedFolder;
+  idleMs: number;
+  onEvent: (event: FileServerEvent) => void;
+  /** Chunk buffers shared by every upload. */
+  pool: BufferPool;
+}
+
+async function serveOne(conn: Deno.Conn, { folder, idleMs, onEvent, pool }: ServeContext): Promise<void> {
   const remote = conn.remoteAddr as Deno.NetAddr;
   const to = formatAddress(remote.hostname, remote.port);
   using watchdog = new Watchdog(idleMs, () => closeQuietly(conn));
@@ -76,7 +89,7 @@ async function serveOne(
       watchdog.touch();
       sent += n;
     };
-    await exactBytes(opened.file, length).pipeTo(sinkStream(conn, progress));
+    await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite: progress, pool }));
     onEvent({ type: "served", name, to, bytes: sent });
   } catch (error) {
     if (error instanceof ProtocolError) {

@@ -6,7 +6,7 @@
  */
 
 import { type Attempt, classify, DownloadError, requestFile } from "./download.ts";
-import { type ByteSink, DigestStream, sinkStream } from "./transfer.ts";
+import { type ByteSink, sha256Hasher, sinkStream } from "./transfer.ts";
 import type { TrackerClient } from "./tracker_client.ts";
 
 /** Options of {@link relayFile}. */
@@ -51,9 +51,9 @@ export async function relayFile(
       continue;
     }
     using _ = remote;
-    const digest = new DigestStream();
+    const hash = sha256Hasher();
     try {
-      await remote.body.pipeThrough(digest).pipeTo(sinkStream(out));
+      await remote.body.pipeTo(sinkStream(out, { hash, pool: remote.pool }));
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       throw new DownloadError(name, `${peer.address} failed mid-transfer: ${attempt.code} ${attempt.message}`, [
@@ -61,7 +61,7 @@ export async function relayFile(
         attempt,
       ]);
     }
-    const sha256 = digest.digest();
+    const sha256 = hash.digest("hex");
     if (sha256 !== remote.header.sha256) {
       const attempt = { holder: peer.address, code: "EHASH", message: "bytes do not match the announced sha256" };
       throw new DownloadError(name, `${peer.address} sent bytes that do not match its sha256`, [...failed, attempt]);

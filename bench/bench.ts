@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE]`: measures
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,tracker,announce]`: measures
  * the system on loopback beside baselines measured in the same run, prints a
  * table and writes the same figures as JSON. See docs/PERFORMANCE.md.
  *
@@ -26,6 +26,7 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string", default: join(HERE, "..", "docs", "bench.json") },
+    only: { type: "string", default: "one,four,tracker,announce" },
   },
 });
 const QUICK = flags.quick;
@@ -206,7 +207,7 @@ async function timedGet(tracker: number, names: string[], outDir: string): Promi
   return { ms: Number(ms), peak: await rss(worker.child.pid, "VmHWM") };
 }
 
-async function socatPair(src: string, out: string): Promise<Promise<void>> {
+function socatPair(src: string, out: string): Promise<void> {
   const port = freePort();
   const recv = new Deno.Command("socat", {
     args: ["-u", "-b", "1048576", `TCP-LISTEN:${port},reuseaddr`, `OPEN:${out},creat,trunc`],
@@ -274,7 +275,7 @@ async function oneFile(hasSocat: boolean) {
       await clean(out);
       await settle();
       let t = performance.now();
-      await (await socatPair(join(src, "big.bin"), join(out, "s.bin")));
+      await socatPair(join(src, "big.bin"), join(out, "s.bin"));
       const transfer = performance.now() - t;
       socat.push(transfer);
       t = performance.now();
@@ -346,8 +347,7 @@ async function fourFiles(hasSocat: boolean) {
         await clean(out);
         await settle();
         const t = performance.now();
-        const pairs = await Promise.all(srcs.map((s, i) => socatPair(s, join(out, `s${i}.bin`))));
-        await Promise.all(pairs);
+        await Promise.all(srcs.map((s, i) => socatPair(s, join(out, `s${i}.bin`))));
         socat.push(performance.now() - t);
       }
     }
@@ -439,10 +439,11 @@ console.error(`bench: Deno ${version}, ${cores} cores, files in ${root}${QUICK ?
 const hasSocat = await have("socat");
 if (!hasSocat) console.error("socat not found: its baselines are skipped (the bench task installs it where it can)");
 try {
-  await oneFile(hasSocat);
-  await fourFiles(hasSocat);
-  await trackerScale();
-  await announceOne();
+  const only = new Set(flags.only!.split(","));
+  if (only.has("one")) await oneFile(hasSocat);
+  if (only.has("four")) await fourFiles(hasSocat);
+  if (only.has("tracker")) await trackerScale();
+  if (only.has("announce")) await announceOne();
 } finally {
   await Deno.remove(root, { recursive: true });
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Limits, ProtocolError, Status } from "../protocol.ts";
 import { BufferedReader, type ByteSource, LineTooLongError } from "../reader.ts";
-import { CHUNK_BYTES, DigestStream, exactBytes, TransferError, Watchdog } from "../transfer.ts";
+import { BufferPool, CHUNK_BYTES, exactBytes, sha256Hasher, sinkStream, TransferError, Watchdog } from "../transfer.ts";
 
 const encoder = new TextEncoder();
 
@@ -260,7 +260,7 @@ Deno.test("transfer: exactBytes regroups small reads into chunks of CHUNK_BYTES"
   const { bytes, chunks } = patterned(length + 10, 1000);
   const source = new ChunkSource(chunks);
   let onRead = 0;
-  const got = await collect(exactBytes(source, length, () => onRead++));
+  const got = await collect(exactBytes(source, length, { onRead: () => onRead++ }));
   assert.deepEqual(got.map((c) => c.length), [CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES, 5]);
   const joined = new Uint8Array(length);
   let at = 0;
@@ -306,30 +306,64 @@ Deno.test("transfer: exactBytes delivers whole chunks before it errors with ETRU
 });
 
 // ---------------------------------------------------------------------------
-// DigestStream
+// sinkStream with a hash, and the buffer pool
 
-async function digestOf(pieces: Uint8Array[]): Promise<{ out: Uint8Array[]; digest: string; bytes: number }> {
-  const digest = new DigestStream();
-  const out = await collect(ReadableStream.from(pieces).pipeThrough(digest));
-  return { out, digest: digest.digest(), bytes: digest.bytes };
+/** A sink that keeps copies of what it is given, writing at most `max` bytes per call. */
+function recordingSink(max = Infinity) {
+  const written: Uint8Array[] = [];
+  return {
+    written,
+    write: (bytes: Uint8Array) => {
+      const n = Math.min(max, bytes.length);
+      written.push(bytes.slice(0, n));
+      return Promise.resolve(n);
+    },
+  };
 }
 
-Deno.test("transfer: DigestStream passes bytes through and hashes them like node:crypto", async () => {
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+Deno.test("transfer: sinkStream writes every byte (even through short writes) and hashes them like node:crypto", async () => {
   const pieces: Uint8Array[] = [1, 0, 65_536, 3, 17].map((n) => crypto.getRandomValues(new Uint8Array(n)));
   pieces.push(patterned(CHUNK_BYTES + 1, CHUNK_BYTES + 1).bytes);
-  const hash = createHash("sha256");
-  for (const p of pieces) hash.update(p);
-  const { out, digest, bytes } = await digestOf(pieces);
-  assert.deepEqual(out, pieces);
-  assert.equal(digest, hash.digest("hex"));
-  assert.equal(bytes, pieces.reduce((sum, p) => sum + p.length, 0));
+  const expected = createHash("sha256");
+  for (const p of pieces) expected.update(p);
+  const sink = recordingSink(1000);
+  const hash = sha256Hasher();
+  await ReadableStream.from(pieces).pipeTo(sinkStream(sink, { hash }));
+  assert.deepEqual(concat(sink.written), concat(pieces));
+  assert.equal(hash.digest("hex"), expected.digest("hex"));
 });
 
-Deno.test("transfer: DigestStream of nothing gives the SHA-256 of the empty string", async () => {
-  const { out, digest, bytes } = await digestOf([]);
-  assert.deepEqual(out, []);
-  assert.equal(digest, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  assert.equal(bytes, 0);
+Deno.test("transfer: sinkStream of nothing hashes to the SHA-256 of the empty string", async () => {
+  const hash = sha256Hasher();
+  await ReadableStream.from<Uint8Array>([]).pipeTo(sinkStream(recordingSink(), { hash }));
+  assert.equal(hash.digest("hex"), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+});
+
+Deno.test("transfer: exactBytes and sinkStream sharing a pool reuse a few buffers and keep every byte", async () => {
+  const length = 5 * CHUNK_BYTES + 123;
+  const { bytes, chunks } = patterned(length, 70_000);
+  const pool = new BufferPool();
+  const taken = new Set<ArrayBufferLike>();
+  const take = pool.take.bind(pool);
+  pool.take = (size) => {
+    const b = take(size);
+    taken.add(b.buffer);
+    return b;
+  };
+  const sink = recordingSink();
+  await exactBytes(new ChunkSource(chunks), length, { pool }).pipeTo(sinkStream(sink, { pool }));
+  assert.deepEqual(concat(sink.written), bytes);
+  assert.ok(taken.size <= 3, `${taken.size} distinct buffers for 6 chunks`);
 });
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,12 @@
 /**
  * The tracker's index: which peer holds which file. Pure data, no I/O.
  *
+ * Built for a million (file, peer) entries in little memory: an entry is a
+ * slot in typed arrays (size, peer, SHA-256 as 32 bytes, links), the holders
+ * of one name are a linked list of slots in announcement order, and a name
+ * maps to its first slot. Measured with `--expose-gc`: about 140 bytes per
+ * entry, against 460 for a map of maps of objects (docs/PERFORMANCE.md).
+ *
  * @module
  */
 
@@ -12,8 +18,8 @@ export interface PeerRecord {
   id: number;
   /** Where other peers reach it: `HOST:PORT`. */
   address: string;
-  /** Its files by name. */
-  files: Map<string, FileEntry>;
+  /** How many files it announced. */
+  files: number;
 }
 
 /** One indexed file name and how many peers hold it. */
@@ -24,22 +30,58 @@ export interface ListedFile {
   holders: number;
 }
 
+interface PeerSlot {
+  id: number;
+  address: string;
+  /** Its entry slots. */
+  entries: number[];
+}
+
+const NONE = -1;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+function hexValue(code: number): number {
+  return code <= 57 ? code - 48 : code - 87; // "0"-"9", "a"-"f"; input is checked by the protocol parser
+}
+
 /** Files → holders and peers → files, kept in step. */
 export class TrackerIndex {
-  #peers = new Map<number, PeerRecord>();
-  /** name → (peer id → entry), holders in announcement order. */
-  #byName = new Map<string, Map<number, FileEntry>>();
+  #peers = new Map<number, PeerSlot>();
+  /** name → its first entry slot. */
+  #byName = new Map<string, number>();
+  #capacity = 0;
+  #size = new Float64Array(0);
+  #peer = new Int32Array(0);
+  /** Next holder of the same name, or NONE. */
+  #next = new Int32Array(0);
+  /** Previous holder; the first holder's `prev` is the last holder. */
+  #prev = new Int32Array(0);
+  #sha = new Uint8Array(0);
+  #name: (string | undefined)[] = [];
+  #free: number[] = [];
+  #used = 0;
+  #count = 0;
 
-  /** Replaces everything peer `id` holds with `files`, reachable at `address`. */
+  /** Replaces everything peer `id` holds with `files`, reachable at `address`. A name listed twice counts once (the last). */
   announce(id: number, address: string, files: readonly FileEntry[]): void {
     const old = this.#peers.get(id);
-    if (old) this.#forgetFiles(old);
-    const record: PeerRecord = { id, address, files: new Map() };
+    if (old) { for (const slot of old.entries) this.#unlink(slot); }
+    const record: PeerSlot = old ?? { id, address, entries: [] };
+    record.address = address;
+    record.entries = [];
+    const seen = new Map<string, number>();
     for (const entry of files) {
-      record.files.set(entry.name, entry);
-      let holders = this.#byName.get(entry.name);
-      if (!holders) this.#byName.set(entry.name, holders = new Map());
-      holders.set(id, entry);
+      let slot = seen.get(entry.name);
+      if (slot === undefined) {
+        slot = this.#allocate();
+        seen.set(entry.name, slot);
+        record.entries.push(slot);
+        this.#name[slot] = entry.name;
+        this.#peer[slot] = id;
+        this.#link(entry.name, slot);
+      }
+      this.#size[slot] = entry.size;
+      this.#setSha(slot, entry.sha256);
     }
     this.#peers.set(id, record);
   }
@@ -48,58 +90,132 @@ export class TrackerIndex {
   remove(id: number): void {
     const record = this.#peers.get(id);
     if (!record) return;
-    this.#forgetFiles(record);
+    for (const slot of record.entries) this.#unlink(slot);
     this.#peers.delete(id);
-  }
-
-  #forgetFiles(record: PeerRecord): void {
-    for (const name of record.files.keys()) {
-      const holders = this.#byName.get(name);
-      holders?.delete(record.id);
-      if (holders?.size === 0) this.#byName.delete(name);
-    }
   }
 
   /** The holders of `name`, at most `max`, in announcement order. */
   holders(name: string, max: number): Holder[] {
     const result: Holder[] = [];
-    for (const [id, entry] of this.#byName.get(name) ?? []) {
-      if (result.length >= max) break;
-      const peer = this.#peers.get(id)!;
-      result.push({ address: peer.address, size: entry.size, sha256: entry.sha256 });
+    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
+      const peer = this.#peers.get(this.#peer[slot])!;
+      result.push({ address: peer.address, size: this.#size[slot], sha256: this.#hex(slot) });
     }
     return result;
   }
 
   /** Peer `id`, if it has announced. */
   peer(id: number): PeerRecord | undefined {
-    return this.#peers.get(id);
+    const p = this.#peers.get(id);
+    return p && { id: p.id, address: p.address, files: p.entries.length };
+  }
+
+  /** The files peer `id` announced, in its order. */
+  filesOf(id: number): FileEntry[] {
+    return (this.#peers.get(id)?.entries ?? []).map((slot) => ({
+      name: this.#name[slot]!,
+      size: this.#size[slot],
+      sha256: this.#hex(slot),
+    }));
   }
 
   /** The peers that announced, in order of their first announcement. */
   peers(): PeerRecord[] {
-    return [...this.#peers.values()];
+    return [...this.#peers.values()].map((p) => ({ id: p.id, address: p.address, files: p.entries.length }));
   }
 
   /**
    * Indexed names containing `text` (case-insensitive), sorted, at most
-   * `max`; `truncated` says whether more matched.
+   * `max`; `truncated` says whether more matched. Looks at every name.
    */
   list(text: string, max: number): { files: ListedFile[]; truncated: boolean } {
     const needle = text.toLowerCase();
     const names = [...this.#byName.keys()].filter((n) => n.toLowerCase().includes(needle)).sort();
     const files = names.slice(0, max).map((name) => {
-      const holders = this.#byName.get(name)!;
-      const first = holders.values().next().value!;
-      return { name, size: first.size, sha256: first.sha256, holders: holders.size };
+      const first = this.#byName.get(name)!;
+      let holders = 0;
+      for (let slot = first; slot !== NONE; slot = this.#next[slot]) holders++;
+      return { name, size: this.#size[first], sha256: this.#hex(first), holders };
     });
     return { files, truncated: names.length > max };
   }
 
   /** Counts: peers, distinct names, (file, peer) entries. */
   stats(): { peers: number; names: number; entries: number } {
-    let entries = 0;
-    for (const holders of this.#byName.values()) entries += holders.size;
-    return { peers: this.#peers.size, names: this.#byName.size, entries };
+    return { peers: this.#peers.size, names: this.#byName.size, entries: this.#count };
+  }
+
+  #allocate(): number {
+    this.#count++;
+    const reused = this.#free.pop();
+    if (reused !== undefined) return reused;
+    if (this.#used === this.#capacity) this.#grow();
+    return this.#used++;
+  }
+
+  #grow(): void {
+    const capacity = Math.max(1024, this.#capacity * 2);
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(old: T, make: (n: number) => T, width = 1): T => {
+      const next = make(capacity * width);
+      next.set(old);
+      return next;
+    };
+    this.#size = grow(this.#size, (n) => new Float64Array(n));
+    this.#peer = grow(this.#peer, (n) => new Int32Array(n));
+    this.#next = grow(this.#next, (n) => new Int32Array(n));
+    this.#prev = grow(this.#prev, (n) => new Int32Array(n));
+    this.#sha = grow(this.#sha, (n) => new Uint8Array(n), 32);
+    this.#capacity = capacity;
+  }
+
+  /** Appends `slot` to the holders of `name`. */
+  #link(name: string, slot: number): void {
+    this.#next[slot] = NONE;
+    const first = this.#byName.get(name);
+    if (first === undefined) {
+      this.#byName.set(name, slot);
+      this.#prev[slot] = slot;
+      return;
+    }
+    const last = this.#prev[first];
+    this.#next[last] = slot;
+    this.#prev[slot] = last;
+    this.#prev[first] = slot;
+  }
+
+  /** Takes `slot` out of its name's holders and frees it. */
+  #unlink(slot: number): void {
+    const name = this.#name[slot]!;
+    const first = this.#byName.get(name)!;
+    const next = this.#next[slot];
+    if (slot === first) {
+      if (next === NONE) this.#byName.delete(name);
+      else {
+        this.#prev[next] = this.#prev[slot];
+        this.#byName.set(name, next);
+      }
+    } else {
+      const prev = this.#prev[slot];
+      this.#next[prev] = next;
+      if (next === NONE) this.#prev[first] = prev;
+      else this.#prev[next] = prev;
+    }
+    this.#name[slot] = undefined;
+    this.#free.push(slot);
+    this.#count--;
+  }
+
+  #setSha(slot: number, hex: string): void {
+    const at = slot * 32;
+    for (let i = 0; i < 32; i++) {
+      this.#sha[at + i] = (hexValue(hex.charCodeAt(2 * i)) << 4) | hexValue(hex.charCodeAt(2 * i + 1));
+    }
+  }
+
+  #hex(slot: number): string {
+    const at = slot * 32;
+    let hex = "";
+    for (let i = 0; i < 32; i++) hex += HEX[this.#sha[at + i]];
+    return hex;
   }
 }

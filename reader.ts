@@ -25,7 +25,8 @@ export class LineTooLongError extends ProtocolError {
 
 const LF = 0x0a;
 const CR = 0x0d;
-const INITIAL_SIZE = 4096;
+// Small: a tracker holds one reader per peer, and 10,000 peers are a normal load.
+const INITIAL_SIZE = 1024;
 
 /** Reads lines, then bytes, from a {@link ByteSource}, never holding more than one line's limit. */
 export class BufferedReader {
@@ -73,6 +74,11 @@ export class BufferedReader {
         return this.#decode(bytes);
       }
     }
+  }
+
+  /** True when a whole line is already buffered, so that `readLine()` will not wait for input. */
+  hasLine(): boolean {
+    return this.#buffer.subarray(this.#start, this.#end).indexOf(LF) >= 0;
   }
 
   /**

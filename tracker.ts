@@ -89,6 +89,8 @@ class Session {
   #onEvent: (event: TrackerEvent) => void;
   #remote: Deno.NetAddr;
   #name: string;
+  #out: string[] = [];
+  #outLength = 0;
 
   constructor(id: number, conn: Deno.Conn, index: TrackerIndex, onEvent: (event: TrackerEvent) => void) {
     this.#id = id;
@@ -103,13 +105,18 @@ class Session {
   async run(): Promise<void> {
     this.#onEvent({ type: "joined", peer: this.#name });
     try {
-      while (await this.#handleOne());
+      while (true) {
+        const more = await this.#handleOne();
+        // Replies to pipelined requests go out together, once no whole line is left to answer.
+        if (!more || !this.#reader.hasLine()) await this.#flush();
+        if (!more) break;
+      }
     } catch (error) {
       if (!isDisconnect(error)) throw error;
     } finally {
       const record = this.#index.peer(this.#id);
       this.#index.remove(this.#id);
-      this.#onEvent({ type: "left", peer: record?.address ?? this.#name, files: record?.files.size ?? 0 });
+      this.#onEvent({ type: "left", peer: record?.address ?? this.#name, files: record?.files ?? 0 });
     }
   }
 
@@ -163,6 +170,7 @@ class Session {
       if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
       throw error;
     }
+    await this.#flush(); // a client may wait for earlier replies before it sends the entries
     const files = new Map<string, FileEntry>();
     let problem: string | undefined;
     for (let i = 1; i <= header.count; i++) {
@@ -205,7 +213,7 @@ class Session {
     const shown = peers.slice(0, Limits.MAX_LIST_RESULTS);
     const more = peers.length > shown.length ? ` (first ${shown.length} shown)` : "";
     return formatReply([
-      ...shown.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files.size}` })),
+      ...shown.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files}` })),
       { status: Status.OK, text: `END ${peers.length} peers${more}` },
     ]);
   }
@@ -224,8 +232,19 @@ class Session {
     ]);
   }
 
-  #reply(text: string): Promise<void> {
-    return writeText(this.#conn, text);
+  /** Queues a reply; it is sent at the next {@link Session.#flush}, or at once past 64 KiB. */
+  async #reply(text: string): Promise<void> {
+    this.#out.push(text);
+    this.#outLength += text.length;
+    if (this.#outLength > 65_536) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#out.length === 0) return;
+    const text = this.#out.length === 1 ? this.#out[0] : this.#out.join("");
+    this.#out = [];
+    this.#outLength = 0;
+    await writeText(this.#conn, text);
   }
 }
 

@@ -9,7 +9,8 @@
  *   raw-send FILE            on "go PORT": connect and send FILE (reused 1 MiB buffer)
  *   get TRACKER OUTDIR       on "go NAME[,NAME…]": what `get` does; prints "done MS ok|failed"
  *   announce PORT PEERS N    PEERS connections each announcing N files; holds them until stdin ends
- *   lookups PORT CONNS SECS PEERS N   SEND lookups of random indexed names; prints a JSON result
+ *   lookups PORT CONNS SECS PEERS N [DEPTH]   SEND lookups of random indexed names, DEPTH in flight
+ *                            per connection (default 1); prints a JSON result
  *   announce-one PORT N      one UPDATE of N files; prints "done MS"
  *
  * @module
@@ -117,10 +118,11 @@ async function announceOne(port: number, files: number) {
 }
 
 /**
- * `conns` connections, each sending `SEND <random indexed name>` and waiting
- * for the whole reply before the next, for `seconds`.
+ * `conns` connections, each keeping `depth` `SEND <random indexed name>`
+ * requests in flight (1: send, wait for the whole reply, send the next), for
+ * `seconds`. Latency is from sending a request to the end of its reply.
  */
-async function lookups(port: number, conns: number, seconds: number, peers: number, files: number) {
+async function lookups(port: number, conns: number, seconds: number, peers: number, files: number, depth: number) {
   const encoder = new TextEncoder();
   const sockets = await Promise.all(Array.from({ length: conns }, () => Deno.connect({ hostname: "127.0.0.1", port })));
   await say("ready");
@@ -131,31 +133,41 @@ async function lookups(port: number, conns: number, seconds: number, peers: numb
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
+  const requests = (k: number) => {
+    let text = "";
+    for (let i = 0; i < k; i++) text += `SEND ${fakeName(random(peers), random(files))}\n`;
+    return encoder.encode(text);
+  };
   const deadline = performance.now() + seconds * 1000;
   const start = performance.now();
   await Promise.all(sockets.map(async (conn) => {
     const buffer = new Uint8Array(65_536);
-    while (performance.now() < deadline) {
-      const request = encoder.encode(`SEND ${fakeName(random(peers), random(files))}\n`);
-      const t = performance.now();
-      await writeAll(conn, request);
-      // A reply ends with a line whose code is followed by a space: "200 END …".
-      let column = 0;
-      let last = false;
-      let done = false;
-      while (!done) {
-        const n = await conn.read(buffer);
-        if (n === null) throw new Error("tracker closed");
-        for (let i = 0; i < n; i++) {
-          const byte = buffer[i];
-          if (column === 3) last = byte === 0x20;
-          if (byte === 0x0a) {
-            if (last) done = true;
-            column = 0;
-          } else column++;
-        }
+    const sent: number[] = [];
+    let next = 0;
+    const now = performance.now();
+    for (let i = 0; i < depth; i++) sent.push(now);
+    await writeAll(conn, requests(depth));
+    // A reply ends with a line whose code is followed by a space: "200 END …".
+    let column = 0;
+    let last = false;
+    while (next < sent.length) {
+      const n = await conn.read(buffer);
+      if (n === null) throw new Error("tracker closed");
+      let done = 0;
+      for (let i = 0; i < n; i++) {
+        const byte = buffer[i];
+        if (column === 3) last = byte === 0x20;
+        if (byte === 0x0a) {
+          if (last) done++;
+          column = 0;
+        } else column++;
       }
-      latencies.push(performance.now() - t);
+      const t = performance.now();
+      for (let i = 0; i < done; i++) latencies.push(t - sent[next++]);
+      if (done > 0 && t < deadline) {
+        for (let i = 0; i < done; i++) sent.push(t);
+        await writeAll(conn, requests(done));
+      }
     }
   }));
   const elapsed = (performance.now() - start) / 1000;
@@ -163,6 +175,7 @@ async function lookups(port: number, conns: number, seconds: number, peers: numb
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   await say(JSON.stringify({
+    depth,
     lookups: latencies.length,
     perSecond: latencies.length / elapsed,
     p50: at(0.5),
@@ -190,7 +203,7 @@ if (import.meta.main) {
       await announceOne(n(0), n(1));
       break;
     case "lookups":
-      await lookups(n(0), n(1), n(2), n(3), n(4));
+      await lookups(n(0), n(1), n(2), n(3), n(4), n(5) || 1);
       break;
     default:
       console.error(`unknown worker role ${role}`);

@@ -26,8 +26,8 @@ Deno.test("index: an announced file is held by the peer at its address", () => {
   const peer = index.peer(1);
   assert.equal(peer?.id, 1);
   assert.equal(peer?.address, "10.0.0.1:7000");
-  assert.deepEqual([...peer!.files.keys()], ["song.mp3", "notes.txt"]);
-  assert.deepEqual(peer!.files.get("song.mp3"), entry("song.mp3", 42, sha("b")));
+  assert.equal(peer?.files, 2);
+  assert.deepEqual(index.filesOf(1), [entry("song.mp3", 42, sha("b")), entry("notes.txt", 3)]);
 });
 
 Deno.test("index: names are exact, so holders() does not match another case", () => {
@@ -66,7 +66,7 @@ Deno.test("index: a second announce replaces what the peer held", () => {
   assert.deepEqual(index.holders("old", 10).map((h) => h.address), ["b:2"]);
   assert.deepEqual(index.holders("kept", 10), [{ address: "a:9", size: 2, sha256: sha("a") }]);
   assert.deepEqual(index.holders("new", 10).map((h) => h.address), ["a:9"]);
-  assert.deepEqual([...index.peer(1)!.files.keys()].sort(), ["kept", "new"]);
+  assert.deepEqual(index.filesOf(1).map((e) => e.name), ["kept", "new"]);
   assert.equal(index.peer(1)!.address, "a:9");
   assert.deepEqual(index.stats(), { peers: 2, names: 3, entries: 3 });
 });
@@ -77,7 +77,7 @@ Deno.test("index: an announce of nothing empties the peer but keeps it known", (
   index.announce(1, "a:1", []);
   assert.deepEqual(index.holders("x", 10), []);
   assert.deepEqual(index.list("", 10).files, []);
-  assert.equal(index.peer(1)?.files.size, 0);
+  assert.equal(index.peer(1)?.files, 0);
   assert.deepEqual(index.stats(), { peers: 1, names: 0, entries: 0 });
 });
 
@@ -164,4 +164,52 @@ Deno.test("index: a peer that announces again keeps its place in the peer list",
   index.announce(1, "h:1", [{ ...entry, name: "b" }]);
   assert.deepEqual(index.peers().map((p) => p.id), [1, 2]);
   assert.deepEqual(index.holders("a", 10).map((h) => h.address), ["h:2"]);
+});
+
+Deno.test("index: holders stay in order through removals from the front, middle and end", () => {
+  const index = new TrackerIndex();
+  for (let id = 1; id <= 5; id++) index.announce(id, `p:${id}`, [entry("f")]);
+  const order = () => index.holders("f", 10).map((h) => h.address);
+  index.remove(3);
+  assert.deepEqual(order(), ["p:1", "p:2", "p:4", "p:5"]);
+  index.remove(1);
+  assert.deepEqual(order(), ["p:2", "p:4", "p:5"]);
+  index.remove(5);
+  assert.deepEqual(order(), ["p:2", "p:4"]);
+  index.announce(6, "p:6", [entry("f")]);
+  assert.deepEqual(order(), ["p:2", "p:4", "p:6"]);
+  index.remove(2);
+  index.remove(4);
+  index.remove(6);
+  assert.deepEqual(order(), []);
+  assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
+});
+
+Deno.test("index: slots freed by departed peers are reused, and thousands of entries keep their data", () => {
+  const index = new TrackerIndex();
+  const hexOf = (i: number) => i.toString(16).padStart(64, "0");
+  for (let round = 0; round < 3; round++) {
+    for (let id = 0; id < 50; id++) {
+      index.announce(
+        id,
+        `p:${id}`,
+        Array.from({ length: 100 }, (_, i) => entry(`n${i}`, id * 1000 + i, hexOf(id * 100 + i))),
+      );
+    }
+    assert.deepEqual(index.stats(), { peers: 50, names: 100, entries: 5000 });
+    const holders = index.holders("n7", 100);
+    assert.equal(holders.length, 50);
+    holders.forEach((h, id) =>
+      assert.deepEqual(h, { address: `p:${id}`, size: id * 1000 + 7, sha256: hexOf(id * 100 + 7) })
+    );
+    for (let id = 0; id < 50; id++) index.remove(id);
+    assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
+  }
+});
+
+Deno.test("index: a name announced twice by one peer counts once, with the last size and hash", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("f", 1, sha("a")), entry("f", 2, sha("b"))]);
+  assert.deepEqual(index.holders("f", 10), [{ address: "a:1", size: 2, sha256: sha("b") }]);
+  assert.deepEqual(index.stats(), { peers: 1, names: 1, entries: 1 });
 });

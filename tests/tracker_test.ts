@@ -184,3 +184,17 @@ Deno.test("tracker client: a tracker that never answers fails the request within
     listener.close();
   }
 });
+
+Deno.test("tracker: pipelined requests are answered in order", async () => {
+  await using tracker = testTracker();
+  using c = await LineClient.connect(tracker.addr.port);
+  await c.send(`UPDATE 5001 1\n10 ${SHA_A} a.txt\nSEND a.txt\nFROB\nSEND b.txt\nPEERS\n`);
+  assert.deepEqual(texts((await c.reply())!), ["200 indexed 1 files as 127.0.0.1:5001"]);
+  assert.deepEqual(texts((await c.reply())!), [
+    `200-HOLDER 127.0.0.1:5001 10 ${SHA_A} a.txt`,
+    "200 END 1 found, 0 not found",
+  ]);
+  assert.equal((await c.reply())![0].status, 400);
+  assert.deepEqual(texts((await c.reply())!), ["404-NOTFOUND b.txt", "200 END 0 found, 1 not found"]);
+  assert.deepEqual(texts((await c.reply())!), ["200-PEER 127.0.0.1:5001 1", "200 END 1 peers"]);
+});

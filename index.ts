@@ -38,7 +38,12 @@ interface PeerSlot {
 }
 
 const NONE = -1;
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Character codes of the two hex digits of each byte value. */
+const HEX_CODES = Array.from(
+  { length: 256 },
+  (_, i) => [...i.toString(16).padStart(2, "0")].map((c) => c.charCodeAt(0)),
+);
+const hexScratch = new Uint8Array(64);
 
 function hexValue(code: number): number {
   return code <= 57 ? code - 48 : code - 87; // "0"-"9", "a"-"f"; input is checked by the protocol parser
@@ -214,8 +219,11 @@ export class TrackerIndex {
 
   #hex(slot: number): string {
     const at = slot * 32;
-    let hex = "";
-    for (let i = 0; i < 32; i++) hex += HEX[this.#sha[at + i]];
-    return hex;
+    for (let i = 0; i < 32; i++) {
+      const [high, low] = HEX_CODES[this.#sha[at + i]];
+      hexScratch[2 * i] = high;
+      hexScratch[2 * i + 1] = low;
+    }
+    return String.fromCharCode.apply(null, hexScratch as unknown as number[]);
   }
 }

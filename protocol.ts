@@ -111,7 +111,8 @@ function nameProblem(name: string): string | undefined {
   if (name.includes("/") || name.includes("\\")) return "contains a path separator";
   if (/\p{Cc}/u.test(name)) return "contains a control character";
   if (name !== name.trim()) return "starts or ends with white space";
-  if (encoder.encode(name).length > Limits.MAX_NAME_BYTES) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: only long names need counting.
+  if (name.length * 3 > Limits.MAX_NAME_BYTES && encoder.encode(name).length > Limits.MAX_NAME_BYTES) {
     return `longer than ${Limits.MAX_NAME_BYTES} bytes`;
   }
   return undefined;
@@ -132,6 +133,7 @@ export function encodeName(name: string): string {
 
 /** Reads a name written by {@link encodeName}, then checks it with {@link checkName}. */
 export function decodeName(text: string): string {
+  if (!text.includes("%")) return checkName(text);
   let name: string;
   try {
     name = decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
@@ -148,6 +150,12 @@ export function decodeName(text: string): string {
  * Individual names are not checked here: see {@link parseSendNames}.
  */
 export function splitNameList(text: string): string[] {
+  if (!text.includes(",")) {
+    // The common case, one name: no list to split (a hot path of the tracker).
+    const name = text.trim();
+    if (name.length === 0) throw new ProtocolError(Status.BAD_REQUEST, "SEND needs at least one file name");
+    return [name];
+  }
   const parts = text.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
   if (parts.length === 0) throw new ProtocolError(Status.BAD_REQUEST, "SEND needs at least one file name");
   if (parts.length > Limits.MAX_NAMES_PER_SEND) {

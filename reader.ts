@@ -97,6 +97,8 @@ export class BufferedReader {
   }
 
   #decode(bytes: Uint8Array): string {
+    // Short ASCII lines (nearly every command) skip the decoder's call into the runtime.
+    if (bytes.length <= 256 && isAscii(bytes)) return String.fromCharCode.apply(null, bytes as unknown as number[]);
     try {
       return this.#decoder.decode(bytes);
     } catch {
@@ -143,4 +145,9 @@ export class BufferedReader {
       this.#end = n;
     }
   }
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
+  return true;
 }

@@ -33,7 +33,19 @@ const encoder = new TextEncoder();
 
 /** Writes a string as UTF-8. */
 export function writeText(sink: ByteSink, text: string): Promise<void> {
-  return writeAll(sink, encoder.encode(text));
+  return writeAll(sink, encodeText(text));
+}
+
+/** UTF-8 bytes of `text`; short ASCII text (most replies) is encoded here, without a call into the runtime. */
+export function encodeText(text: string): Uint8Array {
+  if (text.length > 4096) return encoder.encode(text);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return encoder.encode(text);
+    bytes[i] = code;
+  }
+  return bytes;
 }
 
 /** Writes all of `bytes`, however many calls it takes; `onWrite` gets the count of each call (to feed a {@link Watchdog}). */

@@ -370,8 +370,29 @@ async function fourFiles(hasSocat: boolean) {
 
 // --- Scenarios 4 and 5: the tracker ---------------------------------------------
 
+/** RSS growth of a fresh tracker when `peers` connections announce `files` files each. */
+async function announcedRss(peers: number, files: number): Promise<number> {
+  await using tracker = await startTracker();
+  const before = await rss(tracker.child.pid, "VmRSS");
+  await using announcer = Proc.deno("announce", [
+    WORKERS,
+    "announce",
+    String(tracker.port),
+    String(peers),
+    String(files),
+  ]);
+  await announcer.line("ready");
+  return (await rss(tracker.child.pid, "VmRSS")) - before;
+}
+
 async function trackerScale() {
   const scale: unknown[] = [];
+  // What the connections alone cost: the same number of peers, announcing nothing.
+  const [maxPeers, maxFiles] = SCALES[SCALES.length - 1];
+  console.error(`tracker with ${maxPeers} peers announcing nothing`);
+  const perPeer = (await announcedRss(maxPeers, 0)) / maxPeers;
+  row(`tracker memory per connected peer (${maxPeers} peers, no files)`, `${(perPeer / 1024).toFixed(1)} KiB`);
+  results.trackerPerPeerRss = perPeer;
   for (const [peers, files] of SCALES) {
     const entries = peers * files;
     console.error(`tracker with ${entries} entries (${peers} peers x ${files} files)`);
@@ -413,6 +434,11 @@ async function trackerScale() {
     }
     scale.push({ entries, rssBefore: before, rssAfter: after, bytesPerEntry: perEntry, lookups });
     row(`  tracker memory per entry (RSS after - before)`, `${perEntry.toFixed(0)} B`, "200 B target");
+    if (peers === maxPeers && files === maxFiles) {
+      const withoutPeers = (after - before - perPeer * peers) / entries;
+      row(`  the same, less the connections' own cost`, `${withoutPeers.toFixed(0)} B`, "200 B target");
+      results.trackerPerEntryLessConnections = withoutPeers;
+    }
   }
   results.trackerScale = scale;
 }

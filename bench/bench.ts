@@ -1,5 +1,6 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,tracker,announce]`: measures
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,tracker,announce] [--tmp DIR]`:
+ * measures
  * the system on loopback beside baselines measured in the same run, prints a
  * table and writes the same figures as JSON. See docs/PERFORMANCE.md.
  *
@@ -27,6 +28,7 @@ const { values: flags } = parseArgs({
     runs: { type: "string" },
     json: { type: "string", default: join(HERE, "..", "docs", "bench.json") },
     only: { type: "string", default: "one,four,tracker,announce" },
+    tmp: { type: "string" },
   },
 });
 const QUICK = flags.quick;
@@ -59,7 +61,11 @@ class Proc implements AsyncDisposable {
   }
 
   static deno(name: string, args: string[]): Proc {
-    return new Proc(name, Deno.execPath(), ["run", "--allow-net=127.0.0.1", "--allow-read", "--allow-write", ...args]);
+    // Deno opens files under /dev (such as /dev/shm) only with --allow-all.
+    const permissions = flags.tmp?.startsWith("/dev/")
+      ? ["--allow-all"]
+      : ["--allow-net=127.0.0.1", "--allow-read", "--allow-write"];
+    return new Proc(name, Deno.execPath(), ["run", ...permissions, ...args]);
   }
 
   async #read(): Promise<void> {
@@ -160,7 +166,7 @@ async function makeFile(path: string, size: number, seed: number): Promise<void>
 
 // ---------------------------------------------------------------------------
 
-const root = await Deno.makeTempDir({ prefix: "p2p-bench-" });
+const root = await Deno.makeTempDir({ dir: flags.tmp, prefix: "p2p-bench-" });
 const results: Record<string, unknown> = {};
 const rows: [string, string, string, string][] = [];
 const row = (what: string, value: string, baseline = "", ratio = "") => {

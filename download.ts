@@ -241,10 +241,12 @@ async function fetchInto(
   }
   const hash = sha256Hasher();
   // writeSync, not write: on this 2-core machine a verified 1 GiB download
-  // took 1.1 s of CPU and ran at 1,000 MB/s with writeSync, against 1.5-2.1 s
-  // of CPU and 550-790 MB/s with async writes, whose hand-off to a blocking
-  // thread competes with the hashing and the sender for the cores. A 1 MiB
-  // write into the page cache holds the event loop for well under 1 ms.
+  // took 1.05-1.31 s of CPU at 808-1,007 MB/s with writeSync, against
+  // 1.27-2.10 s at 545-981 MB/s with async writes, whose hand-off to a
+  // blocking thread competes with the hashing and the sender for the cores.
+  // The price: each 1 MiB write holds this process's event loop, measured
+  // p50 0.2-2.5 ms, p99 up to 4.5 ms, max 15 ms with four downloads at once;
+  // a disk that throttles writers would hold it longer (docs/PERFORMANCE.md).
   const disk = {
     write: (bytes: Uint8Array) => {
       try {

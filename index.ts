@@ -56,7 +56,8 @@ export class TrackerIndex {
   #byName = new Map<string, number>();
   #capacity = 0;
   #size = new Float64Array(0);
-  #peer = new Int32Array(0);
+  /** Peer ids; a Float64Array, since ids count connections and may pass 2^31. */
+  #peer = new Float64Array(0);
   /** Next holder of the same name, or NONE. */
   #next = new Int32Array(0);
   /** Previous holder; the first holder's `prev` is the last holder. */
@@ -67,7 +68,11 @@ export class TrackerIndex {
   #used = 0;
   #count = 0;
 
-  /** Replaces everything peer `id` holds with `files`, reachable at `address`. A name listed twice counts once (the last). */
+  /**
+   * Replaces everything peer `id` holds with `files`, reachable at `address`.
+   * A name listed twice counts once (the last). Hashes must be 64 lowercase
+   * hex digits, as `parseEntryLine` guarantees; they are stored as bytes.
+   */
   announce(id: number, address: string, files: readonly FileEntry[]): void {
     const old = this.#peers.get(id);
     if (old) { for (const slot of old.entries) this.#unlink(slot); }
@@ -166,7 +171,7 @@ export class TrackerIndex {
       return next;
     };
     this.#size = grow(this.#size, (n) => new Float64Array(n));
-    this.#peer = grow(this.#peer, (n) => new Int32Array(n));
+    this.#peer = grow(this.#peer, (n) => new Float64Array(n));
     this.#next = grow(this.#next, (n) => new Int32Array(n));
     this.#prev = grow(this.#prev, (n) => new Int32Array(n));
     this.#sha = grow(this.#sha, (n) => new Uint8Array(n), 32);

@@ -53,7 +53,8 @@ export async function relayFile(
     using _ = remote;
     const hash = sha256Hasher();
     try {
-      await remote.body.pipeTo(sinkStream(out, { hash, pool: remote.pool }));
+      // No pool here: the sink is the caller's and may keep the chunks it is given.
+      await remote.body.pipeTo(sinkStream(out, { hash }));
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       throw new DownloadError(name, `${peer.address} failed mid-transfer: ${attempt.code} ${attempt.message}`, [

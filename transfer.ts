@@ -67,6 +67,8 @@ export async function writeAll(sink: ByteSink, bytes: Uint8Array, onWrite?: (n: 
  */
 export class BufferPool {
   #idle: Uint8Array[] = [];
+  /** Buffers handed out and not yet given back: only those are taken back. */
+  #out = new Set<ArrayBufferLike>();
   #max: number;
 
   /** A pool keeping up to `max` idle buffers (default 4). */
@@ -77,14 +79,18 @@ export class BufferPool {
   /** A buffer of `size` bytes (at most {@link CHUNK_BYTES}), reused when one is idle. */
   take(size: number): Uint8Array {
     const buffer = this.#idle.pop() ?? new Uint8Array(CHUNK_BYTES);
+    this.#out.add(buffer.buffer);
     return buffer.subarray(0, size);
   }
 
-  /** Returns a buffer handed out by {@link BufferPool.take}; the caller must not use it afterwards. */
+  /**
+   * Returns a buffer handed out by {@link BufferPool.take}; the caller must
+   * not use it afterwards. Anything else, or a buffer given back twice, is
+   * ignored, so that two users never share one buffer.
+   */
   give(chunk: Uint8Array): void {
-    if (chunk.buffer.byteLength === CHUNK_BYTES && this.#idle.length < this.#max) {
-      this.#idle.push(new Uint8Array(chunk.buffer as ArrayBuffer));
-    }
+    if (!this.#out.delete(chunk.buffer)) return;
+    if (this.#idle.length < this.#max) this.#idle.push(new Uint8Array(chunk.buffer as ArrayBuffer));
   }
 }
 

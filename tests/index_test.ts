@@ -213,3 +213,12 @@ Deno.test("index: a name announced twice by one peer counts once, with the last 
   assert.deepEqual(index.holders("f", 10), [{ address: "a:1", size: 2, sha256: sha("b") }]);
   assert.deepEqual(index.stats(), { peers: 1, names: 1, entries: 1 });
 });
+
+Deno.test("index: peer ids past 2^31 keep working", () => {
+  const index = new TrackerIndex();
+  const big = 2 ** 31 + 5;
+  index.announce(big, "far:1", [entry("f")]);
+  assert.deepEqual(index.holders("f", 10).map((h) => h.address), ["far:1"]);
+  index.remove(big);
+  assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
+});

@@ -182,3 +182,18 @@ Deno.test("peer: a symlink loop or a link to a hidden file is not shared, and th
   assert.deepEqual(peer.folder.entries().map((e) => e.name), ["ok.txt"]);
   assert.deepEqual(peer.folder.skipped.map((s) => s.split(":")[0]).sort(), ["alias.txt", "loop"]);
 });
+
+Deno.test("relay: a sink that keeps the chunks it is given still gets the right bytes", async () => {
+  await using tracker = testTracker();
+  const data = randomBytes(5 * 1024 * 1024 + 123);
+  await using _holder = await testPeer(tracker.address, { "big.bin": data });
+  await using client = await TrackerClient.connect(tracker.address);
+  const kept: Uint8Array[] = [];
+  await relayFile(client, "big.bin", {
+    write: (bytes) => {
+      kept.push(bytes); // no copy: the relay must not reuse this memory
+      return Promise.resolve(bytes.length);
+    },
+  });
+  assert.deepEqual(new Uint8Array(await new Blob(kept as BlobPart[]).arrayBuffer()), data);
+});

@@ -366,6 +366,18 @@ Deno.test("transfer: exactBytes and sinkStream sharing a pool reuse a few buffer
   assert.ok(taken.size <= 3, `${taken.size} distinct buffers for 6 chunks`);
 });
 
+Deno.test("transfer: a BufferPool takes back only its own buffers, and each once", () => {
+  const pool = new BufferPool();
+  const a = pool.take(10);
+  pool.give(a);
+  pool.give(a); // twice: ignored
+  pool.give(new Uint8Array(CHUNK_BYTES)); // not the pool's: ignored
+  const b = pool.take(5);
+  const c = pool.take(5);
+  assert.equal(b.buffer, a.buffer);
+  assert.notEqual(c.buffer, a.buffer);
+});
+
 // ---------------------------------------------------------------------------
 // Watchdog
 

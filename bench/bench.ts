@@ -376,19 +376,26 @@ async function fourFiles(hasSocat: boolean) {
 
 // --- Scenarios 4 and 5: the tracker ---------------------------------------------
 
-/** RSS growth of a fresh tracker when `peers` connections announce `files` files each. */
-async function announcedRss(peers: number, files: number): Promise<number> {
-  await using tracker = await startTracker();
+/**
+ * A fresh tracker to which `peers` connections have announced `files` files
+ * each (they stay connected until disposed), with its RSS before and after.
+ */
+async function announcedTracker(peers: number, files: number) {
+  const tracker = await startTracker();
   const before = await rss(tracker.child.pid, "VmRSS");
-  await using announcer = Proc.deno("announce", [
-    WORKERS,
-    "announce",
-    String(tracker.port),
-    String(peers),
-    String(files),
-  ]);
+  const announcer = Proc.deno("announce", [WORKERS, "announce", String(tracker.port), String(peers), String(files)]);
   await announcer.line("ready");
-  return (await rss(tracker.child.pid, "VmRSS")) - before;
+  const after = await rss(tracker.child.pid, "VmRSS");
+  return {
+    port: tracker.port,
+    growth: after - before,
+    before,
+    after,
+    [Symbol.asyncDispose]: async () => {
+      await announcer[Symbol.asyncDispose]();
+      await tracker[Symbol.asyncDispose]();
+    },
+  };
 }
 
 async function trackerScale() {
@@ -396,23 +403,18 @@ async function trackerScale() {
   // What the connections alone cost: the same number of peers, announcing nothing.
   const [maxPeers, maxFiles] = SCALES[SCALES.length - 1];
   console.error(`tracker with ${maxPeers} peers announcing nothing`);
-  const perPeer = (await announcedRss(maxPeers, 0)) / maxPeers;
+  let perPeer: number;
+  {
+    await using idle = await announcedTracker(maxPeers, 0);
+    perPeer = idle.growth / maxPeers;
+  }
   row(`tracker memory per connected peer (${maxPeers} peers, no files)`, `${(perPeer / 1024).toFixed(1)} KiB`);
   results.trackerPerPeerRss = perPeer;
   for (const [peers, files] of SCALES) {
     const entries = peers * files;
     console.error(`tracker with ${entries} entries (${peers} peers x ${files} files)`);
-    await using tracker = await startTracker();
-    const before = await rss(tracker.child.pid, "VmRSS");
-    await using announcer = Proc.deno("announce", [
-      WORKERS,
-      "announce",
-      String(tracker.port),
-      String(peers),
-      String(files),
-    ]);
-    await announcer.line("ready");
-    const after = await rss(tracker.child.pid, "VmRSS");
+    await using tracker = await announcedTracker(peers, files);
+    const { before, after } = tracker;
     const perEntry = (after - before) / entries;
     const lookups: Record<string, unknown>[] = [];
     for (const depth of [1, 4]) {

@@ -20,6 +20,7 @@ import { BufferedReader } from "./reader.ts";
 import {
   BufferPool,
   closeQuietly,
+  errorMessage,
   exactBytes,
   hashFile,
   isDisconnect,
@@ -98,7 +99,7 @@ export async function downloadFile(lookup: Lookup, options: DownloadOptions): Pr
   try {
     file = await Deno.open(temp, { write: true, createNew: true });
   } catch (error) {
-    throw new DownloadError(lookup.name, `cannot write in ${options.outDir}: ${describe(error)}`, []);
+    throw new DownloadError(lookup.name, `cannot write in ${options.outDir}: ${errorMessage(error)}`, []);
   }
   let landed = false;
   try {
@@ -132,7 +133,11 @@ export async function downloadFile(lookup: Lookup, options: DownloadOptions): Pr
     try {
       await Deno.rename(temp, path);
     } catch (error) {
-      throw new DownloadError(lookup.name, `cannot move the verified file to ${path}: ${describe(error)}`, attempts);
+      throw new DownloadError(
+        lookup.name,
+        `cannot move the verified file to ${path}: ${errorMessage(error)}`,
+        attempts,
+      );
     }
     landed = true;
     return { name: lookup.name, path, size: from.size, sha256: from.sha256, from: from.address, failed: attempts };
@@ -149,7 +154,7 @@ async function localCopy(lookup: Lookup, path: string): Promise<Downloaded | und
     info = await Deno.lstat(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new DownloadError(lookup.name, `cannot look at ${path}: ${describe(error)}`, []);
+    throw new DownloadError(lookup.name, `cannot look at ${path}: ${errorMessage(error)}`, []);
   }
   const exists = { holder: "here", code: "EEXIST", message: `${path} already exists` };
   if (!info.isFile || !lookup.holders.some((h) => h.size === info.size)) {
@@ -252,7 +257,7 @@ async function fetchInto(
       try {
         return Promise.resolve(file.writeSync(bytes));
       } catch (error) {
-        return Promise.reject(new LocalError(describe(error)));
+        return Promise.reject(new LocalError(errorMessage(error)));
       }
     },
   };
@@ -276,15 +281,11 @@ export function classify(error: unknown): { code: string; message: string } {
   }
   if (error instanceof DOMException && error.name === "AbortError") return { code: "ECANCELED", message: "cancelled" };
   if (error instanceof Deno.errors.ConnectionRefused) return { code: "ECONNREFUSED", message: "connection refused" };
-  if (isDisconnect(error)) return { code: "ECONNRESET", message: "connection lost: " + describe(error) };
+  if (isDisconnect(error)) return { code: "ECONNRESET", message: "connection lost: " + errorMessage(error) };
   if (error instanceof Error) {
-    return { code: (error as { code?: string }).code ?? error.name, message: describe(error) };
+    return { code: (error as { code?: string }).code ?? error.name, message: errorMessage(error) };
   }
   return { code: "EUNKNOWN", message: String(error) };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The outcome for one requested name: landed, not found at the tracker, or failed. */
@@ -309,6 +310,6 @@ export async function downloadAll(lookups: readonly Lookup[], options: DownloadO
     if (error === lookups[i]) {
       return { name, ok: false, reason: `${lookups[i].status} ${lookups[i].message ?? "not found"}`, attempts: [] };
     }
-    return { name, ok: false, reason: describe(error), attempts: [] };
+    return { name, ok: false, reason: errorMessage(error), attempts: [] };
   });
 }

@@ -22,6 +22,7 @@ import { relayFile } from "./relay.ts";
 import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
 import { startTracker } from "./tracker.ts";
 import { TrackerClient } from "./tracker_client.ts";
+import { errorMessage } from "./transfer.ts";
 
 /** Exit codes. */
 export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -131,7 +132,7 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
   const v = parsed.values;
   const port = Number(v.port);
@@ -262,7 +263,7 @@ async function peerCommand(peer: Peer, line: string): Promise<boolean> {
         return false;
     }
   } catch (error) {
-    console.log(`error: ${error instanceof Error ? error.message : error}`);
+    console.log(`error: ${errorMessage(error)}`);
     return false;
   }
 }
@@ -334,11 +335,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`${roleName}: ${error.message}\n\n${USAGE[roleName]}`);
       return Exit.USAGE;
     }
-    const message = error instanceof DownloadError
-      ? `${error.file}: ${error.message}`
-      : error instanceof Error
-      ? error.message
-      : String(error);
+    const message = error instanceof DownloadError ? `${error.file}: ${error.message}` : errorMessage(error);
     console.error(`${roleName}: ${message}`);
     return Exit.FAILED;
   }

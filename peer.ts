@@ -11,6 +11,7 @@ import { type Lookup, parseSendNames } from "./protocol.ts";
 import type { TcpServer } from "./server.ts";
 import { SharedFolder } from "./shared_folder.ts";
 import { TrackerClient } from "./tracker_client.ts";
+import { errorMessage } from "./transfer.ts";
 
 /** What a peer reports as it works. */
 export type PeerEvent =
@@ -77,7 +78,7 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
     ({ lookups, raw: reply } = await tracker.send(valid));
     if (options.infoPath) {
       await Deno.writeTextFile(options.infoPath, reply).catch((error) => {
-        infoError = `cannot write ${options.infoPath}: ${error instanceof Error ? error.message : error}`;
+        infoError = `cannot write ${options.infoPath}: ${errorMessage(error)}`;
       });
     }
   }
@@ -180,7 +181,7 @@ export class Peer implements AsyncDisposable {
     try {
       return { ...report, announced: await this.announce() };
     } catch (error) {
-      return { ...report, announceError: error instanceof Error ? error.message : String(error) };
+      return { ...report, announceError: errorMessage(error) };
     }
   }
 

@@ -7,7 +7,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "./protocol.ts";
-import { hashFile } from "./transfer.ts";
+import { errorMessage, hashFile } from "./transfer.ts";
 
 interface Known extends FileEntry {
   mtimeMs: number | null;
@@ -63,7 +63,7 @@ export class SharedFolder {
         // Hidden files, sub-folders and the like are simply not shared; an
         // entry that fails for another reason is reported, and the rest go on.
         if (!(error instanceof ProtocolError) || error.status === Status.FORBIDDEN && !dirEntry.name.startsWith(".")) {
-          skipped.push(`${dirEntry.name}: ${error instanceof Error ? error.message : error}`);
+          skipped.push(`${dirEntry.name}: ${errorMessage(error)}`);
         }
       }
     }

@@ -19,7 +19,7 @@ import {
   Status,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
-import { closeQuietly, isDisconnect, writeText } from "./transfer.ts";
+import { closeQuietly, errorMessage, isDisconnect, writeText } from "./transfer.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
 export const MAX_REPLY_LINES = 100_000;
@@ -65,7 +65,7 @@ export class TrackerClient implements AsyncDisposable {
       const conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
       return new TrackerClient(conn, timeoutMs);
     } catch (error) {
-      throw new Error(`cannot reach the tracker at ${address}: ${error instanceof Error ? error.message : error}`);
+      throw new Error(`cannot reach the tracker at ${address}: ${errorMessage(error)}`);
     }
   }
 

@@ -236,6 +236,11 @@ export class Watchdog implements Disposable {
   }
 }
 
+/** The message of anything thrown. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Closes a resource that may already be closed. */
 export function closeQuietly(resource: { close(): void }): void {
   try {

@@ -19,7 +19,7 @@ import {
   Status,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
-import { closeQuietly, errorMessage, isDisconnect, writeText } from "./transfer.ts";
+import { closeQuietly, errorMessage, isDisconnect, Watchdog, writeText } from "./transfer.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
 export const MAX_REPLY_LINES = 100_000;
@@ -83,11 +83,8 @@ export class TrackerClient implements AsyncDisposable {
   async #exchange(text: string): Promise<ReplyLine[]> {
     if (this.#closed) throw new ConnectionClosedError("the tracker connection is closed");
     this.#busy = true;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.close();
-    }, this.#timeoutMs);
+    // Never touched, so it is a deadline for the whole exchange.
+    using deadline = new Watchdog(this.#timeoutMs, () => this.close());
     try {
       await writeText(this.#conn, text.endsWith("\n") ? text : text + "\n");
       const lines: ReplyLine[] = [];
@@ -101,11 +98,12 @@ export class TrackerClient implements AsyncDisposable {
       }
     } catch (error) {
       this.close();
-      if (timedOut) throw new ConnectionClosedError(`the tracker did not answer within ${this.#timeoutMs / 1000} s`);
+      if (deadline.expired) {
+        throw new ConnectionClosedError(`the tracker did not answer within ${this.#timeoutMs / 1000} s`);
+      }
       if (isDisconnect(error)) throw new ConnectionClosedError();
       throw error;
     } finally {
-      clearTimeout(timer);
       this.#busy = false;
     }
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { downloadAll, DownloadError, downloadFile } from "../download.ts";
+import { downloadAll, DownloadError, downloadFile, type DownloadOptions } from "../download.ts";
 import { startFileServer } from "../file_server.ts";
 import type { Holder } from "../protocol.ts";
 import { SharedFolder } from "../shared_folder.ts";
@@ -15,14 +15,18 @@ async function servingFolder(files: Record<string, string | Uint8Array>) {
   const entries = await folder.scan();
   const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder });
   const address = `127.0.0.1:${server.addr.port}`;
+  const holder = (name: string): Holder => {
+    const e = entries.find((x) => x.name === name)!;
+    return { address, size: e.size, sha256: e.sha256 };
+  };
   return {
     dir: dir.path,
     address,
     folder,
-    holder: (name: string): Holder => {
-      const e = entries.find((x) => x.name === name)!;
-      return { address, size: e.size, sha256: e.sha256 };
-    },
+    holder,
+    /** Downloads `name` as the tracker would offer it: first from `first` (a bad holder), then from here. */
+    fetchAfter: (name: string, first: string, options: DownloadOptions) =>
+      downloadFile({ name, status: 200, holders: [{ ...holder(name), address: first }, holder(name)] }, options),
     [Symbol.asyncDispose]: async () => {
       await server.close();
       await dir[Symbol.asyncDispose]();
@@ -55,11 +59,10 @@ Deno.test("download: a refused connection is reported and the next holder serves
   await using out = await tempDir();
   const dead = deadAddress();
   const seen: string[] = [];
-  const got = await downloadFile({
-    name: "f.txt",
-    status: 200,
-    holders: [{ ...src.holder("f.txt"), address: dead }, src.holder("f.txt")],
-  }, { outDir: out.path, onAttemptFailed: (_, a) => seen.push(`${a.code} ${a.holder}`) });
+  const got = await src.fetchAfter("f.txt", dead, {
+    outDir: out.path,
+    onAttemptFailed: (_, a) => seen.push(`${a.code} ${a.holder}`),
+  });
   assert.deepEqual(seen, [`ECONNREFUSED ${dead}`]);
   assert.deepEqual(got.failed.map((a) => a.code), ["ECONNREFUSED"]);
   assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), "content");
@@ -69,11 +72,7 @@ Deno.test("download: a holder that answers 404 is skipped with code 404", async 
   await using empty = await servingFolder({});
   await using src = await servingFolder({ "f.txt": "content" });
   await using out = await tempDir();
-  const got = await downloadFile({
-    name: "f.txt",
-    status: 200,
-    holders: [{ ...src.holder("f.txt"), address: empty.address }, src.holder("f.txt")],
-  }, { outDir: out.path });
+  const got = await src.fetchAfter("f.txt", empty.address, { outDir: out.path });
   assert.deepEqual(got.failed.map((a) => [a.code, a.holder]), [["404", empty.address]]);
 });
 
@@ -97,11 +96,7 @@ Deno.test("download: bytes that do not match the hash never land (EHASH), the ne
   });
   await using src = await servingFolder({ "f.txt": good });
   await using out = await tempDir();
-  const got = await downloadFile({
-    name: "f.txt",
-    status: 200,
-    holders: [{ ...src.holder("f.txt"), address: liar.address }, src.holder("f.txt")],
-  }, { outDir: out.path });
+  const got = await src.fetchAfter("f.txt", liar.address, { outDir: out.path });
   assert.deepEqual(got.failed.map((a) => a.code), ["EHASH"]);
   assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), good);
 });
@@ -133,11 +128,7 @@ Deno.test("download: a holder that hangs times out (ETIMEDOUT) and the next hold
   await using src = await servingFolder({ "f.txt": "0123456789" });
   await using out = await tempDir();
   try {
-    const got = await downloadFile({
-      name: "f.txt",
-      status: 200,
-      holders: [{ ...src.holder("f.txt"), address: hanging.address }, src.holder("f.txt")],
-    }, { outDir: out.path, timeoutMs: 300 });
+    const got = await src.fetchAfter("f.txt", hanging.address, { outDir: out.path, timeoutMs: 300 });
     assert.deepEqual(got.failed.map((a) => a.code), ["ETIMEDOUT"]);
     assert.equal(await Deno.readTextFile(join(out.path, "f.txt")), "0123456789");
   } finally {

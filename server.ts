@@ -39,11 +39,6 @@ export class TcpServer implements AsyncDisposable {
     this.#acceptLoop = this.#accept();
   }
 
-  /** Connections open now. */
-  get connections(): number {
-    return this.#conns.size;
-  }
-
   async #accept(): Promise<void> {
     while (true) {
       let conn: Deno.Conn;

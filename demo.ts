@@ -19,7 +19,9 @@ const SAMPLES = fileURLToPath(new URL("./files/", import.meta.url));
 
 /** Runs the demonstration, printing each step with `print`. */
 export async function runDemo(print: (line: string) => void): Promise<void> {
+  // Declared first, so disposed last: the folders go even if a step fails.
   const root = await Deno.makeTempDir({ prefix: "p2p-demo-" });
+  await using _folders = { [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
   const folders = {
     alice: join(root, "alice"),
     bob: join(root, "bob"),
@@ -94,6 +96,5 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
   await bob.close();
   await alice.close();
   await tracker.close();
-  await Deno.remove(root, { recursive: true });
   print(`\ndemo done: files moved peer to peer over 127.0.0.1, each verified by SHA-256.`);
 }

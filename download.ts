@@ -1,12 +1,15 @@
 /**
- * Fetching files from their holders: one connection per file, holders tried
- * in turn, bytes streamed into a hidden temporary file beside the target,
- * renamed into place only after size and SHA-256 match.
+ * Fetching files from their holders: holders grouped by version (size,
+ * SHA-256, chunk root), each version fetched by {@link fetchVersion} (from
+ * several holders at once when it can) into a hidden part file beside the
+ * target, renamed into place only once the whole file's SHA-256 matches. An
+ * interrupted download leaves its part file and journal for the next run.
  *
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { chunkCount } from "./chunks.ts";
 import {
   type FileHeader,
   formatFileRequest,
@@ -14,22 +17,22 @@ import {
   type Lookup,
   parseAddress,
   parseFileHeader,
-  ProtocolError,
 } from "./protocol.ts";
+import { LocalError, PartFile } from "./part_file.ts";
 import { BufferedReader } from "./reader.ts";
+import { classify, FetchError, fetchVersion, type SourceReport, type Version } from "./swarm.ts";
 import {
   BufferPool,
   closeQuietly,
   errorMessage,
   exactBytes,
   hashFile,
-  isDisconnect,
-  sha256Hasher,
-  sinkStream,
   TransferError,
   Watchdog,
   writeText,
 } from "./transfer.ts";
+
+export { classify, type SourceReport };
 
 /** One failed try of one holder. `code` is a wire status (`404`) or an error code (`ECONNREFUSED`). */
 export interface Attempt {
@@ -44,9 +47,18 @@ export interface Downloaded {
   path: string;
   size: number;
   sha256: string;
+  /** Its chunk root, for a file of more than one chunk when one was announced. */
+  root?: string;
+  /** The holder that delivered the most, or `"here"` when the file was already there. */
   from: string;
-  /** The holders that failed before `from` worked. */
+  /** The holders that failed, in order. */
   failed: Attempt[];
+  /** Every holder used and what it delivered, failed ones included. */
+  sources: SourceReport[];
+  /** Bytes an earlier, interrupted run had left verified in the part file. */
+  resumed: number;
+  /** The chunk hashes, checked against the root (for re-sharing); absent when no root was announced. */
+  chunks?: Uint8Array;
 }
 
 /** Every holder failed, or the file could not be written here. */
@@ -55,12 +67,15 @@ export class DownloadError extends Error {
   readonly file: string;
   /** Every failed try, in order. */
   readonly attempts: Attempt[];
+  /** Every holder used and what it delivered. */
+  readonly sources: SourceReport[];
   /** Builds the error. */
-  constructor(file: string, message: string, attempts: Attempt[]) {
+  constructor(file: string, message: string, attempts: Attempt[], sources: SourceReport[] = []) {
     super(message);
     this.name = "DownloadError";
     this.file = file;
     this.attempts = attempts;
+    this.sources = sources;
   }
 }
 
@@ -70,81 +85,118 @@ export interface DownloadOptions {
   outDir: string;
   /** Connecting, and any silence while a holder should be sending, longer than this fails the try. Default 10,000 ms. */
   timeoutMs?: number;
+  /** Most holders of one file used at once. Default 4. */
+  sources?: number;
   /** Told of each failed try as it happens. */
   onAttemptFailed?: (name: string, attempt: Attempt) => void;
-  /** Aborting it stops the download; nothing is left behind. */
+  /** Aborting it stops the download; a resumable part file stays for the next run. */
   signal?: AbortSignal;
 }
 
-/** A failure on our own side (the disk), which no other holder can mend. */
-class LocalError extends Error {}
-
 /**
- * Downloads `lookup.name` from the first of `lookup.holders` that delivers
- * the announced size and SHA-256. Throws {@link DownloadError} listing every
- * try when none does; then nothing is left in `outDir`.
+ * Downloads `lookup.name` from its holders, one version at a time in the
+ * order the holders came (the tracker lists the best first). Throws
+ * {@link DownloadError} listing every failed try when no version arrives.
  *
  * A file already at the target with one of the announced hashes counts as
  * downloaded (`from` is `"here"`); a different file there is never
  * overwritten: the download fails with `EEXIST` before contacting anyone.
  */
 export async function downloadFile(lookup: Lookup, options: DownloadOptions): Promise<Downloaded> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
   const path = join(options.outDir, lookup.name);
   const here = await localCopy(lookup, path);
   if (here) return here;
   const attempts: Attempt[] = [];
-  const temp = join(options.outDir, `.p2p-${crypto.randomUUID()}.part`);
-  let file: Deno.FsFile;
+  const sources: SourceReport[] = [];
+  for (const version of versions(lookup.holders)) {
+    const target = { name: lookup.name, size: version.size, sha256: version.sha256, root: version.root };
+    let holders = version.holders;
+    while (holders.length > 0) {
+      const fetched = await fetchInto(path, target, holders, options, attempts, sources);
+      if (typeof fetched === "object") return { ...fetched, failed: attempts, sources };
+      if (fetched === "failed") break;
+      // Every byte came but the whole was wrong, and without chunk hashes no chunk can be
+      // blamed: the holders that sent bytes are out, the others start again from nothing.
+      holders = holders.filter((h) => !sources.some((s) => s.holder === h));
+    }
+  }
+  const message = attempts.length === 0 ? "no holder" : `all ${attempts.length} holders failed`;
+  throw new DownloadError(lookup.name, message, attempts, sources);
+}
+
+/**
+ * Fetches one version from `holders` into a part file and lands it at
+ * `path`. Returns what landed, `"failed"` when every holder failed, or
+ * `"corrupt"` when the whole file was wrong; throws {@link DownloadError}
+ * for a failure of our own side or a cancellation. Failed tries go into
+ * `attempts` (and to `options.onAttemptFailed`), holders used into `sources`.
+ */
+async function fetchInto(
+  path: string,
+  target: Version,
+  holders: string[],
+  options: DownloadOptions,
+  attempts: Attempt[],
+  sources: SourceReport[],
+): Promise<Omit<Downloaded, "failed" | "sources"> | "failed" | "corrupt"> {
+  const failed = (holder: string, code: string, message: string) => {
+    const attempt = { holder, code, message };
+    attempts.push(attempt);
+    options.onAttemptFailed?.(target.name, attempt);
+  };
+  let part: PartFile;
   try {
-    file = await Deno.open(temp, { write: true, createNew: true });
+    // Only a file of several chunks with a root gets a journal: only its chunks can be checked on resume.
+    part = await PartFile.open(dirname(path), chunkCount(target.size) > 1 ? target : { ...target, root: undefined });
   } catch (error) {
-    throw new DownloadError(lookup.name, `cannot write in ${options.outDir}: ${errorMessage(error)}`, []);
+    throw new DownloadError(target.name, errorMessage(error), attempts, sources);
   }
-  let landed = false;
+  let keep = false;
   try {
-    let from: Holder | undefined;
-    for (const holder of lookup.holders) {
-      try {
-        if (attempts.length > 0) {
-          // Only after a failed try: on ext4, truncating a file makes its close
-          // flush it to disk (auto_da_alloc), measured at 300 ms per GiB.
-          await file.truncate(0);
-          await file.seek(0, Deno.SeekMode.Start);
-        }
-        await fetchInto(file, lookup.name, holder, timeoutMs, options.signal);
-        from = holder;
-        break;
-      } catch (error) {
-        if (error instanceof LocalError) {
-          throw new DownloadError(lookup.name, `cannot write ${temp}: ${error.message}`, attempts);
-        }
-        const attempt = { holder: holder.address, ...classify(error) };
-        attempts.push(attempt);
-        options.onAttemptFailed?.(lookup.name, attempt);
-        if (options.signal?.aborted) throw new DownloadError(lookup.name, "cancelled", attempts);
-      }
+    const fetched = await fetchVersion(target, holders, part, {
+      sources: options.sources,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      signal: options.signal,
+      onSourceFailed: (r) => failed(r.holder, r.code, r.message),
+    });
+    sources.push(...fetched.sources);
+    await part.land(path);
+    const from = fetched.sources.reduce((a, b) => b.bytes > a.bytes ? b : a, fetched.sources[0]);
+    return {
+      ...target,
+      path,
+      from: from?.holder ?? "nobody (an empty file needs no holder)",
+      resumed: fetched.resumed,
+      chunks: fetched.chunks,
+    };
+  } catch (error) {
+    if (error instanceof LocalError) throw new DownloadError(target.name, error.message, attempts, sources);
+    if (!(error instanceof FetchError)) throw error;
+    sources.push(...error.sources);
+    // Failures found only at the end (a wrong whole) were not told as they happened.
+    if (error.corrupt) for (const r of error.sources) if (r.code) failed(r.holder, r.code, r.message ?? "");
+    keep = error.resumable;
+    if (error.local) throw new DownloadError(target.name, error.message, attempts, sources);
+    if (options.signal?.aborted) {
+      const kept = keep ? "; what arrived is kept for the next try" : "";
+      throw new DownloadError(target.name, `cancelled${kept}`, attempts, sources);
     }
-    if (!from) {
-      const message = attempts.length === 0 ? "no holder" : `all ${attempts.length} holders failed`;
-      throw new DownloadError(lookup.name, message, attempts);
-    }
-    file.close();
-    try {
-      await Deno.rename(temp, path);
-    } catch (error) {
-      throw new DownloadError(
-        lookup.name,
-        `cannot move the verified file to ${path}: ${errorMessage(error)}`,
-        attempts,
-      );
-    }
-    landed = true;
-    return { name: lookup.name, path, size: from.size, sha256: from.sha256, from: from.address, failed: attempts };
+    return error.corrupt ? "corrupt" : "failed";
   } finally {
-    closeQuietly(file);
-    if (!landed) await Deno.remove(temp).catch(() => {});
+    await part.close(keep);
   }
+}
+
+/** The holders grouped by version, in the order each version first appears. */
+function versions(holders: readonly Holder[]): { size: number; sha256: string; root?: string; holders: string[] }[] {
+  const byKey = new Map<string, { size: number; sha256: string; root?: string; holders: string[] }>();
+  for (const h of holders) {
+    const key = `${h.size} ${h.sha256} ${h.root ?? ""}`;
+    let version = byKey.get(key);
+    if (!version) byKey.set(key, version = { size: h.size, sha256: h.sha256, root: h.root, holders: [] });
+    if (!version.holders.includes(h.address)) version.holders.push(h.address);
+  }
+  return [...byKey.values()];
 }
 
 /** The file already at `path`, if it is one of the announced versions; throws if something else is there. */
@@ -166,7 +218,7 @@ async function localCopy(lookup: Lookup, path: string): Promise<Downloaded | und
       exists,
     ]);
   }
-  return { name: lookup.name, path, size, sha256, from: "here", failed: [] };
+  return { name: lookup.name, path, size, sha256, from: "here", failed: [], sources: [], resumed: 0 };
 }
 
 /** A holder's answer to a file request: its header, then a stream of exactly `header.length` bytes. */
@@ -225,91 +277,44 @@ export async function requestFile(
   }
 }
 
-/** Asks one holder for `name` and writes the bytes to `file`, verified against `expected`. */
-async function fetchInto(
-  file: Deno.FsFile,
-  name: string,
-  expected: Holder,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  using remote = await requestFile(expected.address, name, timeoutMs, signal);
-  const { header } = remote;
-  if (header.size !== expected.size || header.sha256 !== expected.sha256) {
-    await remote.body.cancel();
-    throw new TransferError(
-      "ECHANGED",
-      `offers ${header.size} bytes sha256 ${short(header.sha256)}, the tracker said ${expected.size} bytes sha256 ${
-        short(expected.sha256)
-      }`,
-    );
-  }
-  const hash = sha256Hasher();
-  // writeSync, not write: on this 2-core machine a verified 1 GiB download
-  // took 1.05-1.31 s of CPU at 808-1,007 MB/s with writeSync, against
-  // 1.27-2.10 s at 545-981 MB/s with async writes, whose hand-off to a
-  // blocking thread competes with the hashing and the sender for the cores.
-  // The price: each 1 MiB write holds this process's event loop, measured
-  // p50 0.2-2.5 ms, p99 up to 4.5 ms, max 15 ms with four downloads at once;
-  // a disk that throttles writers would hold it longer (docs/PERFORMANCE.md).
-  const disk = {
-    write: (bytes: Uint8Array) => {
-      try {
-        return Promise.resolve(file.writeSync(bytes));
-      } catch (error) {
-        return Promise.reject(new LocalError(errorMessage(error)));
-      }
-    },
-  };
-  await remote.body.pipeTo(sinkStream(disk, { hash, pool: remote.pool }));
-  const sha256 = hash.digest("hex");
-  if (sha256 !== expected.sha256) {
-    throw new TransferError("EHASH", `sent bytes with sha256 ${short(sha256)}, expected ${short(expected.sha256)}`);
-  }
-}
-
-function short(sha256: string): string {
-  return sha256.slice(0, 12) + "…";
-}
-
-/** Turns an error from a try into the code and message a person sees. */
-export function classify(error: unknown): { code: string; message: string } {
-  if (error instanceof TransferError) return { code: error.code, message: error.message };
-  if (error instanceof ProtocolError) return { code: String(error.status), message: error.message };
-  if (error instanceof DOMException && error.name === "TimeoutError") {
-    return { code: "ETIMEDOUT", message: "connect timed out" };
-  }
-  if (error instanceof DOMException && error.name === "AbortError") return { code: "ECANCELED", message: "cancelled" };
-  if (error instanceof Deno.errors.ConnectionRefused) return { code: "ECONNREFUSED", message: "connection refused" };
-  if (isDisconnect(error)) return { code: "ECONNRESET", message: "connection lost: " + errorMessage(error) };
-  if (error instanceof Error) {
-    return { code: (error as { code?: string }).code ?? error.name, message: errorMessage(error) };
-  }
-  return { code: "EUNKNOWN", message: String(error) };
-}
-
 /** The outcome for one requested name: landed, not found at the tracker, or failed. */
 export type FileOutcome =
   | { name: string; ok: true; result: Downloaded }
-  | { name: string; ok: false; reason: string; attempts: Attempt[] };
+  | { name: string; ok: false; reason: string; attempts: Attempt[]; sources: SourceReport[] };
+
+/** Options of {@link downloadAll}. */
+export interface DownloadAllOptions extends DownloadOptions {
+  /** Told of each file's outcome as soon as it is known (to share or report it at once); awaited. */
+  onSettled?: (outcome: FileOutcome) => void | Promise<void>;
+}
 
 /**
- * Downloads every found file of `lookups` in parallel (one connection per
- * file, `Promise.allSettled`), and reports names the tracker did not find.
- * Results come in the order of `lookups`.
+ * Downloads every found file of `lookups` in parallel (`Promise.allSettled`,
+ * each file from its own connections), and reports names the tracker did
+ * not find. Results come in the order of `lookups`.
  */
-export async function downloadAll(lookups: readonly Lookup[], options: DownloadOptions): Promise<FileOutcome[]> {
-  const settled = await Promise.allSettled(
-    lookups.map((l) => l.holders.length > 0 ? downloadFile(l, options) : Promise.reject(l)),
+export async function downloadAll(lookups: readonly Lookup[], options: DownloadAllOptions): Promise<FileOutcome[]> {
+  const settled = await Promise.allSettled(lookups.map(async (lookup) => {
+    const outcome = await downloadOne(lookup, options);
+    await options.onSettled?.(outcome);
+    return outcome;
+  }));
+  return settled.map((s, i): FileOutcome =>
+    s.status === "fulfilled"
+      ? s.value
+      : { name: lookups[i].name, ok: false, reason: errorMessage(s.reason), attempts: [], sources: [] }
   );
-  return settled.map((s, i): FileOutcome => {
-    const name = lookups[i].name;
-    if (s.status === "fulfilled") return { name, ok: true, result: s.value };
-    const error = s.reason;
-    if (error instanceof DownloadError) return { name, ok: false, reason: error.message, attempts: error.attempts };
-    if (error === lookups[i]) {
-      return { name, ok: false, reason: `${lookups[i].status} ${lookups[i].message ?? "not found"}`, attempts: [] };
-    }
-    return { name, ok: false, reason: errorMessage(error), attempts: [] };
-  });
+}
+
+async function downloadOne(lookup: Lookup, options: DownloadOptions): Promise<FileOutcome> {
+  const name = lookup.name;
+  if (lookup.holders.length === 0) {
+    return { name, ok: false, reason: `${lookup.status} ${lookup.message ?? "not found"}`, attempts: [], sources: [] };
+  }
+  try {
+    return { name, ok: true, result: await downloadFile(lookup, options) };
+  } catch (error) {
+    if (!(error instanceof DownloadError)) throw error;
+    return { name, ok: false, reason: error.message, attempts: error.attempts, sources: error.sources };
+  }
 }

@@ -1,15 +1,19 @@
 /**
- * Serving a shared folder to other peers: one request per connection
- * (`GET name` or `RANGE offset length name`), answered with a header line and
- * the raw bytes. Names are resolved only through {@link SharedFolder}.
+ * Serving a shared folder to other peers: `GET name` (the whole file, then
+ * close), `RANGE offset length name` and `HASHES name` (the connection stays
+ * open for more), each answered with a header line and the raw bytes or the
+ * chunk hashes. Names are resolved only through {@link SharedFolder}.
  *
  * @module
  */
 
 import { BufferedReader } from "./reader.ts";
+import { bytesToHex, CHUNK_SIZE, HASH_BYTES } from "./chunks.ts";
 import {
+  type FileRequest,
   formatAddress,
   formatFileHeader,
+  formatHashesHeader,
   formatReplyLine,
   parseFileRequest,
   ProtocolError,
@@ -20,17 +24,19 @@ import { type ListenOptions, TcpServer } from "./server.ts";
 import {
   BufferPool,
   closeQuietly,
+  errorMessage,
   exactBytes,
   isDisconnect,
+  RateLimit,
   sinkStream,
   TransferError,
   Watchdog,
   writeText,
 } from "./transfer.ts";
 
-/** What the file server reports. */
+/** What the file server reports. `bytes` counts the whole connection's bytes of that file (all its ranges). */
 export type FileServerEvent =
-  | { type: "served"; name: string; to: string; bytes: number }
+  | { type: "served"; name: string; to: string; bytes: number; ranges: number }
   | { type: "refused"; to: string; status: number; message: string }
   | { type: "aborted"; name: string; to: string; bytes: number; message: string };
 
@@ -40,6 +46,8 @@ export interface FileServerOptions extends ListenOptions {
   folder: SharedFolder;
   /** A connection silent (no byte read or written) this long is closed. Default 30,000 ms. */
   idleTimeoutMs?: number;
+  /** All uploads together send at most this many bytes per second. Default: no limit. */
+  maxUploadRate?: number;
   /** Told of every request. Default: nothing. */
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
@@ -48,14 +56,14 @@ export interface FileServerOptions extends ListenOptions {
 
 /** Starts serving `options.folder`; close the returned server to stop. */
 export function startFileServer(options: FileServerOptions): TcpServer {
-  const idleMs = options.idleTimeoutMs ?? 30_000;
-  const onEvent = options.onEvent ?? (() => {});
-  const pool = new BufferPool(8);
-  return new TcpServer(
-    options,
-    (conn) => serveOne(conn, { folder: options.folder, idleMs, onEvent, pool }),
-    options.onError ?? (() => {}),
-  );
+  const context: ServeContext = {
+    folder: options.folder,
+    idleMs: options.idleTimeoutMs ?? 30_000,
+    onEvent: options.onEvent ?? (() => {}),
+    pool: new BufferPool(8),
+    limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined,
+  };
+  return new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
 }
 
 interface ServeContext {
@@ -64,42 +72,104 @@ interface ServeContext {
   onEvent: (event: FileServerEvent) => void;
   /** Chunk buffers shared by every upload. */
   pool: BufferPool;
+  limit?: RateLimit;
 }
 
-async function serveOne(conn: Deno.Conn, { folder, idleMs, onEvent, pool }: ServeContext): Promise<void> {
+/**
+ * Answers requests until the client closes, sends `GET` (answered, then
+ * closed, so that `nc` ends), sends a line that is not a request, or stays
+ * silent for the idle time. A failure in the middle of a body closes the
+ * connection: the client could not tell where the next answer starts.
+ */
+async function serveConnection(conn: Deno.Conn, context: ServeContext): Promise<void> {
+  const { onEvent } = context;
   const remote = conn.remoteAddr as Deno.NetAddr;
   const to = formatAddress(remote.hostname, remote.port);
-  using watchdog = new Watchdog(idleMs, () => closeQuietly(conn));
-  let name = "";
-  let sent = 0;
+  using watchdog = new Watchdog(context.idleMs, () => closeQuietly(conn));
+  const reader = new BufferedReader(conn);
+  // The file this connection is fetching, and its bytes so far: one event per file, not per range.
+  let current = { name: "", bytes: 0, ranges: 0 };
+  const finish = () => {
+    if (current.ranges > 0) onEvent({ type: "served", ...current, to });
+    current = { name: "", bytes: 0, ranges: 0 };
+  };
   try {
-    const line = await new BufferedReader(conn).readLine();
-    if (line === null) return;
-    const request = parseFileRequest(line);
-    name = request.name;
-    using opened = await folder.openFile(request.name);
-    const { size, sha256 } = opened.entry;
-    if (request.offset > size) {
-      throw new ProtocolError(Status.RANGE_NOT_SATISFIABLE, `offset ${request.offset} is past the end (${size} bytes)`);
+    while (true) {
+      let request: FileRequest;
+      try {
+        const line = await reader.readLine();
+        if (line === null) return;
+        watchdog.touch();
+        request = parseFileRequest(line);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        await refuse(conn, error, to, onEvent);
+        return;
+      }
+      if (request.name !== current.name) finish();
+      current.name = request.name;
+      try {
+        if (request.verb === "HASHES") await sendHashes(conn, request.name, context);
+        else await sendBytes(conn, request, context, watchdog, (n) => current.bytes += n);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        await refuse(conn, error, to, onEvent);
+        if (request.verb === "GET") return;
+        continue;
+      }
+      if (request.verb !== "HASHES") current.ranges++;
+      if (request.verb === "GET") return;
     }
-    const length = Math.min(request.length ?? size, size - request.offset);
-    await opened.file.seek(request.offset, Deno.SeekMode.Start);
-    await writeText(conn, formatFileHeader({ size, sha256, offset: request.offset, length }));
-    const progress = (n: number) => {
-      watchdog.touch();
-      sent += n;
-    };
-    await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite: progress, pool }));
-    onEvent({ type: "served", name, to, bytes: sent });
   } catch (error) {
-    if (error instanceof ProtocolError) {
-      onEvent({ type: "refused", to, status: error.status, message: error.message });
-      await writeText(conn, formatReplyLine(error.status, error.message) + "\n").catch(() => {});
-    } else if (isDisconnect(error) || watchdog.expired || error instanceof TransferError) {
-      onEvent({ type: "aborted", name, to, bytes: sent, message: watchdog.expired ? "idle timeout" : String(error) });
+    if (isDisconnect(error) || watchdog.expired || error instanceof TransferError) {
+      const message = watchdog.expired ? "idle timeout" : errorMessage(error);
+      if (current.name) onEvent({ type: "aborted", ...current, to, message });
+      current = { name: "", bytes: 0, ranges: 0 };
     } else {
       await writeText(conn, formatReplyLine(500, "server error") + "\n").catch(() => {});
       throw error;
     }
+  } finally {
+    finish();
   }
+}
+
+async function refuse(conn: Deno.Conn, error: ProtocolError, to: string, onEvent: ServeContext["onEvent"]) {
+  onEvent({ type: "refused", to, status: error.status, message: error.message });
+  await writeText(conn, formatReplyLine(error.status, error.message) + "\n");
+}
+
+/** Sends a header and the bytes asked for; `progress` is told of every write. */
+async function sendBytes(
+  conn: Deno.Conn,
+  request: FileRequest,
+  { folder, pool, limit }: ServeContext,
+  watchdog: Watchdog,
+  progress: (n: number) => void,
+): Promise<void> {
+  using opened = await folder.openFile(request.name);
+  const { size, sha256 } = opened.entry;
+  if (request.offset > size) {
+    throw new ProtocolError(Status.RANGE_NOT_SATISFIABLE, `offset ${request.offset} is past the end (${size} bytes)`);
+  }
+  const length = Math.min(request.length ?? size, size - request.offset);
+  await opened.file.seek(request.offset, Deno.SeekMode.Start);
+  await writeText(conn, formatFileHeader({ size, sha256, offset: request.offset, length }));
+  const onWrite = (n: number) => {
+    watchdog.touch();
+    progress(n);
+  };
+  await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite, pool, limit }));
+}
+
+/** `HASHES <name>`: the header, then one line of hex per chunk. */
+async function sendHashes(conn: Deno.Conn, name: string, { folder }: ServeContext): Promise<void> {
+  using opened = await folder.openFile(name);
+  const { size, sha256 } = opened.entry;
+  const count = opened.chunks.length / HASH_BYTES;
+  const lines = [formatHashesHeader({ size, sha256, chunkSize: CHUNK_SIZE, count })];
+  for (let i = 0; i < count; i++) {
+    lines.push(bytesToHex(opened.chunks.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)) + "\n");
+  }
+  await writeText(conn, lines.join(""));
 }

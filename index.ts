@@ -64,6 +64,8 @@ export class TrackerIndex {
   #prev = new Int32Array(0);
   #sha = new Uint8Array(0);
   #name: (string | undefined)[] = [];
+  /** Chunk roots, only for the entries that have one (files of more than one chunk): most have none. */
+  #roots = new Map<number, string>();
   #free: number[] = [];
   #used = 0;
   #count = 0;
@@ -92,6 +94,8 @@ export class TrackerIndex {
       }
       this.#size[slot] = entry.size;
       this.#setSha(slot, entry.sha256);
+      if (entry.root !== undefined) this.#roots.set(slot, entry.root);
+      else this.#roots.delete(slot);
     }
     this.#peers.set(id, record);
   }
@@ -104,14 +108,25 @@ export class TrackerIndex {
     this.#peers.delete(id);
   }
 
-  /** The holders of `name`, at most `max`, in announcement order. */
-  holders(name: string, max: number): Holder[] {
-    const result: Holder[] = [];
+  /** The holders of `name`, at most `max`, in announcement order, each with its peer's id. */
+  holders(name: string, max: number): (Holder & { peer: number })[] {
+    const result: (Holder & { peer: number })[] = [];
     for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
       const peer = this.#peers.get(this.#peer[slot])!;
-      result.push({ address: peer.address, size: this.#size[slot], sha256: this.#hex(slot) });
+      const holder = { address: peer.address, size: this.#size[slot], sha256: this.#hex(slot), peer: peer.id };
+      const root = this.#roots.get(slot);
+      result.push(root === undefined ? holder : { ...holder, root });
     }
     return result;
+  }
+
+  /** The id of the peer at `address` that holds `name`, if any. */
+  holderId(name: string, address: string): number | undefined {
+    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
+      const peer = this.#peers.get(this.#peer[slot])!;
+      if (peer.address === address) return peer.id;
+    }
+    return undefined;
   }
 
   /** Peer `id`, if it has announced. */
@@ -211,6 +226,7 @@ export class TrackerIndex {
       else this.#prev[next] = prev;
     }
     this.#name[slot] = undefined;
+    this.#roots.delete(slot);
     this.#free.push(slot);
     this.#count--;
   }

@@ -29,7 +29,8 @@ export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
 const COMMON = `  --help              this text`;
 const NET = `  --tracker HOST:PORT the tracker (default 127.0.0.1:4444)
-  --timeout SECONDS   connect and idle timeout of each try (default 10)`;
+  --timeout SECONDS   connect and idle timeout of each try (default 10)
+  --sources N         most holders one file is fetched from at once (default 4)`;
 
 const PEER_COMMANDS = `  SEND name[, name...]   download files (write a comma inside a name as %2C)
   PEERS                  list the active peers
@@ -50,10 +51,12 @@ roles:
   demo      a tracker and three peers on loopback, moving files while you watch
 
 'main.ts <role> --help' tells more.`,
-  tracker: `usage: tracker [--host HOST] [--port PORT]
+  tracker: `usage: tracker [--host HOST] [--port PORT] [--demote-after N]
 
   --host HOST         address to listen on (default 0.0.0.0)
   --port PORT         port to listen on, 0 for any free one (default 4444)
+  --demote-after N    stop offering a holder once N downloaders reported it
+                      failing (and more failed than succeeded; default 2)
 ${COMMON}
 
 Prints 'listening on HOST:PORT', then one line per peer event. SIGINT or
@@ -66,6 +69,8 @@ SIGTERM stops it.`,
   --info FILE         where the tracker's reply to SEND is saved (default info.txt)
   --host HOST         address to serve on (default 0.0.0.0)
   --port PORT         port to serve on, 0 for any free one (default 5555)
+  --max-upload-rate R all uploads together send at most R bytes per second
+                      (suffix K, M or G: powers of 1024; default: no limit)
 ${NET}
 ${COMMON}
 
@@ -109,8 +114,22 @@ interface Flags {
   out?: string;
   info?: string;
   timeoutMs: number;
+  sources: number;
+  maxUploadRate?: number;
+  demoteAfter: number;
   help: boolean;
   names: string[];
+}
+
+/** Reads `R`, `RK`, `RM` or `RG` (powers of 1024) as bytes per second. */
+export function parseRate(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
+  const units: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+  const rate = m ? Math.floor(Number(m[1]) * units[m[2].toUpperCase()]) : NaN;
+  if (!(rate >= 1 && rate <= Number.MAX_SAFE_INTEGER)) {
+    throw new UsageError(`--max-upload-rate must be bytes per second like 500K or 2M, got ${text}`);
+  }
+  return rate;
 }
 
 function parseFlags(args: string[], defaults: { port: number }): Flags {
@@ -128,6 +147,9 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
         out: { type: "string" },
         info: { type: "string" },
         timeout: { type: "string", default: "10" },
+        sources: { type: "string", default: "4" },
+        "max-upload-rate": { type: "string" },
+        "demote-after": { type: "string", default: "2" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -140,6 +162,14 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
   const timeout = Number(v.timeout);
   if (!(timeout >= 0.001 && timeout <= MAX_TIMEOUT_S)) {
     throw new UsageError(`--timeout must be seconds from 0.001 to ${MAX_TIMEOUT_S}, got ${v.timeout}`);
+  }
+  const sources = Number(v.sources);
+  if (!/^\d+$/.test(v.sources) || sources < 1 || sources > 64) {
+    throw new UsageError(`--sources must be 1-64, got ${v.sources}`);
+  }
+  const demoteAfter = Number(v["demote-after"]);
+  if (!/^\d+$/.test(v["demote-after"]) || demoteAfter < 1 || demoteAfter > 1_000_000) {
+    throw new UsageError(`--demote-after must be 1 or more, got ${v["demote-after"]}`);
   }
   try {
     parseAddress(v.tracker);
@@ -154,6 +184,9 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
     out: v.out,
     info: v.info,
     timeoutMs: Math.round(timeout * 1000),
+    sources,
+    maxUploadRate: v["max-upload-rate"] === undefined ? undefined : parseRate(v["max-upload-rate"]),
+    demoteAfter,
     help: v.help,
     names: parsed.positionals,
   };
@@ -181,6 +214,7 @@ async function runTracker(flags: Flags): Promise<number> {
   const tracker = startTracker({
     hostname: flags.host,
     port: flags.port,
+    demoteAfter: flags.demoteAfter,
     onEvent: (e) => console.log(formatTrackerEvent(e)),
     onError: (e) => console.error("error:", e),
   });
@@ -201,6 +235,8 @@ async function runPeer(flags: Flags): Promise<number> {
     out: flags.out,
     infoPath: flags.info ?? "info.txt",
     timeoutMs: flags.timeoutMs,
+    sources: flags.sources,
+    maxUploadRate: flags.maxUploadRate,
     onEvent: (e) => console.log(formatPeerEvent(e)),
     onError: (e) => console.error("error:", e),
     onListening: (addr) => console.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),
@@ -282,6 +318,7 @@ async function runGet(flags: Flags): Promise<number> {
     outDir: flags.out ?? ".",
     infoPath: flags.info,
     timeoutMs: flags.timeoutMs,
+    sources: flags.sources,
     signal: interrupt.signal,
     onAttemptFailed: (name, a) => console.log(formatAttempt(name, a)),
   }).finally(stop.cancel);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { downloadAll, type DownloadOptions, type FileOutcome } from "./download.ts";
+import { downloadAll, type DownloadAllOptions, type FileOutcome } from "./download.ts";
 import { type FileServerEvent, startFileServer } from "./file_server.ts";
 import { type Lookup, parseSendNames } from "./protocol.ts";
 import type { TcpServer } from "./server.ts";
@@ -34,6 +34,10 @@ export interface PeerOptions {
   infoPath?: string;
   /** Connect and idle timeout of a download try, ms. Default 10,000. */
   timeoutMs?: number;
+  /** Most holders one download uses at once. Default 4. */
+  sources?: number;
+  /** All uploads together send at most this many bytes per second. Default: no limit. */
+  maxUploadRate?: number;
   /** Told of uploads and failed tries. */
   onEvent?: (event: PeerEvent) => void;
   /** Told of unexpected errors while serving. */
@@ -57,7 +61,7 @@ export interface SendReport {
 }
 
 /** Options of {@link sendAndFetch}. */
-export interface FetchOptions extends DownloadOptions {
+export interface FetchOptions extends DownloadAllOptions {
   /** Where to write the tracker's reply; `undefined` writes none. */
   infoPath?: string;
 }
@@ -67,6 +71,8 @@ export interface FetchOptions extends DownloadOptions {
  * `list` are (names separated by commas, `%2C` for a comma inside a name),
  * writes its reply to `options.infoPath`, then downloads every found file in
  * parallel. A name that is not a valid file name is refused without asking.
+ * As each file settles, the tracker is told how each holder served it
+ * (`REPORT`), then `options.onSettled` is called.
  */
 export async function sendAndFetch(tracker: TrackerClient, list: string, options: FetchOptions): Promise<SendReport> {
   const parsed = parseSendNames(list);
@@ -87,8 +93,25 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
     if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
     return byName.get(n.name) ?? { name: n.name, status: 404, holders: [], message: "not in the tracker's reply" };
   });
-  const outcomes = await downloadAll(ordered, options);
+  const outcomes = await downloadAll(ordered, {
+    ...options,
+    onSettled: async (outcome) => {
+      await reportHolders(tracker, outcome);
+      await options.onSettled?.(outcome);
+    },
+  });
   return infoError ? { reply, outcomes, infoError } : { reply, outcomes };
+}
+
+/** Tells the tracker how each holder of a settled download served (not our own cancellations). */
+async function reportHolders(tracker: TrackerClient, outcome: FileOutcome): Promise<void> {
+  const sources = outcome.ok ? outcome.result.sources : outcome.sources;
+  for (const s of sources) {
+    if (s.code === "ECANCELED" || (s.code === undefined && s.bytes === 0)) continue;
+    // The tracker may be gone or may have forgotten the holder: the download's outcome stands anyway.
+    await tracker.report({ address: s.holder, outcome: s.code ?? "OK", bytes: s.bytes, name: outcome.name })
+      .catch(() => {});
+  }
 }
 
 /** A running peer. */
@@ -104,6 +127,9 @@ export class Peer implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #abort = new AbortController();
   #running = new Set<Promise<SendReport>>();
+  /** An announcement queued and not yet sent: files that land meanwhile ride along. */
+  #pendingAnnounce: Promise<string> | undefined;
+  #lastAnnounce: Promise<unknown> = Promise.resolve();
 
   private constructor(options: PeerOptions, folder: SharedFolder, server: TcpServer, tracker: TrackerClient) {
     this.#options = options;
@@ -120,6 +146,7 @@ export class Peer implements AsyncDisposable {
     const server = startFileServer({
       hostname: options.hostname,
       port: options.port,
+      maxUploadRate: options.maxUploadRate,
       folder,
       onEvent: options.onEvent,
       onError: options.onError,
@@ -153,9 +180,26 @@ export class Peer implements AsyncDisposable {
   }
 
   /**
+   * Announces the folder again soon: after the announcement in flight, if
+   * any; several calls meanwhile make one announcement.
+   */
+  reannounce(): Promise<string> {
+    if (this.#pendingAnnounce) return this.#pendingAnnounce;
+    const next = this.#lastAnnounce.catch(() => {}).then(() => {
+      this.#pendingAnnounce = undefined;
+      return this.announce();
+    });
+    this.#pendingAnnounce = next;
+    this.#lastAnnounce = next;
+    return next;
+  }
+
+  /**
    * Looks up `list` (names separated by commas) and downloads every found
-   * file in parallel, as {@link sendAndFetch}. Files that land in the shared
-   * folder are announced at once (`announced` holds the tracker's answer).
+   * file in parallel, as {@link sendAndFetch}. Each file that lands in the
+   * shared folder is announced as soon as it is verified, so that the next
+   * downloader can fetch it from here (`announced` holds the tracker's last
+   * answer).
    */
   send(list: string): Promise<SendReport> {
     if (this.#closing) return Promise.reject(new Error("the peer is closing"));
@@ -166,23 +210,28 @@ export class Peer implements AsyncDisposable {
 
   async #send(list: string): Promise<SendReport> {
     const outDir = this.#options.out ?? this.folder.path;
+    const shared = (await Deno.realPath(outDir).catch(() => undefined)) === this.folder.path;
+    let announced: string | undefined;
+    let announceError: string | undefined;
     const report = await sendAndFetch(this.tracker, list, {
       outDir,
       infoPath: this.#options.infoPath,
       timeoutMs: this.#options.timeoutMs,
+      sources: this.#options.sources,
       signal: this.#abort.signal,
       onAttemptFailed: (name, a) => this.#emit({ type: "attempt-failed", name, ...a }),
+      onSettled: async (outcome) => {
+        if (!shared || !outcome.ok || outcome.result.from === "here" || this.#abort.signal.aborted) return;
+        try {
+          await this.folder.add(outcome.result, outcome.result.chunks);
+          announced = await this.reannounce();
+        } catch (error) {
+          announceError = errorMessage(error);
+        }
+      },
     });
-    const landed = report.outcomes.flatMap((o) => o.ok && o.result.from !== "here" ? [o.result] : []);
-    if (landed.length === 0 || this.#abort.signal.aborted || (await Deno.realPath(outDir)) !== this.folder.path) {
-      return report;
-    }
-    for (const d of landed) await this.folder.add(d);
-    try {
-      return { ...report, announced: await this.announce() };
-    } catch (error) {
-      return { ...report, announceError: errorMessage(error) };
-    }
+    if (announceError !== undefined) return { ...report, announceError };
+    return announced === undefined ? report : { ...report, announced };
   }
 
   /**

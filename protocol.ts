@@ -6,6 +6,8 @@
  * @module
  */
 
+import { CHUNK_SIZE, impliedRoot } from "./chunks.ts";
+
 /** Status codes, in the FTP/SMTP tradition: the first digit says the kind. */
 export const Status = {
   OK: 200,
@@ -51,6 +53,8 @@ export class ProtocolError extends Error {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** `<sha256>` or `<sha256>:<root>`, as in UPDATE entries and HOLDER lines. */
+const HASH_TOKEN = /^([0-9a-f]{64})(?::([0-9a-f]{64}))?$/;
 const DIGITS = /^[0-9]+$/;
 
 /** True for a lowercase hex SHA-256 digest. */
@@ -208,6 +212,32 @@ export interface FileEntry {
   name: string;
   size: number;
   sha256: string;
+  /**
+   * The root of its chunk hashes (see `chunks.ts`), for a file of more than
+   * one chunk; without it, no one can fetch the file from several holders.
+   */
+  root?: string;
+}
+
+/**
+ * Reads `<sha256>` or `<sha256>:<root>` for a file of `size` bytes. A root
+ * given for a file of one chunk must be the one that follows from its hash.
+ */
+export function parseHashToken(token: string, size: number): { sha256: string; root?: string } {
+  const match = HASH_TOKEN.exec(token.toLowerCase());
+  if (!match) throw new ProtocolError(Status.BAD_REQUEST, "sha256 must be 64 hex digits (then :<root>, optionally)");
+  const [, sha256, root] = match;
+  if (root === undefined) return { sha256 };
+  const implied = impliedRoot(size, sha256);
+  if (implied !== undefined && implied !== root) {
+    throw new ProtocolError(Status.BAD_REQUEST, "the chunk root of a file of one chunk must follow from its sha256");
+  }
+  return implied === undefined ? { sha256, root } : { sha256 };
+}
+
+/** `<sha256>`, or `<sha256>:<root>` when the root does not follow from the hash. */
+export function formatHashToken(entry: { size: number; sha256: string; root?: string }): string {
+  return entry.root !== undefined && entry.size > CHUNK_SIZE ? `${entry.sha256}:${entry.root}` : entry.sha256;
 }
 
 /** `UPDATE <port> <count>`: the header of an announcement. */
@@ -225,14 +255,12 @@ export function parseEntryLine(line: string): FileEntry {
   const match = /^\s*(\S+)\s+(\S+)\s+(.+)$/s.exec(line);
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, "entry must be <size> <sha256> <name>");
   const size = parseCount(match[1], "size", Limits.MAX_FILE_SIZE);
-  const sha256 = match[2].toLowerCase();
-  if (!isSha256(sha256)) throw new ProtocolError(Status.BAD_REQUEST, "sha256 must be 64 hex digits");
-  return { size, sha256, name: decodeName(match[3].trim()) };
+  return { size, ...parseHashToken(match[2], size), name: decodeName(match[3].trim()) };
 }
 
 /** Formats one UPDATE entry line. */
 export function formatEntryLine(entry: FileEntry): string {
-  return `${entry.size} ${entry.sha256} ${encodeName(entry.name)}`;
+  return `${entry.size} ${formatHashToken(entry)} ${encodeName(entry.name)}`;
 }
 
 /** `HOST:PORT`, with brackets around an IPv6 host. */
@@ -284,6 +312,8 @@ export interface Holder {
   address: string;
   size: number;
   sha256: string;
+  /** The root of the holder's chunk hashes, when it announced one (files of more than one chunk). */
+  root?: string;
 }
 
 /** The tracker's answer for one requested name: 200 with holders, or an error status and message. */
@@ -302,7 +332,10 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
     if (l.status === Status.OK) {
       found++;
       for (const h of l.holders) {
-        lines.push({ status: Status.OK, text: `HOLDER ${h.address} ${h.size} ${h.sha256} ${encodeName(l.name)}` });
+        lines.push({
+          status: Status.OK,
+          text: `HOLDER ${h.address} ${h.size} ${formatHashToken(h)} ${encodeName(l.name)}`,
+        });
       }
     } else if (l.status === Status.NOT_FOUND) {
       lines.push({ status: l.status, text: `NOTFOUND ${encodeName(l.name)}` });
@@ -323,13 +356,14 @@ export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
   for (const line of lines.slice(0, -1)) {
     const { verb, rest } = splitCommand(line.text);
     if (verb === "HOLDER") {
-      const m = /^(\S+) (\d+) ([0-9a-f]{64}) (.+)$/s.exec(rest);
+      const m = /^(\S+) (\d+) (\S+) (.+)$/s.exec(rest);
       if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad HOLDER line: ${line.text}`);
       const name = decodeName(m[4]);
       let lookup = byName.get(name);
       if (!lookup) byName.set(name, lookup = { name, status: Status.OK, holders: [] });
       if (lookup.status === Status.OK) {
-        lookup.holders.push({ address: m[1], size: parseCount(m[2], "size", Limits.MAX_FILE_SIZE), sha256: m[3] });
+        const size = parseCount(m[2], "size", Limits.MAX_FILE_SIZE);
+        lookup.holders.push({ address: m[1], size, ...parseHashToken(m[3], size) });
       }
     } else if (verb === "NOTFOUND") {
       const name = decodeURIComponentSafe(rest);
@@ -355,38 +389,70 @@ function decodeURIComponentSafe(text: string): string {
 // ---------------------------------------------------------------------------
 // Peer to peer
 
-/** A request for a file's bytes: the whole file, or from `offset` for `length` bytes. */
+/**
+ * A request to a holder: `GET` (the whole file, then the holder closes),
+ * `RANGE` (part of it, and the connection stays open for the next request),
+ * or `HASHES` (the file's chunk hashes; the connection stays open too).
+ */
 export interface FileRequest {
+  verb: "GET" | "RANGE" | "HASHES";
   name: string;
+  /** First byte wanted (0 for GET and HASHES). */
   offset: number;
   /** Bytes wanted; `undefined` means to the end of the file. */
   length?: number;
 }
 
-/** Parses `GET <name>` or `RANGE <offset> <length|*> <name>`. */
+/** Parses `GET <name>`, `RANGE <offset> <length|*> <name>` or `HASHES <name>`. */
 export function parseFileRequest(line: string): FileRequest {
   const { verb, rest } = splitCommand(line);
-  if (verb === "GET") {
-    if (!rest) throw new ProtocolError(Status.BAD_REQUEST, "usage: GET <name>");
-    return { name: decodeName(rest), offset: 0 };
+  if (verb === "GET" || verb === "HASHES") {
+    if (!rest) throw new ProtocolError(Status.BAD_REQUEST, `usage: ${verb} <name>`);
+    return { verb, name: decodeName(rest), offset: 0 };
   }
   if (verb === "RANGE") {
     const m = /^(\S+)\s+(\S+)\s+(.+)$/s.exec(rest);
     if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: RANGE <offset> <length|*> <name>");
     const offset = parseCount(m[1], "offset", Limits.MAX_FILE_SIZE);
     const length = m[2] === "*" ? undefined : parseCount(m[2], "length", Limits.MAX_FILE_SIZE);
-    return { name: decodeName(m[3]), offset, length };
+    return { verb, name: decodeName(m[3]), offset, length };
   }
   throw new ProtocolError(
     Status.BAD_REQUEST,
-    `unknown command ${JSON.stringify(verb.slice(0, 32))}; a peer answers GET and RANGE`,
+    `unknown command ${JSON.stringify(verb.slice(0, 32))}; a peer answers GET, RANGE and HASHES`,
   );
 }
 
 /** Formats a file request line (with its line feed). */
-export function formatFileRequest(req: FileRequest): string {
-  if (req.offset === 0 && req.length === undefined) return `GET ${encodeName(req.name)}\n`;
+export function formatFileRequest(req: Omit<FileRequest, "verb"> & { verb?: FileRequest["verb"] }): string {
+  if (req.verb === "HASHES") return `HASHES ${encodeName(req.name)}\n`;
+  if (req.verb !== "RANGE" && req.offset === 0 && req.length === undefined) return `GET ${encodeName(req.name)}\n`;
   return `RANGE ${req.offset} ${req.length ?? "*"} ${encodeName(req.name)}\n`;
+}
+
+/** The header of a `HASHES` answer; `count` lines of 64 hex digits follow, one chunk hash each. */
+export interface HashesHeader {
+  size: number;
+  sha256: string;
+  chunkSize: number;
+  count: number;
+}
+
+/** `200 HASHES <size> <sha256> <chunk-size> <count>` */
+export function formatHashesHeader(h: HashesHeader): string {
+  return `${Status.OK} HASHES ${h.size} ${h.sha256} ${h.chunkSize} ${h.count}\n`;
+}
+
+/** Parses a `HASHES` answer's header; an error reply becomes a thrown {@link ProtocolError}. */
+export function parseHashesHeader(line: string): HashesHeader {
+  const reply = parseReplyLine(line);
+  if (reply.status !== Status.OK) throw new ProtocolError(reply.status, reply.text);
+  const m = /^HASHES (\d+) ([0-9a-f]{64}) (\d+) (\d+)$/.exec(reply.text);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, "bad HASHES header");
+  const size = parseCount(m[1], "size", Limits.MAX_FILE_SIZE);
+  const chunkSize = parseCount(m[3], "chunk size", Limits.MAX_FILE_SIZE);
+  const count = parseCount(m[4], "chunk count", Limits.MAX_FILE_SIZE);
+  return { size, sha256: m[2], chunkSize, count };
 }
 
 /** The header a peer sends before a file's bytes. */
@@ -425,4 +491,38 @@ export function parseFileHeader(line: string): FileHeader {
   const offset = parseCount(f[2], "offset", size);
   const length = parseCount(f[3], "length", size - offset);
   return { size, sha256, offset, length };
+}
+
+// ---------------------------------------------------------------------------
+// Feedback to the tracker
+
+/** What a downloader tells the tracker about one holder of one file. */
+export interface HolderReport {
+  /** The holder, as the tracker listed it. */
+  address: string;
+  /** `OK`, or the code of the failure (`EHASH`, `ETIMEDOUT`, `404`, …). */
+  outcome: string;
+  /** Verified bytes it delivered. */
+  bytes: number;
+  name: string;
+}
+
+const OUTCOME = /^(?:OK|[A-Z0-9_]{1,24})$/;
+
+/** `REPORT <address> <OK|code> <bytes> <name>` (with its line feed). */
+export function formatReport(r: HolderReport): string {
+  return `REPORT ${r.address} ${r.outcome} ${r.bytes} ${encodeName(r.name)}\n`;
+}
+
+/** Parses the rest of a `REPORT` line. */
+export function parseReport(rest: string): HolderReport {
+  const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(.+)$/s.exec(rest);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: REPORT <host:port> <OK|code> <bytes> <name>");
+  const { host, port } = parseAddress(m[1]);
+  const outcome = m[2].toUpperCase();
+  if (!OUTCOME.test(outcome)) {
+    throw new ProtocolError(Status.BAD_REQUEST, "outcome must be OK or an error code like EHASH or 404");
+  }
+  const bytes = parseCount(m[3], "bytes", Limits.MAX_FILE_SIZE);
+  return { address: formatAddress(host, port), outcome, bytes, name: decodeName(m[4].trim()) };
 }

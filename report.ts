@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Attempt, FileOutcome } from "./download.ts";
+import type { Attempt, FileOutcome, SourceReport } from "./download.ts";
 import type { PeerEvent } from "./peer.ts";
 import type { TrackerEvent } from "./tracker.ts";
 
@@ -14,19 +14,44 @@ export function formatAttempt(name: string, a: Attempt): string {
   return `attempt ${name} from ${a.holder} failed: ${a.code} ${a.message}`;
 }
 
-/** `saved NAME (N bytes) from HOLDER -> PATH`, `have NAME already …`, or `failed NAME: reason [CODE from HOLDER; …]`. */
+/**
+ * `saved NAME (N bytes) from HOLDER -> PATH`, `have NAME already …`, or
+ * `failed NAME: reason [CODE from HOLDER; …]`. A file that came from several
+ * holders, or resumed an earlier run, gets one more line per holder.
+ */
 export function formatOutcome(o: FileOutcome): string {
   if (o.ok && o.result.from === "here") return `have ${o.name} already (${o.result.size} bytes) at ${o.result.path}`;
-  if (o.ok) return `saved ${o.name} (${o.result.size} bytes) from ${o.result.from} -> ${o.result.path}`;
+  if (o.ok) {
+    const { result } = o;
+    const used = result.sources.filter((s) => s.bytes > 0 || s.code);
+    const resumed = result.resumed > 0 ? `, ${result.resumed} resumed from an earlier run` : "";
+    if (used.length <= 1 && !resumed) {
+      return `saved ${o.name} (${result.size} bytes) from ${result.from} -> ${result.path}`;
+    }
+    const head = `saved ${o.name} (${result.size} bytes${resumed}) from ${
+      plural(used.length, "source")
+    } -> ${result.path}`;
+    return [head, ...used.map(formatSource)].join("\n");
+  }
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
   return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;
+}
+
+/** `  HOLDER: N chunks, N bytes` and, for a dropped holder, why. */
+export function formatSource(s: SourceReport): string {
+  const served = `${plural(s.chunks, "chunk")}, ${s.bytes} bytes`;
+  return `  ${s.holder}: ${served}${s.code ? `; dropped: ${s.code} ${s.message ?? ""}`.trimEnd() : ""}`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** One line for a peer's event. */
 export function formatPeerEvent(e: PeerEvent): string {
   switch (e.type) {
     case "served":
-      return `sent ${e.name} (${e.bytes} bytes) to ${e.to}`;
+      return `sent ${e.name} (${e.bytes} bytes${e.ranges > 1 ? ` in ${e.ranges} ranges` : ""}) to ${e.to}`;
     case "refused":
       return `refused a request from ${e.to}: ${e.status} ${e.message}`;
     case "aborted":
@@ -47,5 +72,7 @@ export function formatTrackerEvent(e: TrackerEvent): string {
       return `${e.peer} left; ${e.files} files removed from the index`;
     case "bad-request":
       return `${e.peer}: answered ${e.status} ${e.message}`;
+    case "reported":
+      return `${e.peer} reported ${e.holder} ${e.outcome} for ${e.name}${e.demoted ? "; no longer offered" : ""}`;
   }
 }

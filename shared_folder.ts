@@ -7,16 +7,21 @@
 
 import { basename, dirname, join } from "node:path";
 import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "./protocol.ts";
-import { errorMessage, hashFile } from "./transfer.ts";
+import { CHUNK_SIZE, digestFile, rootOf } from "./chunks.ts";
+import { errorMessage } from "./transfer.ts";
 
 interface Known extends FileEntry {
   mtimeMs: number | null;
+  /** Chunk hashes, 32 bytes each. */
+  chunks: Uint8Array;
 }
 
 /** A file of the folder, opened for reading, with what it holds. */
 export interface OpenedFile extends Disposable {
   file: Deno.FsFile;
   entry: FileEntry;
+  /** Its chunk hashes, 32 bytes each (see `chunks.ts`). */
+  chunks: Uint8Array;
 }
 
 /**
@@ -75,14 +80,24 @@ export class SharedFolder {
   /** What the last scan (and later {@link SharedFolder.add}s) found, sorted by name. */
   entries(): FileEntry[] {
     return [...this.#known.values()]
-      .map(({ name, size, sha256 }) => ({ name, size, sha256 }))
+      .map(({ name, size, sha256, root }) => size > CHUNK_SIZE ? { name, size, sha256, root } : { name, size, sha256 })
       .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
-  /** Records a file that has just arrived (a verified download) without hashing it again. */
-  async add(entry: FileEntry): Promise<void> {
-    const info = await Deno.stat(join(this.path, entry.name));
-    this.#known.set(entry.name, { ...entry, mtimeMs: info.mtime?.getTime() ?? null });
+  /**
+   * Records a file that has just arrived: a verified download, with its
+   * checked chunk hashes, is not read again; without them it is hashed.
+   */
+  async add(entry: FileEntry, chunks?: Uint8Array): Promise<void> {
+    const path = join(this.path, entry.name);
+    const info = await Deno.stat(path);
+    const mtimeMs = info.mtime?.getTime() ?? null;
+    if (!chunks) {
+      this.#known.set(entry.name, { name: entry.name, ...(await digestFile(path)), mtimeMs });
+      return;
+    }
+    const { name, size, sha256 } = entry;
+    this.#known.set(name, { name, size, sha256, root: rootOf(chunks), chunks, mtimeMs });
   }
 
   /**
@@ -95,9 +110,10 @@ export class SharedFolder {
     const path = await this.#resolve(name);
     const file = await Deno.open(path).catch((error) => Promise.reject(fsProblem(error, name)));
     try {
-      const entry = await this.#describe(name, path, await file.stat());
-      this.#known.set(name, entry);
-      return { file, entry, [Symbol.dispose]: () => file.close() };
+      const known = await this.#describe(name, path, await file.stat());
+      this.#known.set(name, known);
+      const { size, sha256, root, chunks } = known;
+      return { file, entry: { name, size, sha256, root }, chunks, [Symbol.dispose]: () => file.close() };
     } catch (error) {
       file.close();
       throw fsProblem(error, name);
@@ -108,8 +124,8 @@ export class SharedFolder {
     const mtimeMs = info.mtime?.getTime() ?? null;
     const known = this.#known.get(name);
     if (known && known.size === info.size && known.mtimeMs === mtimeMs && mtimeMs !== null) return known;
-    const { size, sha256 } = await hashFile(path);
-    return { name, size, sha256, mtimeMs };
+    const { size, sha256, root, chunks } = await digestFile(path);
+    return { name, size, sha256, root, chunks, mtimeMs };
   }
 
   /** The path of plain file `name` directly inside the folder, following a link only if it stays inside. */

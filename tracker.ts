@@ -6,6 +6,7 @@
  * @module
  */
 
+import { HolderFeedback } from "./feedback.ts";
 import { TrackerIndex } from "./index.ts";
 import {
   encodeName,
@@ -17,6 +18,7 @@ import {
   Limits,
   type Lookup,
   parseEntryLine,
+  parseReport,
   parseSendNames,
   parseUpdateHeader,
   ProtocolError,
@@ -32,7 +34,8 @@ export type TrackerEvent =
   | { type: "joined"; peer: string }
   | { type: "announced"; peer: string; files: number }
   | { type: "left"; peer: string; files: number }
-  | { type: "bad-request"; peer: string; status: number; message: string };
+  | { type: "bad-request"; peer: string; status: number; message: string }
+  | { type: "reported"; peer: string; holder: string; name: string; outcome: string; demoted: boolean };
 
 /** Options of {@link startTracker}. */
 export interface TrackerOptions extends ListenOptions {
@@ -40,6 +43,8 @@ export interface TrackerOptions extends ListenOptions {
   onEvent?: (event: TrackerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
   onError?: (error: unknown) => void;
+  /** A holder reported failing by this many sessions (and by more than reported it working) is no longer offered. Default 2. */
+  demoteAfter?: number;
 }
 
 /** A running tracker. */
@@ -48,6 +53,8 @@ export interface Tracker extends AsyncDisposable {
   addr: Deno.NetAddr;
   /** The index it answers from. */
   index: TrackerIndex;
+  /** What downloaders reported about holders. */
+  feedback: HolderFeedback;
   /** Stops accepting, closes every session. */
   close(): Promise<void>;
 }
@@ -56,6 +63,7 @@ const HELP = [
   "commands, one per line:",
   "UPDATE <port> <count>, then <count> lines <size> <sha256> <name>",
   "SEND <name>[, <name>...]",
+  "REPORT <host:port> <OK|code> <bytes> <name>",
   "PEERS",
   "LIST [text]",
   "HELP",
@@ -65,19 +73,28 @@ const HELP = [
 /** Starts a tracker. */
 export function startTracker(options: TrackerOptions): Tracker {
   const index = new TrackerIndex();
+  const feedback = new HolderFeedback(options.demoteAfter);
   const onEvent = options.onEvent ?? (() => {});
   let nextId = 1;
   const server = new TcpServer(
     options,
-    (conn) => new Session(nextId++, conn, index, onEvent).run(),
+    (conn) => new Session(nextId++, conn, { index, feedback, onEvent }).run(),
     options.onError ?? (() => {}),
   );
   return {
     addr: server.addr,
     index,
+    feedback,
     close: () => server.close(),
     [Symbol.asyncDispose]: () => server.close(),
   };
+}
+
+/** What every session shares. */
+interface Shared {
+  index: TrackerIndex;
+  feedback: HolderFeedback;
+  onEvent: (event: TrackerEvent) => void;
 }
 
 /** One connected peer. */
@@ -86,18 +103,20 @@ class Session {
   #conn: Deno.Conn;
   #reader: BufferedReader;
   #index: TrackerIndex;
+  #feedback: HolderFeedback;
   #onEvent: (event: TrackerEvent) => void;
   #remote: Deno.NetAddr;
   #name: string;
   #out: string[] = [];
   #outLength = 0;
 
-  constructor(id: number, conn: Deno.Conn, index: TrackerIndex, onEvent: (event: TrackerEvent) => void) {
+  constructor(id: number, conn: Deno.Conn, shared: Shared) {
     this.#id = id;
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);
-    this.#index = index;
-    this.#onEvent = onEvent;
+    this.#index = shared.index;
+    this.#feedback = shared.feedback;
+    this.#onEvent = shared.onEvent;
     this.#remote = conn.remoteAddr as Deno.NetAddr;
     this.#name = formatAddress(this.#remote.hostname, this.#remote.port);
   }
@@ -116,6 +135,7 @@ class Session {
     } finally {
       const record = this.#index.peer(this.#id);
       this.#index.remove(this.#id);
+      if (!this.#feedback.empty) this.#feedback.forget(this.#id);
       this.#onEvent({ type: "left", peer: record?.address ?? this.#name, files: record?.files ?? 0 });
     }
   }
@@ -133,6 +153,9 @@ class Session {
           return await this.#update(rest);
         case "SEND":
           await this.#reply(formatSendReply(this.#lookup(rest)));
+          return true;
+        case "REPORT":
+          await this.#reply(this.#report(rest));
           return true;
         case "PEERS":
           await this.#reply(this.#peers());
@@ -202,10 +225,40 @@ class Session {
   #lookup(rest: string): Lookup[] {
     return parseSendNames(rest).map((n): Lookup => {
       if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
-      const holders = this.#index.holders(n.name, Limits.MAX_HOLDERS_PER_FILE);
+      const holders = this.#feedback.empty
+        ? this.#index.holders(n.name, Limits.MAX_HOLDERS_PER_FILE)
+        // Demoted holders are left out: look further, so that a full reply stays full.
+        : this.#feedback.rank(
+          this.#index.holders(n.name, 4 * Limits.MAX_HOLDERS_PER_FILE),
+          Limits.MAX_HOLDERS_PER_FILE,
+        );
       if (holders.length === 0) return { name: n.name, status: Status.NOT_FOUND, holders: [], message: "not found" };
       return { name: n.name, status: Status.OK, holders };
     });
+  }
+
+  /** `REPORT <address> <OK|code> <bytes> <name>`: a downloader's verdict on one holder of one file. */
+  #report(rest: string): string {
+    const report = parseReport(rest);
+    const holder = this.#index.holderId(report.name, report.address);
+    if (holder === undefined) {
+      throw new ProtocolError(Status.NOT_FOUND, `${report.address} does not hold ${encodeName(report.name)}`);
+    }
+    if (holder === this.#id) throw new ProtocolError(Status.FORBIDDEN, "a peer cannot report on itself");
+    const score = this.#feedback.report(this.#id, holder, report.outcome, report.bytes);
+    this.#onEvent({
+      type: "reported",
+      peer: this.#name,
+      holder: report.address,
+      name: report.name,
+      outcome: report.outcome,
+      demoted: score.demoted,
+    });
+    const verdict = score.demoted ? "; no longer offered" : "";
+    return formatReplyLine(
+      Status.OK,
+      `noted: ${report.address} ${score.succeeded} ok, ${score.failed} failed, ${score.served} bytes served${verdict}`,
+    ) + "\n";
   }
 
   #peers(): string {

@@ -10,6 +10,8 @@ import {
   type FileEntry,
   formatEntryLine,
   formatReplyLine,
+  formatReport,
+  type HolderReport,
   type Lookup,
   parseAddress,
   parseReplyLine,
@@ -119,6 +121,11 @@ export class TrackerClient implements AsyncDisposable {
     const lines = await this.request(`SEND ${names.map(encodeName).join(", ")}`);
     expectOk(lines);
     return { lookups: parseSendReply(lines), raw: lines.map(formatLine).join("") };
+  }
+
+  /** Tells the tracker how a holder served (`REPORT`); returns its answer. */
+  async report(report: HolderReport): Promise<string> {
+    return expectOk(await this.request(formatReport(report))).text;
   }
 
   /** The peers that serve files now. */

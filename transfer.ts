@@ -94,6 +94,48 @@ export class BufferPool {
   }
 }
 
+/**
+ * A shared upload (or download) budget of `bytesPerSecond`: every writer
+ * takes its bytes from it before writing, in turn, first come first served.
+ * A writer may overdraw by one slice; the next one then waits until the
+ * debt is paid back.
+ */
+export class RateLimit {
+  /** Bytes per second. */
+  readonly rate: number;
+  #balance = 0;
+  #last = performance.now();
+  #queue: Promise<void> = Promise.resolve();
+
+  /** A budget of `bytesPerSecond` (> 0). */
+  constructor(bytesPerSecond: number) {
+    this.rate = bytesPerSecond;
+  }
+
+  /** Writes slices this big, so that a slow budget still shows steady progress. */
+  get slice(): number {
+    return Math.max(1024, Math.min(64 * 1024, Math.floor(this.rate / 16)));
+  }
+
+  /** Resolves when `n` bytes may go. */
+  take(n: number): Promise<void> {
+    const turn = this.#queue.then(() => this.#spend(n));
+    this.#queue = turn;
+    return turn;
+  }
+
+  async #spend(n: number): Promise<void> {
+    const now = performance.now();
+    // Credit for idle time is capped at one slice: no burst after a pause.
+    this.#balance = Math.min(this.slice, this.#balance + (now - this.#last) * this.rate / 1000);
+    this.#last = now;
+    this.#balance -= n;
+    if (this.#balance < 0) {
+      await new Promise((resolve) => setTimeout(resolve, -this.#balance / this.rate * 1000));
+    }
+  }
+}
+
 /** Options of {@link sinkStream}. */
 export interface SinkOptions {
   /** Gets the count of every write call (feed a {@link Watchdog} with it). */
@@ -102,6 +144,8 @@ export interface SinkOptions {
   pool?: BufferPool;
   /** Hashes every chunk while its write is in flight. */
   hash?: Hash;
+  /** Bytes wait for this budget before they are written. */
+  limit?: RateLimit;
 }
 
 /**
@@ -110,9 +154,19 @@ export interface SinkOptions {
  * that the hashing (on this thread) and the write overlap.
  */
 export function sinkStream(sink: ByteSink, options: SinkOptions = {}): WritableStream<Uint8Array> {
-  const { onWrite, pool, hash } = options;
+  const { onWrite, pool, hash, limit } = options;
   return new WritableStream({
     async write(chunk) {
+      if (limit) {
+        hash?.update(chunk);
+        for (let at = 0; at < chunk.length; at += limit.slice) {
+          const slice = chunk.subarray(at, at + limit.slice);
+          await limit.take(slice.length);
+          await writeAll(sink, slice, onWrite);
+        }
+        pool?.give(chunk);
+        return;
+      }
       const written = writeAll(sink, chunk, onWrite);
       hash?.update(chunk);
       await written;

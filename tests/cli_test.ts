@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { hashToken } from "./helpers.ts";
 import {
   makeTempDir,
   randomBytes,
@@ -86,7 +87,7 @@ Deno.test("cli: a peer fed commands on stdin downloads with SEND, lists with PEE
   assert.equal(
     await Deno.readTextFile(info("carol")),
     `200-HOLDER ${a.address} ${file1.length} ${sha256(file1)} file1.txt\n` +
-      `200-HOLDER ${b.address} ${file3.length} ${sha256(file3)} file3 with space.bin\n` +
+      `200-HOLDER ${b.address} ${file3.length} ${hashToken(file3)} file3 with space.bin\n` +
       `404-NOTFOUND missing.txt\n` +
       `200 END 2 found, 1 not found\n`,
   );

@@ -40,6 +40,21 @@ export function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/**
+ * The hash field the tracker lists for `bytes`: its SHA-256, and for a file
+ * over 1 MiB `:` and the chunk root (SHA-256 of the SHA-256s of its 1 MiB
+ * chunks laid end to end), computed here independently of `chunks.ts`.
+ */
+export function hashToken(bytes: Uint8Array): string {
+  const chunk = 1024 * 1024;
+  if (bytes.length <= chunk) return sha256(bytes);
+  const root = createHash("sha256");
+  for (let at = 0; at < bytes.length; at += chunk) {
+    root.update(createHash("sha256").update(bytes.subarray(at, at + chunk)).digest());
+  }
+  return `${sha256(bytes)}:${root.digest("hex")}`;
+}
+
 /** A tracker on 127.0.0.1, any free port; `waitFor` resolves on the next event of a type. */
 export function testTracker(): Tracker & {
   address: string;

@@ -291,12 +291,16 @@ Deno.test("protocol: a name with U+2028 or U+2029 that checkName accepts survive
   for (const name of ["a\u2028b", "a\u2029b"]) {
     assert.equal(checkName(name), name);
     const entry = { name, size: 3, sha256: SHA };
-    const range: FileRequest = { name, offset: 1, length: 2 };
+    const range: FileRequest = { verb: "RANGE", name, offset: 1, length: 2 };
     const found: Lookup[] = [{ name, status: Status.OK, holders: [{ address: "h:1", size: 3, sha256: SHA }] }];
     const missing: Lookup[] = [{ name, status: Status.NOT_FOUND, holders: [], message: "not found" }];
     const cases: [string, () => unknown, unknown][] = [
       ["UPDATE entry line", () => parseEntryLine(formatEntryLine(entry)), entry],
-      ["GET request", () => parseFileRequest(formatFileRequest({ name, offset: 0 }).slice(0, -1)), { name, offset: 0 }],
+      ["GET request", () => parseFileRequest(formatFileRequest({ name, offset: 0 }).slice(0, -1)), {
+        verb: "GET",
+        name,
+        offset: 0,
+      }],
       ["RANGE request", () => parseFileRequest(formatFileRequest(range).slice(0, -1)), range],
       ["SEND reply HOLDER", () => parseSendReply(replyLines(formatSendReply(found))), found],
       ["SEND reply NOTFOUND", () => parseSendReply(replyLines(formatSendReply(missing))), missing],
@@ -439,23 +443,26 @@ Deno.test("protocol: parseSendReply answers 400 for a malformed HOLDER line", ()
 // Peer to peer
 
 Deno.test("protocol: parseFileRequest reads GET with a name that has spaces and escapes", () => {
-  assert.deepEqual(parseFileRequest("GET my file.txt"), { name: "my file.txt", offset: 0 });
-  assert.deepEqual(parseFileRequest("get a%2Cb"), { name: "a,b", offset: 0 });
-  assert.deepEqual(parseFileRequest("  GET   x  "), { name: "x", offset: 0 });
+  assert.deepEqual(parseFileRequest("GET my file.txt"), { verb: "GET", name: "my file.txt", offset: 0 });
+  assert.deepEqual(parseFileRequest("get a%2Cb"), { verb: "GET", name: "a,b", offset: 0 });
+  assert.deepEqual(parseFileRequest("  GET   x  "), { verb: "GET", name: "x", offset: 0 });
 });
 
 Deno.test("protocol: parseFileRequest reads RANGE with a length or '*'", () => {
-  assert.deepEqual(parseFileRequest("RANGE 10 20 my file"), { name: "my file", offset: 10, length: 20 });
-  assert.deepEqual(parseFileRequest("range 5 * f"), { name: "f", offset: 5, length: undefined });
-  assert.deepEqual(parseFileRequest("RANGE 0 0 f"), { name: "f", offset: 0, length: 0 });
+  assert.deepEqual(parseFileRequest("RANGE 10 20 my file"), { verb: "RANGE", name: "my file", offset: 10, length: 20 });
+  assert.deepEqual(parseFileRequest("range 5 * f"), { verb: "RANGE", name: "f", offset: 5, length: undefined });
+  assert.deepEqual(parseFileRequest("RANGE 0 0 f"), { verb: "RANGE", name: "f", offset: 0, length: 0 });
+  assert.deepEqual(parseFileRequest("hashes my file"), { verb: "HASHES", name: "my file", offset: 0 });
 });
 
 Deno.test("protocol: formatFileRequest then parseFileRequest gives the request back", () => {
   const requests: FileRequest[] = [
-    { name: "a, b 100%.txt", offset: 0 },
-    { name: "a, b 100%.txt", offset: 7, length: 9 },
-    { name: "ünïcødé", offset: 3, length: undefined },
-    { name: "x", offset: 0, length: 4 },
+    { verb: "GET", name: "a, b 100%.txt", offset: 0 },
+    { verb: "RANGE", name: "a, b 100%.txt", offset: 7, length: 9 },
+    { verb: "RANGE", name: "ünïcødé", offset: 3, length: undefined },
+    { verb: "RANGE", name: "x", offset: 0, length: 4 },
+    { verb: "RANGE", name: "x", offset: 0, length: undefined },
+    { verb: "HASHES", name: "a, b 100%.txt", offset: 0 },
   ];
   for (const req of requests) {
     const line = formatFileRequest(req);
@@ -479,7 +486,7 @@ Deno.test("protocol: parseFileRequest refuses a bad name with 403", () => {
 Deno.test("protocol: parseFileRequest answers 400 for an unknown verb and names the verbs it knows", () => {
   for (const line of ["PUT x", "", "SEND a", "GETX a"]) {
     const error = throwsStatus(() => parseFileRequest(line), Status.BAD_REQUEST, JSON.stringify(line));
-    assert.match(error.message, /GET and RANGE/);
+    assert.match(error.message, /GET, RANGE and HASHES/);
   }
 });
 

@@ -1,0 +1,500 @@
+/**
+ * Fetching one version of a file (one size, SHA-256 and chunk root) from the
+ * holders that have it, into a {@link PartFile}.
+ *
+ * - **Several holders**, with a chunk root: up to `sources` connections, one
+ *   per holder, each asking for one 1 MiB chunk at a time with the next
+ *   request already sent (so no connection idles between chunks). Every
+ *   chunk is checked against the holder's chunk hashes, themselves checked
+ *   against the announced root; a source that sends a bad chunk, breaks or
+ *   stays silent is dropped, its chunks go back to the pool, and an unused
+ *   holder takes its place. When no chunk is left to hand out, idle sources
+ *   also ask for chunks still in flight elsewhere, and the first copy wins
+ *   (endgame): a slow or stalled source cannot hold the download at 99%.
+ * - **One holder** (or no root): one `RANGE` request for everything missing,
+ *   streamed straight to disk; if it fails, the next holder carries on from
+ *   there.
+ *
+ * Either way the whole file's SHA-256 is computed in order as chunks land
+ * (chunks that land out of order are read back from the part file) and must
+ * match before the file is renamed into place.
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import {
+  CHUNK_SIZE,
+  chunkCount,
+  chunkMatches,
+  chunkSpan,
+  HASH_BYTES,
+  hexToBytes,
+  impliedChunks,
+  rootOf,
+} from "./chunks.ts";
+import { formatFileRequest, parseAddress, parseFileHeader, parseHashesHeader, ProtocolError } from "./protocol.ts";
+import { LocalError, PartFile } from "./part_file.ts";
+import { BufferedReader } from "./reader.ts";
+import {
+  BufferPool,
+  CHUNK_BYTES,
+  closeQuietly,
+  errorMessage,
+  exactBytes,
+  isDisconnect,
+  TransferError,
+  Watchdog,
+  writeText,
+} from "./transfer.ts";
+
+if (CHUNK_SIZE !== CHUNK_BYTES) throw new Error("a chunk must be one piece of the byte path");
+
+/** Requests a source keeps sent ahead. */
+const DEPTH = 2;
+
+/** How one holder served one download. */
+export interface SourceReport {
+  holder: string;
+  /** Bytes it delivered that landed (duplicates and rejected chunks not counted). */
+  bytes: number;
+  /** Chunks it delivered that landed. */
+  chunks: number;
+  /** Why it was dropped (`EHASH`, `ETIMEDOUT`, `404`, …); absent if it served to the end. */
+  code?: string;
+  message?: string;
+}
+
+/** The version to fetch. */
+export interface Version {
+  name: string;
+  size: number;
+  sha256: string;
+  /** Chunk root, for a file of more than one chunk; without it: one source at a time, no resume. */
+  root?: string;
+}
+
+/** Options of {@link fetchVersion}. */
+export interface FetchVersionOptions {
+  /** Most holders used at once. Default 4. */
+  sources?: number;
+  /** Connecting, and any silence while a holder should be sending, longer than this drops the holder. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Told of each holder dropped, as it happens. */
+  onSourceFailed?: (report: SourceReport & { code: string; message: string }) => void;
+}
+
+/** What {@link fetchVersion} did. */
+export interface Fetched {
+  /** Every holder used, in the order they were. */
+  sources: SourceReport[];
+  /** Bytes found already verified in the part file from an earlier run. */
+  resumed: number;
+  /** The chunk hashes, checked against the root; `undefined` when no root was announced. */
+  chunks?: Uint8Array;
+}
+
+/** The version could not be fetched; `sources` says what each holder did. */
+export class FetchError extends Error {
+  /** Every holder used. */
+  readonly sources: SourceReport[];
+  /** True when the failure is ours (the disk), not the holders'. */
+  readonly local: boolean;
+  /** True when verified chunks are in the part file and a later run can carry on from them. */
+  readonly resumable: boolean;
+  /** True when every byte arrived but the whole was wrong: nothing in the part file can be trusted. */
+  readonly corrupt: boolean;
+  /** Builds the error. */
+  constructor(
+    message: string,
+    sources: SourceReport[],
+    flags: { local?: boolean; resumable?: boolean; corrupt?: boolean } = {},
+  ) {
+    super(message);
+    this.name = "FetchError";
+    this.sources = sources;
+    this.local = flags.local ?? false;
+    this.resumable = flags.resumable ?? false;
+    this.corrupt = flags.corrupt ?? false;
+  }
+}
+
+/**
+ * Fetches `version` from `holders` (addresses, best first) into `part`,
+ * verified; the caller lands or closes the part file. Throws
+ * {@link FetchError}.
+ */
+export function fetchVersion(
+  version: Version,
+  holders: readonly string[],
+  part: PartFile,
+  options: FetchVersionOptions,
+): Promise<Fetched> {
+  return new Swarm(version, holders, part, options).run();
+}
+
+interface Request {
+  first: number;
+  count: number;
+}
+
+interface Source {
+  report: SourceReport;
+  conn?: Deno.Conn;
+  outstanding: Request[];
+}
+
+class Swarm {
+  #v: Version;
+  #part: PartFile;
+  #options: FetchVersionOptions;
+  #count: number;
+  /** Checking each chunk, several sources at once; else one streaming source at a time. */
+  #verify: boolean;
+  #list: Uint8Array | undefined;
+  #listFetcher: Source | undefined;
+  #ready = false;
+  #done: Uint8Array;
+  #doneCount = 0;
+  #owners: Uint16Array;
+  /** Every chunk before it is done or in flight. */
+  #cursor = 0;
+  #whole: Hash = createHash("sha256");
+  #nextHash = 0;
+  #scratch: Uint8Array | undefined;
+  #reserve: string[];
+  #active = new Set<Source>();
+  #reports: SourceReport[] = [];
+  #resumed = 0;
+  #waiters: (() => void)[] = [];
+  #pool = new BufferPool(8);
+  #outcome = Promise.withResolvers<void>();
+  #finished = false;
+
+  constructor(v: Version, holders: readonly string[], part: PartFile, options: FetchVersionOptions) {
+    this.#v = v;
+    this.#part = part;
+    this.#options = options;
+    this.#count = chunkCount(v.size);
+    this.#done = new Uint8Array(this.#count);
+    this.#owners = new Uint16Array(this.#count);
+    this.#list = impliedChunks(v.size, v.sha256);
+    this.#verify = v.root !== undefined && holders.length > 1 && this.#count > 1;
+    this.#reserve = [...holders];
+  }
+
+  async run(): Promise<Fetched> {
+    const { signal } = this.#options;
+    const cancel = () => this.#fail(new TransferError("ECANCELED", "cancelled"));
+    if (signal?.aborted) cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      if (this.#count === 0) this.#finish();
+      else if (this.#list) this.#setList(this.#list);
+      else if (this.#v.root === undefined) this.#ready = true;
+      if (!this.#finished) {
+        const width = this.#verify ? Math.max(1, this.#options.sources ?? 4) : 1;
+        while (this.#active.size < width && this.#reserve.length > 0) this.#startSource();
+      }
+      await this.#outcome.promise;
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+      for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
+    }
+    const sha256 = this.#whole.digest("hex");
+    if (sha256 !== this.#v.sha256) {
+      // Every chunk arrived, yet the whole is wrong: the root or the bytes lied.
+      const message = `the file's sha256 is ${sha256.slice(0, 12)}…, ${this.#v.sha256.slice(0, 12)}… was announced`;
+      const blamed = this.#reports.filter((r) => r.bytes > 0 || r === this.#listSourceReport);
+      for (const r of blamed.length > 0 ? blamed : this.#reports) Object.assign(r, { code: "EHASH", message });
+      throw new FetchError(message, this.#reports, { corrupt: true }); // which chunk is wrong is unknown
+    }
+    return { sources: this.#reports, resumed: this.#resumed, chunks: this.#list };
+  }
+
+  #listSourceReport: SourceReport | undefined;
+
+  /** Opens a connection to the next unused holder and serves it until the download ends or it fails. */
+  #startSource(): void {
+    const holder = this.#reserve.shift()!;
+    const source: Source = { report: { holder, bytes: 0, chunks: 0 }, outstanding: [] };
+    this.#reports.push(source.report);
+    this.#active.add(source);
+    this.#serve(source).catch((error) => this.#drop(source, error));
+  }
+
+  async #serve(source: Source): Promise<void> {
+    const { host, port } = parseAddress(source.report.holder);
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
+    const signal = this.#options.signal ? AbortSignal.any([timeout, this.#options.signal]) : timeout;
+    const conn = await Deno.connect({ hostname: host, port, signal });
+    source.conn = conn;
+    if (this.#finished) return this.#leave(source);
+    const reader = new BufferedReader(conn);
+    while (!this.#ready) {
+      if (!this.#listFetcher) await this.#fetchList(source, reader);
+      else await this.#changed();
+      if (this.#finished) return this.#leave(source);
+    }
+    while (!this.#finished) {
+      while (source.outstanding.length < DEPTH) {
+        const request = this.#pick(source);
+        if (!request) break;
+        source.outstanding.push(request);
+        for (let i = request.first; i < request.first + request.count; i++) this.#owners[i]++;
+        const { offset } = chunkSpan(request.first, this.#v.size);
+        const end = Math.min(this.#v.size, (request.first + request.count) * CHUNK_SIZE);
+        await writeText(
+          conn,
+          formatFileRequest({ verb: "RANGE", name: this.#v.name, offset, length: end - offset }),
+        );
+      }
+      if (source.outstanding.length === 0) {
+        await this.#changed();
+        continue;
+      }
+      await this.#receive(source, reader, source.outstanding[0]);
+      this.#release(source.outstanding.shift()!);
+    }
+    this.#leave(source);
+  }
+
+  /** `HASHES`: the chunk hashes, which must come to the announced root. */
+  async #fetchList(source: Source, reader: BufferedReader): Promise<void> {
+    this.#listFetcher = source;
+    this.#listSourceReport = source.report;
+    try {
+      await writeText(source.conn!, formatFileRequest({ verb: "HASHES", name: this.#v.name, offset: 0 }));
+      using watchdog = new Watchdog(this.#options.timeoutMs, () => closeQuietly(source.conn!));
+      const read = async () => {
+        const line = await reader.readLine(4096).catch((e) => Promise.reject(this.#timedOut(e, watchdog)));
+        if (line === null) throw new TransferError("ECLOSED", "closed the connection without answering");
+        watchdog.touch();
+        return line;
+      };
+      const header = parseHashesHeader(await read());
+      this.#checkVersion(header);
+      if (header.chunkSize !== CHUNK_SIZE || header.count !== this.#count) {
+        throw new TransferError("EHASHES", `lists ${header.count} chunks of ${header.chunkSize} bytes`);
+      }
+      const list = new Uint8Array(this.#count * HASH_BYTES);
+      for (let i = 0; i < this.#count; i++) {
+        const line = await read();
+        if (!/^[0-9a-f]{64}$/.test(line)) throw new TransferError("EHASHES", `bad chunk hash line ${i}`);
+        list.set(hexToBytes(line), i * HASH_BYTES);
+      }
+      if (rootOf(list) !== this.#v.root) {
+        throw new TransferError("EHASHES", "its chunk hashes do not match the announced root");
+      }
+      this.#setList(list);
+    } finally {
+      if (this.#listFetcher === source) this.#listFetcher = undefined;
+      this.#notify();
+    }
+  }
+
+  /** Knows the chunk hashes: checks what an earlier run left, then lets sources ask for chunks. */
+  #setList(list: Uint8Array): void {
+    this.#list = list;
+    for (const i of this.#part.claimed) {
+      if (i >= this.#count || this.#done[i]) continue;
+      const { offset, length } = chunkSpan(i, this.#v.size);
+      const buffer = this.#scratchBuffer(length);
+      if (!this.#part.readAt(offset, buffer)) continue;
+      if (!chunkMatches(list, i, createHash("sha256").update(buffer).digest())) continue;
+      this.#done[i] = 1;
+      this.#doneCount++;
+      this.#resumed += length;
+      if (i === this.#nextHash) {
+        this.#whole.update(buffer);
+        this.#nextHash++;
+      }
+    }
+    this.#hashInOrder();
+    this.#ready = true;
+    if (this.#doneCount === this.#count) this.#finish();
+  }
+
+  /**
+   * The next request for `source`: the first missing chunk (for a single
+   * streaming source, with every missing chunk after it up to the next gap),
+   * or, in the endgame, a chunk in flight elsewhere.
+   */
+  #pick(source: Source): Request | undefined {
+    while (this.#cursor < this.#count && (this.#done[this.#cursor] || this.#owners[this.#cursor] > 0)) this.#cursor++;
+    if (this.#cursor < this.#count) {
+      const first = this.#cursor;
+      let count = 1;
+      if (!this.#verify) {
+        while (first + count < this.#count && !this.#done[first + count] && this.#owners[first + count] === 0) count++;
+      }
+      return { first, count };
+    }
+    if (!this.#verify) return undefined;
+    let best: number | undefined;
+    for (const other of this.#active) {
+      if (other === source) continue;
+      for (const r of other.outstanding) {
+        const i = r.first;
+        if (this.#done[i] || source.outstanding.some((o) => o.first === i)) continue;
+        if (best === undefined || this.#owners[i] < this.#owners[best]) best = i;
+      }
+    }
+    return best === undefined ? undefined : { first: best, count: 1 };
+  }
+
+  /** Reads the answer to `request`, delivering its chunks as they arrive. */
+  async #receive(source: Source, reader: BufferedReader, request: Request): Promise<void> {
+    using watchdog = new Watchdog(this.#options.timeoutMs, () => closeQuietly(source.conn!));
+    const line = await reader.readLine(4096).catch((e) => Promise.reject(this.#timedOut(e, watchdog)));
+    watchdog.touch();
+    if (line === null) throw new TransferError("ECLOSED", "closed the connection without answering");
+    const header = parseFileHeader(line);
+    this.#checkVersion(header);
+    const { offset } = chunkSpan(request.first, this.#v.size);
+    const end = Math.min(this.#v.size, (request.first + request.count) * CHUNK_SIZE);
+    if (header.offset !== offset || header.length !== end - offset) {
+      throw new TransferError(
+        "EPROTO",
+        `answered bytes ${header.offset}+${header.length}, not ${offset}+${end - offset}`,
+      );
+    }
+    const bytes = { read: (b: Uint8Array) => reader.read(b).catch((e) => Promise.reject(this.#timedOut(e, watchdog))) };
+    let index = request.first;
+    await exactBytes(bytes, header.length, { onRead: () => watchdog.touch(), pool: this.#pool }).pipeTo(
+      new WritableStream({ write: (piece) => this.#deliver(source, index++, piece) }),
+    );
+  }
+
+  #checkVersion(header: { size: number; sha256: string }): void {
+    if (header.size !== this.#v.size || header.sha256 !== this.#v.sha256) {
+      throw new TransferError(
+        "ECHANGED",
+        `offers ${header.size} bytes sha256 ${
+          header.sha256.slice(0, 12)
+        }…, the tracker said ${this.#v.size} bytes sha256 ${this.#v.sha256.slice(0, 12)}…`,
+      );
+    }
+  }
+
+  #timedOut(error: unknown, watchdog: Watchdog): unknown {
+    if (this.#options.signal?.aborted) return new TransferError("ECANCELED", "cancelled");
+    return watchdog.expired ? new TransferError("ETIMEDOUT", `silent for ${this.#options.timeoutMs} ms`) : error;
+  }
+
+  /** One chunk from `source`: checked, written, recorded, hashed in order. */
+  #deliver(source: Source, index: number, piece: Uint8Array): void {
+    try {
+      if (this.#finished || this.#done[index]) return; // another source's copy won
+      if ((this.#verify || this.#count === 1) && !chunkMatches(this.#list!, index, createHash("sha256").update(piece).digest())) {
+        throw new TransferError("EHASH", `chunk ${index} does not match its hash`);
+      }
+      this.#part.writeAt(index * CHUNK_SIZE, piece);
+      this.#part.record(index);
+      this.#done[index] = 1;
+      this.#doneCount++;
+      source.report.bytes += piece.length;
+      source.report.chunks++;
+      if (index === this.#nextHash) {
+        this.#whole.update(piece);
+        this.#nextHash++;
+        this.#hashInOrder();
+      }
+    } finally {
+      this.#pool.give(piece);
+    }
+    this.#notify();
+    if (this.#doneCount === this.#count) this.#finish();
+  }
+
+  /** Feeds the whole-file hash with chunks that landed earlier out of order, read back from disk. */
+  #hashInOrder(): void {
+    while (this.#nextHash < this.#count && this.#done[this.#nextHash]) {
+      const { offset, length } = chunkSpan(this.#nextHash, this.#v.size);
+      const buffer = this.#scratchBuffer(length);
+      if (!this.#part.readAt(offset, buffer)) throw new LocalError(`${this.#part.path} is shorter than written`);
+      this.#whole.update(buffer);
+      this.#nextHash++;
+    }
+  }
+
+  #scratchBuffer(length: number): Uint8Array {
+    this.#scratch ??= new Uint8Array(CHUNK_SIZE);
+    return this.#scratch.subarray(0, length);
+  }
+
+  #release(request: Request): void {
+    for (let i = request.first; i < request.first + request.count; i++) {
+      this.#owners[i]--;
+      if (!this.#done[i] && this.#owners[i] === 0) this.#cursor = Math.min(this.#cursor, i);
+    }
+  }
+
+  /** A source failed: its chunks go back, an unused holder takes its place, or the download fails. */
+  #drop(source: Source, error: unknown): void {
+    this.#active.delete(source);
+    if (source.conn) closeQuietly(source.conn);
+    for (const r of source.outstanding.splice(0)) this.#release(r);
+    if (this.#finished) return;
+    if (error instanceof LocalError) return this.#fail(error);
+    const { code, message } = classify(error, this.#options.signal);
+    if (code === "ECANCELED") return this.#fail(new TransferError(code, message));
+    Object.assign(source.report, { code, message });
+    this.#options.onSourceFailed?.({ ...source.report, code, message });
+    if (this.#reserve.length > 0) this.#startSource();
+    else if (this.#active.size === 0) {
+      const n = this.#reports.length;
+      this.#fail(new Error(n === 1 ? "the holder failed" : `all ${n} holders failed`));
+    }
+    this.#notify();
+  }
+
+  /** The download is over for this source: it served to the end. */
+  #leave(source: Source): void {
+    this.#active.delete(source);
+    if (source.conn) closeQuietly(source.conn);
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
+    this.#outcome.resolve();
+    this.#notify();
+  }
+
+  #fail(error: Error): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
+    const local = error instanceof LocalError;
+    // A journal lists only whole chunks: with a root, whatever landed can be checked and kept next time.
+    const resumable = this.#v.root !== undefined && this.#count > 1 && this.#doneCount > 0;
+    this.#outcome.reject(new FetchError(error.message, this.#reports, { local, resumable }));
+    this.#notify();
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #notify(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+/** Turns an error from a try into the code and message a person sees. */
+export function classify(error: unknown, signal?: AbortSignal): { code: string; message: string } {
+  if (signal?.aborted) return { code: "ECANCELED", message: "cancelled" };
+  if (error instanceof TransferError) return { code: error.code, message: error.message };
+  if (error instanceof ProtocolError) return { code: String(error.status), message: error.message };
+  if (error instanceof DOMException && error.name === "TimeoutError") {
+    return { code: "ETIMEDOUT", message: "connect timed out" };
+  }
+  if (error instanceof DOMException && error.name === "AbortError") return { code: "ECANCELED", message: "cancelled" };
+  if (error instanceof Deno.errors.ConnectionRefused) return { code: "ECONNREFUSED", message: "connection refused" };
+  if (isDisconnect(error)) return { code: "ECONNRESET", message: "connection lost: " + errorMessage(error) };
+  if (error instanceof Error) return { code: (error as { code?: string }).code ?? error.name, message: error.message };
+  return { code: "EUNKNOWN", message: String(error) };
+}

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,tracker,announce] [--tmp DIR]`:
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce] [--tmp DIR]`:
  * measures
  * the system on loopback beside baselines measured in the same run, prints a
  * table and writes the same figures as JSON. See docs/PERFORMANCE.md.
@@ -27,7 +27,7 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string", default: join(HERE, "..", "docs", "bench.json") },
-    only: { type: "string", default: "one,four,tracker,announce" },
+    only: { type: "string", default: "one,four,swarm,tracker,announce" },
     tmp: { type: "string" },
   },
 });
@@ -38,6 +38,9 @@ const RUNS = Number(flags.runs ?? (QUICK ? 1 : 3));
 const LOOKUP_SECONDS = QUICK ? 0.5 : 4;
 const SCALES = QUICK ? [[10, 100], [100, 100]] : [[10, 100], [100, 100], [1_000, 100], [10_000, 100]];
 const ANNOUNCE_FILES = QUICK ? 10_000 : 100_000;
+/** The swarm case: a file held by 4 peers, each uploading at most SWARM_RATE bytes/s. */
+const SWARM_SIZE = (QUICK ? 16 : 128) * MiB;
+const SWARM_RATE = (QUICK ? 8 : 16) * MiB;
 
 /**
  * A child process speaking lines. Its output is read all the time (a child
@@ -183,7 +186,7 @@ async function startTracker(): Promise<Proc & { port: number }> {
   return Object.assign(t, { port });
 }
 
-async function startPeer(tracker: number, dir: string): Promise<Proc> {
+async function startPeer(tracker: number, dir: string, extra: string[] = []): Promise<Proc> {
   const p = Proc.deno("peer", [
     MAIN,
     "peer",
@@ -197,6 +200,7 @@ async function startPeer(tracker: number, dir: string): Promise<Proc> {
     dir,
     "--info",
     join(root, "info.txt"),
+    ...extra,
   ]);
   await p.line("shared ");
   return p;
@@ -374,6 +378,54 @@ async function fourFiles(hasSocat: boolean) {
   }
 }
 
+// --- Scenario 3: one file held by four rate-limited peers ------------------------
+
+async function swarm() {
+  const rate = `${SWARM_RATE / MiB}M`;
+  const shown = `${SWARM_RATE / MiB} MiB/s`;
+  console.error(`one file of ${SWARM_SIZE / MiB} MiB, holders uploading at most ${shown} each, ${RUNS} runs`);
+  const out = join(root, "out-swarm");
+  await Deno.mkdir(out);
+  const dirs: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    dirs.push(join(root, `src-swarm-${i}`));
+    await Deno.mkdir(dirs[i]);
+  }
+  await makeFile(join(dirs[0], "swarm.bin"), SWARM_SIZE, 42);
+  for (const dir of dirs.slice(1)) await Deno.copyFile(join(dirs[0], "swarm.bin"), join(dir, "swarm.bin"));
+  // Two trackers: one knows a single holder, the other four holders, all with the same upload limit.
+  await using alone = await startTracker();
+  await using many = await startTracker();
+  const peers: Proc[] = [];
+  try {
+    peers.push(await startPeer(alone.port, dirs[0], ["--max-upload-rate", rate]));
+    for (const dir of dirs.slice(1)) peers.push(await startPeer(many.port, dir, ["--max-upload-rate", rate]));
+    const single: number[] = [];
+    const four: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      await clean(out);
+      single.push((await timedGet(alone.port, ["swarm.bin"], out)).ms);
+      await clean(out);
+      four.push((await timedGet(many.port, ["swarm.bin"], out)).ms);
+    }
+    const r1 = mbps(SWARM_SIZE, median(single));
+    const r4 = mbps(SWARM_SIZE, median(four));
+    const limit = SWARM_RATE / 1e6;
+    results.swarm = { bytes: SWARM_SIZE, rateLimit: SWARM_RATE, singleHolderMs: single, fourHoldersMs: four };
+    row(
+      `1 file from 1 holder limited to ${shown}`,
+      fmtRate(r1),
+      `R = ${limit.toFixed(1)} MB/s`,
+      (r1 / limit).toFixed(2),
+    );
+    row(`1 file from 4 holders limited to ${shown} each`, fmtRate(r4), "3.5 R target", (r4 / limit).toFixed(2));
+    row("  swarm speed-up over one holder", `${(median(single) / median(four)).toFixed(2)}x`, "3.5x target");
+  } finally {
+    for (const p of peers) await p[Symbol.asyncDispose]();
+    await clean(out);
+  }
+}
+
 // --- Scenarios 4 and 5: the tracker ---------------------------------------------
 
 /**
@@ -481,6 +533,7 @@ try {
   const only = new Set(flags.only!.split(","));
   if (only.has("one")) await oneFile(hasSocat);
   if (only.has("four")) await fourFiles(hasSocat);
+  if (only.has("swarm")) await swarm();
   if (only.has("tracker")) await trackerScale();
   if (only.has("announce")) await announceOne();
 } finally {

@@ -65,19 +65,20 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
   const report = await carol.send(list);
   print(`[carol] the tracker's reply, saved to carol-info.txt:`);
   for (const line of report.reply.trimEnd().split("\n")) print(`          ${line}`);
-  for (const outcome of report.outcomes) print(`[carol] ${formatOutcome(outcome)}`);
+  for (const outcome of report.outcomes) print(`[carol] ${formatOutcome(outcome).replaceAll("\n", "\n        ")}`);
   print(`[carol] shared the new files: ${report.announced}`);
 
   print(`\n-- alice stops serving files, but is still listed by the tracker --`);
   await alice.server.close();
-  print(`[dave] $ get hello.txt "table, with comma.csv" notes.md   (dave only downloads)`);
+  print(`[dave] $ get hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`);
+  print(`        (bob and carol both hold random 8MiB.bin now: it comes from both at once, chunk by chunk)`);
   await using dave = await TrackerClient.connect(trackerAddress);
-  const got = await sendAndFetch(dave, "hello.txt, table%2C with comma.csv, notes.md", {
+  const got = await sendAndFetch(dave, "hello.txt, table%2C with comma.csv, notes.md, random 8MiB.bin", {
     outDir: folders.dave,
     timeoutMs: 2_000,
     onAttemptFailed: (name, a) => print(`[dave] ${formatAttempt(name, a)}`),
   });
-  for (const outcome of got.outcomes) print(`[dave] ${formatOutcome(outcome)}`);
+  for (const outcome of got.outcomes) print(`[dave] ${formatOutcome(outcome).replaceAll("\n", "\n       ")}`);
 
   print(`\n[dave] $ cat hello.txt   (relay mode: ask each active peer in turn)`);
   const chunks: Uint8Array[] = [];

@@ -174,7 +174,7 @@ async function fetchInto(
     if (!(error instanceof FetchError)) throw error;
     sources.push(...error.sources);
     // Failures found only at the end (a wrong whole) were not told as they happened.
-    if (error.corrupt) for (const r of error.sources) if (r.code) failed(r.holder, r.code, r.message ?? "");
+    if (error.corrupt) { for (const r of error.sources) if (r.code) failed(r.holder, r.code, r.message ?? ""); }
     keep = error.resumable;
     if (error.local) throw new DownloadError(target.name, error.message, attempts, sources);
     if (options.signal?.aborted) {

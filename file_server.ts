@@ -122,7 +122,11 @@ async function serveConnection(conn: Deno.Conn, context: ServeContext): Promise<
     }
   } catch (error) {
     if (isDisconnect(error) || watchdog.expired || error instanceof TransferError) {
-      const message = watchdog.expired ? "idle timeout" : errorMessage(error);
+      const message = watchdog.expired
+        ? "idle timeout"
+        : isDisconnect(error)
+        ? "the downloader closed the connection"
+        : errorMessage(error);
       if (current.name) onEvent({ type: "aborted", ...current, to, message });
       current = { name: "", bytes: 0, ranges: 0 };
     } else {

@@ -23,15 +23,15 @@ export function formatOutcome(o: FileOutcome): string {
   if (o.ok && o.result.from === "here") return `have ${o.name} already (${o.result.size} bytes) at ${o.result.path}`;
   if (o.ok) {
     const { result } = o;
-    const used = result.sources.filter((s) => s.bytes > 0 || s.code);
+    const delivered = result.sources.filter((s) => s.bytes > 0);
     const resumed = result.resumed > 0 ? `, ${result.resumed} resumed from an earlier run` : "";
-    if (used.length <= 1 && !resumed) {
+    // From one holder: one line (failed tries were told as they happened).
+    if (delivered.length <= 1 && !resumed) {
       return `saved ${o.name} (${result.size} bytes) from ${result.from} -> ${result.path}`;
     }
-    const head = `saved ${o.name} (${result.size} bytes${resumed}) from ${
-      plural(used.length, "source")
-    } -> ${result.path}`;
-    return [head, ...used.map(formatSource)].join("\n");
+    const from = plural(delivered.length, "source");
+    const head = `saved ${o.name} (${result.size} bytes${resumed}) from ${from} -> ${result.path}`;
+    return [head, ...result.sources.map(formatSource)].join("\n");
   }
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
   return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;

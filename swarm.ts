@@ -387,7 +387,10 @@ class Swarm {
   #deliver(source: Source, index: number, piece: Uint8Array): void {
     try {
       if (this.#finished || this.#done[index]) return; // another source's copy won
-      if ((this.#verify || this.#count === 1) && !chunkMatches(this.#list!, index, createHash("sha256").update(piece).digest())) {
+      if (
+        (this.#verify || this.#count === 1) &&
+        !chunkMatches(this.#list!, index, createHash("sha256").update(piece).digest())
+      ) {
         throw new TransferError("EHASH", `chunk ${index} does not match its hash`);
       }
       this.#part.writeAt(index * CHUNK_SIZE, piece);

@@ -116,7 +116,7 @@ export async function downloadFile(lookup: Lookup, options: DownloadOptions): Pr
       if (typeof fetched === "object") return { ...fetched, failed: attempts, sources };
       if (fetched === "failed") break;
       // Every byte came but the whole was wrong, and without chunk hashes no chunk can be
-      // blamed: the holders that sent bytes are out, the others start again from nothing.
+      // blamed: the holders used are out, the others start again from nothing.
       holders = holders.filter((h) => !sources.some((s) => s.holder === h));
     }
   }

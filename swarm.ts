@@ -165,6 +165,10 @@ class Swarm {
   #scratch: Uint8Array | undefined;
   #reserve: string[];
   #active = new Set<Source>();
+  /** Aborted when the download ends: connections still being made give up. */
+  #stop = new AbortController();
+  /** Every source's loop, so that none outlives the download. */
+  #loops: Promise<void>[] = [];
   #reports: SourceReport[] = [];
   #resumed = 0;
   #waiters: (() => void)[] = [];
@@ -201,6 +205,10 @@ class Swarm {
     } finally {
       signal?.removeEventListener("abort", cancel);
       for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
+      // New loops may start while earlier ones end (a replacement holder): wait until none is left.
+      for (let seen = 0; seen < this.#loops.length; seen = this.#loops.length) {
+        await Promise.allSettled(this.#loops);
+      }
     }
     const sha256 = this.#whole.digest("hex");
     if (sha256 !== this.#v.sha256) {
@@ -221,13 +229,12 @@ class Swarm {
     const source: Source = { report: { holder, bytes: 0, chunks: 0 }, outstanding: [] };
     this.#reports.push(source.report);
     this.#active.add(source);
-    this.#serve(source).catch((error) => this.#drop(source, error));
+    this.#loops.push(this.#serve(source).catch((error) => this.#drop(source, error)));
   }
 
   async #serve(source: Source): Promise<void> {
     const { host, port } = parseAddress(source.report.holder);
-    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
-    const signal = this.#options.signal ? AbortSignal.any([timeout, this.#options.signal]) : timeout;
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#options.timeoutMs), this.#stop.signal]);
     const conn = await Deno.connect({ hostname: host, port, signal });
     source.conn = conn;
     if (this.#finished) return this.#leave(source);
@@ -462,6 +469,7 @@ class Swarm {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#stop.abort();
     for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
     this.#outcome.resolve();
     this.#notify();
@@ -470,6 +478,7 @@ class Swarm {
   #fail(error: Error): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#stop.abort();
     for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
     const local = error instanceof LocalError;
     // A journal lists only whole chunks: with a root, whatever landed can be checked and kept next time.

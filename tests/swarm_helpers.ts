@@ -1,0 +1,207 @@
+/**
+ * Fakes for the swarm tests: a holder that speaks `HASHES` / `RANGE` / `GET`
+ * persistently over given bytes and can misbehave in one chosen way, a real
+ * file server over a temporary folder, and the tracker's view of a file
+ * (computed here, independently of `chunks.ts`).
+ */
+
+import { createHash } from "node:crypto";
+import { startFileServer } from "../file_server.ts";
+import type { Holder } from "../protocol.ts";
+import { BufferedReader } from "../reader.ts";
+import { TcpServer } from "../server.ts";
+import { SharedFolder } from "../shared_folder.ts";
+import { isDisconnect, writeAll } from "../transfer.ts";
+import { hashToken, sha256, tempDir, writeFiles } from "./helpers.ts";
+
+/** One chunk, as the protocol fixes it: 1 MiB. */
+export const MiB = 1024 * 1024;
+
+/** How the tracker lists a holder of `bytes` at `address`: size, SHA-256, and the chunk root of a file over 1 MiB. */
+export function holderOf(address: string, bytes: Uint8Array): Holder {
+  const [hash, root] = hashToken(bytes).split(":");
+  return root === undefined
+    ? { address, size: bytes.length, sha256: hash }
+    : { address, size: bytes.length, sha256: hash, root };
+}
+
+/** The SHA-256 of every 1 MiB chunk of `bytes`, in hex, chunk 0 first (none for an empty file). */
+export function chunkHashes(bytes: Uint8Array): string[] {
+  const hashes: string[] = [];
+  for (let at = 0; at < bytes.length; at += MiB) hashes.push(sha256(bytes.subarray(at, at + MiB)));
+  return hashes;
+}
+
+/** Reads exactly `n` bytes after a header; throws if the connection ends first. */
+export async function readBytes(reader: BufferedReader, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await reader.read(out.subarray(filled));
+    if (got === null) throw new Error(`connection ended after ${filled} of ${n} bytes`);
+    filled += got;
+  }
+  return out;
+}
+
+/** Options of {@link startFakeHolder}. */
+export interface FakeHolderOptions {
+  /** The one name it holds; any other name is answered `404`. */
+  name: string;
+  /** The bytes it serves; their size and SHA-256 are in every header it sends. */
+  data: Uint8Array;
+  /**
+   * Sends this chunk with its first byte flipped, every time it is asked for
+   * it: an index, or `"first"` for the first chunk of the first `RANGE` it
+   * gets (and only that once). Default: no chunk.
+   */
+  corrupt?: number | "first";
+  /**
+   * Sends the header and half of this chunk (an index, or `"first"` as for
+   * `corrupt`), then nothing more on that connection, reading on until the
+   * downloader hangs up. Default: never stalls.
+   */
+  stall?: number | "first";
+  /** Lists a wrong hash for chunk 0 in its `HASHES` answer, so that its list does not come to the root. Default: false. */
+  lieInHashes?: boolean;
+  /** Every `RANGE` and `GET` answer waits for this. Default: answers at once. */
+  gate?: Promise<unknown>;
+}
+
+/** A running {@link startFakeHolder}. */
+export interface FakeHolder extends AsyncDisposable {
+  /** `127.0.0.1:<port>`. */
+  address: string;
+  /** Every request line it received, in order, over all its connections. */
+  requests: string[];
+  /** Resolves once it has misbehaved: sent the corrupt chunk, stalled, or sent its lying list. */
+  faulted: Promise<void>;
+  /** Resolves once a connection to it has ended (the downloader hung up, for instance after dropping it). */
+  hungUp: Promise<void>;
+}
+
+/**
+ * A holder on 127.0.0.1 that answers `HASHES`, `RANGE` (connection kept
+ * open, pipelined requests answered in order) and `GET` (then closes) over
+ * `options.data`, with the wire format written out here rather than taken
+ * from `protocol.ts`. Disposing of it closes every connection; an unexpected
+ * error in it (not a disconnect) is thrown then.
+ */
+export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
+  const { name, data } = options;
+  const size = data.length;
+  const hash = sha256(data);
+  const hashes = chunkHashes(data);
+  if (options.lieInHashes) hashes[0] = sha256("not chunk 0");
+  const hashesAnswer = `200 HASHES ${size} ${hash} ${MiB} ${hashes.length}\n` + hashes.map((h) => h + "\n").join("");
+  const requests: string[] = [];
+  const faulted = Promise.withResolvers<void>();
+  const hungUp = Promise.withResolvers<void>();
+  const errors: unknown[] = [];
+  let ranges = 0;
+  // The chunk an option names, for a RANGE starting at `offset` (the `n`th RANGE it got, from 1).
+  const target = (option: number | "first" | undefined, offset: number, n: number) =>
+    option === "first" ? (n === 1 ? Math.floor(offset / MiB) : undefined) : option;
+
+  const serve = async (conn: Deno.Conn) => {
+    const reader = new BufferedReader(conn);
+    try {
+      while (true) {
+        const line = await reader.readLine();
+        if (line === null) return;
+        requests.push(line);
+        const m = /^(?:(GET|HASHES) (.+)|RANGE (\d+) (\d+|\*) (.+))$/.exec(line);
+        if (!m) {
+          await writeAll(conn, new TextEncoder().encode("400 unknown command\n"));
+          return;
+        }
+        const verb = m[1] ?? "RANGE";
+        if ((m[2] ?? m[5]) !== name) {
+          await writeAll(conn, new TextEncoder().encode(`404 no file "${m[2] ?? m[5]}"\n`));
+          if (verb === "GET") return;
+          continue;
+        }
+        if (verb === "HASHES") {
+          await writeAll(conn, new TextEncoder().encode(hashesAnswer));
+          if (options.lieInHashes) faulted.resolve();
+          continue;
+        }
+        await options.gate;
+        const n = ++ranges;
+        const offset = verb === "GET" ? 0 : Number(m[3]);
+        if (offset > size) {
+          await writeAll(conn, new TextEncoder().encode(`416 offset ${offset} is past the end (${size} bytes)\n`));
+          continue;
+        }
+        const length = Math.min(m[4] === undefined || m[4] === "*" ? size : Number(m[4]), size - offset);
+        const header = offset === 0 && length === size
+          ? `200 ${size} ${hash}\n`
+          : `206 ${size} ${hash} ${offset} ${length}\n`;
+        const body = data.slice(offset, offset + length);
+        const within = (chunk: number | undefined) =>
+          chunk !== undefined && chunk * MiB >= offset && chunk * MiB < offset + length;
+        const stall = target(options.stall, offset, n);
+        if (within(stall)) {
+          const half = Math.floor(Math.min(MiB, size - stall! * MiB) / 2);
+          await writeAll(conn, new TextEncoder().encode(header));
+          await writeAll(conn, body.subarray(0, stall! * MiB - offset + half));
+          faulted.resolve();
+          const sink = new Uint8Array(64 * 1024);
+          while (await reader.read(sink) !== null) {
+            // stalled: read what comes, answer nothing, until the downloader hangs up
+          }
+          return;
+        }
+        const corrupt = target(options.corrupt, offset, n);
+        if (within(corrupt)) body[corrupt! * MiB - offset] ^= 0xff;
+        await writeAll(conn, new TextEncoder().encode(header));
+        await writeAll(conn, body);
+        if (within(corrupt)) faulted.resolve();
+        if (verb === "GET") return;
+      }
+    } catch (error) {
+      if (!isDisconnect(error)) throw error;
+    } finally {
+      hungUp.resolve();
+    }
+  };
+
+  const server = new TcpServer({ hostname: "127.0.0.1", port: 0 }, serve, (error) => errors.push(error));
+  return {
+    address: `127.0.0.1:${server.addr.port}`,
+    requests,
+    faulted: faulted.promise,
+    hungUp: hungUp.promise,
+    [Symbol.asyncDispose]: async () => {
+      await server.close();
+      if (errors.length > 0) throw errors[0];
+    },
+  };
+}
+
+/** A real file server (`file_server.ts`) on 127.0.0.1 over a new temporary folder holding `files`. */
+export async function servingFolder(
+  files: Record<string, string | Uint8Array>,
+): Promise<{ address: string; port: number; dir: string } & AsyncDisposable> {
+  const dir = await tempDir();
+  await writeFiles(dir.path, files);
+  const folder = await SharedFolder.open(dir.path);
+  await folder.scan();
+  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder });
+  return {
+    address: `127.0.0.1:${server.addr.port}`,
+    port: server.addr.port,
+    dir: dir.path,
+    [Symbol.asyncDispose]: async () => {
+      await server.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** The chunk root of `hashes` (hex chunk hashes): the SHA-256 of their bytes laid end to end. */
+export function rootOfHex(hashes: string[]): string {
+  const root = createHash("sha256");
+  for (const h of hashes) root.update(Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16)));
+  return root.digest("hex");
+}

@@ -4,14 +4,19 @@
  * holder that keeps failing is no longer offered. Pure data, no I/O.
  *
  * Votes are counted per reporting session, not per report, so that one
- * client repeating itself cannot demote an honest holder on its own. A
- * holder's record lives as long as its session: a peer that reconnects
- * starts afresh (it may have been fixed).
+ * client repeating itself cannot demote an honest holder on its own; a vote
+ * outlives its session (a one-shot `get` reports, then leaves). A holder's
+ * record lives as long as the holder's session: a peer that reconnects
+ * starts afresh (it may have been fixed). Each record keeps at most
+ * {@link MAX_VOTES} votes of each kind, the latest.
  *
  * @module
  */
 
 import type { Holder } from "./protocol.ts";
+
+/** Votes of each kind kept per holder; older ones are forgotten first. */
+export const MAX_VOTES = 1_000;
 
 /** How a holder has served, as reported. */
 export interface HolderScore {
@@ -44,19 +49,21 @@ export class HolderFeedback {
     this.#demoteAfter = demoteAfter;
   }
 
-  /** Records that session `reporter` got `outcome` (`OK` or a code) and `bytes` verified bytes from peer `holder`. */
+  /**
+   * Records that session `reporter` got `outcome` (`OK` or a code) from peer
+   * `holder`, and `bytes` verified bytes; only a success's bytes count as
+   * served (a failed transfer's bytes were not worth anything).
+   */
   report(reporter: number, holder: number, outcome: string, bytes: number): HolderScore {
     let record = this.#records.get(holder);
     if (!record) this.#records.set(holder, record = { served: 0, ok: new Set(), failed: new Set() });
-    record.served += bytes;
-    if (outcome === "OK") {
-      record.ok.add(reporter);
-      record.failed.delete(reporter);
-    } else {
-      record.failed.add(reporter);
-      record.ok.delete(reporter);
-      record.lastFailure = outcome;
-    }
+    const [vote, other] = outcome === "OK" ? [record.ok, record.failed] : [record.failed, record.ok];
+    if (outcome === "OK") record.served += bytes;
+    else record.lastFailure = outcome;
+    other.delete(reporter);
+    vote.delete(reporter); // re-added last: the latest votes are the ones kept
+    vote.add(reporter);
+    if (vote.size > MAX_VOTES) vote.delete(vote.values().next().value!);
     return this.score(holder)!;
   }
 
@@ -68,13 +75,9 @@ export class HolderFeedback {
     return r.lastFailure === undefined ? score : { ...score, lastFailure: r.lastFailure };
   }
 
-  /** Forgets peer `id`: as a holder (its record) and as a reporter (its votes). */
+  /** Forgets what was reported about peer `id` (its session ended). Its own votes on others stay. */
   forget(id: number): void {
     this.#records.delete(id);
-    for (const r of this.#records.values()) {
-      r.ok.delete(id);
-      r.failed.delete(id);
-    }
   }
 
   /** True when nothing was ever reported: replies keep announcement order at no cost. */

@@ -96,18 +96,19 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
   const outcomes = await downloadAll(ordered, {
     ...options,
     onSettled: async (outcome) => {
-      await reportHolders(tracker, outcome);
+      // After our own cancellation, what the holders did says nothing about them.
+      if (!options.signal?.aborted) await reportHolders(tracker, outcome);
       await options.onSettled?.(outcome);
     },
   });
   return infoError ? { reply, outcomes, infoError } : { reply, outcomes };
 }
 
-/** Tells the tracker how each holder of a settled download served (not our own cancellations). */
+/** Tells the tracker how each holder of a settled download served. */
 async function reportHolders(tracker: TrackerClient, outcome: FileOutcome): Promise<void> {
   const sources = outcome.ok ? outcome.result.sources : outcome.sources;
   for (const s of sources) {
-    if (s.code === "ECANCELED" || (s.code === undefined && s.bytes === 0)) continue;
+    if (s.code === undefined && s.bytes === 0) continue; // used, but nothing to say
     // The tracker may be gone or may have forgotten the holder: the download's outcome stands anyway.
     await tracker.report({ address: s.holder, outcome: s.code ?? "OK", bytes: s.bytes, name: outcome.name })
       .catch(() => {});
@@ -235,8 +236,9 @@ export class Peer implements AsyncDisposable {
   }
 
   /**
-   * Cancels running downloads (their partial files are removed), leaves the
-   * tracker and stops serving. Idempotent.
+   * Cancels running downloads (what arrived of a file over one chunk stays,
+   * hidden, for the next try; the rest is removed), leaves the tracker and
+   * stops serving. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {

@@ -52,6 +52,10 @@ if (CHUNK_SIZE !== CHUNK_BYTES) throw new Error("a chunk must be one piece of th
 
 /** Requests a source keeps sent ahead. */
 const DEPTH = 2;
+/** A source with a request out and no byte for this long is late (or the timeout's half, if shorter). */
+const SILENT_MS = 1_000;
+/** How often idle sources look again for a late chunk to take over, in the endgame. */
+const RECHECK_MS = 100;
 
 /** How one holder served one download. */
 export interface SourceReport {
@@ -143,6 +147,14 @@ interface Source {
   report: SourceReport;
   conn?: Deno.Conn;
   outstanding: Request[];
+  /** When the answer at the head of `outstanding` began to be awaited. */
+  headStart: number;
+  /** When the last bytes came. */
+  lastRead: number;
+  /** Bytes per ms over its recent chunks, once one arrived. */
+  rate?: number;
+  /** Closed by us because all it still had to send had come from elsewhere. */
+  cut?: boolean;
 }
 
 class Swarm {
@@ -172,6 +184,7 @@ class Swarm {
   #reports: SourceReport[] = [];
   #resumed = 0;
   #waiters: (() => void)[] = [];
+  #recheck: ReturnType<typeof setTimeout> | undefined;
   #pool = new BufferPool(8);
   #outcome = Promise.withResolvers<void>();
   #finished = false;
@@ -215,7 +228,10 @@ class Swarm {
       // Every chunk arrived, yet the whole is wrong: the root or the bytes lied.
       const message = `the file's sha256 is ${sha256.slice(0, 12)}…, ${this.#v.sha256.slice(0, 12)}… was announced`;
       const blamed = this.#reports.filter((r) => r.bytes > 0 || r === this.#listSourceReport);
-      for (const r of blamed.length > 0 ? blamed : this.#reports) Object.assign(r, { code: "EHASH", message });
+      // Their bytes were not worth anything: no credit for them.
+      for (const r of blamed.length > 0 ? blamed : this.#reports) {
+        Object.assign(r, { code: "EHASH", message, bytes: 0 });
+      }
       throw new FetchError(message, this.#reports, { corrupt: true }); // which chunk is wrong is unknown
     }
     return { sources: this.#reports, resumed: this.#resumed, chunks: this.#list };
@@ -226,7 +242,8 @@ class Swarm {
   /** Opens a connection to the next unused holder and serves it until the download ends or it fails. */
   #startSource(): void {
     const holder = this.#reserve.shift()!;
-    const source: Source = { report: { holder, bytes: 0, chunks: 0 }, outstanding: [] };
+    const now = performance.now();
+    const source: Source = { report: { holder, bytes: 0, chunks: 0 }, outstanding: [], headStart: now, lastRead: now };
     this.#reports.push(source.report);
     this.#active.add(source);
     this.#loops.push(this.#serve(source).catch((error) => this.#drop(source, error)));
@@ -248,6 +265,7 @@ class Swarm {
       while (source.outstanding.length < DEPTH) {
         const request = this.#pick(source);
         if (!request) break;
+        if (source.outstanding.length === 0) source.headStart = performance.now();
         source.outstanding.push(request);
         for (let i = request.first; i < request.first + request.count; i++) this.#owners[i]++;
         const { offset } = chunkSpan(request.first, this.#v.size);
@@ -258,11 +276,17 @@ class Swarm {
         );
       }
       if (source.outstanding.length === 0) {
+        // Nothing to hand out: look again soon, for a chunk that has become late elsewhere.
+        this.#recheck ??= setTimeout(() => {
+          this.#recheck = undefined;
+          this.#notify();
+        }, RECHECK_MS);
         await this.#changed();
         continue;
       }
       await this.#receive(source, reader, source.outstanding[0]);
       this.#release(source.outstanding.shift()!);
+      source.headStart = performance.now();
     }
     this.#leave(source);
   }
@@ -338,17 +362,33 @@ class Swarm {
       }
       return { first, count };
     }
-    if (!this.#verify) return undefined;
-    let best: number | undefined;
+    // Endgame: nothing left to hand out. An idle source takes over (one at a time) a chunk
+    // whose source is late; the first copy wins and the loser is cut off.
+    if (!this.#verify || source.outstanding.length > 0) return undefined;
+    const now = performance.now();
+    let best: { chunk: number; waited: number } | undefined;
     for (const other of this.#active) {
-      if (other === source) continue;
-      for (const r of other.outstanding) {
-        const i = r.first;
-        if (this.#done[i] || source.outstanding.some((o) => o.first === i)) continue;
-        if (best === undefined || this.#owners[i] < this.#owners[best]) best = i;
-      }
+      if (other === source || !this.#late(other, now)) continue;
+      const waited = now - other.headStart;
+      const chunk = other.outstanding.find((r) => !this.#done[r.first])?.first;
+      if (chunk !== undefined && (!best || waited > best.waited)) best = { chunk, waited };
     }
-    return best === undefined ? undefined : { first: best, count: 1 };
+    return best && { first: best.chunk, count: 1 };
+  }
+
+  /**
+   * A source is late when it has a request out and nothing came for a
+   * second, or its current chunk has taken more than twice what the fastest
+   * source needs for one (plus 100 ms). A healthy swarm of equals has no
+   * late source, so it fetches nothing twice.
+   */
+  #late(source: Source, now: number): boolean {
+    if (source.outstanding.length === 0) return false;
+    const silentMs = Math.min(SILENT_MS, this.#options.timeoutMs / 2);
+    if (now - Math.max(source.lastRead, source.headStart) > silentMs) return true;
+    let fastest = 0;
+    for (const s of this.#active) fastest = Math.max(fastest, s.rate ?? 0);
+    return fastest > 0 && now - source.headStart > 2 * CHUNK_SIZE / fastest + 100;
   }
 
   /** Reads the answer to `request`, delivering its chunks as they arrive. */
@@ -369,8 +409,19 @@ class Swarm {
     }
     const bytes = { read: (b: Uint8Array) => reader.read(b).catch((e) => Promise.reject(this.#timedOut(e, watchdog))) };
     let index = request.first;
-    await exactBytes(bytes, header.length, { onRead: () => watchdog.touch(), pool: this.#pool }).pipeTo(
-      new WritableStream({ write: (piece) => this.#deliver(source, index++, piece) }),
+    const onRead = () => {
+      watchdog.touch();
+      source.lastRead = performance.now();
+    };
+    await exactBytes(bytes, header.length, { onRead, pool: this.#pool }).pipeTo(
+      new WritableStream({
+        write: (piece) => {
+          const ms = Math.max(1, performance.now() - source.headStart);
+          source.rate = source.rate === undefined ? piece.length / ms : (source.rate + piece.length / ms) / 2;
+          source.headStart = performance.now();
+          this.#deliver(source, index++, piece);
+        },
+      }),
     );
   }
 
@@ -414,8 +465,21 @@ class Swarm {
     } finally {
       this.#pool.give(piece);
     }
+    this.#cutLosers(source, index);
     this.#notify();
     if (this.#doneCount === this.#count) this.#finish();
+  }
+
+  /** Closes the other sources that still owe chunk `index` and nothing else of use: their copy lost. */
+  #cutLosers(winner: Source, index: number): void {
+    if (this.#owners[index] < 2) return;
+    for (const other of this.#active) {
+      if (other === winner || !other.outstanding.some((r) => r.first === index)) continue;
+      if (other.outstanding.every((r) => this.#done[r.first] && r.count === 1)) {
+        other.cut = true;
+        if (other.conn) closeQuietly(other.conn);
+      }
+    }
   }
 
   /** Feeds the whole-file hash with chunks that landed earlier out of order, read back from disk. */
@@ -447,6 +511,7 @@ class Swarm {
     if (source.conn) closeQuietly(source.conn);
     for (const r of source.outstanding.splice(0)) this.#release(r);
     if (this.#finished) return;
+    if (source.cut) return this.#notify(); // not a failure: it lost a race we started
     if (error instanceof LocalError) return this.#fail(error);
     const { code, message } = classify(error, this.#options.signal);
     if (code === "ECANCELED") return this.#fail(new TransferError(code, message));
@@ -470,6 +535,7 @@ class Swarm {
     if (this.#finished) return;
     this.#finished = true;
     this.#stop.abort();
+    clearTimeout(this.#recheck);
     for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
     this.#outcome.resolve();
     this.#notify();
@@ -479,6 +545,7 @@ class Swarm {
     if (this.#finished) return;
     this.#finished = true;
     this.#stop.abort();
+    clearTimeout(this.#recheck);
     for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
     const local = error instanceof LocalError;
     // A journal lists only whole chunks: with a root, whatever landed can be checked and kept next time.

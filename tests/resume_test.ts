@@ -10,8 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Downloaded, DownloadError, downloadFile } from "../download.ts";
-import type { PeerEvent } from "../peer.ts";
-import { sendAndFetch } from "../peer.ts";
+import { type PeerEvent, sendAndFetch } from "../peer.ts";
 import {
   formatFileHeader,
   formatHashesHeader,
@@ -59,7 +58,7 @@ function uploadMeter() {
 }
 
 /** Polls `check` every 10 ms until it holds; fails after `timeoutMs`. There is no event to wait for on another process's files. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
@@ -233,7 +232,7 @@ Deno.test("resume: a get killed half-way (one holder) carries on from the journa
   }
   await waitUntil(
     "the first holder gone from the index",
-    () => Promise.resolve(!tracker.index.holders("big.bin", 9).length),
+    () => !tracker.index.holders("big.bin", 9).length,
   );
   const V = atKill.correct.length;
 
@@ -282,7 +281,7 @@ Deno.test("resume: a get killed half-way (3 holders, --sources 3) carries on, th
   }
   await waitUntil(
     "the first holders gone from the index",
-    () => Promise.resolve(!tracker.index.holders("big.bin", 9).length),
+    () => !tracker.index.holders("big.bin", 9).length,
   );
   const V = atKill.correct.length;
 
@@ -305,13 +304,10 @@ Deno.test("resume: a get killed half-way (3 holders, --sources 3) carries on, th
   assert.ok(result.resumed >= V * MiB - MiB, `resumed ${result.resumed}, ${V} chunks on disk`);
   // Every missing chunk landed once, whichever holder sent it.
   assert.equal(result.sources.reduce((n, s) => n + s.bytes, 0), missing);
-  // What was sent: the missing part, plus endgame copies. Once no chunk is
-  // left to hand out (at most sources * DEPTH = 3 * 2 chunks in flight), each
-  // idle source may ask for a chunk in flight elsewhere, each chunk at most
-  // once per other source, and a copy that lost is not cancelled: at most
-  // 3 * 2 * (3 - 1) = 12 chunks more. The issue promised "missing + 1 chunk".
+  // What was sent: the missing part, plus at most one chunk. Holders of
+  // equal speed are never late, so the endgame fetches nothing twice.
   assert.ok(meter.bytes >= missing, `sent ${meter.bytes}, missing ${missing}`);
-  assert.ok(meter.bytes <= missing + 12 * MiB, `sent ${meter.bytes}, missing ${missing}`);
+  assert.ok(meter.bytes <= missing + MiB, `sent ${meter.bytes}, missing ${missing}`);
   await assertSameBytes(join(out.path, "big.bin"), data);
   assert.deepEqual(await listDir(out.path), ["big.bin"]);
 });
@@ -508,8 +504,8 @@ Deno.test("tracker: a holder two sessions report failing is no longer offered; t
     second[Symbol.dispose]();
     await left;
   }
-  // A reporter that leaves takes its votes with it.
-  assert.deepEqual(await offered(), [b.address, a.address]);
+  // A vote outlives its session: a one-shot `get` reports, then leaves.
+  assert.deepEqual(await offered(), [b.address]);
 });
 
 Deno.test("tracker: one session repeating a failure report five times does not demote a holder", async () => {

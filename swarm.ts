@@ -165,7 +165,6 @@ class Swarm {
   /** Checking each chunk, several sources at once; else one streaming source at a time. */
   #verify: boolean;
   #list: Uint8Array | undefined;
-  #listFetcher: Source | undefined;
   #ready = false;
   #done: Uint8Array;
   #doneCount = 0;
@@ -256,11 +255,10 @@ class Swarm {
     source.conn = conn;
     if (this.#finished) return this.#leave(source);
     const reader = new BufferedReader(conn);
-    while (!this.#ready) {
-      if (!this.#listFetcher) await this.#fetchList(source, reader);
-      else await this.#changed();
-      if (this.#finished) return this.#leave(source);
-    }
+    // Every source that connects before the chunk hashes are known asks for them too, so
+    // that a holder slow to answer cannot hold the others; the first good list wins.
+    if (!this.#ready) await this.#fetchList(source, reader);
+    if (this.#finished) return this.#leave(source);
     while (!this.#finished) {
       while (source.outstanding.length < DEPTH) {
         const request = this.#pick(source);
@@ -293,8 +291,6 @@ class Swarm {
 
   /** `HASHES`: the chunk hashes, which must come to the announced root. */
   async #fetchList(source: Source, reader: BufferedReader): Promise<void> {
-    this.#listFetcher = source;
-    this.#listSourceReport = source.report;
     try {
       await writeText(source.conn!, formatFileRequest({ verb: "HASHES", name: this.#v.name, offset: 0 }));
       using watchdog = new Watchdog(this.#options.timeoutMs, () => closeQuietly(source.conn!));
@@ -318,9 +314,11 @@ class Swarm {
       if (rootOf(list) !== this.#v.root) {
         throw new TransferError("EHASHES", "its chunk hashes do not match the announced root");
       }
-      this.#setList(list);
+      if (!this.#ready) {
+        this.#listSourceReport = source.report;
+        this.#setList(list);
+      }
     } finally {
-      if (this.#listFetcher === source) this.#listFetcher = undefined;
       this.#notify();
     }
   }
@@ -444,7 +442,14 @@ class Swarm {
   /** One chunk from `source`: checked, written, recorded, hashed in order. */
   #deliver(source: Source, index: number, piece: Uint8Array): void {
     try {
-      if (this.#finished || this.#done[index]) return; // another source's copy won
+      if (this.#finished) return;
+      if (this.#done[index]) {
+        // Another source's copy won; a bad copy still names its sender.
+        if (this.#verify && !chunkMatches(this.#list!, index, createHash("sha256").update(piece).digest())) {
+          throw new TransferError("EHASH", `chunk ${index} does not match its hash`);
+        }
+        return;
+      }
       if (
         (this.#verify || this.#count === 1) &&
         !chunkMatches(this.#list!, index, createHash("sha256").update(piece).digest())

@@ -11,7 +11,7 @@ import type { Holder } from "../protocol.ts";
 import { BufferedReader } from "../reader.ts";
 import { TcpServer } from "../server.ts";
 import { SharedFolder } from "../shared_folder.ts";
-import { isDisconnect, writeAll } from "../transfer.ts";
+import { isDisconnect, writeAll, writeText } from "../transfer.ts";
 import { hashToken, sha256, tempDir, writeFiles } from "./helpers.ts";
 
 /** One chunk, as the protocol fixes it: 1 MiB. */
@@ -64,6 +64,8 @@ export interface FakeHolderOptions {
   stall?: number | "first";
   /** Lists a wrong hash for chunk 0 in its `HASHES` answer, so that its list does not come to the root. Default: false. */
   lieInHashes?: boolean;
+  /** Reads `HASHES` and never answers it (nor anything after it). Default: false. */
+  stallHashes?: boolean;
   /** Every `RANGE` and `GET` answer waits for this. Default: answers at once. */
   gate?: Promise<unknown>;
 }
@@ -98,6 +100,8 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
   const faulted = Promise.withResolvers<void>();
   const hungUp = Promise.withResolvers<void>();
   const errors: unknown[] = [];
+  const closing = Promise.withResolvers<void>();
+  const closed = Symbol("closed");
   let ranges = 0;
   // The chunk an option names, for a RANGE starting at `offset` (the `n`th RANGE it got, from 1).
   const target = (option: number | "first" | undefined, offset: number, n: number) =>
@@ -112,25 +116,31 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
         requests.push(line);
         const m = /^(?:(GET|HASHES) (.+)|RANGE (\d+) (\d+|\*) (.+))$/.exec(line);
         if (!m) {
-          await writeAll(conn, new TextEncoder().encode("400 unknown command\n"));
+          await writeText(conn, "400 unknown command\n");
           return;
         }
         const verb = m[1] ?? "RANGE";
         if ((m[2] ?? m[5]) !== name) {
-          await writeAll(conn, new TextEncoder().encode(`404 no file "${m[2] ?? m[5]}"\n`));
+          await writeText(conn, `404 no file "${m[2] ?? m[5]}"\n`);
           if (verb === "GET") return;
           continue;
         }
         if (verb === "HASHES") {
-          await writeAll(conn, new TextEncoder().encode(hashesAnswer));
+          if (options.stallHashes) {
+            faulted.resolve();
+            await closing.promise;
+            return;
+          }
+          await writeText(conn, hashesAnswer);
           if (options.lieInHashes) faulted.resolve();
           continue;
         }
-        await options.gate;
+        // A gate that never opens must not keep the fake from closing.
+        if (await Promise.race([options.gate, closing.promise.then(() => closed)]) === closed) return;
         const n = ++ranges;
         const offset = verb === "GET" ? 0 : Number(m[3]);
         if (offset > size) {
-          await writeAll(conn, new TextEncoder().encode(`416 offset ${offset} is past the end (${size} bytes)\n`));
+          await writeText(conn, `416 offset ${offset} is past the end (${size} bytes)\n`);
           continue;
         }
         const length = Math.min(m[4] === undefined || m[4] === "*" ? size : Number(m[4]), size - offset);
@@ -143,7 +153,7 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
         const stall = target(options.stall, offset, n);
         if (within(stall)) {
           const half = Math.floor(Math.min(MiB, size - stall! * MiB) / 2);
-          await writeAll(conn, new TextEncoder().encode(header));
+          await writeText(conn, header);
           await writeAll(conn, body.subarray(0, stall! * MiB - offset + half));
           faulted.resolve();
           const sink = new Uint8Array(64 * 1024);
@@ -154,7 +164,7 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
         }
         const corrupt = target(options.corrupt, offset, n);
         if (within(corrupt)) body[corrupt! * MiB - offset] ^= 0xff;
-        await writeAll(conn, new TextEncoder().encode(header));
+        await writeText(conn, header);
         await writeAll(conn, body);
         if (within(corrupt)) faulted.resolve();
         if (verb === "GET") return;
@@ -173,6 +183,7 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
     faulted: faulted.promise,
     hungUp: hungUp.promise,
     [Symbol.asyncDispose]: async () => {
+      closing.resolve();
       await server.close();
       if (errors.length > 0) throw errors[0];
     },

@@ -37,6 +37,12 @@ Deno.test("swarm: a file held by 4 peers comes from all 4, byte for byte", async
   assert.equal(outcome.result.sources.reduce((n, s) => n + s.bytes, 0), data.length);
 });
 
+/**
+ * A download that hangs fails the test instead of hanging it: cancelled long after any of these
+ * downloads ends (each takes well under a second), not a bound on how fast they are.
+ */
+const hangGuard = () => AbortSignal.timeout(20_000);
+
 // --- sizes, through the tracker ----------------------------------------------
 
 for (
@@ -56,7 +62,7 @@ for (
       for (let i = 0; i < holders; i++) peers.push(await testPeer(tracker.address, { "f.bin": data }));
       await using out = await tempDir();
       await using client = await TrackerClient.connect(tracker.address);
-      const [outcome] = (await sendAndFetch(client, "f.bin", { outDir: out.path })).outcomes;
+      const [outcome] = (await sendAndFetch(client, "f.bin", { outDir: out.path, signal: hangGuard() })).outcomes;
       assert.ok(outcome.ok, JSON.stringify(outcome));
       const { result } = outcome;
       assert.deepEqual(await Deno.readFile(join(out.path, "f.bin")), data);
@@ -111,7 +117,7 @@ Deno.test("swarm: a holder whose chunk 3 is corrupt is dropped (EHASH) after its
   await using out = await tempDir();
   const result = await downloadFile(
     lookup([holderOf(bad.address, data), holderOf(good.address, data), holderOf(spare.address, data)]),
-    { outDir: out.path, sources: 1 },
+    { outDir: out.path, sources: 1, signal: hangGuard() },
   );
   assert.deepEqual(await Deno.readFile(join(out.path, NAME)), data);
   assert.deepEqual(result.failed.map((a) => [a.holder, a.code]), [[bad.address, "EHASH"]]);
@@ -133,6 +139,7 @@ Deno.test("swarm: among 4 holders at once, the one that sends a corrupt chunk al
     await using out = await tempDir();
     const result = await downloadFile(lookup([bad, ...goods].map((h) => holderOf(h.address, data))), {
       outDir: out.path,
+      signal: hangGuard(),
     });
     assert.deepEqual(await Deno.readFile(join(out.path, NAME)), data);
     assert.deepEqual(result.failed.map((a) => [a.holder, a.code]), [[bad.address, "EHASH"]]);
@@ -164,6 +171,7 @@ Deno.test("swarm: a holder stalled mid-chunk is outpaced by the endgame, not tim
     const result = await downloadFile(lookup([staller, ...goods].map((h) => holderOf(h.address, data))), {
       outDir: out.path,
       timeoutMs: 60_000, // far beyond the test: only the endgame can finish this download
+      signal: hangGuard(),
     });
     assert.deepEqual(await Deno.readFile(join(out.path, NAME)), data);
     assert.deepEqual(result.failed, [], "nobody is blamed");
@@ -180,6 +188,27 @@ Deno.test("swarm: a holder stalled mid-chunk is outpaced by the endgame, not tim
   }
 });
 
+Deno.test("swarm: a holder that never answers HASHES does not hold the download: the others' lists serve", async () => {
+  const data = randomBytes(8 * MiB + 17, 17);
+  await using silent = startFakeHolder({ name: NAME, data, stallHashes: true });
+  const goods = goodFakes(2, data, silent.faulted);
+  try {
+    await using out = await tempDir();
+    const result = await downloadFile(lookup([silent, ...goods].map((h) => holderOf(h.address, data))), {
+      outDir: out.path,
+      timeoutMs: 60_000, // far beyond the test: the download must not wait for the silent one
+      signal: hangGuard(),
+    });
+    assert.deepEqual(await Deno.readFile(join(out.path, NAME)), data);
+    assert.deepEqual(result.failed, []);
+    assert.deepEqual(silent.requests, [`HASHES ${NAME}`]);
+    assert.equal(sourceOf(result, silent).bytes, 0);
+    assert.equal(goods.reduce((n, g) => n + sourceOf(result, g).bytes, 0), data.length);
+  } finally {
+    await disposeAll(goods);
+  }
+});
+
 Deno.test("swarm: a holder whose HASHES do not come to the announced root is dropped (EHASHES); the next finishes", async () => {
   const data = randomBytes(5 * MiB + 9, 14);
   // One source at a time, the liar first: it is the one asked for the list.
@@ -189,6 +218,7 @@ Deno.test("swarm: a holder whose HASHES do not come to the announced root is dro
   const result = await downloadFile(lookup([holderOf(liar.address, data), holderOf(good.address, data)]), {
     outDir: out.path,
     sources: 1,
+    signal: hangGuard(),
   });
   assert.deepEqual(await Deno.readFile(join(out.path, NAME)), data);
   assert.deepEqual(liar.requests, [`HASHES ${NAME}`], "the liar is asked for nothing after its list");
@@ -210,6 +240,7 @@ Deno.test("swarm: a holder whose file changed since it announced is dropped (ECH
     // The tracker still lists the changed holder with the version it announced.
     const result = await downloadFile(lookup([changed, ...goods].map((h) => holderOf(h.address, data))), {
       outDir: out.path,
+      signal: hangGuard(),
     });
     assert.deepEqual(await Deno.readFile(join(out.path, NAME)), data);
     assert.deepEqual(result.failed.map((a) => [a.holder, a.code]), [[changed.address, "ECHANGED"]]);

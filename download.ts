@@ -117,7 +117,9 @@ export async function downloadFile(lookup: Lookup, options: DownloadOptions): Pr
       if (fetched === "failed") break;
       // Every byte came but the whole was wrong, and without chunk hashes no chunk can be
       // blamed: the holders used are out, the others start again from nothing.
-      holders = holders.filter((h) => !sources.some((s) => s.holder === h));
+      const left = holders.filter((h) => !sources.some((s) => s.holder === h));
+      if (left.length === holders.length) break; // nobody to blame (an empty file): this version is wrong
+      holders = left;
     }
   }
   const message = attempts.length === 0 ? "no holder" : `all ${attempts.length} holders failed`;

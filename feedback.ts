@@ -7,20 +7,25 @@
  * client repeating itself cannot demote an honest holder on its own; a vote
  * outlives its session (a one-shot `get` reports, then leaves). A holder's
  * record lives as long as the holder's session: a peer that reconnects
- * starts afresh (it may have been fixed). Each record keeps at most
- * {@link MAX_VOTES} votes of each kind, the latest.
+ * starts afresh (it may have been fixed). Each record keeps the latest
+ * {@link MAX_VOTES} votes.
+ *
+ * Reports are taken on trust: a client that opens two connections can vote
+ * twice. Demotion needs more failing votes than good ones, and bytes count
+ * once per session and at most the file's size, which bounds what a liar
+ * can do, not that it can.
  *
  * @module
  */
 
 import type { Holder } from "./protocol.ts";
 
-/** Votes of each kind kept per holder; older ones are forgotten first. */
-export const MAX_VOTES = 1_000;
+/** Votes kept per holder; the oldest are forgotten first. */
+export const MAX_VOTES = 100;
 
 /** How a holder has served, as reported. */
 export interface HolderScore {
-  /** Verified bytes reported as delivered. */
+  /** Verified bytes reported as delivered, once per reporting session (its latest report). */
   served: number;
   /** Sessions that reported a success. */
   succeeded: number;
@@ -32,10 +37,16 @@ export interface HolderScore {
   demoted: boolean;
 }
 
+interface Vote {
+  ok: boolean;
+  bytes: number;
+}
+
 interface Record {
+  /** Each reporting session's latest vote, oldest first. */
+  votes: Map<number, Vote>;
   served: number;
-  ok: Set<number>;
-  failed: Set<number>;
+  failed: number;
   lastFailure?: string;
 }
 
@@ -51,27 +62,42 @@ export class HolderFeedback {
 
   /**
    * Records that session `reporter` got `outcome` (`OK` or a code) from peer
-   * `holder`, and `bytes` verified bytes; only a success's bytes count as
-   * served (a failed transfer's bytes were not worth anything).
+   * `holder`, with `bytes` verified bytes. A session's new report replaces
+   * its earlier one; only a success's bytes count as served (a failed
+   * transfer's bytes were worth nothing).
    */
   report(reporter: number, holder: number, outcome: string, bytes: number): HolderScore {
     let record = this.#records.get(holder);
-    if (!record) this.#records.set(holder, record = { served: 0, ok: new Set(), failed: new Set() });
-    const [vote, other] = outcome === "OK" ? [record.ok, record.failed] : [record.failed, record.ok];
-    if (outcome === "OK") record.served += bytes;
-    else record.lastFailure = outcome;
-    other.delete(reporter);
-    vote.delete(reporter); // re-added last: the latest votes are the ones kept
-    vote.add(reporter);
-    if (vote.size > MAX_VOTES) vote.delete(vote.values().next().value!);
+    if (!record) this.#records.set(holder, record = { votes: new Map(), served: 0, failed: 0 });
+    const ok = outcome === "OK";
+    if (!ok) record.lastFailure = outcome;
+    this.#unvote(record, reporter);
+    const vote = { ok, bytes: ok ? bytes : 0 };
+    record.votes.set(reporter, vote);
+    record.served += vote.bytes;
+    if (!ok) record.failed++;
+    if (record.votes.size > MAX_VOTES) this.#unvote(record, record.votes.keys().next().value!);
     return this.score(holder)!;
+  }
+
+  #unvote(record: Record, reporter: number): void {
+    const old = record.votes.get(reporter);
+    if (!old) return;
+    record.votes.delete(reporter);
+    record.served -= old.bytes;
+    if (!old.ok) record.failed--;
   }
 
   /** What is known of peer `holder`, if anything was reported. */
   score(holder: number): HolderScore | undefined {
     const r = this.#records.get(holder);
     if (!r) return undefined;
-    const score = { served: r.served, succeeded: r.ok.size, failed: r.failed.size, demoted: this.#demoted(r) };
+    const score = {
+      served: r.served,
+      succeeded: r.votes.size - r.failed,
+      failed: r.failed,
+      demoted: this.#demoted(r),
+    };
     return r.lastFailure === undefined ? score : { ...score, lastFailure: r.lastFailure };
   }
 
@@ -86,21 +112,22 @@ export class HolderFeedback {
   }
 
   /**
-   * `holders` without the demoted ones, best first: fewest failing sessions,
-   * then most bytes served, then announcement order. At most `max`.
+   * Positions in `peers` (holders in announcement order) without the
+   * demoted ones, best first: fewest failing sessions, then most bytes
+   * served, then announcement order. At most `max`.
    */
-  rank<T extends Holder & { peer: number }>(holders: T[], max: number): T[] {
-    if (this.#records.size === 0) return holders.slice(0, max);
-    const keyed = holders.flatMap((h, order) => {
-      const r = this.#records.get(h.peer);
+  rank(peers: readonly number[], max: number): number[] {
+    const known = peers.map((p) => this.#records.get(p));
+    if (known.every((r) => r === undefined)) return peers.slice(0, max).map((_, i) => i);
+    const keyed = known.flatMap((r, order) => {
       if (r && this.#demoted(r)) return [];
-      return [{ h, order, failed: r?.failed.size ?? 0, served: r?.served ?? 0 }];
+      return [{ order, failed: r?.failed ?? 0, served: r?.served ?? 0 }];
     });
     keyed.sort((a, b) => a.failed - b.failed || b.served - a.served || a.order - b.order);
-    return keyed.slice(0, max).map((k) => k.h);
+    return keyed.slice(0, max).map((k) => k.order);
   }
 
   #demoted(r: Record): boolean {
-    return r.failed.size >= this.#demoteAfter && r.failed.size > r.ok.size;
+    return r.failed >= this.#demoteAfter && r.failed > r.votes.size - r.failed;
   }
 }

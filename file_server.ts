@@ -163,7 +163,8 @@ async function sendBytes(
     watchdog.touch();
     progress(n);
   };
-  await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite, pool, limit }));
+  const cancelled = () => watchdog.expired;
+  await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite, pool, limit, cancelled }));
 }
 
 /** `HASHES <name>`: the header, then one line of hex per chunk. */

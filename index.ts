@@ -108,23 +108,36 @@ export class TrackerIndex {
     this.#peers.delete(id);
   }
 
-  /** The holders of `name`, at most `max`, in announcement order, each with its peer's id. */
-  holders(name: string, max: number): (Holder & { peer: number })[] {
-    const result: (Holder & { peer: number })[] = [];
-    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
+  /**
+   * The holders of `name`, at most `max`, each with its peer's id: in
+   * announcement order, or, with `order`, the first `scan` holders put in
+   * the order `order` gives (it gets their peer ids and returns positions
+   * among them, at most `max`). Only the holders returned are formatted.
+   */
+  holders(
+    name: string,
+    max: number,
+    order?: { scan: number; rank: (peers: number[]) => number[] },
+  ): (Holder & { peer: number })[] {
+    const slots: number[] = [];
+    const limit = order ? order.scan : max;
+    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && slots.length < limit; slot = this.#next[slot]) {
+      slots.push(slot);
+    }
+    const chosen = order ? order.rank(slots.map((slot) => this.#peer[slot])).map((i) => slots[i]) : slots;
+    return chosen.map((slot) => {
       const peer = this.#peers.get(this.#peer[slot])!;
       const holder = { address: peer.address, size: this.#size[slot], sha256: this.#hex(slot), peer: peer.id };
       const root = this.#roots.get(slot);
-      result.push(root === undefined ? holder : { ...holder, root });
-    }
-    return result;
+      return root === undefined ? holder : { ...holder, root };
+    });
   }
 
-  /** The id of the peer at `address` that holds `name`, if any. */
-  holderId(name: string, address: string): number | undefined {
+  /** The peer at `address` that holds `name`, and the size it announced, if any. */
+  holderOf(name: string, address: string): { peer: number; size: number } | undefined {
     for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
       const peer = this.#peers.get(this.#peer[slot])!;
-      if (peer.address === address) return peer.id;
+      if (peer.address === address) return { peer: peer.id, size: this.#size[slot] };
     }
     return undefined;
   }

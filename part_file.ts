@@ -49,6 +49,8 @@ export class PartFile {
   #journal: Deno.FsFile | undefined;
   #journalPath: string;
   #closed = false;
+  /** Landed or removed: nothing left to clean up. */
+  #gone = false;
 
   private constructor(path: string, journalPath: string, file: Deno.FsFile, journal: Deno.FsFile | undefined) {
     this.path = path;
@@ -140,22 +142,36 @@ export class PartFile {
     }
   }
 
-  /** Moves the finished file to `target` and removes the journal. */
+  /**
+   * Gives the finished file the name `target` and removes the journal. A
+   * file that appeared at `target` meanwhile is not replaced (a hard link
+   * cannot overwrite); where hard links are not supported, it is renamed.
+   */
   async land(target: string): Promise<void> {
     this.#close();
     try {
-      await Deno.rename(this.path, target);
+      await Deno.link(this.path, target);
+      this.#gone = true;
+      await Deno.remove(this.path).catch(() => {});
     } catch (error) {
-      throw new LocalError(`cannot move the verified file to ${target}: ${errorMessage(error)}`);
+      if (error instanceof Deno.errors.AlreadyExists) {
+        throw new LocalError(`${target} appeared while the download ran; it was left as it is`);
+      }
+      try {
+        await Deno.rename(this.path, target);
+        this.#gone = true;
+      } catch (error) {
+        throw new LocalError(`cannot move the verified file to ${target}: ${errorMessage(error)}`);
+      }
     }
     await Deno.remove(this.#journalPath).catch(() => {});
   }
 
-  /** Closes; keeps both files when `resumable` (a journal exists and something is in it), else removes them. */
+  /** Closes; keeps both files when `resumable` and a journal exists, else removes them (unless landed). */
   async close(resumable: boolean): Promise<void> {
-    if (this.#closed) return;
     this.#close();
-    if (resumable && this.#journal) return;
+    if (this.#gone || (resumable && this.#journal)) return;
+    this.#gone = true;
     await Deno.remove(this.path).catch(() => {});
     await Deno.remove(this.#journalPath).catch(() => {});
   }

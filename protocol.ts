@@ -53,6 +53,8 @@ export class ProtocolError extends Error {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** The SHA-256 of nothing. */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** `<sha256>` or `<sha256>:<root>`, as in UPDATE entries and HOLDER lines. */
 const HASH_TOKEN = /^([0-9a-f]{64})(?::([0-9a-f]{64}))?$/;
 const DIGITS = /^[0-9]+$/;
@@ -227,6 +229,9 @@ export function parseHashToken(token: string, size: number): { sha256: string; r
   const match = HASH_TOKEN.exec(token.toLowerCase());
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, "sha256 must be 64 hex digits (then :<root>, optionally)");
   const [, sha256, root] = match;
+  if (size === 0 && sha256 !== EMPTY_SHA256) {
+    throw new ProtocolError(Status.BAD_REQUEST, `an empty file's sha256 is ${EMPTY_SHA256}`);
+  }
   if (root === undefined) return { sha256 };
   const implied = impliedRoot(size, sha256);
   if (implied !== undefined && implied !== root) {

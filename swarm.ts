@@ -174,7 +174,12 @@ class Swarm {
   #whole: Hash = createHash("sha256");
   #nextHash = 0;
   #scratch: Uint8Array | undefined;
+  /** Holders not in use: never tried yet, or cut off and welcome back. */
   #reserve: string[];
+  /** Most sources at once. */
+  #width: number;
+  /** Chunk hashes being accepted (resumed chunks checked); sources wait for it. */
+  #accepting: Promise<void> | undefined;
   #active = new Set<Source>();
   /** Aborted when the download ends: connections still being made give up. */
   #stop = new AbortController();
@@ -197,6 +202,7 @@ class Swarm {
     this.#owners = new Uint16Array(this.#count);
     this.#list = impliedChunks(v.size, v.sha256);
     this.#verify = v.root !== undefined && holders.length > 1 && this.#count > 1;
+    this.#width = this.#verify ? Math.max(1, options.sources ?? 4) : 1;
     this.#reserve = [...holders];
   }
 
@@ -207,12 +213,9 @@ class Swarm {
     signal?.addEventListener("abort", cancel, { once: true });
     try {
       if (this.#count === 0) this.#finish();
-      else if (this.#list) this.#setList(this.#list);
+      else if (this.#list) await this.#setList(this.#list);
       else if (this.#v.root === undefined) this.#ready = true;
-      if (!this.#finished) {
-        const width = this.#verify ? Math.max(1, this.#options.sources ?? 4) : 1;
-        while (this.#active.size < width && this.#reserve.length > 0) this.#startSource();
-      }
+      if (!this.#finished) this.#refill();
       await this.#outcome.promise;
     } finally {
       signal?.removeEventListener("abort", cancel);
@@ -231,19 +234,30 @@ class Swarm {
       for (const r of blamed.length > 0 ? blamed : this.#reports) {
         Object.assign(r, { code: "EHASH", message, bytes: 0 });
       }
-      throw new FetchError(message, this.#reports, { corrupt: true }); // which chunk is wrong is unknown
+      // Checked chunk by chunk, the bytes are those of the chunk hashes: the announced
+      // (sha256, root) pair itself is wrong, whoever serves it. Else no chunk can be blamed.
+      throw new FetchError(message, this.#reports, { corrupt: !this.#verify });
     }
-    return { sources: this.#reports, resumed: this.#resumed, chunks: this.#list };
+    // Chunk hashes only if the chunks were checked against them: they are re-shared as they are.
+    const checked = this.#verify || this.#count <= 1;
+    return { sources: this.#reports, resumed: this.#resumed, chunks: checked ? this.#list : undefined };
   }
 
   #listSourceReport: SourceReport | undefined;
 
-  /** Opens a connection to the next unused holder and serves it until the download ends or it fails. */
+  /** Starts sources from the reserve up to the width. */
+  #refill(): void {
+    while (this.#active.size < this.#width && this.#reserve.length > 0) this.#startSource();
+  }
+
+  /** Opens a connection to the next holder of the reserve and serves it until the download ends or it fails. */
   #startSource(): void {
     const holder = this.#reserve.shift()!;
     const now = performance.now();
-    const source: Source = { report: { holder, bytes: 0, chunks: 0 }, outstanding: [], headStart: now, lastRead: now };
-    this.#reports.push(source.report);
+    // A holder back from the reserve (it was cut off) keeps its report.
+    let report = this.#reports.find((r) => r.holder === holder);
+    if (!report) this.#reports.push(report = { holder, bytes: 0, chunks: 0 });
+    const source: Source = { report, outstanding: [], headStart: now, lastRead: now };
     this.#active.add(source);
     this.#loops.push(this.#serve(source).catch((error) => this.#drop(source, error)));
   }
@@ -258,6 +272,7 @@ class Swarm {
     // Every source that connects before the chunk hashes are known asks for them too, so
     // that a holder slow to answer cannot hold the others; the first good list wins.
     if (!this.#ready) await this.#fetchList(source, reader);
+    if (!this.#ready) await this.#accepting;
     if (this.#finished) return this.#leave(source);
     while (!this.#finished) {
       while (source.outstanding.length < DEPTH) {
@@ -314,20 +329,27 @@ class Swarm {
       if (rootOf(list) !== this.#v.root) {
         throw new TransferError("EHASHES", "its chunk hashes do not match the announced root");
       }
-      if (!this.#ready) {
+      if (!this.#accepting) {
         this.#listSourceReport = source.report;
-        this.#setList(list);
+        this.#accepting = this.#setList(list);
       }
+      await this.#accepting;
     } finally {
       this.#notify();
     }
   }
 
-  /** Knows the chunk hashes: checks what an earlier run left, then lets sources ask for chunks. */
-  #setList(list: Uint8Array): void {
+  /**
+   * Knows the chunk hashes: checks what an earlier run left (letting the
+   * event loop run every few chunks), then lets sources ask for chunks.
+   */
+  async #setList(list: Uint8Array): Promise<void> {
     this.#list = list;
+    let checked = 0;
     for (const i of this.#part.claimed) {
+      if (this.#finished) return;
       if (i >= this.#count || this.#done[i]) continue;
+      if (++checked % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       const { offset, length } = chunkSpan(i, this.#v.size);
       const buffer = this.#scratchBuffer(length);
       if (!this.#part.readAt(offset, buffer)) continue;
@@ -368,7 +390,7 @@ class Swarm {
     for (const other of this.#active) {
       if (other === source || !this.#late(other, now)) continue;
       const waited = now - other.headStart;
-      const chunk = other.outstanding.find((r) => !this.#done[r.first])?.first;
+      const chunk = other.outstanding.find((r) => !this.#done[r.first] && this.#owners[r.first] < 2)?.first;
       if (chunk !== undefined && (!best || waited > best.waited)) best = { chunk, waited };
     }
     return best && { first: best.chunk, count: 1 };
@@ -516,14 +538,18 @@ class Swarm {
     if (source.conn) closeQuietly(source.conn);
     for (const r of source.outstanding.splice(0)) this.#release(r);
     if (this.#finished) return;
-    if (source.cut) return this.#notify(); // not a failure: it lost a race we started
     if (error instanceof LocalError) return this.#fail(error);
-    const { code, message } = classify(error, this.#options.signal);
-    if (code === "ECANCELED") return this.#fail(new TransferError(code, message));
-    Object.assign(source.report, { code, message });
-    this.#options.onSourceFailed?.({ ...source.report, code, message });
-    if (this.#reserve.length > 0) this.#startSource();
-    else if (this.#active.size === 0) {
+    if (source.cut) {
+      // Not a failure: it lost a race we started. It may serve again.
+      this.#reserve.unshift(source.report.holder);
+    } else {
+      const { code, message } = classify(error, this.#options.signal);
+      if (code === "ECANCELED") return this.#fail(new TransferError(code, message));
+      Object.assign(source.report, { code, message });
+      this.#options.onSourceFailed?.({ ...source.report, code, message });
+    }
+    this.#refill();
+    if (this.#active.size === 0) {
       const n = this.#reports.length;
       this.#fail(new Error(n === 1 ? "the holder failed" : `all ${n} holders failed`));
     }
@@ -554,7 +580,8 @@ class Swarm {
     for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
     const local = error instanceof LocalError;
     // A journal lists only whole chunks: with a root, whatever landed can be checked and kept next time.
-    const resumable = this.#v.root !== undefined && this.#count > 1 && this.#doneCount > 0;
+    const resumable = this.#v.root !== undefined && this.#count > 1 &&
+      (this.#doneCount > 0 || (!this.#ready && this.#part.claimed.length > 0));
     this.#outcome.reject(new FetchError(error.message, this.#reports, { local, resumable }));
     this.#notify();
   }

@@ -225,13 +225,12 @@ class Session {
   #lookup(rest: string): Lookup[] {
     return parseSendNames(rest).map((n): Lookup => {
       if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
-      const holders = this.#feedback.empty
-        ? this.#index.holders(n.name, Limits.MAX_HOLDERS_PER_FILE)
+      const max = Limits.MAX_HOLDERS_PER_FILE;
+      const holders = this.#feedback.empty ? this.#index.holders(n.name, max) : this.#index.holders(n.name, max, {
         // Demoted holders are left out: look further, so that a full reply stays full.
-        : this.#feedback.rank(
-          this.#index.holders(n.name, 4 * Limits.MAX_HOLDERS_PER_FILE),
-          Limits.MAX_HOLDERS_PER_FILE,
-        );
+        scan: 4 * max,
+        rank: (peers) => this.#feedback.rank(peers, max),
+      });
       if (holders.length === 0) return { name: n.name, status: Status.NOT_FOUND, holders: [], message: "not found" };
       return { name: n.name, status: Status.OK, holders };
     });
@@ -240,12 +239,14 @@ class Session {
   /** `REPORT <address> <OK|code> <bytes> <name>`: a downloader's verdict on one holder of one file. */
   #report(rest: string): string {
     const report = parseReport(rest);
-    const holder = this.#index.holderId(report.name, report.address);
-    if (holder === undefined) {
+    const held = this.#index.holderOf(report.name, report.address);
+    if (held === undefined) {
       throw new ProtocolError(Status.NOT_FOUND, `${report.address} does not hold ${encodeName(report.name)}`);
     }
-    if (holder === this.#id) throw new ProtocolError(Status.FORBIDDEN, "a peer cannot report on itself");
-    const score = this.#feedback.report(this.#id, holder, report.outcome, report.bytes);
+    if (held.peer === this.#id) throw new ProtocolError(Status.FORBIDDEN, "a peer cannot report on itself");
+    // No holder serves more verified bytes of a file to one session than the file has.
+    const bytes = Math.min(report.bytes, held.size);
+    const score = this.#feedback.report(this.#id, held.peer, report.outcome, bytes);
     this.#onEvent({
       type: "reported",
       peer: this.#name,

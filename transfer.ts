@@ -117,9 +117,9 @@ export class RateLimit {
     return Math.max(1024, Math.min(64 * 1024, Math.floor(this.rate / 16)));
   }
 
-  /** Resolves when `n` bytes may go. */
-  take(n: number): Promise<void> {
-    const turn = this.#queue.then(() => this.#spend(n));
+  /** Resolves when `n` bytes may go; a writer `cancelled` by then spends nothing (and should not write). */
+  take(n: number, cancelled?: () => boolean): Promise<void> {
+    const turn = this.#queue.then(() => cancelled?.() ? undefined : this.#spend(n));
     this.#queue = turn;
     return turn;
   }
@@ -146,6 +146,8 @@ export interface SinkOptions {
   hash?: Hash;
   /** Bytes wait for this budget before they are written. */
   limit?: RateLimit;
+  /** True once the sink is gone (its connection closed): its queued turns at `limit` spend nothing. */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -154,14 +156,14 @@ export interface SinkOptions {
  * that the hashing (on this thread) and the write overlap.
  */
 export function sinkStream(sink: ByteSink, options: SinkOptions = {}): WritableStream<Uint8Array> {
-  const { onWrite, pool, hash, limit } = options;
+  const { onWrite, pool, hash, limit, cancelled } = options;
   return new WritableStream({
     async write(chunk) {
       if (limit) {
         hash?.update(chunk);
         for (let at = 0; at < chunk.length; at += limit.slice) {
           const slice = chunk.subarray(at, at + limit.slice);
-          await limit.take(slice.length);
+          await limit.take(slice.length, cancelled);
           await writeAll(sink, slice, onWrite);
         }
         pool?.give(chunk);

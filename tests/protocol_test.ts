@@ -250,7 +250,7 @@ Deno.test("protocol: parseUpdateHeader refuses a port over 65535 as a bad reques
 
 Deno.test("protocol: parseEntryLine reads size, sha256 and a name with spaces", () => {
   assert.deepEqual(parseEntryLine(`12 ${SHA} my file.txt`), { size: 12, sha256: SHA, name: "my file.txt" });
-  assert.deepEqual(parseEntryLine(`0 ${SHA} a%2Cb%25`), { size: 0, sha256: SHA, name: "a,b%" });
+  assert.deepEqual(parseEntryLine(`7 ${SHA} a%2Cb%25`), { size: 7, sha256: SHA, name: "a,b%" });
   assert.deepEqual(parseEntryLine(`  7\t${SHA}   x  `), { size: 7, sha256: SHA, name: "x" });
 });
 
@@ -403,7 +403,7 @@ Deno.test("protocol: a SEND reply round-trips holders, missing names and refused
       ],
     },
     { name: "not here, sorry 50%", status: Status.NOT_FOUND, holders: [] },
-    { name: "other file.txt", status: Status.OK, holders: [{ address: "h:1", size: 0, sha256: SHA2 }] },
+    { name: "other file.txt", status: Status.OK, holders: [{ address: "h:1", size: 9, sha256: SHA2 }] },
     {
       name: "a b,c/d",
       status: Status.FORBIDDEN,
@@ -446,6 +446,21 @@ Deno.test("protocol: parseFileRequest reads GET with a name that has spaces and 
   assert.deepEqual(parseFileRequest("GET my file.txt"), { verb: "GET", name: "my file.txt", offset: 0 });
   assert.deepEqual(parseFileRequest("get a%2Cb"), { verb: "GET", name: "a,b", offset: 0 });
   assert.deepEqual(parseFileRequest("  GET   x  "), { verb: "GET", name: "x", offset: 0 });
+});
+
+Deno.test("protocol: an empty file can only have the empty SHA-256; a root is kept only over one chunk", () => {
+  const empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  assert.deepEqual(parseEntryLine(`0 ${empty} e`), { size: 0, sha256: empty, name: "e" });
+  throwsStatus(() => parseEntryLine(`0 ${SHA} e`), Status.BAD_REQUEST, "empty file, other hash");
+  const root = "ab".repeat(32);
+  assert.deepEqual(parseEntryLine(`${1024 * 1024 + 1} ${SHA}:${root} big`), {
+    size: 1024 * 1024 + 1,
+    sha256: SHA,
+    root,
+    name: "big",
+  });
+  throwsStatus(() => parseEntryLine(`10 ${SHA}:${root} small`), Status.BAD_REQUEST, "a made-up root for one chunk");
+  throwsStatus(() => parseEntryLine(`10 ${SHA}:xyz small`), Status.BAD_REQUEST, "a root that is not hex");
 });
 
 Deno.test("protocol: parseFileRequest reads RANGE with a length or '*'", () => {

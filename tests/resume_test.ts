@@ -492,7 +492,7 @@ Deno.test("tracker: a holder two sessions report failing is no longer offered; t
       demoted: true,
     });
     assert.deepEqual(await offered(), [b.address]);
-    assert.deepEqual(tracker.feedback.score(tracker.index.holderId("f.txt", a.address)!), {
+    assert.deepEqual(tracker.feedback.score(tracker.index.holderOf("f.txt", a.address)!.peer), {
       served: 0,
       succeeded: 0,
       failed: 2,
@@ -517,7 +517,7 @@ Deno.test("tracker: one session repeating a failure report five times does not d
     const [reply] = await reporter.ask(`REPORT ${a.address} EHASH 0 f.txt\n`);
     assert.equal(reply.text, `noted: ${a.address} 0 ok, 1 failed, 0 bytes served`);
   }
-  assert.equal(tracker.feedback.score(tracker.index.holderId("f.txt", a.address)!)?.demoted, false);
+  assert.equal(tracker.feedback.score(tracker.index.holderOf("f.txt", a.address)!.peer)?.demoted, false);
   assert.deepEqual(holderAddresses(await reporter.ask("SEND f.txt\n")), [b.address, a.address]);
   // The same session changing its mind counts once, the other way.
   const [changed] = await reporter.ask(`REPORT ${a.address} OK 7 f.txt\n`);
@@ -526,9 +526,10 @@ Deno.test("tracker: one session repeating a failure report five times does not d
 
 Deno.test("tracker: holders come fewest failing sessions first, then most bytes served", async () => {
   await using tracker = testTracker();
-  await using a = await testPeer(tracker.address, { "f.txt": "content" });
-  await using b = await testPeer(tracker.address, { "f.txt": "content" });
-  await using c = await testPeer(tracker.address, { "f.txt": "content" });
+  const content = "x".repeat(5000); // reported bytes count up to the file's size
+  await using a = await testPeer(tracker.address, { "f.txt": content });
+  await using b = await testPeer(tracker.address, { "f.txt": content });
+  await using c = await testPeer(tracker.address, { "f.txt": content });
   using one = await LineClient.connect(tracker.addr.port);
   using two = await LineClient.connect(tracker.addr.port);
   const offered = async () => holderAddresses(await one.ask("SEND f.txt\n"));
@@ -539,6 +540,9 @@ Deno.test("tracker: holders come fewest failing sessions first, then most bytes 
   // One failing session puts c last despite its bytes (one ok, one failed: still offered).
   await two.ask(`REPORT ${c.address} ECONNRESET 0 f.txt\n`);
   assert.deepEqual(await offered(), [b.address, a.address, c.address]);
+  // A session's new report replaces its old one; bytes count at most the file's size.
+  const [again] = await one.ask(`REPORT ${b.address} OK 999999 f.txt\n`);
+  assert.equal(again.text, `noted: ${b.address} 1 ok, 0 failed, 5000 bytes served`);
 });
 
 Deno.test("download: a holder caught sending bad chunks is reported EHASH, and no longer offered after two downloaders", async () => {
@@ -551,8 +555,8 @@ Deno.test("download: a holder caught sending bad chunks is reported EHASH, and n
   // Slow enough that the liar's answer (at once) always comes before the honest copy of the same chunk:
   // each source holds at most 2 of the 3 chunks, so the liar is always asked for one.
   await using honest = await testPeer(tracker.address, { "f.bin": data }, { maxUploadRate: 4 * MiB });
-  const liarId = tracker.index.holderId("f.bin", liar.address)!;
-  const honestId = tracker.index.holderId("f.bin", honest.address)!;
+  const liarId = tracker.index.holderOf("f.bin", liar.address)!.peer;
+  const honestId = tracker.index.holderOf("f.bin", honest.address)!.peer;
 
   /** One download by `client`, a downloader whose session stays open: a session's votes last as long as it does. */
   const download = async (client: TrackerClient) => {

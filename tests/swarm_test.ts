@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Downloaded, downloadFile } from "../download.ts";
+import { type Downloaded, DownloadError, downloadFile } from "../download.ts";
 import { sendAndFetch } from "../peer.ts";
 import type { Holder, Lookup } from "../protocol.ts";
 import { BufferedReader } from "../reader.ts";
@@ -207,6 +207,17 @@ Deno.test("swarm: a holder that never answers HASHES does not hold the download:
   } finally {
     await disposeAll(goods);
   }
+});
+
+Deno.test("swarm: an empty file offered with a hash that is not the empty one fails at once, naming the holders", async () => {
+  await using out = await tempDir();
+  const wrong = { address: "127.0.0.1:9", size: 0, sha256: "ab".repeat(32) };
+  const error = await downloadFile(lookup([wrong, { ...wrong, address: "127.0.0.1:10" }]), {
+    outDir: out.path,
+    signal: hangGuard(),
+  }).then(() => undefined, (e) => e);
+  assert.ok(error instanceof DownloadError, String(error));
+  assert.deepEqual(await listDir(out.path), []);
 });
 
 Deno.test("swarm: a holder whose HASHES do not come to the announced root is dropped (EHASHES); the next finishes", async () => {

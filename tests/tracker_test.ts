@@ -156,7 +156,7 @@ Deno.test("tracker: many sessions at once each get their own answers", async () 
   await using tracker = testTracker();
   const clients = await Promise.all(Array.from({ length: 20 }, () => TrackerClient.connect(tracker.address)));
   try {
-    await Promise.all(clients.map((c, i) => c.update(6000 + i, [{ name: `f${i}`, size: i, sha256: SHA_A }])));
+    await Promise.all(clients.map((c, i) => c.update(6000 + i, [{ name: `f${i}`, size: i + 1, sha256: SHA_A }])));
     const answers = await Promise.all(clients.map((c, i) => c.send([`f${(i + 1) % 20}`])));
     answers.forEach((a, i) => assert.equal(a.lookups[0].holders[0].address, `127.0.0.1:${6000 + (i + 1) % 20}`));
   } finally {

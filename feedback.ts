@@ -18,8 +18,6 @@
  * @module
  */
 
-import type { Holder } from "./protocol.ts";
-
 /** Votes kept per holder; the oldest are forgotten first. */
 export const MAX_VOTES = 100;
 

@@ -119,18 +119,30 @@ export class TrackerIndex {
     max: number,
     order?: { scan: number; rank: (peers: number[]) => number[] },
   ): (Holder & { peer: number })[] {
+    const result: (Holder & { peer: number })[] = [];
+    if (!order) {
+      for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
+        result.push(this.#holderAt(slot));
+      }
+      return result;
+    }
     const slots: number[] = [];
-    const limit = order ? order.scan : max;
-    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && slots.length < limit; slot = this.#next[slot]) {
+    for (
+      let slot = this.#byName.get(name) ?? NONE;
+      slot !== NONE && slots.length < order.scan;
+      slot = this.#next[slot]
+    ) {
       slots.push(slot);
     }
-    const chosen = order ? order.rank(slots.map((slot) => this.#peer[slot])).map((i) => slots[i]) : slots;
-    return chosen.map((slot) => {
-      const peer = this.#peers.get(this.#peer[slot])!;
-      const holder = { address: peer.address, size: this.#size[slot], sha256: this.#hex(slot), peer: peer.id };
-      const root = this.#roots.get(slot);
-      return root === undefined ? holder : { ...holder, root };
-    });
+    for (const i of order.rank(slots.map((slot) => this.#peer[slot]))) result.push(this.#holderAt(slots[i]));
+    return result;
+  }
+
+  #holderAt(slot: number): Holder & { peer: number } {
+    const peer = this.#peers.get(this.#peer[slot])!;
+    const holder = { address: peer.address, size: this.#size[slot], sha256: this.#hex(slot), peer: peer.id };
+    const root = this.#roots.size === 0 ? undefined : this.#roots.get(slot);
+    return root === undefined ? holder : { ...holder, root };
   }
 
   /** The peer at `address` that holds `name`, and the size it announced, if any. */

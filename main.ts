@@ -57,6 +57,10 @@ roles:
   --port PORT         port to listen on, 0 for any free one (default 4444)
   --demote-after N    stop offering a holder once N downloaders reported it
                       failing (and more failed than succeeded; default 2)
+  --idle-timeout S    close a session that sends no whole line for S seconds;
+                      its files leave the index (default 120; peers PING)
+  --max-connections N refuse connections beyond N with 421 (default 20000)
+  --max-per-address N the same, per remote address; 0: no limit (default 0)
 ${COMMON}
 
 Prints 'listening on HOST:PORT', then one line per peer event. SIGINT or
@@ -117,6 +121,9 @@ interface Flags {
   sources: number;
   maxUploadRate?: number;
   demoteAfter: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  maxPerAddress: number;
   help: boolean;
   names: string[];
 }
@@ -150,6 +157,9 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
         sources: { type: "string", default: "4" },
         "max-upload-rate": { type: "string" },
         "demote-after": { type: "string", default: "2" },
+        "idle-timeout": { type: "string", default: "120" },
+        "max-connections": { type: "string", default: "20000" },
+        "max-per-address": { type: "string", default: "0" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -171,6 +181,15 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
   if (!/^\d+$/.test(v["demote-after"]) || demoteAfter < 1 || demoteAfter > 1_000_000) {
     throw new UsageError(`--demote-after must be 1 or more, got ${v["demote-after"]}`);
   }
+  const count = (flag: "max-connections" | "max-per-address", min: number) => {
+    const n = Number(v[flag]);
+    if (!/^\d+$/.test(v[flag]) || n < min || n > 1_000_000) throw new UsageError(`--${flag} must be ${min}-1000000`);
+    return n;
+  };
+  const idle = Number(v["idle-timeout"]);
+  if (!(idle >= 0.01 && idle <= MAX_TIMEOUT_S)) {
+    throw new UsageError(`--idle-timeout must be seconds from 0.01 to ${MAX_TIMEOUT_S}, got ${v["idle-timeout"]}`);
+  }
   try {
     parseAddress(v.tracker);
   } catch {
@@ -187,6 +206,9 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
     sources,
     maxUploadRate: v["max-upload-rate"] === undefined ? undefined : parseRate(v["max-upload-rate"]),
     demoteAfter,
+    idleTimeoutMs: Math.round(idle * 1000),
+    maxConnections: count("max-connections", 1),
+    maxPerAddress: count("max-per-address", 0),
     help: v.help,
     names: parsed.positionals,
   };
@@ -215,6 +237,9 @@ async function runTracker(flags: Flags): Promise<number> {
     hostname: flags.host,
     port: flags.port,
     demoteAfter: flags.demoteAfter,
+    idleTimeoutMs: flags.idleTimeoutMs,
+    maxConnections: flags.maxConnections,
+    maxPerAddress: flags.maxPerAddress,
     onEvent: (e) => console.log(formatTrackerEvent(e)),
     onError: (e) => console.error("error:", e),
   });

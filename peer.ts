@@ -16,7 +16,10 @@ import { errorMessage } from "./transfer.ts";
 /** What a peer reports as it works. */
 export type PeerEvent =
   | FileServerEvent
-  | { type: "attempt-failed"; name: string; holder: string; code: string; message: string };
+  | { type: "attempt-failed"; name: string; holder: string; code: string; message: string }
+  | { type: "tracker-lost"; message: string }
+  | { type: "tracker-retry"; attempt: number; message: string; nextInMs: number }
+  | { type: "tracker-back"; announced: string };
 
 /** Options of {@link Peer.start}. */
 export interface PeerOptions {
@@ -38,7 +41,11 @@ export interface PeerOptions {
   sources?: number;
   /** All uploads together send at most this many bytes per second. Default: no limit. */
   maxUploadRate?: number;
-  /** Told of uploads and failed tries. */
+  /** While idle, `PING` the tracker this often, to stay known and to notice a vanished tracker. Default 30,000 ms. */
+  heartbeatMs?: number;
+  /** Waits between tries to reach a lost tracker: doubling from `minMs` up to `maxMs`, each drawn from its upper half. Default 250 and 5,000 ms. */
+  reconnect?: { minMs?: number; maxMs?: number };
+  /** Told of uploads, failed tries, and the tracker connection lost and back. */
   onEvent?: (event: PeerEvent) => void;
   /** Told of unexpected errors while serving. */
   onError?: (error: unknown) => void;
@@ -58,6 +65,21 @@ export interface SendReport {
   announceError?: string;
   /** Why `info.txt` could not be written (the downloads went on). */
   infoError?: string;
+}
+
+/** Resolves true after `ms`, or false at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", abort);
+      resolve(value);
+    };
+    const abort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", abort, { once: true });
+  });
 }
 
 /** Options of {@link sendAndFetch}. */
@@ -121,8 +143,8 @@ export class Peer implements AsyncDisposable {
   readonly folder: SharedFolder;
   /** The file server. */
   readonly server: TcpServer;
-  /** Its tracker connection. */
-  readonly tracker: TrackerClient;
+  #tracker: TrackerClient;
+  #reconnecting: Promise<void> | undefined;
   #options: PeerOptions;
   #emit: (event: PeerEvent) => void;
   #closing: Promise<void> | undefined;
@@ -137,7 +159,54 @@ export class Peer implements AsyncDisposable {
     this.#emit = options.onEvent ?? (() => {});
     this.folder = folder;
     this.server = server;
-    this.tracker = tracker;
+    this.#tracker = tracker;
+    this.#watch(tracker);
+  }
+
+  /** Its tracker connection (a new one after the tracker was lost and reached again). */
+  get tracker(): TrackerClient {
+    return this.#tracker;
+  }
+
+  /** Keeps `client` alive, and when it is lost, reaches the tracker again. */
+  #watch(client: TrackerClient): void {
+    client.keepAlive(this.#options.heartbeatMs ?? 30_000);
+    client.closed.then((why) => {
+      if (this.#closing || client !== this.#tracker) return;
+      this.#emit({ type: "tracker-lost", message: why });
+      this.#reconnecting = this.#reconnect();
+    });
+  }
+
+  /**
+   * Tries to reach the tracker until it answers or the peer closes, waiting
+   * longer after each failure (exponential backoff, with jitter so that many
+   * peers do not come back at the same instant), then announces the folder.
+   * The file server goes on serving meanwhile.
+   */
+  async #reconnect(): Promise<void> {
+    const minMs = this.#options.reconnect?.minMs ?? 250;
+    const maxMs = this.#options.reconnect?.maxMs ?? 5_000;
+    let wait = minMs / 2 + Math.random() * minMs / 2;
+    for (let attempt = 1;; attempt++) {
+      if (!(await sleep(wait, this.#abort.signal))) return;
+      let client: TrackerClient | undefined;
+      try {
+        client = await TrackerClient.connect(this.#options.tracker, this.#options.timeoutMs);
+        this.#tracker = client;
+        const announced = await this.announce();
+        if (this.#closing) return client.close();
+        this.#emit({ type: "tracker-back", announced });
+        this.#watch(client);
+        return;
+      } catch (error) {
+        client?.close();
+        if (this.#closing) return;
+        const ceiling = Math.min(maxMs, minMs * 2 ** attempt);
+        wait = ceiling / 2 + Math.random() * ceiling / 2;
+        this.#emit({ type: "tracker-retry", attempt, message: errorMessage(error), nextInMs: Math.round(wait) });
+      }
+    }
   }
 
   /** Scans the folder, starts serving it, connects to the tracker and announces. */
@@ -210,6 +279,9 @@ export class Peer implements AsyncDisposable {
   }
 
   async #send(list: string): Promise<SendReport> {
+    if (!this.#tracker.open) {
+      throw new Error("the tracker is unreachable, trying again in the background (uploads go on)");
+    }
     const outDir = this.#options.out ?? this.folder.path;
     const shared = (await Deno.realPath(outDir).catch(() => undefined)) === this.folder.path;
     let announced: string | undefined;
@@ -244,7 +316,8 @@ export class Peer implements AsyncDisposable {
     this.#closing ??= (async () => {
       this.#abort.abort();
       await Promise.allSettled([...this.#running]);
-      await this.tracker.quit();
+      await this.#reconnecting;
+      await this.#tracker.quit();
       await this.server.close();
     })();
     return this.#closing;

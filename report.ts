@@ -58,6 +58,14 @@ export function formatPeerEvent(e: PeerEvent): string {
       return `upload of ${e.name} to ${e.to} stopped after ${e.bytes} bytes: ${e.message}`;
     case "attempt-failed":
       return formatAttempt(e.name, e);
+    case "tracker-lost":
+      return `lost the tracker (${e.message}); still serving, trying to reach it again`;
+    case "tracker-retry":
+      return `tracker still unreachable (try ${e.attempt}: ${e.message}); next try in ${
+        (e.nextInMs / 1000).toFixed(1)
+      } s`;
+    case "tracker-back":
+      return `reached the tracker again: ${e.announced}`;
   }
 }
 
@@ -69,7 +77,7 @@ export function formatTrackerEvent(e: TrackerEvent): string {
     case "announced":
       return `${e.peer} announced ${e.files} files`;
     case "left":
-      return `${e.peer} left; ${e.files} files removed from the index`;
+      return `${e.peer} left${e.reason ? ` (${e.reason})` : ""}; ${e.files} files removed from the index`;
     case "bad-request":
       return `${e.peer}: answered ${e.status} ${e.message}`;
     case "reported":

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { closeQuietly } from "./transfer.ts";
+import { closeQuietly, writeText } from "./transfer.ts";
 
 /** Where to listen. */
 export interface ListenOptions {
@@ -13,7 +13,14 @@ export interface ListenOptions {
   hostname?: string;
   /** Port to bind; 0 picks a free one. */
   port: number;
+  /** Most connections at once; one more is answered `421` and closed. Default 20,000. */
+  maxConnections?: number;
+  /** Most connections at once from one remote address; 0 for no limit. Default 0. */
+  maxPerAddress?: number;
 }
+
+/** The status a refused connection gets before it is closed. */
+const TOO_MANY = 421;
 
 /** Handles one connection; the server closes it after the returned promise settles. */
 export type ConnectionHandler = (conn: Deno.Conn) => Promise<void>;
@@ -26,6 +33,9 @@ export class TcpServer implements AsyncDisposable {
   #handler: ConnectionHandler;
   #onError: (error: unknown) => void;
   #conns = new Set<Deno.Conn>();
+  #perAddress = new Map<string, number>();
+  #maxConnections: number;
+  #maxPerAddress: number;
   #sessions = new Set<Promise<void>>();
   #acceptLoop: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -36,6 +46,8 @@ export class TcpServer implements AsyncDisposable {
     this.addr = this.#listener.addr;
     this.#handler = handler;
     this.#onError = onError;
+    this.#maxConnections = options.maxConnections ?? 20_000;
+    this.#maxPerAddress = options.maxPerAddress ?? 0;
     this.#acceptLoop = this.#accept();
   }
 
@@ -50,12 +62,28 @@ export class TcpServer implements AsyncDisposable {
         this.#onError(error);
         continue;
       }
+      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const fromCount = this.#perAddress.get(from) ?? 0;
+      const refusal = this.#conns.size >= this.#maxConnections
+        ? `too many connections (${this.#maxConnections})`
+        : this.#maxPerAddress > 0 && fromCount >= this.#maxPerAddress
+        ? `too many connections from ${from} (${this.#maxPerAddress})`
+        : undefined;
+      if (refusal) {
+        // Not awaited: a client that does not read must not hold the accept loop.
+        writeText(conn, `${TOO_MANY} ${refusal}\n`).catch(() => {}).finally(() => closeQuietly(conn));
+        continue;
+      }
       this.#conns.add(conn);
+      this.#perAddress.set(from, fromCount + 1);
       const session = this.#handler(conn)
         .catch((error) => this.#onError(error))
         .finally(() => {
           closeQuietly(conn);
           this.#conns.delete(conn);
+          const left = (this.#perAddress.get(from) ?? 1) - 1;
+          if (left === 0) this.#perAddress.delete(from);
+          else this.#perAddress.set(from, left);
           this.#sessions.delete(session);
         });
       this.#sessions.add(session);

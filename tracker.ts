@@ -27,13 +27,13 @@ import {
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import { type ListenOptions, TcpServer } from "./server.ts";
-import { isDisconnect, writeText } from "./transfer.ts";
+import { closeQuietly, isDisconnect, Watchdog, writeText } from "./transfer.ts";
 
 /** What the tracker reports. */
 export type TrackerEvent =
   | { type: "joined"; peer: string }
   | { type: "announced"; peer: string; files: number }
-  | { type: "left"; peer: string; files: number }
+  | { type: "left"; peer: string; files: number; reason?: string }
   | { type: "bad-request"; peer: string; status: number; message: string }
   | { type: "reported"; peer: string; holder: string; name: string; outcome: string; demoted: boolean };
 
@@ -45,6 +45,12 @@ export interface TrackerOptions extends ListenOptions {
   onError?: (error: unknown) => void;
   /** A holder reported failing by this many sessions (and by more than reported it working) is no longer offered. Default 2. */
   demoteAfter?: number;
+  /**
+   * A session that completes no line for this long is closed, and its files
+   * leave the index: a silent peer, a vanished machine (half-open), or a
+   * client dripping a line byte by byte. Peers send `PING` to stay. Default 120,000 ms.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A running tracker. */
@@ -66,6 +72,7 @@ const HELP = [
   "REPORT <host:port> <OK|code> <bytes> <name>",
   "PEERS",
   "LIST [text]",
+  "PING",
   "HELP",
   "QUIT",
 ];
@@ -78,7 +85,7 @@ export function startTracker(options: TrackerOptions): Tracker {
   let nextId = 1;
   const server = new TcpServer(
     options,
-    (conn) => new Session(nextId++, conn, { index, feedback, onEvent }).run(),
+    (conn) => new Session(nextId++, conn, { index, feedback, onEvent, idleMs: options.idleTimeoutMs ?? 120_000 }).run(),
     options.onError ?? (() => {}),
   );
   return {
@@ -95,6 +102,7 @@ interface Shared {
   index: TrackerIndex;
   feedback: HolderFeedback;
   onEvent: (event: TrackerEvent) => void;
+  idleMs: number;
 }
 
 /** One connected peer. */
@@ -105,6 +113,8 @@ class Session {
   #index: TrackerIndex;
   #feedback: HolderFeedback;
   #onEvent: (event: TrackerEvent) => void;
+  #idleMs: number;
+  #watchdog: Watchdog | undefined;
   #remote: Deno.NetAddr;
   #name: string;
   #out: string[] = [];
@@ -117,12 +127,15 @@ class Session {
     this.#index = shared.index;
     this.#feedback = shared.feedback;
     this.#onEvent = shared.onEvent;
+    this.#idleMs = shared.idleMs;
     this.#remote = conn.remoteAddr as Deno.NetAddr;
     this.#name = formatAddress(this.#remote.hostname, this.#remote.port);
   }
 
   async run(): Promise<void> {
     this.#onEvent({ type: "joined", peer: this.#name });
+    using watchdog = new Watchdog(this.#idleMs, () => closeQuietly(this.#conn));
+    this.#watchdog = watchdog;
     try {
       while (true) {
         const more = await this.#handleOne();
@@ -136,14 +149,15 @@ class Session {
       const record = this.#index.peer(this.#id);
       this.#index.remove(this.#id);
       if (!this.#feedback.empty) this.#feedback.forget(this.#id);
-      this.#onEvent({ type: "left", peer: record?.address ?? this.#name, files: record?.files ?? 0 });
+      const left = { type: "left" as const, peer: record?.address ?? this.#name, files: record?.files ?? 0 };
+      this.#onEvent(watchdog.expired ? { ...left, reason: `no request for ${this.#idleMs / 1000} s` } : left);
     }
   }
 
   /** Reads and answers one command; false when the session is over. */
   async #handleOne(): Promise<boolean> {
     try {
-      const line = await this.#reader.readLine();
+      const line = await this.#readLine();
       if (line === null) return false;
       const { verb, rest } = splitCommand(line);
       switch (verb) {
@@ -162,6 +176,9 @@ class Session {
           return true;
         case "LIST":
           await this.#reply(this.#list(rest));
+          return true;
+        case "PING":
+          await this.#reply(formatReplyLine(Status.OK, "PONG") + "\n");
           return true;
         case "HELP":
           await this.#reply(formatReply(HELP.map((text) => ({ status: Status.HELP, text }))));
@@ -183,6 +200,13 @@ class Session {
     }
   }
 
+  /** The next line; a whole line is what keeps the session alive. */
+  async #readLine(): Promise<string | null> {
+    const line = await this.#reader.readLine();
+    this.#watchdog?.touch();
+    return line;
+  }
+
   /** `UPDATE <port> <count>` and its entry lines: replaces this peer's files. */
   async #update(rest: string): Promise<boolean> {
     let header;
@@ -199,7 +223,7 @@ class Session {
     for (let i = 1; i <= header.count; i++) {
       let line: string | null;
       try {
-        line = await this.#reader.readLine();
+        line = await this.#readLine();
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
         problem ??= `entry ${i}: ${error.message}`;

@@ -41,19 +41,35 @@ export interface ListedPeer {
   files: number;
 }
 
-/** One persistent connection to a tracker. */
+/** A request waiting for its reply. */
+interface Waiter {
+  lines: ReplyLine[];
+  resolve: (lines: ReplyLine[]) => void;
+  reject: (error: Error) => void;
+  deadline: Watchdog;
+}
+
+/**
+ * One persistent connection to a tracker. Replies are read all the time by
+ * one loop and handed to the requests in the order they were sent, so the
+ * client learns at once when the tracker goes away ({@link TrackerClient.closed}).
+ */
 export class TrackerClient implements AsyncDisposable {
   #conn: Deno.Conn;
   #reader: BufferedReader;
   #timeoutMs: number;
-  #queue: Promise<unknown> = Promise.resolve();
-  #busy = false;
+  #waiting: Waiter[] = [];
+  #writes: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #gone = Promise.withResolvers<string>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #loop: Promise<void>;
 
   private constructor(conn: Deno.Conn, timeoutMs: number) {
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);
     this.#timeoutMs = timeoutMs;
+    this.#loop = this.#readReplies();
   }
 
   /**
@@ -71,43 +87,83 @@ export class TrackerClient implements AsyncDisposable {
     }
   }
 
-  /**
-   * Sends one command line and reads its whole reply. Requests queue up and
-   * run one after the other.
-   */
-  request(line: string): Promise<ReplyLine[]> {
-    const result = this.#queue.then(() => this.#exchange(line));
-    this.#queue = result.catch(() => {});
-    return result;
+  /** False once the connection is gone. */
+  get open(): boolean {
+    return !this.#closed;
   }
 
-  /** One request and its reply. Any failure closes the connection: the next reply could not be told apart. */
-  async #exchange(text: string): Promise<ReplyLine[]> {
-    if (this.#closed) throw new ConnectionClosedError("the tracker connection is closed");
-    this.#busy = true;
-    // Never touched, so it is a deadline for the whole exchange.
-    using deadline = new Watchdog(this.#timeoutMs, () => this.close());
+  /** Resolves, with why, once the connection is gone: closed by either side, broken, or timed out. */
+  get closed(): Promise<string> {
+    return this.#gone.promise;
+  }
+
+  /**
+   * Sends `PING` every `ms` while no request is waiting, so that a tracker
+   * that vanished without closing (half-open) is noticed within `ms` plus
+   * the timeout, and so that the tracker does not drop this quiet session.
+   */
+  keepAlive(ms: number): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      if (this.#waiting.length === 0) this.request("PING").catch(() => {});
+    }, ms);
+  }
+
+  /**
+   * Sends one command line and resolves with its whole reply. Requests may
+   * be sent while earlier ones wait: replies come in order.
+   */
+  request(line: string): Promise<ReplyLine[]> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError("the tracker connection is closed"));
+    const { promise, resolve, reject } = Promise.withResolvers<ReplyLine[]>();
+    // Any request that takes longer than the timeout closes the connection: the next
+    // reply could not be told apart.
+    const deadline = new Watchdog(
+      this.#timeoutMs,
+      () => this.#close(`the tracker did not answer within ${this.#timeoutMs / 1000} s`),
+    );
+    this.#waiting.push({ lines: [], resolve, reject, deadline });
+    const text = line.endsWith("\n") ? line : line + "\n";
+    this.#writes = this.#writes.then(() => writeText(this.#conn, text)).catch((error) => {
+      this.#close(isDisconnect(error) ? "the tracker closed the connection" : errorMessage(error));
+    });
+    return promise;
+  }
+
+  async #readReplies(): Promise<void> {
+    let why = "the tracker closed the connection";
     try {
-      await writeText(this.#conn, text.endsWith("\n") ? text : text + "\n");
-      const lines: ReplyLine[] = [];
       while (true) {
         const raw = await this.#reader.readLine();
-        if (raw === null) throw new ConnectionClosedError();
+        if (raw === null) break;
         const line = parseReplyLine(raw);
-        lines.push(line);
-        if (!line.more) return lines;
-        if (lines.length >= MAX_REPLY_LINES) throw new ProtocolError(Status.TOO_LARGE, "tracker reply too long");
+        const waiter = this.#waiting[0];
+        if (!waiter) throw new ProtocolError(Status.BAD_REQUEST, `a reply nobody asked for: ${raw.slice(0, 80)}`);
+        waiter.lines.push(line);
+        if (!line.more) {
+          this.#waiting.shift();
+          waiter.deadline.stop();
+          waiter.resolve(waiter.lines);
+        } else if (waiter.lines.length >= MAX_REPLY_LINES) {
+          throw new ProtocolError(Status.TOO_LARGE, "tracker reply too long");
+        }
       }
     } catch (error) {
-      this.close();
-      if (deadline.expired) {
-        throw new ConnectionClosedError(`the tracker did not answer within ${this.#timeoutMs / 1000} s`);
-      }
-      if (isDisconnect(error)) throw new ConnectionClosedError();
-      throw error;
-    } finally {
-      this.#busy = false;
+      if (!isDisconnect(error)) why = errorMessage(error);
     }
+    this.#close(why);
+  }
+
+  #close(why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    closeQuietly(this.#conn);
+    for (const w of this.#waiting.splice(0)) {
+      w.deadline.stop();
+      w.reject(new ConnectionClosedError(why));
+    }
+    this.#gone.resolve(why);
   }
 
   /** Announces every file this peer serves at `port`, replacing what it announced before. */
@@ -145,20 +201,20 @@ export class TrackerClient implements AsyncDisposable {
 
   /** Says goodbye (unless a request is still waiting for its reply) and closes. Idempotent; never throws. */
   async quit(): Promise<void> {
-    if (!this.#closed && !this.#busy) await this.request("QUIT").catch(() => {});
+    if (!this.#closed && this.#waiting.length === 0) await this.request("QUIT").catch(() => {});
     this.close();
+    await this.#loop;
   }
 
   /** Closes the connection. Idempotent. */
   close(): void {
-    this.#closed = true;
-    closeQuietly(this.#conn);
+    this.#close("closed by this side");
   }
 
   /** Same as {@link TrackerClient.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
+  async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    return Promise.resolve();
+    await this.#loop;
   }
 }
 

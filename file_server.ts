@@ -54,16 +54,36 @@ export interface FileServerOptions extends ListenOptions {
   onError?: (error: unknown) => void;
 }
 
+/** A running file server. */
+export interface FileServer extends AsyncDisposable {
+  /** The address actually bound. */
+  addr: Deno.NetAddr;
+  /**
+   * Stops accepting; uploads in the middle of an answer may finish it within
+   * `graceMs` (default 0: cut at once); connections waiting for a request
+   * are closed at once. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
 /** Starts serving `options.folder`; close the returned server to stop. */
-export function startFileServer(options: FileServerOptions): TcpServer {
+export function startFileServer(options: FileServerOptions): FileServer {
   const context: ServeContext = {
     folder: options.folder,
     idleMs: options.idleTimeoutMs ?? 30_000,
     onEvent: options.onEvent ?? (() => {}),
     pool: new BufferPool(8),
     limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined,
+    idle: new Set(),
+    server: undefined,
   };
-  return new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
+  const server = new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
+  context.server = server;
+  const close = (graceMs = 0) =>
+    server.close(graceMs, () => {
+      for (const conn of context.idle) closeQuietly(conn);
+    });
+  return { addr: server.addr, close, [Symbol.asyncDispose]: () => close() };
 }
 
 interface ServeContext {
@@ -73,6 +93,9 @@ interface ServeContext {
   /** Chunk buffers shared by every upload. */
   pool: BufferPool;
   limit?: RateLimit;
+  /** Connections waiting for their next request: closed at once when the server drains. */
+  idle: Set<Deno.Conn>;
+  server: TcpServer | undefined;
 }
 
 /**
@@ -94,10 +117,11 @@ async function serveConnection(conn: Deno.Conn, context: ServeContext): Promise<
     current = { name: "", bytes: 0, ranges: 0 };
   };
   try {
-    while (true) {
+    while (!context.server?.closing) {
       let request: FileRequest;
       try {
-        const line = await reader.readLine();
+        context.idle.add(conn);
+        const line = await reader.readLine().finally(() => context.idle.delete(conn));
         if (line === null) return;
         watchdog.touch();
         request = parseFileRequest(line);

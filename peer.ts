@@ -6,9 +6,8 @@
  */
 
 import { downloadAll, type DownloadAllOptions, type FileOutcome } from "./download.ts";
-import { type FileServerEvent, startFileServer } from "./file_server.ts";
+import { type FileServer, type FileServerEvent, startFileServer } from "./file_server.ts";
 import { type Lookup, parseSendNames } from "./protocol.ts";
-import type { TcpServer } from "./server.ts";
 import { SharedFolder } from "./shared_folder.ts";
 import { TrackerClient } from "./tracker_client.ts";
 import { errorMessage } from "./transfer.ts";
@@ -41,6 +40,8 @@ export interface PeerOptions {
   sources?: number;
   /** All uploads together send at most this many bytes per second. Default: no limit. */
   maxUploadRate?: number;
+  /** On close, uploads in the middle of an answer may take this long to finish it. Default 10,000 ms. */
+  shutdownGraceMs?: number;
   /** While idle, `PING` the tracker this often, to stay known and to notice a vanished tracker. Default 30,000 ms. */
   heartbeatMs?: number;
   /** Waits between tries to reach a lost tracker: doubling from `minMs` up to `maxMs`, each drawn from its upper half. Default 250 and 5,000 ms. */
@@ -142,7 +143,7 @@ export class Peer implements AsyncDisposable {
   /** The folder it serves. */
   readonly folder: SharedFolder;
   /** The file server. */
-  readonly server: TcpServer;
+  readonly server: FileServer;
   #tracker: TrackerClient;
   #reconnecting: Promise<void> | undefined;
   #options: PeerOptions;
@@ -154,7 +155,7 @@ export class Peer implements AsyncDisposable {
   #pendingAnnounce: Promise<string> | undefined;
   #lastAnnounce: Promise<unknown> = Promise.resolve();
 
-  private constructor(options: PeerOptions, folder: SharedFolder, server: TcpServer, tracker: TrackerClient) {
+  private constructor(options: PeerOptions, folder: SharedFolder, server: FileServer, tracker: TrackerClient) {
     this.#options = options;
     this.#emit = options.onEvent ?? (() => {});
     this.folder = folder;
@@ -309,16 +310,17 @@ export class Peer implements AsyncDisposable {
 
   /**
    * Cancels running downloads (what arrived of a file over one chunk stays,
-   * hidden, for the next try; the rest is removed), leaves the tracker and
-   * stops serving. Idempotent.
+   * hidden, for the next try; the rest is removed), leaves the tracker, stops
+   * accepting, and lets uploads in the middle of an answer finish it for up to
+   * `shutdownGraceMs`. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#abort.abort();
       await Promise.allSettled([...this.#running]);
       await this.#reconnecting;
-      await this.#tracker.quit();
-      await this.server.close();
+      await this.#tracker.quit(); // first, so that no one is sent here any more
+      await this.server.close(this.#options.shutdownGraceMs ?? 10_000);
     })();
     return this.#closing;
   }

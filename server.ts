@@ -90,11 +90,28 @@ export class TcpServer implements AsyncDisposable {
     }
   }
 
-  /** Stops accepting, closes every connection, waits for the handlers. Idempotent. */
-  close(): Promise<void> {
+  /** True once {@link TcpServer.close} was called: handlers should finish what they are doing and stop. */
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Stops accepting, then gives the handlers up to `graceMs` to end on their
+   * own (they see {@link TcpServer.closing}; `onDrain` may close idle
+   * connections at once), then closes every connection left and waits for
+   * the handlers. Idempotent.
+   */
+  close(graceMs = 0, onDrain?: () => void): Promise<void> {
     this.#closing ??= (async () => {
       closeQuietly(this.#listener);
       await this.#acceptLoop;
+      if (graceMs > 0 && this.#sessions.size > 0) {
+        onDrain?.();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise((resolve) => timer = setTimeout(resolve, graceMs));
+        await Promise.race([Promise.allSettled([...this.#sessions]), grace]);
+        clearTimeout(timer);
+      }
       for (const conn of this.#conns) closeQuietly(conn);
       await Promise.allSettled([...this.#sessions]);
     })();

@@ -228,3 +228,34 @@ Deno.test("reliability: a get's tracker client learns at once that the tracker c
   assert.equal(client.open, false);
   await assert.rejects(() => client.send(["x"]), /closed/);
 });
+
+Deno.test("reliability: a closing peer leaves the tracker at once, refuses new connections, and lets a running upload finish", async () => {
+  await using tracker = startTracker({ hostname: "127.0.0.1", port: 0 });
+  await using dir = await tempDir();
+  const data = randomBytes(3 * MiB + 5, 71);
+  await writeFiles(dir.path, { "slow.bin": data });
+  // 3 MiB at 2 MiB/s: the upload is still running when the peer is told to close.
+  const peer = await peerOn(`127.0.0.1:${tracker.addr.port}`, dir.path, { maxUploadRate: 2 * MiB });
+  await using out = await tempDir();
+  const download = downloadFile({
+    name: "slow.bin",
+    status: 200,
+    holders: [{ address: peer.address, size: data.length, sha256: sha256(data) }],
+  }, { outDir: out.path });
+  // Wait until bytes are arriving.
+  for (let seen = 0; seen === 0;) {
+    await new Promise((r) => setTimeout(r, 20));
+    for await (const e of Deno.readDir(out.path)) {
+      if (e.name.endsWith(".part")) seen = (await Deno.stat(join(out.path, e.name))).size;
+    }
+  }
+  const closing = peer.close();
+  // The tracker forgets it before the upload ends.
+  for (let i = 0; i < 200 && tracker.index.stats().entries > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(tracker.index.stats().entries, 0);
+  await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port: peer.addr.port }));
+  const got = await download;
+  assert.equal(got.size, data.length);
+  assert.deepEqual(await Deno.readFile(join(out.path, "slow.bin")), data);
+  await closing;
+});

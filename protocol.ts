@@ -268,8 +268,14 @@ export function formatEntryLine(entry: FileEntry): string {
   return `${entry.size} ${formatHashToken(entry)} ${encodeName(entry.name)}`;
 }
 
-/** `HOST:PORT`, with brackets around an IPv6 host. */
+/**
+ * `HOST:PORT`, with brackets around an IPv6 host (`[::1]:5555`). An
+ * IPv4-mapped address (`::ffff:10.0.0.1`, what a dual-stack socket reports
+ * for an IPv4 client) is written as the IPv4 address it is.
+ */
 export function formatAddress(host: string, port: number): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  if (mapped) return `${mapped[1]}:${port}`;
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 

@@ -259,3 +259,37 @@ Deno.test("reliability: a closing peer leaves the tracker at once, refuses new c
   assert.deepEqual(await Deno.readFile(join(out.path, "slow.bin")), data);
   await closing;
 });
+
+const hasIPv6 = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "reliability: tracker and peers work over IPv6 (::1), addresses written [v6]:port",
+  ignore: !hasIPv6,
+  fn: async () => {
+    await using tracker = startTracker({ hostname: "::1", port: 0 });
+    await using one = await tempDir();
+    await using two = await tempDir();
+    const data = randomBytes(2 * MiB + 3, 81);
+    await writeFiles(one.path, { "v6.bin": data });
+    await using a = await peerOn(`[::1]:${tracker.addr.port}`, one.path, { hostname: "::1" });
+    await using b = await peerOn(`[::1]:${tracker.addr.port}`, two.path, { hostname: "::1" });
+    assert.equal(a.address, `[::1]:${a.addr.port}`);
+    const report = await b.send("v6.bin");
+    assert.match(report.reply, new RegExp(`^200-HOLDER \\[::1\\]:${a.addr.port} `, "m"));
+    assert.ok(report.outcomes[0].ok, JSON.stringify(report.outcomes[0]));
+    assert.deepEqual(await Deno.readFile(join(two.path, "v6.bin")), data);
+  },
+});
+
+Deno.test("reliability: an IPv4 client of a dual-stack socket is written as plain IPv4", () => {
+  assert.equal(formatAddress("::ffff:10.1.2.3", 5555), "10.1.2.3:5555");
+  assert.equal(formatAddress("::1", 5555), "[::1]:5555");
+  assert.equal(formatAddress("fe80::1", 1), "[fe80::1]:1");
+});

@@ -441,6 +441,12 @@ export function formatFileRequest(req: Omit<FileRequest, "verb"> & { verb?: File
   return `RANGE ${req.offset} ${req.length ?? "*"} ${encodeName(req.name)}\n`;
 }
 
+/** A holder's answer that is not the one asked for: its own error status, or 400 for an unexpected success code. */
+function replyError(reply: ReplyLine): ProtocolError {
+  if (reply.status >= 400) return new ProtocolError(reply.status, reply.text);
+  return new ProtocolError(Status.BAD_REQUEST, `unexpected answer ${reply.status} ${reply.text.slice(0, 80)}`);
+}
+
 /** The header of a `HASHES` answer; `count` lines of 64 hex digits follow, one chunk hash each. */
 export interface HashesHeader {
   size: number;
@@ -457,7 +463,7 @@ export function formatHashesHeader(h: HashesHeader): string {
 /** Parses a `HASHES` answer's header; an error reply becomes a thrown {@link ProtocolError}. */
 export function parseHashesHeader(line: string): HashesHeader {
   const reply = parseReplyLine(line);
-  if (reply.status !== Status.OK) throw new ProtocolError(reply.status, reply.text);
+  if (reply.status !== Status.OK) throw replyError(reply);
   const m = /^HASHES (\d+) ([0-9a-f]{64}) (\d+) (\d+)$/.exec(reply.text);
   if (!m) throw new ProtocolError(Status.BAD_REQUEST, "bad HASHES header");
   const size = parseCount(m[1], "size", Limits.MAX_FILE_SIZE);
@@ -487,9 +493,7 @@ export function formatFileHeader(h: FileHeader): string {
 /** Parses a file header; an error reply becomes a thrown {@link ProtocolError} with its status. */
 export function parseFileHeader(line: string): FileHeader {
   const reply = parseReplyLine(line);
-  if (reply.status !== Status.OK && reply.status !== Status.PARTIAL) {
-    throw new ProtocolError(reply.status, reply.text);
-  }
+  if (reply.status !== Status.OK && reply.status !== Status.PARTIAL) throw replyError(reply);
   const f = reply.text.split(" ");
   const size = parseCount(f[0] ?? "", "size", Limits.MAX_FILE_SIZE);
   const sha256 = f[1] ?? "";

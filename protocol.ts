@@ -32,6 +32,8 @@ export const Limits = {
   MAX_NAMES_PER_SEND: 256,
   /** Most file entries in one UPDATE (and so files per peer). */
   MAX_UPDATE_ENTRIES: 100_000,
+  /** Most (file, peer) entries the tracker's index holds in all (about 200 bytes each). */
+  MAX_INDEX_ENTRIES: 5_000_000,
   /** Most holders listed per file in a SEND reply. */
   MAX_HOLDERS_PER_FILE: 50,
   /** Most files listed by LIST. */

@@ -51,6 +51,8 @@ export interface TrackerOptions extends ListenOptions {
    * client dripping a line byte by byte. Peers send `PING` to stay. Default 120,000 ms.
    */
   idleTimeoutMs?: number;
+  /** Most entries in the whole index; an UPDATE that would pass it gets 413. Default {@link Limits.MAX_INDEX_ENTRIES}. */
+  maxEntries?: number;
 }
 
 /** A running tracker. */
@@ -85,7 +87,14 @@ export function startTracker(options: TrackerOptions): Tracker {
   let nextId = 1;
   const server = new TcpServer(
     options,
-    (conn) => new Session(nextId++, conn, { index, feedback, onEvent, idleMs: options.idleTimeoutMs ?? 120_000 }).run(),
+    (conn) =>
+      new Session(nextId++, conn, {
+        index,
+        feedback,
+        onEvent,
+        idleMs: options.idleTimeoutMs ?? 120_000,
+        maxEntries: options.maxEntries ?? Limits.MAX_INDEX_ENTRIES,
+      }).run(),
     options.onError ?? (() => {}),
   );
   return {
@@ -103,6 +112,7 @@ interface Shared {
   feedback: HolderFeedback;
   onEvent: (event: TrackerEvent) => void;
   idleMs: number;
+  maxEntries: number;
 }
 
 /** One connected peer. */
@@ -114,6 +124,7 @@ class Session {
   #feedback: HolderFeedback;
   #onEvent: (event: TrackerEvent) => void;
   #idleMs: number;
+  #maxEntries: number;
   #watchdog: Watchdog | undefined;
   #remote: Deno.NetAddr;
   #name: string;
@@ -128,6 +139,7 @@ class Session {
     this.#feedback = shared.feedback;
     this.#onEvent = shared.onEvent;
     this.#idleMs = shared.idleMs;
+    this.#maxEntries = shared.maxEntries;
     this.#remote = conn.remoteAddr as Deno.NetAddr;
     this.#name = formatAddress(this.#remote.hostname, this.#remote.port);
   }
@@ -239,6 +251,13 @@ class Session {
       }
     }
     if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
+    const others = this.#index.stats().entries - (this.#index.peer(this.#id)?.files ?? 0);
+    if (others + files.size > this.#maxEntries) {
+      throw new ProtocolError(
+        Status.TOO_LARGE,
+        `the index is full (${this.#maxEntries} entries in all); nothing changed`,
+      );
+    }
     const address = formatAddress(this.#remote.hostname, header.port);
     this.#index.announce(this.#id, address, [...files.values()]);
     this.#onEvent({ type: "announced", peer: address, files: files.size });

@@ -293,3 +293,19 @@ Deno.test("reliability: an IPv4 client of a dual-stack socket is written as plai
   assert.equal(formatAddress("::1", 5555), "[::1]:5555");
   assert.equal(formatAddress("fe80::1", 1), "[fe80::1]:1");
 });
+
+Deno.test("reliability: the index has a ceiling: an UPDATE that would pass it gets 413 and changes nothing", async () => {
+  await using tracker = startTracker({ hostname: "127.0.0.1", port: 0, maxEntries: 5 });
+  using one = await LineClient.connect(tracker.addr.port);
+  using two = await LineClient.connect(tracker.addr.port);
+  const entries = (n: number, prefix: string) =>
+    Array.from({ length: n }, (_, i) => `1 ${sha256("x")} ${prefix}${i}`).join("\n") + "\n";
+  assert.equal((await one.ask(`UPDATE 7001 3\n${entries(3, "a")}`))[0].status, 200);
+  const [full] = await two.ask(`UPDATE 7002 3\n${entries(3, "b")}`);
+  assert.equal(full.status, 413);
+  assert.match(full.text, /index is full \(5 entries in all\); nothing changed/);
+  assert.deepEqual(tracker.index.stats(), { peers: 1, names: 3, entries: 3 });
+  // A peer replacing its own announcement counts only the difference.
+  assert.equal((await one.ask(`UPDATE 7001 5\n${entries(5, "a")}`))[0].status, 200);
+  assert.equal((await two.ask("PING\n"))[0].text, "PONG", "the refused session goes on");
+});

@@ -27,6 +27,22 @@ export class LocalError extends Error {
   }
 }
 
+/**
+ * What went wrong with our own disk, and what a person can do about it:
+ * `cannot write /x/.p2p-….part: No space left on device (os error 28); free
+ * some space or choose another --out`.
+ */
+export function diskProblem(what: string, error: unknown): string {
+  const message = errorMessage(error);
+  let hint = "";
+  if (error instanceof Deno.errors.NotFound) hint = "; create the folder or choose another --out";
+  else if (error instanceof Deno.errors.PermissionDenied || /permission denied/i.test(message)) {
+    hint = "; check the folder's permissions or choose another --out";
+  } else if (/no space left|os error 28\b|quota/i.test(message)) hint = "; free some space or choose another --out";
+  else if (/read-only file system|os error 30\b/i.test(message)) hint = "; choose a writable --out";
+  return `${what}: ${message}${hint}`;
+}
+
 /** The version of a file being downloaded. */
 export interface PartTarget {
   name: string;
@@ -97,7 +113,7 @@ export class PartFile {
       return part;
     } catch (error) {
       open.delete(path);
-      throw new LocalError(`cannot write in ${dir}: ${errorMessage(error)}`);
+      throw new LocalError(diskProblem(`cannot write in ${dir}`, error));
     }
   }
 
@@ -112,7 +128,7 @@ export class PartFile {
       let written = 0;
       while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
     } catch (error) {
-      throw new LocalError(`cannot write ${this.path}: ${errorMessage(error)}`);
+      throw new LocalError(diskProblem(`cannot write ${this.path}`, error));
     }
   }
 
@@ -128,7 +144,7 @@ export class PartFile {
       }
       return true;
     } catch (error) {
-      throw new LocalError(`cannot read ${this.path}: ${errorMessage(error)}`);
+      throw new LocalError(diskProblem(`cannot read ${this.path}`, error));
     }
   }
 
@@ -138,7 +154,7 @@ export class PartFile {
     try {
       this.#journal.writeSync(encodeText(`${index}\n`));
     } catch (error) {
-      throw new LocalError(`cannot write ${this.#journalPath}: ${errorMessage(error)}`);
+      throw new LocalError(diskProblem(`cannot write ${this.#journalPath}`, error));
     }
   }
 
@@ -161,7 +177,7 @@ export class PartFile {
         await Deno.rename(this.path, target);
         this.#gone = true;
       } catch (error) {
-        throw new LocalError(`cannot move the verified file to ${target}: ${errorMessage(error)}`);
+        throw new LocalError(diskProblem(`cannot move the verified file to ${target}`, error));
       }
     }
     await Deno.remove(this.#journalPath).catch(() => {});

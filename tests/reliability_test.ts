@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { downloadFile } from "../download.ts";
+import { diskProblem } from "../part_file.ts";
 import { Peer, type PeerEvent } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
 import { BufferedReader } from "../reader.ts";
@@ -308,4 +309,29 @@ Deno.test("reliability: the index has a ceiling: an UPDATE that would pass it ge
   // A peer replacing its own announcement counts only the difference.
   assert.equal((await one.ask(`UPDATE 7001 5\n${entries(5, "a")}`))[0].status, 200);
   assert.equal((await two.ask("PING\n"))[0].text, "PONG", "the refused session goes on");
+});
+
+Deno.test("reliability: disk problems name the file and say what to do", () => {
+  const cases: [unknown, RegExp][] = [
+    [
+      new Deno.errors.NotFound("No such file or directory (os error 2)"),
+      /; create the folder or choose another --out$/,
+    ],
+    [new Deno.errors.PermissionDenied("Permission denied (os error 13)"), /; check the folder's permissions/],
+    [new Error("No space left on device (os error 28)"), /; free some space or choose another --out$/],
+    [new Error("Read-only file system (os error 30)"), /; choose a writable --out$/],
+    [new Error("something else"), /^cannot write \/x\/f: something else$/],
+  ];
+  for (const [error, expected] of cases) assert.match(diskProblem("cannot write /x/f", error), expected);
+});
+
+Deno.test("reliability: a download into a missing folder says which and what to do, and contacts no one", async () => {
+  await using dir = await tempDir();
+  const error = await downloadFile({
+    name: "f.txt",
+    status: 200,
+    holders: [{ address: "127.0.0.1:9", size: 1, sha256: sha256("x") }],
+  }, { outDir: join(dir.path, "missing") }).then(() => undefined, (e) => e);
+  assert.match(String(error?.message), /cannot write in .*missing: .*; create the folder or choose another --out/);
+  assert.deepEqual(error.attempts, []);
 });

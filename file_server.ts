@@ -48,6 +48,8 @@ export interface FileServerOptions extends ListenOptions {
   idleTimeoutMs?: number;
   /** All uploads together send at most this many bytes per second. Default: no limit. */
   maxUploadRate?: number;
+  /** Most answers being sent at once; one more request gets `503 busy` at once. Default 64. */
+  maxUploads?: number;
   /** Told of every request. Default: nothing. */
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
@@ -76,6 +78,8 @@ export function startFileServer(options: FileServerOptions): FileServer {
     limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined,
     idle: new Set(),
     server: undefined,
+    maxUploads: options.maxUploads ?? 64,
+    uploading: 0,
   };
   const server = new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
   context.server = server;
@@ -96,6 +100,9 @@ interface ServeContext {
   /** Connections waiting for their next request: closed at once when the server drains. */
   idle: Set<Deno.Conn>;
   server: TcpServer | undefined;
+  maxUploads: number;
+  /** Answers being sent now. */
+  uploading: number;
 }
 
 /**
@@ -171,10 +178,16 @@ async function refuse(conn: Deno.Conn, error: ProtocolError, to: string, onEvent
 async function sendBytes(
   conn: Deno.Conn,
   request: FileRequest,
-  { folder, pool, limit }: ServeContext,
+  context: ServeContext,
   watchdog: Watchdog,
   progress: (n: number) => void,
 ): Promise<void> {
+  const { folder, pool, limit } = context;
+  if (context.uploading >= context.maxUploads) {
+    throw new ProtocolError(Status.BUSY, `busy: ${context.maxUploads} uploads at once; try later`);
+  }
+  context.uploading++;
+  using _slot = { [Symbol.dispose]: () => context.uploading-- };
   using opened = await folder.openFile(request.name);
   const { size, sha256 } = opened.entry;
   if (request.offset > size) {

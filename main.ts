@@ -75,6 +75,7 @@ SIGTERM stops it.`,
   --port PORT         port to serve on, 0 for any free one (default 5555)
   --max-upload-rate R all uploads together send at most R bytes per second
                       (suffix K, M or G: powers of 1024; default: no limit)
+  --max-uploads N     most uploads at once; more get 503 busy (default 64)
 ${NET}
 ${COMMON}
 
@@ -124,6 +125,7 @@ interface Flags {
   idleTimeoutMs: number;
   maxConnections: number;
   maxPerAddress: number;
+  maxUploads: number;
   help: boolean;
   names: string[];
 }
@@ -160,6 +162,7 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
         "idle-timeout": { type: "string", default: "120" },
         "max-connections": { type: "string", default: "20000" },
         "max-per-address": { type: "string", default: "0" },
+        "max-uploads": { type: "string", default: "64" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -181,7 +184,7 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
   if (!/^\d+$/.test(v["demote-after"]) || demoteAfter < 1 || demoteAfter > 1_000_000) {
     throw new UsageError(`--demote-after must be 1 or more, got ${v["demote-after"]}`);
   }
-  const count = (flag: "max-connections" | "max-per-address", min: number) => {
+  const count = (flag: "max-connections" | "max-per-address" | "max-uploads", min: number) => {
     const n = Number(v[flag]);
     if (!/^\d+$/.test(v[flag]) || n < min || n > 1_000_000) throw new UsageError(`--${flag} must be ${min}-1000000`);
     return n;
@@ -209,6 +212,7 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
     idleTimeoutMs: Math.round(idle * 1000),
     maxConnections: count("max-connections", 1),
     maxPerAddress: count("max-per-address", 0),
+    maxUploads: count("max-uploads", 1),
     help: v.help,
     names: parsed.positionals,
   };
@@ -262,6 +266,7 @@ async function runPeer(flags: Flags): Promise<number> {
     timeoutMs: flags.timeoutMs,
     sources: flags.sources,
     maxUploadRate: flags.maxUploadRate,
+    maxUploads: flags.maxUploads,
     onEvent: (e) => console.log(formatPeerEvent(e)),
     onError: (e) => console.error("error:", e),
     onListening: (addr) => console.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),

@@ -40,6 +40,8 @@ export interface PeerOptions {
   sources?: number;
   /** All uploads together send at most this many bytes per second. Default: no limit. */
   maxUploadRate?: number;
+  /** Most uploads at once; one more request is answered `503 busy`. Default 64. */
+  maxUploads?: number;
   /** On close, uploads in the middle of an answer may take this long to finish it. Default 10,000 ms. */
   shutdownGraceMs?: number;
   /** While idle, `PING` the tracker this often, to stay known and to notice a vanished tracker. Default 30,000 ms. */
@@ -132,6 +134,7 @@ async function reportHolders(tracker: TrackerClient, outcome: FileOutcome): Prom
   const sources = outcome.ok ? outcome.result.sources : outcome.sources;
   for (const s of sources) {
     if (s.code === undefined && s.bytes === 0) continue; // used, but nothing to say
+    if (s.code === "503") continue; // busy is not a failure: it said so, and said when
     // The tracker may be gone or may have forgotten the holder: the download's outcome stands anyway.
     await tracker.report({ address: s.holder, outcome: s.code ?? "OK", bytes: s.bytes, name: outcome.name })
       .catch(() => {});
@@ -218,6 +221,7 @@ export class Peer implements AsyncDisposable {
       hostname: options.hostname,
       port: options.port,
       maxUploadRate: options.maxUploadRate,
+      maxUploads: options.maxUploads,
       folder,
       onEvent: options.onEvent,
       onError: options.onError,

@@ -19,7 +19,9 @@ export const Status = {
   NOT_FOUND: 404,
   TOO_LARGE: 413,
   RANGE_NOT_SATISFIABLE: 416,
+  TOO_MANY_CONNECTIONS: 421,
   SERVER_ERROR: 500,
+  BUSY: 503,
 } as const;
 
 /** Every limit of the protocol, in one place. */

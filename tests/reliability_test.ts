@@ -335,3 +335,32 @@ Deno.test("reliability: a download into a missing folder says which and what to 
   assert.match(String(error?.message), /cannot write in .*missing: .*; create the folder or choose another --out/);
   assert.deepEqual(error.attempts, []);
 });
+
+Deno.test("reliability: a holder at its most uploads answers 503 busy at once, and the connection goes on", async () => {
+  await using tracker = startTracker({ hostname: "127.0.0.1", port: 0 });
+  await using dir = await tempDir();
+  const data = randomBytes(2 * MiB, 91);
+  await writeFiles(dir.path, { "a.bin": data, "small.txt": "small" });
+  await using peer = await peerOn(`127.0.0.1:${tracker.addr.port}`, dir.path, {
+    maxUploads: 1,
+    maxUploadRate: 1 * MiB, // the first upload takes about 2 s
+  });
+  using first = await LineClient.connect(peer.addr.port);
+  await first.send("GET a.bin\n");
+  assert.match((await first.reader.readLine())!, /^200 /);
+  using second = await LineClient.connect(peer.addr.port);
+  const [busy] = await second.ask("RANGE 0 5 small.txt\n");
+  assert.equal(busy.status, 503);
+  assert.match(busy.text, /busy: 1 uploads at once; try later/);
+  first[Symbol.dispose](); // the first upload ends (cut)
+  for (let i = 0; i < 200; i++) {
+    const [reply] = await second.ask("RANGE 0 4 small.txt\n");
+    if (reply.status === 206) {
+      assert.match(reply.text, /^5 [0-9a-f]{64} 0 4$/);
+      return;
+    }
+    assert.equal(reply.status, 503);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail("the holder stayed busy");
+});

@@ -19,6 +19,7 @@ import {
   parseFileHeader,
 } from "./protocol.ts";
 import { LocalError, PartFile } from "./part_file.ts";
+import { dialPeer, type Secret } from "./secret.ts";
 import { BufferedReader } from "./reader.ts";
 import { classify, FetchError, fetchVersion, type SourceReport, type Version } from "./swarm.ts";
 import {
@@ -91,6 +92,8 @@ export interface DownloadOptions {
   onAttemptFailed?: (name: string, attempt: Attempt) => void;
   /** Aborting it stops the download; a resumable part file stays for the next run. */
   signal?: AbortSignal;
+  /** With a secret: holders must prove they know it, and every byte is encrypted. */
+  secret?: Secret;
 }
 
 /**
@@ -159,6 +162,7 @@ async function fetchInto(
       sources: options.sources,
       timeoutMs: options.timeoutMs ?? 10_000,
       signal: options.signal,
+      secret: options.secret,
       onSourceFailed: (r) => failed(r.holder, r.code, r.message),
     });
     sources.push(...fetched.sources);
@@ -242,14 +246,10 @@ export async function requestFile(
   name: string,
   timeoutMs: number,
   signal?: AbortSignal,
+  secret?: Secret,
 ): Promise<RemoteFile> {
   const { host, port } = parseAddress(address);
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const conn = await Deno.connect({
-    hostname: host,
-    port,
-    signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
-  });
+  const conn = await dialPeer(host, port, { timeoutMs, signal, secret });
   const watchdog = new Watchdog(timeoutMs, () => closeQuietly(conn));
   const cancel = () => closeQuietly(conn);
   signal?.addEventListener("abort", cancel, { once: true });

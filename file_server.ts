@@ -9,6 +9,7 @@
 
 import { BufferedReader } from "./reader.ts";
 import { bytesToHex, CHUNK_SIZE, HASH_BYTES } from "./chunks.ts";
+import type { Link, Secret } from "./secret.ts";
 import {
   type FileRequest,
   formatAddress,
@@ -50,6 +51,8 @@ export interface FileServerOptions extends ListenOptions {
   maxUploadRate?: number;
   /** Most answers being sent at once; one more request gets `503 busy` at once. Default 64. */
   maxUploads?: number;
+  /** Serve only peers that know this secret, every byte encrypted. Default: serve anyone, in the clear. */
+  secret?: Secret;
   /** Told of every request. Default: nothing. */
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
@@ -81,7 +84,11 @@ export function startFileServer(options: FileServerOptions): FileServer {
     maxUploads: options.maxUploads ?? 64,
     uploading: 0,
   };
-  const server = new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
+  const server = new TcpServer(
+    { ...options, encrypt: true },
+    (conn) => serveConnection(conn, context),
+    options.onError ?? (() => {}),
+  );
   context.server = server;
   const close = (graceMs = 0) =>
     server.close(graceMs, () => {
@@ -98,7 +105,7 @@ interface ServeContext {
   pool: BufferPool;
   limit?: RateLimit;
   /** Connections waiting for their next request: closed at once when the server drains. */
-  idle: Set<Deno.Conn>;
+  idle: Set<Link>;
   server: TcpServer | undefined;
   maxUploads: number;
   /** Answers being sent now. */
@@ -111,7 +118,7 @@ interface ServeContext {
  * silent for the idle time. A failure in the middle of a body closes the
  * connection: the client could not tell where the next answer starts.
  */
-async function serveConnection(conn: Deno.Conn, context: ServeContext): Promise<void> {
+async function serveConnection(conn: Link, context: ServeContext): Promise<void> {
   const { onEvent } = context;
   const remote = conn.remoteAddr as Deno.NetAddr;
   const to = formatAddress(remote.hostname, remote.port);
@@ -169,14 +176,14 @@ async function serveConnection(conn: Deno.Conn, context: ServeContext): Promise<
   }
 }
 
-async function refuse(conn: Deno.Conn, error: ProtocolError, to: string, onEvent: ServeContext["onEvent"]) {
+async function refuse(conn: Link, error: ProtocolError, to: string, onEvent: ServeContext["onEvent"]) {
   onEvent({ type: "refused", to, status: error.status, message: error.message });
   await writeText(conn, formatReplyLine(error.status, error.message) + "\n");
 }
 
 /** Sends a header and the bytes asked for; `progress` is told of every write. */
 async function sendBytes(
-  conn: Deno.Conn,
+  conn: Link,
   request: FileRequest,
   context: ServeContext,
   watchdog: Watchdog,
@@ -205,7 +212,7 @@ async function sendBytes(
 }
 
 /** `HASHES <name>`: the header, then one line of hex per chunk. */
-async function sendHashes(conn: Deno.Conn, name: string, { folder }: ServeContext): Promise<void> {
+async function sendHashes(conn: Link, name: string, { folder }: ServeContext): Promise<void> {
   using opened = await folder.openFile(name);
   const { size, sha256 } = opened.entry;
   const count = opened.chunks.length / HASH_BYTES;

@@ -20,6 +20,7 @@ import { BufferedReader } from "./reader.ts";
 import { Peer, sendAndFetch } from "./peer.ts";
 import { relayFile } from "./relay.ts";
 import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
+import { Secret } from "./secret.ts";
 import { startTracker } from "./tracker.ts";
 import { TrackerClient } from "./tracker_client.ts";
 import { errorMessage } from "./transfer.ts";
@@ -27,7 +28,10 @@ import { errorMessage } from "./transfer.ts";
 /** Exit codes. */
 export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-const COMMON = `  --help              this text`;
+const COMMON = `  --secret S          deal only with parties that know the secret S (or set
+                      P2P_SECRET instead, which no process listing shows);
+                      peer traffic is then encrypted (default: open)
+  --help              this text`;
 const NET = `  --tracker HOST:PORT the tracker (default 127.0.0.1:4444)
   --timeout SECONDS   connect and idle timeout of each try (default 10)
   --sources N         most holders one file is fetched from at once (default 4)`;
@@ -126,8 +130,23 @@ interface Flags {
   maxConnections: number;
   maxPerAddress: number;
   maxUploads: number;
+  secret?: string;
   help: boolean;
   names: string[];
+}
+
+/** `P2P_SECRET`, if set and readable (the tasks allow reading that one variable). */
+function secretFromEnvironment(): string | undefined {
+  // Asked first, so that a run without --allow-env never prompts for it.
+  const allowed = Deno.permissions.querySync({ name: "env", variable: "P2P_SECRET" }).state === "granted";
+  return allowed ? Deno.env.get("P2P_SECRET") || undefined : undefined;
+}
+
+/** The secret's keys, if there is one; an empty secret is a usage error. */
+async function secretOf(flags: Flags): Promise<Secret | undefined> {
+  if (flags.secret === undefined) return undefined;
+  if (flags.secret.length === 0) throw new UsageError("--secret must not be empty");
+  return await Secret.from(flags.secret);
 }
 
 /** Reads `R`, `RK`, `RM` or `RG` (powers of 1024) as bytes per second. */
@@ -163,6 +182,7 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
         "max-connections": { type: "string", default: "20000" },
         "max-per-address": { type: "string", default: "0" },
         "max-uploads": { type: "string", default: "64" },
+        secret: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -213,6 +233,7 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
     maxConnections: count("max-connections", 1),
     maxPerAddress: count("max-per-address", 0),
     maxUploads: count("max-uploads", 1),
+    secret: v.secret ?? secretFromEnvironment(),
     help: v.help,
     names: parsed.positionals,
   };
@@ -237,7 +258,9 @@ function untilSignal(): { promise: Promise<string>; cancel: () => void } {
 }
 
 async function runTracker(flags: Flags): Promise<number> {
+  const secret = await secretOf(flags);
   const tracker = startTracker({
+    secret,
     hostname: flags.host,
     port: flags.port,
     demoteAfter: flags.demoteAfter,
@@ -255,8 +278,10 @@ async function runTracker(flags: Flags): Promise<number> {
 }
 
 async function runPeer(flags: Flags): Promise<number> {
+  const secret = await secretOf(flags);
   const stop = untilSignal();
   const starting = Peer.start({
+    secret,
     tracker: flags.tracker,
     hostname: flags.host,
     port: flags.port,
@@ -340,7 +365,8 @@ async function runGet(flags: Flags): Promise<number> {
   if (flags.names.length > Limits.MAX_NAMES_PER_SEND) {
     throw new UsageError(`get takes at most ${Limits.MAX_NAMES_PER_SEND} names at once`);
   }
-  await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs);
+  const secret = await secretOf(flags);
+  await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs, secret);
   const stop = untilSignal();
   const interrupt = new AbortController();
   stop.promise.then(() => interrupt.abort());
@@ -349,6 +375,7 @@ async function runGet(flags: Flags): Promise<number> {
     infoPath: flags.info,
     timeoutMs: flags.timeoutMs,
     sources: flags.sources,
+    secret,
     signal: interrupt.signal,
     onAttemptFailed: (name, a) => console.log(formatAttempt(name, a)),
   }).finally(stop.cancel);
@@ -360,9 +387,11 @@ async function runGet(flags: Flags): Promise<number> {
 
 async function runCat(flags: Flags): Promise<number> {
   if (flags.names.length !== 1) throw new UsageError("cat needs exactly one file name");
-  await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs);
+  const secret = await secretOf(flags);
+  await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs, secret);
   const relayed = await relayFile(tracker, flags.names[0], Deno.stdout, {
     timeoutMs: flags.timeoutMs,
+    secret,
     onAttemptFailed: (a) => console.error(formatAttempt(flags.names[0], a)),
   });
   console.error(`cat: ${flags.names[0]} (${relayed.size} bytes) from ${relayed.from}`);

@@ -9,6 +9,7 @@ import { downloadAll, type DownloadAllOptions, type FileOutcome } from "./downlo
 import { type FileServer, type FileServerEvent, startFileServer } from "./file_server.ts";
 import { type Lookup, parseSendNames } from "./protocol.ts";
 import { SharedFolder } from "./shared_folder.ts";
+import type { Secret } from "./secret.ts";
 import { TrackerClient } from "./tracker_client.ts";
 import { errorMessage } from "./transfer.ts";
 
@@ -42,6 +43,8 @@ export interface PeerOptions {
   maxUploadRate?: number;
   /** Most uploads at once; one more request is answered `503 busy`. Default 64. */
   maxUploads?: number;
+  /** Deal only with a tracker and peers that know this secret; peer traffic encrypted. Default: open. */
+  secret?: Secret;
   /** On close, uploads in the middle of an answer may take this long to finish it. Default 10,000 ms. */
   shutdownGraceMs?: number;
   /** While idle, `PING` the tracker this often, to stay known and to notice a vanished tracker. Default 30,000 ms. */
@@ -196,7 +199,7 @@ export class Peer implements AsyncDisposable {
       if (!(await sleep(wait, this.#abort.signal))) return;
       let client: TrackerClient | undefined;
       try {
-        client = await TrackerClient.connect(this.#options.tracker, this.#options.timeoutMs);
+        client = await TrackerClient.connect(this.#options.tracker, this.#options.timeoutMs, this.#options.secret);
         this.#tracker = client;
         const announced = await this.announce();
         if (this.#closing) return client.close();
@@ -222,6 +225,7 @@ export class Peer implements AsyncDisposable {
       port: options.port,
       maxUploadRate: options.maxUploadRate,
       maxUploads: options.maxUploads,
+      secret: options.secret,
       folder,
       onEvent: options.onEvent,
       onError: options.onError,
@@ -229,7 +233,7 @@ export class Peer implements AsyncDisposable {
     options.onListening?.(server.addr);
     let tracker: TrackerClient;
     try {
-      tracker = await TrackerClient.connect(options.tracker, options.timeoutMs);
+      tracker = await TrackerClient.connect(options.tracker, options.timeoutMs, options.secret);
     } catch (error) {
       await server.close();
       throw error;
@@ -296,6 +300,7 @@ export class Peer implements AsyncDisposable {
       infoPath: this.#options.infoPath,
       timeoutMs: this.#options.timeoutMs,
       sources: this.#options.sources,
+      secret: this.#options.secret,
       signal: this.#abort.signal,
       onAttemptFailed: (name, a) => this.#emit({ type: "attempt-failed", name, ...a }),
       onSettled: async (outcome) => {

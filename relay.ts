@@ -6,6 +6,7 @@
  */
 
 import { type Attempt, classify, DownloadError, requestFile } from "./download.ts";
+import type { Secret } from "./secret.ts";
 import { type ByteSink, sha256Hasher, sinkStream } from "./transfer.ts";
 import type { TrackerClient } from "./tracker_client.ts";
 
@@ -13,6 +14,8 @@ import type { TrackerClient } from "./tracker_client.ts";
 export interface RelayOptions {
   /** Connect and idle timeout per peer, ms. Default 10,000. */
   timeoutMs?: number;
+  /** With a secret: peers must prove they know it, and every byte is encrypted. */
+  secret?: Secret;
   /** Told of each peer that did not have the file or failed before sending it. */
   onAttemptFailed?: (attempt: Attempt) => void;
 }
@@ -43,7 +46,7 @@ export async function relayFile(
   for (const peer of peers) {
     let remote;
     try {
-      remote = await requestFile(peer.address, name, timeoutMs);
+      remote = await requestFile(peer.address, name, timeoutMs, undefined, options.secret);
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       failed.push(attempt);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { authenticateClient, type Link, plainLink, type Secret, SecureLink } from "./secret.ts";
 import { closeQuietly, writeText } from "./transfer.ts";
 
 /** Where to listen. */
@@ -17,13 +18,17 @@ export interface ListenOptions {
   maxConnections?: number;
   /** Most connections at once from one remote address; 0 for no limit. Default 0. */
   maxPerAddress?: number;
+  /** Admit only clients that prove they know this secret (see `secret.ts`). Default: admit all. */
+  secret?: Secret;
+  /** With a secret: encrypt the connection after the handshake (peers), or only authenticate (tracker). */
+  encrypt?: boolean;
 }
 
 /** The status a refused connection gets before it is closed. */
 const TOO_MANY = 421;
 
 /** Handles one connection; the server closes it after the returned promise settles. */
-export type ConnectionHandler = (conn: Deno.Conn) => Promise<void>;
+export type ConnectionHandler = (link: Link) => Promise<void>;
 
 /** A TCP server: accepts until closed, then closes every connection and waits for the handlers. */
 export class TcpServer implements AsyncDisposable {
@@ -36,6 +41,8 @@ export class TcpServer implements AsyncDisposable {
   #perAddress = new Map<string, number>();
   #maxConnections: number;
   #maxPerAddress: number;
+  #secret: Secret | undefined;
+  #encrypt: boolean;
   #sessions = new Set<Promise<void>>();
   #acceptLoop: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -48,6 +55,8 @@ export class TcpServer implements AsyncDisposable {
     this.#onError = onError;
     this.#maxConnections = options.maxConnections ?? 20_000;
     this.#maxPerAddress = options.maxPerAddress ?? 0;
+    this.#secret = options.secret;
+    this.#encrypt = options.encrypt ?? false;
     this.#acceptLoop = this.#accept();
   }
 
@@ -76,7 +85,8 @@ export class TcpServer implements AsyncDisposable {
       }
       this.#conns.add(conn);
       this.#perAddress.set(from, fromCount + 1);
-      const session = this.#handler(conn)
+      const session = this.#admit(conn)
+        .then((link) => link && this.#handler(link))
         .catch((error) => this.#onError(error))
         .finally(() => {
           closeQuietly(conn);
@@ -87,6 +97,17 @@ export class TcpServer implements AsyncDisposable {
           this.#sessions.delete(session);
         });
       this.#sessions.add(session);
+    }
+  }
+
+  /** The connection as its handler sees it: after the handshake when there is a secret; undefined if refused. */
+  async #admit(conn: Deno.Conn): Promise<Link | undefined> {
+    if (!this.#secret) return conn;
+    try {
+      const shook = await authenticateClient(conn, this.#secret);
+      return this.#encrypt ? await SecureLink.over(conn, shook, this.#secret, "server") : plainLink(conn, shook.reader);
+    } catch {
+      return undefined; // told why already, or gone
     }
   }
 

@@ -35,6 +35,7 @@ import {
 } from "./chunks.ts";
 import { formatFileRequest, parseAddress, parseFileHeader, parseHashesHeader, ProtocolError } from "./protocol.ts";
 import { LocalError, PartFile } from "./part_file.ts";
+import { AuthError, dialPeer, type Link, type Secret } from "./secret.ts";
 import { BufferedReader } from "./reader.ts";
 import {
   BufferPool,
@@ -85,6 +86,8 @@ export interface FetchVersionOptions {
   /** Connecting, and any silence while a holder should be sending, longer than this drops the holder. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** With a secret: holders must prove they know it, and every byte is encrypted. */
+  secret?: Secret;
   /** Told of each holder dropped, as it happens. */
   onSourceFailed?: (report: SourceReport & { code: string; message: string }) => void;
 }
@@ -145,7 +148,7 @@ interface Request {
 
 interface Source {
   report: SourceReport;
-  conn?: Deno.Conn;
+  conn?: Link;
   outstanding: Request[];
   /** When the answer at the head of `outstanding` began to be awaited. */
   headStart: number;
@@ -264,8 +267,11 @@ class Swarm {
 
   async #serve(source: Source): Promise<void> {
     const { host, port } = parseAddress(source.report.holder);
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#options.timeoutMs), this.#stop.signal]);
-    const conn = await Deno.connect({ hostname: host, port, signal });
+    const conn = await dialPeer(host, port, {
+      timeoutMs: this.#options.timeoutMs,
+      signal: this.#stop.signal,
+      secret: this.#options.secret,
+    });
     source.conn = conn;
     if (this.#finished) return this.#leave(source);
     const reader = new BufferedReader(conn);
@@ -598,6 +604,7 @@ class Swarm {
 /** Turns an error from a try into the code and message a person sees. */
 export function classify(error: unknown, signal?: AbortSignal): { code: string; message: string } {
   if (signal?.aborted) return { code: "ECANCELED", message: "cancelled" };
+  if (error instanceof AuthError) return { code: "EAUTH", message: error.message };
   if (error instanceof TransferError) return { code: error.code, message: error.message };
   if (error instanceof ProtocolError) return { code: String(error.status), message: error.message };
   if (error instanceof DOMException && error.name === "TimeoutError") {

@@ -7,6 +7,7 @@
  */
 
 import { HolderFeedback } from "./feedback.ts";
+import type { Link } from "./secret.ts";
 import { TrackerIndex } from "./index.ts";
 import {
   encodeName,
@@ -118,7 +119,7 @@ interface Shared {
 /** One connected peer. */
 class Session {
   #id: number;
-  #conn: Deno.Conn;
+  #conn: Link;
   #reader: BufferedReader;
   #index: TrackerIndex;
   #feedback: HolderFeedback;
@@ -131,7 +132,7 @@ class Session {
   #out: string[] = [];
   #outLength = 0;
 
-  constructor(id: number, conn: Deno.Conn, shared: Shared) {
+  constructor(id: number, conn: Link, shared: Shared) {
     this.#id = id;
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);

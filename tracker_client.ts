@@ -21,6 +21,7 @@ import {
   Status,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
+import { authenticateToServer, type Secret } from "./secret.ts";
 import { closeQuietly, errorMessage, isDisconnect, Watchdog, writeText } from "./transfer.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
@@ -65,9 +66,9 @@ export class TrackerClient implements AsyncDisposable {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #loop: Promise<void>;
 
-  private constructor(conn: Deno.Conn, timeoutMs: number) {
+  private constructor(conn: Deno.Conn, timeoutMs: number, reader = new BufferedReader(conn)) {
     this.#conn = conn;
-    this.#reader = new BufferedReader(conn);
+    this.#reader = reader;
     this.#timeoutMs = timeoutMs;
     this.#loop = this.#readReplies();
   }
@@ -77,13 +78,22 @@ export class TrackerClient implements AsyncDisposable {
    * take at most `timeoutMs` (default 10 s); a request that takes longer
    * closes the connection.
    */
-  static async connect(address: string, timeoutMs = 10_000): Promise<TrackerClient> {
+  static async connect(address: string, timeoutMs = 10_000, secret?: Secret): Promise<TrackerClient> {
     const { host, port } = parseAddress(address);
+    let conn: Deno.Conn;
     try {
-      const conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
-      return new TrackerClient(conn, timeoutMs);
+      conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       throw new Error(`cannot reach the tracker at ${address}: ${errorMessage(error)}`);
+    }
+    if (!secret) return new TrackerClient(conn, timeoutMs);
+    using _deadline = new Watchdog(timeoutMs, () => closeQuietly(conn));
+    try {
+      const { reader } = await authenticateToServer(conn, secret);
+      return new TrackerClient(conn, timeoutMs, reader);
+    } catch (error) {
+      closeQuietly(conn);
+      throw new Error(`the tracker at ${address} refused us: ${errorMessage(error)}`);
     }
   }
 

@@ -5,6 +5,7 @@
  * (computed here, independently of `chunks.ts`).
  */
 
+import type { Link } from "../secret.ts";
 import { createHash } from "node:crypto";
 import { startFileServer } from "../file_server.ts";
 import type { Holder } from "../protocol.ts";
@@ -107,7 +108,7 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
   const target = (option: number | "first" | undefined, offset: number, n: number) =>
     option === "first" ? (n === 1 ? Math.floor(offset / MiB) : undefined) : option;
 
-  const serve = async (conn: Deno.Conn) => {
+  const serve = async (conn: Link) => {
     const reader = new BufferedReader(conn);
     try {
       while (true) {

@@ -135,6 +135,20 @@ interface Flags {
   names: string[];
 }
 
+/**
+ * Gives up, for the rest of the run, the permissions this role never uses,
+ * whatever it was started with: a tracker and `cat` touch no file; no role
+ * runs programs, loads native code or reads system information; only
+ * `P2P_SECRET` is ever read from the environment, and it has been by now.
+ * (Deno cannot narrow a granted permission to some paths at run time: for
+ * that, start the role with `--allow-read=DIR` and the like; see the README.)
+ */
+function narrowPermissions(role: string): void {
+  const unused: Deno.PermissionName[] = ["run", "ffi", "sys", "env"];
+  if (role === "tracker" || role === "cat") unused.push("read", "write");
+  for (const name of unused) Deno.permissions.revokeSync({ name });
+}
+
 /** `P2P_SECRET`, if set and readable (the tasks allow reading that one variable). */
 function secretFromEnvironment(): string | undefined {
   // Asked first, so that a run without --allow-env never prompts for it.
@@ -425,6 +439,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE[roleName]);
       return Exit.OK;
     }
+    narrowPermissions(roleName);
     return await role.run(flags);
   } catch (error) {
     if (error instanceof UsageError) {

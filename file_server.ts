@@ -84,11 +84,7 @@ export function startFileServer(options: FileServerOptions): FileServer {
     maxUploads: options.maxUploads ?? 64,
     uploading: 0,
   };
-  const server = new TcpServer(
-    { ...options, encrypt: true },
-    (conn) => serveConnection(conn, context),
-    options.onError ?? (() => {}),
-  );
+  const server = new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
   context.server = server;
   const close = (graceMs = 0) =>
     server.close(graceMs, () => {
@@ -159,7 +155,11 @@ async function serveConnection(conn: Link, context: ServeContext): Promise<void>
       if (request.verb === "GET") return;
     }
   } catch (error) {
-    if (isDisconnect(error) || watchdog.expired || error instanceof TransferError) {
+    // InvalidData: an encrypted record that failed its tag (see secret.ts); the connection is over.
+    if (
+      isDisconnect(error) || watchdog.expired || error instanceof TransferError ||
+      error instanceof Deno.errors.InvalidData
+    ) {
       const message = watchdog.expired
         ? "idle timeout"
         : isDisconnect(error)

@@ -285,6 +285,7 @@ async function runTracker(flags: Flags): Promise<number> {
     onError: (e) => console.error("error:", e),
   });
   console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
+  if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
   const signal = await untilSignal().promise;
   console.log(`${signal}: closing`);
   await tracker.close();
@@ -313,6 +314,7 @@ async function runPeer(flags: Flags): Promise<number> {
   const peer = await Promise.race([starting, stop.promise.then(() => null)]);
   if (peer === null) return Exit.OK;
   console.log(`shared ${peer.folder.entries().length} files from ${peer.folder.path}`);
+  if (secret) console.log("dealing only with parties that know the secret; traffic encrypted");
   for (const skipped of peer.folder.skipped) console.log(`not shared: ${skipped}`);
   const interactive = Deno.stdin.isTerminal();
   const commands = (async () => {
@@ -418,7 +420,13 @@ const ROLES: Record<string, { port: number; run: (flags: Flags) => Promise<numbe
   peer: { port: 5555, run: runPeer },
   get: { port: 0, run: runGet },
   cat: { port: 0, run: runCat },
-  demo: { port: 0, run: () => runDemo(console.log).then(() => Exit.OK) },
+  demo: {
+    port: 0,
+    run: (flags) => {
+      if (flags.secret !== undefined) throw new UsageError("demo runs without a secret");
+      return runDemo(console.log).then(() => Exit.OK);
+    },
+  },
 };
 
 /** Runs the command line `args`; returns the exit code. */

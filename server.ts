@@ -5,8 +5,8 @@
  * @module
  */
 
-import { authenticateClient, type Link, plainLink, type Secret, SecureLink } from "./secret.ts";
-import { closeQuietly, writeText } from "./transfer.ts";
+import { authenticateClient, type Link, type Secret, SecureLink } from "./secret.ts";
+import { closeQuietly, Watchdog, writeText } from "./transfer.ts";
 
 /** Where to listen. */
 export interface ListenOptions {
@@ -18,10 +18,10 @@ export interface ListenOptions {
   maxConnections?: number;
   /** Most connections at once from one remote address; 0 for no limit. Default 0. */
   maxPerAddress?: number;
-  /** Admit only clients that prove they know this secret (see `secret.ts`). Default: admit all. */
+  /** Admit only clients that prove they know this secret, and encrypt (see `secret.ts`). Default: admit all. */
   secret?: Secret;
-  /** With a secret: encrypt the connection after the handshake (peers), or only authenticate (tracker). */
-  encrypt?: boolean;
+  /** With a secret: a client has this long to prove it. Default 10,000 ms. */
+  handshakeTimeoutMs?: number;
 }
 
 /** The status a refused connection gets before it is closed. */
@@ -42,7 +42,7 @@ export class TcpServer implements AsyncDisposable {
   #maxConnections: number;
   #maxPerAddress: number;
   #secret: Secret | undefined;
-  #encrypt: boolean;
+  #handshakeMs: number;
   #sessions = new Set<Promise<void>>();
   #acceptLoop: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -56,7 +56,7 @@ export class TcpServer implements AsyncDisposable {
     this.#maxConnections = options.maxConnections ?? 20_000;
     this.#maxPerAddress = options.maxPerAddress ?? 0;
     this.#secret = options.secret;
-    this.#encrypt = options.encrypt ?? false;
+    this.#handshakeMs = options.handshakeTimeoutMs ?? 10_000;
     this.#acceptLoop = this.#accept();
   }
 
@@ -100,12 +100,17 @@ export class TcpServer implements AsyncDisposable {
     }
   }
 
-  /** The connection as its handler sees it: after the handshake when there is a secret; undefined if refused. */
+  /**
+   * The connection as its handler sees it: with a secret, after the
+   * handshake (which must end within the handshake timeout), encrypted;
+   * undefined if refused.
+   */
   async #admit(conn: Deno.Conn): Promise<Link | undefined> {
     if (!this.#secret) return conn;
+    using _deadline = new Watchdog(this.#handshakeMs, () => closeQuietly(conn));
     try {
       const shook = await authenticateClient(conn, this.#secret);
-      return this.#encrypt ? await SecureLink.over(conn, shook, this.#secret, "server") : plainLink(conn, shook.reader);
+      return await SecureLink.over(conn, shook, this.#secret, "server");
     } catch {
       return undefined; // told why already, or gone
     }

@@ -21,7 +21,7 @@ import {
   Status,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
-import { authenticateToServer, type Secret } from "./secret.ts";
+import { authenticateToServer, type Link, type Secret, SecureLink } from "./secret.ts";
 import { closeQuietly, errorMessage, isDisconnect, Watchdog, writeText } from "./transfer.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
@@ -56,7 +56,7 @@ interface Waiter {
  * client learns at once when the tracker goes away ({@link TrackerClient.closed}).
  */
 export class TrackerClient implements AsyncDisposable {
-  #conn: Deno.Conn;
+  #conn: Link;
   #reader: BufferedReader;
   #timeoutMs: number;
   #waiting: Waiter[] = [];
@@ -66,9 +66,9 @@ export class TrackerClient implements AsyncDisposable {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #loop: Promise<void>;
 
-  private constructor(conn: Deno.Conn, timeoutMs: number, reader = new BufferedReader(conn)) {
+  private constructor(conn: Link, timeoutMs: number) {
     this.#conn = conn;
-    this.#reader = reader;
+    this.#reader = new BufferedReader(conn);
     this.#timeoutMs = timeoutMs;
     this.#loop = this.#readReplies();
   }
@@ -89,8 +89,8 @@ export class TrackerClient implements AsyncDisposable {
     if (!secret) return new TrackerClient(conn, timeoutMs);
     using _deadline = new Watchdog(timeoutMs, () => closeQuietly(conn));
     try {
-      const { reader } = await authenticateToServer(conn, secret);
-      return new TrackerClient(conn, timeoutMs, reader);
+      const shook = await authenticateToServer(conn, secret);
+      return new TrackerClient(await SecureLink.over(conn, shook, secret, "client"), timeoutMs);
     } catch (error) {
       closeQuietly(conn);
       throw new Error(`the tracker at ${address} refused us: ${errorMessage(error)}`);

@@ -55,7 +55,10 @@ Deno.test("secret: a wrong secret is refused clearly, by the tracker and by a pe
   const wrong = await Secret.from("not the secret");
   await using tracker = startTracker({ hostname: "127.0.0.1", port: 0, secret });
   const address = `127.0.0.1:${tracker.addr.port}`;
-  await assert.rejects(() => TrackerClient.connect(address, 5_000, wrong), /refused us: .*does not know the secret/);
+  await assert.rejects(
+    () => TrackerClient.connect(address, 5_000, wrong),
+    /refused us: the server refused our secret \(wrong --secret on one side\)/,
+  );
   // Without a secret the connection opens; its first request is refused, and it is closed.
   await using plain = await TrackerClient.connect(address, 5_000);
   await assert.rejects(() => plain.send(["x"]), /needs the shared secret \(--secret\)/);
@@ -106,7 +109,7 @@ Deno.test("secret: the handshake never sends the secret, and a wrong proof gets 
   await writeAll(conn, new TextEncoder().encode(`AUTH ${"1".repeat(64)}\n`));
   wire.push((await reader.readLine())!);
   closeQuietly(conn);
-  assert.match(wire[0], /^334 [0-9a-f]{32} [0-9a-f]{64}$/);
+  assert.match(wire[0], /^334 [0-9a-f]{32}$/, "no proof before the client's");
   assert.equal(wire[1], "535 wrong secret");
   assert.ok(!wire.join("\n").includes(SECRET));
   assert.match(await server, /wrong secret/);
@@ -156,4 +159,25 @@ Deno.test("secret: bytes between peers are sealed records; a flipped bit is caug
   closeQuietly(client);
   closeQuietly(serverConn);
   listener.close();
+});
+
+Deno.test("secret: a client that stalls in the handshake is closed; a full server's 421 is shown as it is", async () => {
+  const secret = await Secret.from(SECRET);
+  await using tracker = startTracker({
+    hostname: "127.0.0.1",
+    port: 0,
+    secret,
+    handshakeTimeoutMs: 200,
+    maxConnections: 1,
+  });
+  using staller = await LineClient.connect(tracker.addr.port);
+  await staller.send(`AUTH ${"0".repeat(32)}\n`);
+  assert.match((await staller.reader.readLine())!, /^334 [0-9a-f]{32}$/);
+  // The slot is taken: a second client is told so, not that the server has no secret.
+  await assert.rejects(
+    () => TrackerClient.connect(`127.0.0.1:${tracker.addr.port}`, 5_000, secret),
+    /did not take the handshake: 421 too many connections/,
+  );
+  // It never answers: the server closes it after the handshake time.
+  assert.equal(await staller.reader.readLine(), null);
 });

@@ -83,13 +83,18 @@ export function startFileServer(options: FileServerOptions): FileServer {
     server: undefined,
     maxUploads: options.maxUploads ?? 64,
     uploading: 0,
+    forced: false,
   };
   const server = new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
   context.server = server;
   const close = (graceMs = 0) =>
-    server.close(graceMs, () => {
-      for (const conn of context.idle) closeQuietly(conn);
-    });
+    server.close(
+      graceMs,
+      () => {
+        for (const conn of context.idle) closeQuietly(conn);
+      },
+      () => context.forced = true,
+    );
   return { addr: server.addr, close, [Symbol.asyncDispose]: () => close() };
 }
 
@@ -106,6 +111,8 @@ interface ServeContext {
   maxUploads: number;
   /** Answers being sent now. */
   uploading: number;
+  /** Shutting down past the grace period: uploads waiting for their budget give up. */
+  forced: boolean;
 }
 
 /**
@@ -207,7 +214,7 @@ async function sendBytes(
     watchdog.touch();
     progress(n);
   };
-  const cancelled = () => watchdog.expired;
+  const cancelled = () => watchdog.expired || context.forced;
   await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite, pool, limit, cancelled }));
 }
 

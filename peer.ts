@@ -163,7 +163,13 @@ export class Peer implements AsyncDisposable {
 
   private constructor(options: PeerOptions, folder: SharedFolder, server: FileServer, tracker: TrackerClient) {
     this.#options = options;
-    this.#emit = options.onEvent ?? (() => {});
+    const onEvent = options.onEvent ?? (() => {});
+    // A listener that throws (a closed stdout) must not end the peer's background work.
+    this.#emit = (event) => {
+      try {
+        onEvent(event);
+      } catch { /* nothing to do: the event is lost */ }
+    };
     this.folder = folder;
     this.server = server;
     this.#tracker = tracker;
@@ -200,6 +206,7 @@ export class Peer implements AsyncDisposable {
       let client: TrackerClient | undefined;
       try {
         client = await TrackerClient.connect(this.#options.tracker, this.#options.timeoutMs, this.#options.secret);
+        if (this.#closing) return client.close();
         this.#tracker = client;
         const announced = await this.announce();
         if (this.#closing) return client.close();

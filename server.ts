@@ -38,6 +38,8 @@ export class TcpServer implements AsyncDisposable {
   #handler: ConnectionHandler;
   #onError: (error: unknown) => void;
   #conns = new Set<Deno.Conn>();
+  /** Connections still in the `--secret` handshake, and refused ones being told so: closed first on shutdown. */
+  #unadmitted = new Set<Deno.Conn>();
   #perAddress = new Map<string, number>();
   #maxConnections: number;
   #maxPerAddress: number;
@@ -80,7 +82,11 @@ export class TcpServer implements AsyncDisposable {
         : undefined;
       if (refusal) {
         // Not awaited: a client that does not read must not hold the accept loop.
-        writeText(conn, `${TOO_MANY} ${refusal}\n`).catch(() => {}).finally(() => closeQuietly(conn));
+        this.#unadmitted.add(conn);
+        writeText(conn, `${TOO_MANY} ${refusal}\n`).catch(() => {}).finally(() => {
+          this.#unadmitted.delete(conn);
+          closeQuietly(conn);
+        });
         continue;
       }
       this.#conns.add(conn);
@@ -108,11 +114,14 @@ export class TcpServer implements AsyncDisposable {
   async #admit(conn: Deno.Conn): Promise<Link | undefined> {
     if (!this.#secret) return conn;
     using _deadline = new Watchdog(this.#handshakeMs, () => closeQuietly(conn));
+    this.#unadmitted.add(conn);
     try {
       const shook = await authenticateClient(conn, this.#secret);
-      return await SecureLink.over(conn, shook, this.#secret, "server");
+      return this.#closing ? undefined : await SecureLink.over(conn, shook, this.#secret, "server");
     } catch {
       return undefined; // told why already, or gone
+    } finally {
+      this.#unadmitted.delete(conn);
     }
   }
 
@@ -125,12 +134,13 @@ export class TcpServer implements AsyncDisposable {
    * Stops accepting, then gives the handlers up to `graceMs` to end on their
    * own (they see {@link TcpServer.closing}; `onDrain` may close idle
    * connections at once), then closes every connection left and waits for
-   * the handlers. Idempotent.
+   * the handlers (`onForce` is told just before). Idempotent.
    */
-  close(graceMs = 0, onDrain?: () => void): Promise<void> {
+  close(graceMs = 0, onDrain?: () => void, onForce?: () => void): Promise<void> {
     this.#closing ??= (async () => {
       closeQuietly(this.#listener);
       await this.#acceptLoop;
+      for (const conn of this.#unadmitted) closeQuietly(conn);
       if (graceMs > 0 && this.#sessions.size > 0) {
         onDrain?.();
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -138,6 +148,7 @@ export class TcpServer implements AsyncDisposable {
         await Promise.race([Promise.allSettled([...this.#sessions]), grace]);
         clearTimeout(timer);
       }
+      onForce?.();
       for (const conn of this.#conns) closeQuietly(conn);
       await Promise.allSettled([...this.#sessions]);
     })();

@@ -157,7 +157,8 @@ class Session {
         if (!more) break;
       }
     } catch (error) {
-      if (!isDisconnect(error)) throw error;
+      // InvalidData: an encrypted record cut or forged (see secret.ts); the session is over either way.
+      if (!isDisconnect(error) && !(error instanceof Deno.errors.InvalidData)) throw error;
     } finally {
       const record = this.#index.peer(this.#id);
       this.#index.remove(this.#id);

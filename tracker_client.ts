@@ -22,7 +22,7 @@ import {
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import { authenticateToServer, type Link, type Secret, SecureLink } from "./secret.ts";
-import { closeQuietly, errorMessage, isDisconnect, Watchdog, writeText } from "./transfer.ts";
+import { closeQuietly, encodeText, errorMessage, isDisconnect, Watchdog, writeAll } from "./transfer.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
 export const MAX_REPLY_LINES = 100_000;
@@ -113,6 +113,7 @@ export class TrackerClient implements AsyncDisposable {
    * the timeout, and so that the tracker does not drop this quiet session.
    */
   keepAlive(ms: number): void {
+    if (this.#closed) return;
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
       if (this.#waiting.length === 0) this.request("PING").catch(() => {});
@@ -134,9 +135,12 @@ export class TrackerClient implements AsyncDisposable {
     );
     this.#waiting.push({ lines: [], resolve, reject, deadline });
     const text = line.endsWith("\n") ? line : line + "\n";
-    this.#writes = this.#writes.then(() => writeText(this.#conn, text)).catch((error) => {
-      this.#close(isDisconnect(error) ? "the tracker closed the connection" : errorMessage(error));
-    });
+    // The deadline is about progress: a long UPDATE on a slow link is not late while it flows.
+    this.#writes = this.#writes.then(() => writeAll(this.#conn, encodeText(text), () => deadline.touch())).catch(
+      (error) => {
+        this.#close(isDisconnect(error) ? "the tracker closed the connection" : errorMessage(error));
+      },
+    );
     return promise;
   }
 
@@ -150,6 +154,7 @@ export class TrackerClient implements AsyncDisposable {
         const waiter = this.#waiting[0];
         if (!waiter) throw new ProtocolError(Status.BAD_REQUEST, `a reply nobody asked for: ${raw.slice(0, 80)}`);
         waiter.lines.push(line);
+        waiter.deadline.touch();
         if (!line.more) {
           this.#waiting.shift();
           waiter.deadline.stop();

@@ -364,3 +364,28 @@ Deno.test("reliability: a holder at its most uploads answers 503 busy at once, a
   }
   assert.fail("the holder stayed busy");
 });
+
+Deno.test("reliability: a download running when the tracker goes away finishes, verified", async () => {
+  const tracker = startTracker({ hostname: "127.0.0.1", port: 0 });
+  const address = `127.0.0.1:${tracker.addr.port}`;
+  await using dir = await tempDir();
+  const data = randomBytes(3 * MiB + 7, 111);
+  await writeFiles(dir.path, { "long.bin": data });
+  // 3 MiB at 2 MiB/s: the tracker is gone long before the last byte.
+  await using holder = await peerOn(address, dir.path, { maxUploadRate: 2 * MiB });
+  await using out = await tempDir();
+  await using client = await TrackerClient.connect(address);
+  const { lookups } = await client.send(["long.bin"]);
+  const download = downloadFile(lookups[0], { outDir: out.path });
+  for (let seen = 0; seen === 0;) {
+    await new Promise((r) => setTimeout(r, 20));
+    for await (const e of Deno.readDir(out.path)) {
+      if (e.name.endsWith(".part")) seen = (await Deno.stat(join(out.path, e.name))).size;
+    }
+  }
+  await tracker.close();
+  await holder.events.next("tracker-lost");
+  const got = await download;
+  assert.equal(got.size, data.length);
+  assert.deepEqual(await Deno.readFile(join(out.path, "long.bin")), data);
+});

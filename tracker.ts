@@ -171,7 +171,8 @@ class Session {
   /** Reads and answers one command; false when the session is over. */
   async #handleOne(): Promise<boolean> {
     try {
-      const line = await this.#readLine();
+      const line = await this.#reader.readLine();
+      this.#watchdog?.touch(); // a whole line keeps the session alive (inline: this is the hot path)
       if (line === null) return false;
       const { verb, rest } = splitCommand(line);
       switch (verb) {
@@ -214,13 +215,6 @@ class Session {
     }
   }
 
-  /** The next line; a whole line is what keeps the session alive. */
-  async #readLine(): Promise<string | null> {
-    const line = await this.#reader.readLine();
-    this.#watchdog?.touch();
-    return line;
-  }
-
   /** `UPDATE <port> <count>` and its entry lines: replaces this peer's files. */
   async #update(rest: string): Promise<boolean> {
     let header;
@@ -237,7 +231,8 @@ class Session {
     for (let i = 1; i <= header.count; i++) {
       let line: string | null;
       try {
-        line = await this.#readLine();
+        line = await this.#reader.readLine();
+        this.#watchdog?.touch();
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
         problem ??= `entry ${i}: ${error.message}`;

@@ -315,14 +315,19 @@ Deno.test("resume: a get killed half-way (3 holders, --sources 3) carries on, th
 // ---------------------------------------------------------------------------
 // 2, 3. Cancelled in process, then finished; a part file corrupted between runs
 
+/** Downloads `movie.bin` from a holder that stalls after 3 chunks, cancels once they are journaled; the error. */
+async function cancelAfterThreeChunks(data: Uint8Array, outDir: string): Promise<unknown> {
+  await using stall = stallingHolder(data, 3);
+  const first = cancellable("movie.bin", [holderOf(stall.address, data)], outDir);
+  await waitUntil("3 chunks journaled", async () => (await readJournal(outDir)).chunks.length >= 3);
+  first.abort();
+  return await first.settled;
+}
+
 Deno.test("resume: a cancelled download keeps a hidden part file and journal, never shared, and finishes later", async () => {
   const data = randomBytes(6 * MiB + 321, 21);
   await using out = await tempDir();
-  await using stall = stallingHolder(data, 3);
-  const first = cancellable("movie.bin", [holderOf(stall.address, data)], out.path);
-  await waitUntil("3 chunks journaled", async () => (await readJournal(out.path)).chunks.length >= 3);
-  first.abort();
-  const error = await first.settled;
+  const error = await cancelAfterThreeChunks(data, out.path);
   assert.ok(error instanceof DownloadError, String(error));
   assert.equal(error.message, "cancelled; what arrived is kept for the next try");
 
@@ -360,11 +365,7 @@ Deno.test("resume: a cancelled download keeps a hidden part file and journal, ne
 Deno.test("resume: a journaled chunk corrupted on disk between runs is fetched again and the file is right", async () => {
   const data = randomBytes(6 * MiB + 321, 22);
   await using out = await tempDir();
-  await using stall = stallingHolder(data, 3);
-  const first = cancellable("movie.bin", [holderOf(stall.address, data)], out.path);
-  await waitUntil("3 chunks journaled", async () => (await readJournal(out.path)).chunks.length >= 3);
-  first.abort();
-  assert.ok((await first.settled) instanceof DownloadError);
+  assert.ok((await cancelAfterThreeChunks(data, out.path)) instanceof DownloadError);
   assert.deepEqual((await readJournal(out.path)).chunks, [0, 1, 2]);
 
   // Flip one byte in the middle of chunk 1, which the journal lists as written.

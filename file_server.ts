@@ -162,11 +162,7 @@ async function serveConnection(conn: Link, context: ServeContext): Promise<void>
       if (request.verb === "GET") return;
     }
   } catch (error) {
-    // InvalidData: an encrypted record that failed its tag (see secret.ts); the connection is over.
-    if (
-      isDisconnect(error) || watchdog.expired || error instanceof TransferError ||
-      error instanceof Deno.errors.InvalidData
-    ) {
+    if (isDisconnect(error) || watchdog.expired || error instanceof TransferError) {
       const message = watchdog.expired
         ? "idle timeout"
         : isDisconnect(error)

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Status } from "./protocol.ts";
 import { authenticateClient, type Link, type Secret, SecureLink } from "./secret.ts";
 import { closeQuietly, Watchdog, writeText } from "./transfer.ts";
 
@@ -23,9 +24,6 @@ export interface ListenOptions {
   /** With a secret: a client has this long to prove it. Default 10,000 ms. */
   handshakeTimeoutMs?: number;
 }
-
-/** The status a refused connection gets before it is closed. */
-const TOO_MANY = 421;
 
 /** Handles one connection; the server closes it after the returned promise settles. */
 export type ConnectionHandler = (link: Link) => Promise<void>;
@@ -83,7 +81,7 @@ export class TcpServer implements AsyncDisposable {
       if (refusal) {
         // Not awaited: a client that does not read must not hold the accept loop.
         this.#unadmitted.add(conn);
-        writeText(conn, `${TOO_MANY} ${refusal}\n`).catch(() => {}).finally(() => {
+        writeText(conn, `${Status.TOO_MANY_CONNECTIONS} ${refusal}\n`).catch(() => {}).finally(() => {
           this.#unadmitted.delete(conn);
           closeQuietly(conn);
         });

@@ -168,6 +168,8 @@ class Swarm {
   /** Checking each chunk, several sources at once; else one streaming source at a time. */
   #verify: boolean;
   #list: Uint8Array | undefined;
+  /** Whose chunk list was taken: blamed too if the whole file comes out wrong. */
+  #listSourceReport: SourceReport | undefined;
   #ready = false;
   #done: Uint8Array;
   #doneCount = 0;
@@ -245,8 +247,6 @@ class Swarm {
     const checked = this.#verify || this.#count <= 1;
     return { sources: this.#reports, resumed: this.#resumed, chunks: checked ? this.#list : undefined };
   }
-
-  #listSourceReport: SourceReport | undefined;
 
   /** Starts sources from the reserve up to the width. */
   #refill(): void {
@@ -569,27 +569,27 @@ class Swarm {
   }
 
   #finish(): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#stop.abort();
-    clearTimeout(this.#recheck);
-    for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
-    this.#outcome.resolve();
-    this.#notify();
+    if (this.#end()) this.#outcome.resolve();
   }
 
   #fail(error: Error): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#stop.abort();
-    clearTimeout(this.#recheck);
-    for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
+    if (!this.#end()) return;
     const local = error instanceof LocalError;
     // A journal lists only whole chunks: with a root, whatever landed can be checked and kept next time.
     const resumable = this.#v.root !== undefined && this.#count > 1 &&
       (this.#doneCount > 0 || (!this.#ready && this.#part.claimed.length > 0));
     this.#outcome.reject(new FetchError(error.message, this.#reports, { local, resumable }));
+  }
+
+  /** Ends the download once: stops connecting, closes every source, wakes the idle ones. False if it had ended. */
+  #end(): boolean {
+    if (this.#finished) return false;
+    this.#finished = true;
+    this.#stop.abort();
+    clearTimeout(this.#recheck);
+    for (const s of this.#active) if (s.conn) closeQuietly(s.conn);
     this.#notify();
+    return true;
   }
 
   #changed(): Promise<void> {

@@ -157,8 +157,7 @@ class Session {
         if (!more) break;
       }
     } catch (error) {
-      // InvalidData: an encrypted record cut or forged (see secret.ts); the session is over either way.
-      if (!isDisconnect(error) && !(error instanceof Deno.errors.InvalidData)) throw error;
+      if (!isDisconnect(error)) throw error;
     } finally {
       const record = this.#index.peer(this.#id);
       this.#index.remove(this.#id);

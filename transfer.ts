@@ -306,9 +306,14 @@ export function closeQuietly(resource: { close(): void }): void {
   }
 }
 
-/** True for the errors a socket gives when the other side (or our own shutdown) ends it. */
+/**
+ * True for the errors a socket gives when the other side (or our own
+ * shutdown) ends it, and for an encrypted link whose record was cut or
+ * forged (`InvalidData`, see `secret.ts`): either way the connection is over.
+ */
 export function isDisconnect(error: unknown): boolean {
-  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.ConnectionReset ||
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.InvalidData ||
+    error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.Interrupted ||
     error instanceof Deno.errors.ConnectionAborted || error instanceof Deno.errors.UnexpectedEof ||
     error instanceof Deno.errors.NotConnected;

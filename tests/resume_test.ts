@@ -315,6 +315,17 @@ Deno.test("resume: a get killed half-way (3 holders, --sources 3) carries on, th
 // ---------------------------------------------------------------------------
 // 2, 3. Cancelled in process, then finished; a part file corrupted between runs
 
+/** Finishes `movie.bin` into `outDir` from a real peer whose uploads are counted. */
+async function finishFromMeteredPeer(data: Uint8Array, outDir: string) {
+  await using tracker = testTracker();
+  const meter = uploadMeter();
+  await using peer = await testPeer(tracker.address, { "movie.bin": data }, { onEvent: meter.onEvent });
+  const result = await downloadFile({ name: "movie.bin", status: 200, holders: [holderOf(peer.address, data)] }, {
+    outDir,
+  });
+  return { result, meter, holder: peer.address };
+}
+
 /** Downloads `movie.bin` from a holder that stalls after 3 chunks, cancels once they are journaled; the error. */
 async function cancelAfterThreeChunks(data: Uint8Array, outDir: string): Promise<unknown> {
   await using stall = stallingHolder(data, 3);
@@ -344,20 +355,10 @@ Deno.test("resume: a cancelled download keeps a hidden part file and journal, ne
   assert.deepEqual(await folder.scan(), [], "a download in progress is not shared");
   assert.deepEqual(folder.skipped, []);
 
-  await using tracker = testTracker();
-  const meter = uploadMeter();
-  const peer = await testPeer(tracker.address, { "movie.bin": data }, { onEvent: meter.onEvent });
-  let result: Downloaded;
-  try {
-    result = await downloadFile({ name: "movie.bin", status: 200, holders: [holderOf(peer.address, data)] }, {
-      outDir: out.path,
-    });
-  } finally {
-    await peer[Symbol.asyncDispose]();
-  }
+  const { result, meter, holder } = await finishFromMeteredPeer(data, out.path);
   assert.equal(result.resumed, 3 * MiB);
   assert.equal(meter.bytes, data.length - 3 * MiB, "only the missing part is sent");
-  assert.deepEqual(result.sources.map((s) => [s.holder, s.bytes]), [[peer.address, data.length - 3 * MiB]]);
+  assert.deepEqual(result.sources.map((s) => [s.holder, s.bytes]), [[holder, data.length - 3 * MiB]]);
   await assertSameBytes(join(out.path, "movie.bin"), data);
   assert.deepEqual(await listDir(out.path), ["movie.bin"]);
 });
@@ -377,17 +378,7 @@ Deno.test("resume: a journaled chunk corrupted on disk between runs is fetched a
     await file.write(new Uint8Array([data[at] ^ 0x01]));
   }
 
-  await using tracker = testTracker();
-  const meter = uploadMeter();
-  const peer = await testPeer(tracker.address, { "movie.bin": data }, { onEvent: meter.onEvent });
-  let result: Downloaded;
-  try {
-    result = await downloadFile({ name: "movie.bin", status: 200, holders: [holderOf(peer.address, data)] }, {
-      outDir: out.path,
-    });
-  } finally {
-    await peer[Symbol.asyncDispose]();
-  }
+  const { result, meter } = await finishFromMeteredPeer(data, out.path);
   // Chunks 0 and 2 verify; chunk 1 and everything from 3 on are fetched: two ranges.
   assert.equal(result.resumed, 2 * MiB);
   assert.equal(meter.bytes, data.length - 2 * MiB);

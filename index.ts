@@ -100,6 +100,59 @@ export class TrackerIndex {
     this.#peers.set(id, record);
   }
 
+  /**
+   * Adds `files` to what peer `id` holds, reachable at `address`, or updates
+   * them when it held them already (an incremental announcement). Returns
+   * how many of them were new.
+   */
+  add(id: number, address: string, files: readonly FileEntry[]): number {
+    let record = this.#peers.get(id);
+    if (!record) this.#peers.set(id, record = { id, address, entries: [] });
+    record.address = address;
+    let added = 0;
+    for (const entry of files) {
+      let slot = this.#slotOf(entry.name, id);
+      if (slot === NONE) {
+        slot = this.#allocate();
+        added++;
+        record.entries.push(slot);
+        this.#name[slot] = entry.name;
+        this.#peer[slot] = id;
+        this.#link(entry.name, slot);
+      }
+      this.#size[slot] = entry.size;
+      this.#setSha(slot, entry.sha256);
+      if (entry.root !== undefined) this.#roots.set(slot, entry.root);
+      else this.#roots.delete(slot);
+    }
+    return added;
+  }
+
+  /** Takes the files `names` out of what peer `id` holds; returns how many it held. */
+  drop(id: number, names: readonly string[]): number {
+    const record = this.#peers.get(id);
+    if (!record) return 0;
+    const gone = new Set<number>();
+    for (const name of names) {
+      const slot = this.#slotOf(name, id);
+      if (slot !== NONE && !gone.has(slot)) {
+        gone.add(slot);
+        this.#unlink(slot);
+      }
+    }
+    // One pass over the peer's entries, however many names went.
+    if (gone.size > 0) record.entries = record.entries.filter((slot) => !gone.has(slot));
+    return gone.size;
+  }
+
+  /** The slot where peer `id` holds `name`, or NONE. Walks the name's holders. */
+  #slotOf(name: string, id: number): number {
+    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
+      if (this.#peer[slot] === id) return slot;
+    }
+    return NONE;
+  }
+
   /** Forgets peer `id` and all it held. Unknown ids are ignored. */
   remove(id: number): void {
     const record = this.#peers.get(id);
@@ -176,18 +229,24 @@ export class TrackerIndex {
 
   /**
    * Indexed names containing `text` (case-insensitive), sorted, at most
-   * `max`; `truncated` says whether more matched. Looks at every name.
+   * `max` after skipping the first `skip`; `matched` counts them all and
+   * `truncated` says whether more follow this page. Looks at every name.
    */
-  list(text: string, max: number): { files: ListedFile[]; truncated: boolean } {
+  list(text: string, max: number, skip = 0): { files: ListedFile[]; truncated: boolean; matched: number } {
     const needle = text.toLowerCase();
     const names = [...this.#byName.keys()].filter((n) => n.toLowerCase().includes(needle)).sort();
-    const files = names.slice(0, max).map((name) => {
+    const files = names.slice(skip, skip + max).map((name) => {
       const first = this.#byName.get(name)!;
       let holders = 0;
       for (let slot = first; slot !== NONE; slot = this.#next[slot]) holders++;
       return { name, size: this.#size[first], sha256: this.#hex(first), holders };
     });
-    return { files, truncated: names.length > max };
+    return { files, truncated: names.length > skip + max, matched: names.length };
+  }
+
+  /** Whether anyone holds `name`. */
+  has(name: string): boolean {
+    return this.#byName.has(name);
   }
 
   /** Counts: peers, distinct names, (file, peer) entries. */

@@ -38,8 +38,12 @@ export const Limits = {
   MAX_INDEX_ENTRIES: 5_000_000,
   /** Most holders listed per file in a SEND reply. */
   MAX_HOLDERS_PER_FILE: 50,
-  /** Most files listed by LIST. */
-  MAX_LIST_RESULTS: 1_000,
+  /** Files (or peers) per page of LIST (or PEERS). */
+  LIST_PAGE: 100,
+  /** Most names one tracker session may wait for at once (WAIT). */
+  MAX_WAITS_PER_SESSION: 1_024,
+  /** Longest WAIT, in seconds (a day). */
+  MAX_WAIT_SECONDS: 86_400,
   /** Largest file size accepted on the wire (2^53 - 1, JavaScript's safe integer). */
   MAX_FILE_SIZE: Number.MAX_SAFE_INTEGER,
 } as const;
@@ -249,10 +253,10 @@ export function formatHashToken(entry: { size: number; sha256: string; root?: st
   return entry.root !== undefined && entry.size > CHUNK_SIZE ? `${entry.sha256}:${entry.root}` : entry.sha256;
 }
 
-/** `UPDATE <port> <count>`: the header of an announcement. */
-export function parseUpdateHeader(rest: string): { port: number; count: number } {
+/** `UPDATE <port> <count>` (or `ADD <port> <count>`): the header of an announcement. */
+export function parseUpdateHeader(rest: string, verb = "UPDATE"): { port: number; count: number } {
   const fields = rest.split(/\s+/);
-  if (fields.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, "usage: UPDATE <port> <count>");
+  if (fields.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, `usage: ${verb} <port> <count>`);
   return {
     port: parsePort(fields[0]),
     count: parseCount(fields[1], "entry count", Limits.MAX_UPDATE_ENTRIES),
@@ -544,4 +548,112 @@ export function parseReport(rest: string): HolderReport {
   }
   const bytes = parseCount(m[3], "bytes", Limits.MAX_FILE_SIZE);
   return { address: formatAddress(host, port), outcome, bytes, name: decodeName(m[4].trim()) };
+}
+
+// ---------------------------------------------------------------------------
+// Incremental announcements, waiting, paging, status
+
+/** `REMOVE <count>`: the header of a list of names, one per line, that leave the index. */
+export function parseRemoveHeader(rest: string): number {
+  if (!/^\S+$/.test(rest)) throw new ProtocolError(Status.BAD_REQUEST, "usage: REMOVE <count>");
+  return parseCount(rest, "name count", Limits.MAX_UPDATE_ENTRIES);
+}
+
+/** `WAIT <seconds> <name>[, <name>...]`: a SEND that also waits for the names nobody holds yet. */
+export function parseWait(rest: string): { seconds: number; names: string } {
+  const m = /^(\S+)\s+(.+)$/s.exec(rest);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: WAIT <seconds> <name>[, <name>...]");
+  return { seconds: parseCount(m[1], "seconds", Limits.MAX_WAIT_SECONDS), names: m[2] };
+}
+
+/**
+ * A line the tracker sends unasked, to a session that waits for a file:
+ * `* FOUND <name>` once someone announces it, `* EXPIRED <name>` when the
+ * wait ran out. It comes between replies, never inside one.
+ */
+export interface Push {
+  event: "FOUND" | "EXPIRED";
+  name: string;
+}
+
+/** Formats a push line (with its line feed). */
+export function formatPush(push: Push): string {
+  return `* ${push.event} ${encodeName(push.name)}\n`;
+}
+
+/** Whether a line from the tracker is a push rather than part of a reply. */
+export function isPush(line: string): boolean {
+  return line.startsWith("* ");
+}
+
+/** Parses a push line. */
+export function parsePush(line: string): Push {
+  const m = /^\* (FOUND|EXPIRED) (.+)$/s.exec(line);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, `not a push line: ${JSON.stringify(line.slice(0, 80))}`);
+  return { event: m[1] as Push["event"], name: decodeName(m[2]) };
+}
+
+/** `LIST [--page N] [text]` and `PEERS [--page N]`: which page (from 1), and the rest. */
+export function parsePaging(rest: string): { page: number; text: string } {
+  const m = /^--page\s+(\S+)\s*(.*)$/s.exec(rest);
+  if (!m) return { page: 1, text: rest };
+  const page = parseCount(m[1], "page", 1_000_000_000);
+  if (page < 1) throw new ProtocolError(Status.BAD_REQUEST, "pages count from 1");
+  return { page, text: m[2] };
+}
+
+/** The tracker's counters, as `STATS` gives them and its periodic log line prints them. */
+export interface TrackerStats {
+  /** Connected sessions (announced or not). */
+  sessions: number;
+  /** Peers that announced. */
+  peers: number;
+  /** Distinct file names indexed. */
+  files: number;
+  /** (file, peer) entries: one per holder of each file. */
+  holders: number;
+  /** Requests answered since start. */
+  requests: number;
+  /** Requests per second over the last minute (or since start, if shorter). */
+  rps: number;
+  /** REPORT lines taken. */
+  reports: number;
+  /** Bytes downloaders reported as served and verified (each capped at the file's size). */
+  reportedBytes: number;
+  /** Names sessions are waiting for. */
+  waiting: number;
+  /** Seconds since start. */
+  uptime: number;
+}
+
+const STATS_KEYS: [keyof TrackerStats, string][] = [
+  ["sessions", "sessions"],
+  ["peers", "peers"],
+  ["files", "files"],
+  ["holders", "holders"],
+  ["requests", "requests"],
+  ["rps", "rps"],
+  ["reports", "reports"],
+  ["reportedBytes", "reported-bytes"],
+  ["waiting", "waiting"],
+  ["uptime", "uptime"],
+];
+
+/** `peers=3 files=10 …`: the text of a STATS reply and of the log line. */
+export function formatStats(stats: TrackerStats): string {
+  return STATS_KEYS.map(([key, label]) => `${label}=${stats[key]}`).join(" ");
+}
+
+/** Reads {@link formatStats}'s text back. */
+export function parseStats(text: string): TrackerStats {
+  const fields = new Map(text.trim().split(/\s+/).map((f) => f.split("=", 2) as [string, string]));
+  const stats = {} as TrackerStats;
+  for (const [key, label] of STATS_KEYS) {
+    const value = Number(fields.get(label));
+    if (!fields.has(label) || !Number.isFinite(value) || value < 0) {
+      throw new ProtocolError(Status.BAD_REQUEST, `STATS reply lacks ${label}`);
+    }
+    stats[key] = value;
+  }
+  return stats;
 }

@@ -8,6 +8,7 @@
 import type { Attempt, FileOutcome, SourceReport } from "./download.ts";
 import type { PeerEvent } from "./peer.ts";
 import type { TrackerEvent } from "./tracker.ts";
+import { formatStats } from "./protocol.ts";
 
 /** `attempt NAME from HOLDER failed: CODE message` */
 export function formatAttempt(name: string, a: Attempt): string {
@@ -75,6 +76,8 @@ export function formatTrackerEvent(e: TrackerEvent): string {
     case "joined":
       return `connection from ${e.peer}`;
     case "announced":
+      if (e.added !== undefined) return `${e.peer} added ${e.added} files (${e.files} in all)`;
+      if (e.removed !== undefined) return `${e.peer} removed ${e.removed} files (${e.files} left)`;
       return `${e.peer} announced ${e.files} files`;
     case "left":
       return `${e.peer} left${e.reason ? ` (${e.reason})` : ""}; ${e.files} files removed from the index`;
@@ -82,5 +85,7 @@ export function formatTrackerEvent(e: TrackerEvent): string {
       return `${e.peer}: answered ${e.status} ${e.message}`;
     case "reported":
       return `${e.peer} reported ${e.holder} ${e.outcome} for ${e.name}${e.demoted ? "; no longer offered" : ""}`;
+    case "stats":
+      return `stats: ${formatStats(e.stats)}`;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The tracker: accepts peers, one session per connection, and answers
- * UPDATE, SEND, PEERS, LIST, HELP and QUIT from its {@link TrackerIndex}.
- * A peer's files leave the index the moment its connection closes.
+ * UPDATE, ADD, REMOVE, SEND, WAIT, REPORT, PEERS, LIST, STATS, PING, HELP
+ * and QUIT from its {@link TrackerIndex}. A peer's files leave the index the
+ * moment its connection closes.
  *
  * @module
  */
@@ -10,33 +11,41 @@ import { HolderFeedback } from "./feedback.ts";
 import type { Link } from "./secret.ts";
 import { TrackerIndex } from "./index.ts";
 import {
+  decodeName,
   encodeName,
   type FileEntry,
   formatAddress,
   formatReply,
   formatReplyLine,
   formatSendReply,
+  formatStats,
   Limits,
   type Lookup,
   parseEntryLine,
+  parsePaging,
+  parseRemoveHeader,
   parseReport,
   parseSendNames,
   parseUpdateHeader,
+  parseWait,
   ProtocolError,
   splitCommand,
   Status,
+  type TrackerStats,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import { type ListenOptions, TcpServer } from "./server.ts";
 import { closeQuietly, isDisconnect, Watchdog, writeText } from "./transfer.ts";
+import { type Waiter, WaitingList } from "./waits.ts";
 
 /** What the tracker reports. */
 export type TrackerEvent =
   | { type: "joined"; peer: string }
-  | { type: "announced"; peer: string; files: number }
+  | { type: "announced"; peer: string; files: number; added?: number; removed?: number }
   | { type: "left"; peer: string; files: number; reason?: string }
   | { type: "bad-request"; peer: string; status: number; message: string }
-  | { type: "reported"; peer: string; holder: string; name: string; outcome: string; demoted: boolean };
+  | { type: "reported"; peer: string; holder: string; name: string; outcome: string; demoted: boolean }
+  | { type: "stats"; stats: TrackerStats };
 
 /** Options of {@link startTracker}. */
 export interface TrackerOptions extends ListenOptions {
@@ -54,6 +63,8 @@ export interface TrackerOptions extends ListenOptions {
   idleTimeoutMs?: number;
   /** Most entries in the whole index; an UPDATE that would pass it gets 413. Default {@link Limits.MAX_INDEX_ENTRIES}. */
   maxEntries?: number;
+  /** Tell a `stats` event this often (the periodic log line); 0 or absent: never. */
+  statsIntervalMs?: number;
 }
 
 /** A running tracker. */
@@ -64,6 +75,8 @@ export interface Tracker extends AsyncDisposable {
   index: TrackerIndex;
   /** What downloaders reported about holders. */
   feedback: HolderFeedback;
+  /** Its counters now, as `STATS` gives them. */
+  stats(): TrackerStats;
   /** Stops accepting, closes every session. */
   close(): Promise<void>;
 }
@@ -71,10 +84,14 @@ export interface Tracker extends AsyncDisposable {
 const HELP = [
   "commands, one per line:",
   "UPDATE <port> <count>, then <count> lines <size> <sha256> <name>",
+  "ADD <port> <count>, then <count> lines <size> <sha256> <name>",
+  "REMOVE <count>, then <count> lines <name>",
   "SEND <name>[, <name>...]",
+  "WAIT <seconds> <name>[, <name>...]",
   "REPORT <host:port> <OK|code> <bytes> <name>",
-  "PEERS",
-  "LIST [text]",
+  "PEERS [--page N]",
+  "LIST [--page N] [text]",
+  "STATS",
   "PING",
   "HELP",
   "QUIT",
@@ -85,26 +102,84 @@ export function startTracker(options: TrackerOptions): Tracker {
   const index = new TrackerIndex();
   const feedback = new HolderFeedback(options.demoteAfter);
   const onEvent = options.onEvent ?? (() => {});
+  const counters = new Counters(index);
   let nextId = 1;
+  const shared: Shared = {
+    index,
+    feedback,
+    onEvent,
+    idleMs: options.idleTimeoutMs ?? 120_000,
+    maxEntries: options.maxEntries ?? Limits.MAX_INDEX_ENTRIES,
+    waits: new WaitingList(),
+    counters,
+  };
   const server = new TcpServer(
     options,
-    (conn) =>
-      new Session(nextId++, conn, {
-        index,
-        feedback,
-        onEvent,
-        idleMs: options.idleTimeoutMs ?? 120_000,
-        maxEntries: options.maxEntries ?? Limits.MAX_INDEX_ENTRIES,
-      }).run(),
+    (conn) => new Session(nextId++, conn, shared).run(),
     options.onError ?? (() => {}),
   );
+  const log = options.statsIntervalMs
+    ? setInterval(() => onEvent({ type: "stats", stats: counters.read(shared.waits.size) }), options.statsIntervalMs)
+    : undefined;
+  const close = async () => {
+    clearInterval(log);
+    counters.stop();
+    await server.close();
+    shared.waits.clear();
+  };
   return {
     addr: server.addr,
     index,
     feedback,
-    close: () => server.close(),
-    [Symbol.asyncDispose]: () => server.close(),
+    stats: () => counters.read(shared.waits.size),
+    close,
+    [Symbol.asyncDispose]: close,
   };
+}
+
+/** How much the tracker did: requests, reports, sessions; requests per second over the last minute. */
+class Counters {
+  requests = 0;
+  reports = 0;
+  reportedBytes = 0;
+  sessions = 0;
+  #index: TrackerIndex;
+  #started = performance.now();
+  /** [time, requests] every 5 s, the last minute's worth. */
+  #samples: [number, number][] = [[performance.now(), 0]];
+  #sampler: ReturnType<typeof setInterval>;
+
+  constructor(index: TrackerIndex) {
+    this.#index = index;
+    this.#sampler = setInterval(() => {
+      this.#samples.push([performance.now(), this.requests]);
+      if (this.#samples.length > 13) this.#samples.shift();
+    }, 5_000);
+    Deno.unrefTimer(this.#sampler);
+  }
+
+  read(waiting: number): TrackerStats {
+    const now = performance.now();
+    const [since, before] = this.#samples[0];
+    const seconds = (now - since) / 1000;
+    const { peers, names, entries } = this.#index.stats();
+    return {
+      sessions: this.sessions,
+      peers,
+      files: names,
+      holders: entries,
+      requests: this.requests,
+      rps: seconds > 0 ? Math.round((this.requests - before) / seconds * 10) / 10 : 0,
+      reports: this.reports,
+      reportedBytes: this.reportedBytes,
+      waiting,
+      uptime: Math.floor((now - this.#started) / 1000),
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.#sampler);
+  }
 }
 
 /** What every session shares. */
@@ -114,10 +189,12 @@ interface Shared {
   onEvent: (event: TrackerEvent) => void;
   idleMs: number;
   maxEntries: number;
+  waits: WaitingList;
+  counters: Counters;
 }
 
 /** One connected peer. */
-class Session {
+class Session implements Waiter {
   #id: number;
   #conn: Link;
   #reader: BufferedReader;
@@ -126,11 +203,15 @@ class Session {
   #onEvent: (event: TrackerEvent) => void;
   #idleMs: number;
   #maxEntries: number;
+  #waits: WaitingList;
+  #counters: Counters;
   #watchdog: Watchdog | undefined;
   #remote: Deno.NetAddr;
   #name: string;
   #out: string[] = [];
   #outLength = 0;
+  /** The write in flight: replies and pushes go out one after the other. */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(id: number, conn: Link, shared: Shared) {
     this.#id = id;
@@ -141,12 +222,15 @@ class Session {
     this.#onEvent = shared.onEvent;
     this.#idleMs = shared.idleMs;
     this.#maxEntries = shared.maxEntries;
+    this.#waits = shared.waits;
+    this.#counters = shared.counters;
     this.#remote = conn.remoteAddr as Deno.NetAddr;
     this.#name = formatAddress(this.#remote.hostname, this.#remote.port);
   }
 
   async run(): Promise<void> {
     this.#onEvent({ type: "joined", peer: this.#name });
+    this.#counters.sessions++;
     using watchdog = new Watchdog(this.#idleMs, () => closeQuietly(this.#conn));
     this.#watchdog = watchdog;
     try {
@@ -159,6 +243,8 @@ class Session {
     } catch (error) {
       if (!isDisconnect(error)) throw error;
     } finally {
+      this.#counters.sessions--;
+      this.#waits.forget(this);
       const record = this.#index.peer(this.#id);
       this.#index.remove(this.#id);
       if (!this.#feedback.empty) this.#feedback.forget(this.#id);
@@ -174,19 +260,31 @@ class Session {
       this.#watchdog?.touch(); // a whole line keeps the session alive (inline: this is the hot path)
       if (line === null) return false;
       const { verb, rest } = splitCommand(line);
+      if (verb !== "") this.#counters.requests++;
       switch (verb) {
         case "":
           return true;
         case "UPDATE":
-          return await this.#update(rest);
+        case "ADD":
+          return await this.#update(verb, rest);
+        case "REMOVE":
+          return await this.#remove(rest);
         case "SEND":
           await this.#reply(formatSendReply(this.#lookup(rest)));
+          return true;
+        case "WAIT":
+          await this.#reply(this.#wait(rest));
+          return true;
+        case "STATS":
+          await this.#reply(
+            formatReplyLine(Status.OK, `STATS ${formatStats(this.#counters.read(this.#waits.size))}`) + "\n",
+          );
           return true;
         case "REPORT":
           await this.#reply(this.#report(rest));
           return true;
         case "PEERS":
-          await this.#reply(this.#peers());
+          await this.#reply(this.#peers(rest));
           return true;
         case "LIST":
           await this.#reply(this.#list(rest));
@@ -214,11 +312,14 @@ class Session {
     }
   }
 
-  /** `UPDATE <port> <count>` and its entry lines: replaces this peer's files. */
-  async #update(rest: string): Promise<boolean> {
+  /**
+   * `UPDATE <port> <count>` and its entry lines: replaces this peer's files;
+   * `ADD`: adds them to (or changes them among) what it holds.
+   */
+  async #update(verb: "UPDATE" | "ADD", rest: string): Promise<boolean> {
     let header;
     try {
-      header = parseUpdateHeader(rest);
+      header = parseUpdateHeader(rest, verb);
     } catch (error) {
       // Entry lines may follow that could not be told from commands: close.
       if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
@@ -247,18 +348,81 @@ class Session {
       }
     }
     if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
-    const others = this.#index.stats().entries - (this.#index.peer(this.#id)?.files ?? 0);
-    if (others + files.size > this.#maxEntries) {
-      throw new ProtocolError(
-        Status.TOO_LARGE,
-        `the index is full (${this.#maxEntries} entries in all); nothing changed`,
-      );
+    const entries = this.#index.stats().entries;
+    const mine = this.#index.peer(this.#id)?.files ?? 0;
+    const after = verb === "UPDATE" ? entries - mine + files.size : entries + files.size; // ADD: at most
+    if (after > this.#maxEntries || verb === "ADD" && mine + files.size > Limits.MAX_UPDATE_ENTRIES) {
+      const limit = after > this.#maxEntries
+        ? `the index is full (${this.#maxEntries} entries in all)`
+        : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
+      throw new ProtocolError(Status.TOO_LARGE, `${limit}; nothing changed`);
     }
     const address = formatAddress(this.#remote.hostname, header.port);
-    this.#index.announce(this.#id, address, [...files.values()]);
-    this.#onEvent({ type: "announced", peer: address, files: files.size });
-    await this.#reply(formatReplyLine(Status.OK, `indexed ${files.size} files as ${address}`) + "\n");
+    const list = [...files.values()];
+    if (verb === "UPDATE") this.#index.announce(this.#id, address, list);
+    else this.#index.add(this.#id, address, list);
+    for (const entry of list) this.#waits.announced(entry.name);
+    const total = this.#index.peer(this.#id)?.files ?? 0;
+    this.#onEvent({ type: "announced", peer: address, files: total, ...(verb === "ADD" ? { added: files.size } : {}) });
+    const text = verb === "UPDATE"
+      ? `indexed ${files.size} files as ${address}`
+      : `indexed ${files.size} more files as ${address} (${total} in all)`;
+    await this.#reply(formatReplyLine(Status.OK, text) + "\n");
     return true;
+  }
+
+  /** `REMOVE <count>` and its name lines: those files leave the index. */
+  async #remove(rest: string): Promise<boolean> {
+    let count;
+    try {
+      count = parseRemoveHeader(rest);
+    } catch (error) {
+      if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
+      throw error;
+    }
+    await this.#flush();
+    const names: string[] = [];
+    let problem: string | undefined;
+    for (let i = 1; i <= count; i++) {
+      let line: string | null;
+      try {
+        line = await this.#reader.readLine();
+        this.#watchdog?.touch();
+        if (line === null) return false;
+        names.push(decodeName(line.trim()));
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        problem ??= `name ${i}: ${error.message}`;
+      }
+    }
+    if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
+    const record = this.#index.peer(this.#id);
+    if (!record) throw new ProtocolError(Status.BAD_REQUEST, "nothing announced yet: UPDATE or ADD first");
+    const removed = this.#index.drop(this.#id, names);
+    const total = record.files - removed;
+    this.#onEvent({ type: "announced", peer: record.address, files: total, removed });
+    await this.#reply(formatReplyLine(Status.OK, `removed ${removed} of ${names.length} files (${total} left)`) + "\n");
+    return true;
+  }
+
+  /**
+   * `WAIT <seconds> <names>`: answers as SEND, and the names nobody holds
+   * yet are waited for: `* FOUND <name>` comes the moment a peer announces
+   * one, `* EXPIRED <name>` when `seconds` pass first.
+   */
+  #wait(rest: string): string {
+    const { seconds, names } = parseWait(rest);
+    const lookups = this.#lookup(names);
+    const missing = lookups.filter((l) => l.status === Status.NOT_FOUND).map((l) => l.name);
+    this.#waits.add(this, missing, seconds);
+    return formatSendReply(lookups);
+  }
+
+  /** Sends a push line between replies (a file this session waits for was announced, or the wait ran out). */
+  push(text: string): void {
+    this.#out.push(text);
+    this.#outLength += text.length;
+    this.#flush().catch(() => closeQuietly(this.#conn));
   }
 
   #lookup(rest: string): Lookup[] {
@@ -286,6 +450,8 @@ class Session {
     // No holder serves more verified bytes of a file to one session than the file has.
     const bytes = Math.min(report.bytes, held.size);
     const score = this.#feedback.report(this.#id, held.peer, report.outcome, bytes);
+    this.#counters.reports++;
+    if (report.outcome === "OK") this.#counters.reportedBytes += bytes;
     this.#onEvent({
       type: "reported",
       peer: this.#name,
@@ -301,27 +467,30 @@ class Session {
     ) + "\n";
   }
 
-  #peers(): string {
+  /** `PEERS [--page N]`: the peers that announced, a page at a time. */
+  #peers(rest: string): string {
+    const { page, text } = parsePaging(rest);
+    if (text !== "") throw new ProtocolError(Status.BAD_REQUEST, "usage: PEERS [--page N]");
     const peers = this.#index.peers();
-    const shown = peers.slice(0, Limits.MAX_LIST_RESULTS);
-    const more = peers.length > shown.length ? ` (first ${shown.length} shown)` : "";
+    const skip = (page - 1) * Limits.LIST_PAGE;
+    const shown = peers.slice(skip, skip + Limits.LIST_PAGE);
+    const more = pageNote(page, skip + shown.length < peers.length, "PEERS");
     return formatReply([
       ...shown.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files}` })),
       { status: Status.OK, text: `END ${peers.length} peers${more}` },
     ]);
   }
 
-  #list(text: string): string {
-    const { files, truncated } = this.#index.list(text, Limits.MAX_LIST_RESULTS);
+  /** `LIST [--page N] [text]`: indexed names containing `text`, sorted, a page at a time. */
+  #list(rest: string): string {
+    const { page, text } = parsePaging(rest);
+    const { files, truncated, matched } = this.#index.list(text, Limits.LIST_PAGE, (page - 1) * Limits.LIST_PAGE);
     return formatReply([
       ...files.map((f) => ({
         status: Status.OK,
         text: `FILE ${f.size} ${f.sha256} ${f.holders} ${encodeName(f.name)}`,
       })),
-      {
-        status: Status.OK,
-        text: `END ${files.length} files${truncated ? ` (more matched; first ${Limits.MAX_LIST_RESULTS} shown)` : ""}`,
-      },
+      { status: Status.OK, text: `END ${matched} files${pageNote(page, truncated, `LIST${text ? " " + text : ""}`)}` },
     ]);
   }
 
@@ -337,8 +506,19 @@ class Session {
     const text = this.#out.length === 1 ? this.#out[0] : this.#out.join("");
     this.#out = [];
     this.#outLength = 0;
-    await writeText(this.#conn, text);
+    // A push may flush while a reply is being written: one write at a time.
+    const write = this.#writing.then(() => writeText(this.#conn, text));
+    this.#writing = write.catch(() => {});
+    await write;
   }
+}
+
+/** `` (one page), ` (page 2 of more; next: LIST --page 3 text)` and the like. */
+function pageNote(page: number, more: boolean, command: string): string {
+  if (page === 1 && !more) return "";
+  const [verb, ...rest] = command.split(" ");
+  const next = more ? `; next: ${[verb, "--page", page + 1, ...rest].join(" ")}` : "; the last";
+  return ` (page ${page}, ${Limits.LIST_PAGE} per page${next})`;
 }
 
 /** A bad request after which the session cannot go on. */

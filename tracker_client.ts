@@ -12,13 +12,18 @@ import {
   formatReplyLine,
   formatReport,
   type HolderReport,
+  isPush,
   type Lookup,
   parseAddress,
+  parsePush,
   parseReplyLine,
   parseSendReply,
+  parseStats,
   ProtocolError,
+  type Push,
   type ReplyLine,
   Status,
+  type TrackerStats,
 } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
 import { authenticateToServer, type Link, type Secret, SecureLink } from "./secret.ts";
@@ -50,6 +55,23 @@ interface Waiter {
   deadline: Watchdog;
 }
 
+/** How a wait for a file ended: someone announced it, or the time ran out. */
+export type Arrival = Push["event"];
+
+/** What {@link TrackerClient.wait} gives: the lookups, and for each name nobody held, when it arrives. */
+export interface WaitReply {
+  lookups: Lookup[];
+  raw: string;
+  /** Name → `FOUND` (look it up again now) or `EXPIRED`; rejects if the tracker connection is lost first. */
+  arrivals: Map<string, Promise<Arrival>>;
+}
+
+interface Watch {
+  resolve: (arrival: Arrival) => void;
+  reject: (error: Error) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
 /**
  * One persistent connection to a tracker. Replies are read all the time by
  * one loop and handed to the requests in the order they were sent, so the
@@ -65,6 +87,8 @@ export class TrackerClient implements AsyncDisposable {
   #gone = Promise.withResolvers<string>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #loop: Promise<void>;
+  /** Names waited for (WAIT), told by push lines. */
+  #watches = new Map<string, Watch[]>();
 
   private constructor(conn: Link, timeoutMs: number) {
     this.#conn = conn;
@@ -150,6 +174,10 @@ export class TrackerClient implements AsyncDisposable {
       while (true) {
         const raw = await this.#reader.readLine();
         if (raw === null) break;
+        if (isPush(raw)) {
+          this.#pushed(parsePush(raw));
+          continue;
+        }
         const line = parseReplyLine(raw);
         const waiter = this.#waiting[0];
         if (!waiter) throw new ProtocolError(Status.BAD_REQUEST, `a reply nobody asked for: ${raw.slice(0, 80)}`);
@@ -169,6 +197,15 @@ export class TrackerClient implements AsyncDisposable {
     this.#close(why);
   }
 
+  #pushed(push: Push): void {
+    const watches = this.#watches.get(push.name);
+    this.#watches.delete(push.name);
+    for (const w of watches ?? []) {
+      clearTimeout(w.timer);
+      w.resolve(push.event);
+    }
+  }
+
   #close(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -178,6 +215,13 @@ export class TrackerClient implements AsyncDisposable {
       w.deadline.stop();
       w.reject(new ConnectionClosedError(why));
     }
+    for (const watches of this.#watches.values()) {
+      for (const w of watches) {
+        clearTimeout(w.timer);
+        w.reject(new ConnectionClosedError(why));
+      }
+    }
+    this.#watches.clear();
     this.#gone.resolve(why);
   }
 
@@ -185,6 +229,78 @@ export class TrackerClient implements AsyncDisposable {
   async update(port: number, files: readonly FileEntry[]): Promise<string> {
     const text = [`UPDATE ${port} ${files.length}`, ...files.map(formatEntryLine)].join("\n");
     return expectOk(await this.request(text)).text;
+  }
+
+  /** Adds files to (or changes them among) what this peer announced, at `port`. */
+  async add(port: number, files: readonly FileEntry[]): Promise<string> {
+    const text = [`ADD ${port} ${files.length}`, ...files.map(formatEntryLine)].join("\n");
+    return expectOk(await this.request(text)).text;
+  }
+
+  /** Takes files out of what this peer announced. */
+  async remove(names: readonly string[]): Promise<string> {
+    return expectOk(await this.request([`REMOVE ${names.length}`, ...names.map(encodeName)].join("\n"))).text;
+  }
+
+  /**
+   * Looks files up like {@link TrackerClient.send}, and the tracker tells
+   * this client the moment someone announces a name nobody holds now, for
+   * up to `seconds` (`WAIT`).
+   */
+  async wait(names: readonly string[], seconds: number): Promise<WaitReply> {
+    // Watch first: the push may come right behind the reply.
+    const arrivals = new Map<string, Promise<Arrival>>();
+    const watches = new Map<string, Watch>();
+    for (const name of names) {
+      const { promise, resolve, reject } = Promise.withResolvers<Arrival>();
+      const watch: Watch = { resolve, reject };
+      watches.set(name, watch);
+      arrivals.set(name, promise);
+      let list = this.#watches.get(name);
+      if (!list) this.#watches.set(name, list = []);
+      list.push(watch);
+    }
+    const unwatch = (name: string, watch: Watch) => {
+      const list = this.#watches.get(name)?.filter((w) => w !== watch) ?? [];
+      if (list.length > 0) this.#watches.set(name, list);
+      else this.#watches.delete(name);
+    };
+    let lines: ReplyLine[];
+    try {
+      lines = await this.request(`WAIT ${seconds} ${names.map(encodeName).join(", ")}`);
+      expectOk(lines);
+    } catch (error) {
+      for (const [name, watch] of watches) unwatch(name, watch);
+      throw error;
+    }
+    const lookups = parseSendReply(lines);
+    for (const lookup of lookups) {
+      const watch = watches.get(lookup.name);
+      if (!watch) continue;
+      if (lookup.status === Status.NOT_FOUND) {
+        // Should the tracker's own timer be lost, this side gives up a little later.
+        watch.timer = setTimeout(() => {
+          unwatch(lookup.name, watch);
+          watch.resolve("EXPIRED");
+        }, seconds * 1000 + this.#timeoutMs);
+      } else {
+        unwatch(lookup.name, watch);
+        arrivals.delete(lookup.name);
+      }
+    }
+    for (const [name, watch] of watches) {
+      if (!watch.timer && arrivals.has(name) && !lookups.some((l) => l.name === name)) {
+        unwatch(name, watch);
+        arrivals.delete(name);
+      }
+    }
+    return { lookups, raw: lines.map(formatLine).join(""), arrivals };
+  }
+
+  /** The tracker's counters (`STATS`). */
+  async stats(): Promise<TrackerStats> {
+    const last = expectOk(await this.request("STATS"));
+    return parseStats(last.text.replace(/^STATS\s*/, ""));
   }
 
   /** Looks files up; `raw` is the reply as it came, for `info.txt`. */

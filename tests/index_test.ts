@@ -18,7 +18,7 @@ Deno.test("index: an empty index has no peers, holders or files", () => {
   assert.deepEqual(index.peers(), []);
   assert.equal(index.peer(1), undefined);
   assert.deepEqual(index.holders("x", 10), []);
-  assert.deepEqual(index.list("", 10), { files: [], truncated: false });
+  assert.deepEqual(index.list("", 10), { files: [], truncated: false, matched: 0 });
   assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
 });
 
@@ -108,7 +108,7 @@ Deno.test("index: removing an unknown peer, or a peer twice, changes nothing", (
   index.remove(1);
   index.remove(1);
   assert.deepEqual(index.stats(), { peers: 0, names: 0, entries: 0 });
-  assert.deepEqual(index.list("", 10), { files: [], truncated: false });
+  assert.deepEqual(index.list("", 10), { files: [], truncated: false, matched: 0 });
 });
 
 Deno.test("index: peers() lists the peers in order of arrival", () => {
@@ -127,7 +127,7 @@ Deno.test("index: list() filters case-insensitively and sorts the names", () => 
   assert.deepEqual(files.map((f) => f.name), ["Mp3 list.doc", "alpha.mp3", "beta.mp3", "zeta.MP3"]);
   assert.equal(truncated, false);
   assert.deepEqual(index.list("README", 10).files.map((f) => f.name), ["readme.txt"]);
-  assert.deepEqual(index.list("nothing", 10), { files: [], truncated: false });
+  assert.deepEqual(index.list("nothing", 10), { files: [], truncated: false, matched: 0 });
   assert.equal(index.list("", 10).files.length, 5);
 });
 
@@ -147,10 +147,32 @@ Deno.test("index: list() keeps the first max names and says it truncated", () =>
   assert.deepEqual(index.list("", 3), {
     files: ["a", "b", "c"].map((name) => ({ name, size: 1, sha256: sha("a"), holders: 1 })),
     truncated: true,
+    matched: 5,
   });
   assert.equal(index.list("", 5).truncated, false, "exactly max is not truncated");
   assert.equal(index.list("", 4).truncated, true);
-  assert.deepEqual(index.list("", 0), { files: [], truncated: true });
+  assert.deepEqual(index.list("", 0), { files: [], truncated: true, matched: 5 });
+  assert.deepEqual(index.list("", 2, 4).files.map((f) => f.name), ["e"], "skip: the last page");
+  assert.equal(index.list("", 2, 4).truncated, false);
+  assert.deepEqual(index.list("", 2, 9).files, [], "skip past the end");
+});
+
+Deno.test("index: add() and drop() change one peer's files without touching the rest", () => {
+  const index = new TrackerIndex();
+  index.announce(1, "a:1", [entry("keep"), entry("go")]);
+  index.announce(2, "b:2", [entry("go"), entry("other")]);
+  assert.equal(index.add(1, "a:1", [entry("new", 7), entry("keep", 9)]), 1, "one new, one updated");
+  assert.deepEqual(index.filesOf(1).map((f) => [f.name, f.size]).sort(), [["go", 2], ["keep", 9], ["new", 7]]);
+  assert.equal(index.drop(1, ["go", "missing", "go"]), 1);
+  assert.deepEqual(index.filesOf(1).map((f) => f.name).sort(), ["keep", "new"]);
+  assert.deepEqual(index.holders("go", 10).map((h) => h.address), ["b:2"], "the other holder stays");
+  assert.equal(index.has("new"), true);
+  assert.equal(index.drop(1, ["new"]), 1);
+  assert.equal(index.has("new"), false);
+  assert.deepEqual(index.stats(), { peers: 2, names: 3, entries: 3 });
+  assert.equal(index.drop(9, ["keep"]), 0, "an unknown peer drops nothing");
+  assert.equal(index.add(3, "c:3", [entry("fresh")]), 1, "add() without an announce first");
+  assert.deepEqual(index.peer(3), { id: 3, address: "c:3", files: 1 });
 });
 
 Deno.test("index: stats() counts peers, distinct names and (file, peer) entries", () => {

@@ -77,9 +77,10 @@ export interface FileDigest {
 
 /**
  * Reads a file once and hashes it whole and chunk by chunk. A file of one
- * chunk is hashed once (its chunk hash is its SHA-256).
+ * chunk is hashed once (its chunk hash is its SHA-256). `onBytes` is told
+ * each piece read (for a progress display).
  */
-export async function digestFile(path: string): Promise<FileDigest> {
+export async function digestFile(path: string, onBytes?: (n: number) => void): Promise<FileDigest> {
   using file = await Deno.open(path);
   const whole = createHash("sha256");
   const buffer = new Uint8Array(CHUNK_SIZE);
@@ -96,6 +97,7 @@ export async function digestFile(path: string): Promise<FileDigest> {
     const chunk = buffer.subarray(0, filled);
     whole.update(chunk);
     size += filled;
+    onBytes?.(filled);
     // A short first chunk is the whole file: its hash is the file's, no second pass.
     if (size < CHUNK_SIZE) break;
     hashes.push(createHash("sha256").update(chunk).digest());

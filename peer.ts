@@ -7,8 +7,9 @@
 
 import { downloadAll, type DownloadAllOptions, type FileOutcome } from "./download.ts";
 import { type FileServer, type FileServerEvent, startFileServer } from "./file_server.ts";
-import { type Lookup, parseSendNames } from "./protocol.ts";
-import { SharedFolder } from "./shared_folder.ts";
+import { FolderWatcher } from "./folder_watch.ts";
+import { type FileEntry, type Lookup, parseSendNames } from "./protocol.ts";
+import { type FolderChanges, type HashProgress, SharedFolder } from "./shared_folder.ts";
 import type { Secret } from "./secret.ts";
 import { TrackerClient } from "./tracker_client.ts";
 import { errorMessage } from "./transfer.ts";
@@ -19,7 +20,10 @@ export type PeerEvent =
   | { type: "attempt-failed"; name: string; holder: string; code: string; message: string }
   | { type: "tracker-lost"; message: string }
   | { type: "tracker-retry"; attempt: number; message: string; nextInMs: number }
-  | { type: "tracker-back"; announced: string };
+  | { type: "tracker-back"; announced: string }
+  | ({ type: "hashing" } & HashProgress)
+  | { type: "folder-changed"; changed: FileEntry[]; removed: string[]; answer: string }
+  | { type: "warning"; message: string };
 
 /** Options of {@link Peer.start}. */
 export interface PeerOptions {
@@ -51,6 +55,14 @@ export interface PeerOptions {
   heartbeatMs?: number;
   /** Waits between tries to reach a lost tracker: doubling from `minMs` up to `maxMs`, each drawn from its upper half. Default 250 and 5,000 ms. */
   reconnect?: { minMs?: number; maxMs?: number };
+  /**
+   * Watch the shared folder and tell the tracker each file added, changed
+   * or removed (incrementally), once it has held still for `quietMs`
+   * (default 300). Default: off.
+   */
+  watch?: boolean | { quietMs?: number };
+  /** Keep the folder's hashes in its hash cache (`.p2p-hashes`) across runs. Default: off. */
+  hashCache?: boolean;
   /** Told of uploads, failed tries, and the tracker connection lost and back. */
   onEvent?: (event: PeerEvent) => void;
   /** Told of unexpected errors while serving. */
@@ -160,6 +172,7 @@ export class Peer implements AsyncDisposable {
   /** An announcement queued and not yet sent: files that land meanwhile ride along. */
   #pendingAnnounce: Promise<string> | undefined;
   #lastAnnounce: Promise<unknown> = Promise.resolve();
+  #watcher: FolderWatcher | undefined;
 
   private constructor(options: PeerOptions, folder: SharedFolder, server: FileServer, tracker: TrackerClient) {
     this.#options = options;
@@ -225,8 +238,9 @@ export class Peer implements AsyncDisposable {
 
   /** Scans the folder, starts serving it, connects to the tracker and announces. */
   static async start(options: PeerOptions): Promise<Peer> {
-    const folder = await SharedFolder.open(options.dir);
-    await folder.scan();
+    const folder = await SharedFolder.open(options.dir, { cache: options.hashCache });
+    await folder.scan((progress) => options.onEvent?.({ type: "hashing", ...progress }));
+    if (folder.cacheError) options.onEvent?.({ type: "warning", message: folder.cacheError });
     const server = startFileServer({
       hostname: options.hostname,
       port: options.port,
@@ -248,11 +262,37 @@ export class Peer implements AsyncDisposable {
     const peer = new Peer(options, folder, server, tracker);
     try {
       await peer.announce();
+      if (options.watch) {
+        peer.#watcher = FolderWatcher.start(folder, {
+          quietMs: typeof options.watch === "object" ? options.watch.quietMs : undefined,
+          onChanges: (changes) => peer.#announceChanges(changes).then(() => {}, () => {}),
+          onError: (message) => peer.#emit({ type: "warning", message }),
+        });
+      }
     } catch (error) {
       await peer.close();
       throw error;
     }
     return peer;
+  }
+
+  /**
+   * Tells the tracker what changed in the folder, incrementally (`ADD`,
+   * `REMOVE`), after any announcement in flight. While the tracker is
+   * unreachable nothing is sent: reaching it again announces the whole folder.
+   */
+  #announceChanges(changes: FolderChanges, tell = true): Promise<string> {
+    const next = this.#lastAnnounce.catch(() => {}).then(async () => {
+      if (!this.#tracker.open || this.#closing) return "";
+      const answers: string[] = [];
+      if (changes.changed.length > 0) answers.push(await this.#tracker.add(this.addr.port, changes.changed));
+      if (changes.removed.length > 0) answers.push(await this.#tracker.remove(changes.removed));
+      const answer = answers.join("; ");
+      if (tell) this.#emit({ type: "folder-changed", changed: changes.changed, removed: changes.removed, answer });
+      return answer;
+    });
+    this.#lastAnnounce = next;
+    return next;
   }
 
   /** The address the file server is bound to. */
@@ -314,7 +354,8 @@ export class Peer implements AsyncDisposable {
         if (!shared || !outcome.ok || outcome.result.from === "here" || this.#abort.signal.aborted) return;
         try {
           await this.folder.add(outcome.result, outcome.result.chunks);
-          announced = await this.reannounce();
+          const entry = this.folder.entry(outcome.result.name);
+          if (entry) announced = await this.#announceChanges({ changed: [entry], removed: [] }, false);
         } catch (error) {
           announceError = errorMessage(error);
         }
@@ -333,6 +374,7 @@ export class Peer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#abort.abort();
+      await this.#watcher?.close();
       await Promise.allSettled([...this.#running]);
       await this.#reconnecting;
       await this.#tracker.quit(); // first, so that no one is sent here any more

@@ -44,6 +44,19 @@ export function formatSource(s: SourceReport): string {
   return `  ${s.holder}: ${served}${s.code ? `; dropped: ${s.code} ${s.message ?? ""}`.trimEnd() : ""}`;
 }
 
+/** `512 B`, `1.5 KiB`, `12.0 MiB`, `3.25 GiB`: powers of 1024, three significant digits or so. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -67,6 +80,20 @@ export function formatPeerEvent(e: PeerEvent): string {
       } s`;
     case "tracker-back":
       return `reached the tracker again: ${e.announced}`;
+    case "hashing":
+      return `hashing ${e.file}: ${e.filesDone} of ${plural(e.files, "file")}, ${formatBytes(e.bytesDone)} of ${
+        formatBytes(e.bytes)
+      }`;
+    case "folder-changed": {
+      const parts = [];
+      if (e.changed.length > 0) {
+        parts.push(`now sharing ${e.changed.map((f) => `${f.name} (${f.size} bytes)`).join(", ")}`);
+      }
+      if (e.removed.length > 0) parts.push(`no longer sharing ${e.removed.join(", ")}`);
+      return `${parts.join("; ")}${e.answer ? ` (tracker: ${e.answer})` : ""}`;
+    }
+    case "warning":
+      return `warning: ${e.message}`;
   }
 }
 

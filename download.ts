@@ -22,12 +22,14 @@ import { LocalError, PartFile } from "./part_file.ts";
 import { dialPeer, type Secret } from "./secret.ts";
 import { BufferedReader } from "./reader.ts";
 import { classify, FetchError, fetchVersion, type SourceReport, type Version } from "./swarm.ts";
+import type { TransferBoard } from "./progress.ts";
 import {
   BufferPool,
   closeQuietly,
   errorMessage,
   exactBytes,
   hashFile,
+  type RateLimit,
   TransferError,
   Watchdog,
   writeText,
@@ -94,6 +96,10 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** With a secret: holders must prove they know it, and every byte is encrypted. */
   secret?: Secret;
+  /** Where each download shows its progress. */
+  board?: TransferBoard;
+  /** Every download together receives at most this budget (`--max-download-rate`). */
+  limit?: RateLimit;
 }
 
 /**
@@ -157,6 +163,7 @@ async function fetchInto(
     throw new DownloadError(target.name, errorMessage(error), attempts, sources);
   }
   let keep = false;
+  const transfer = options.board?.begin(target.name, target.size);
   try {
     const fetched = await fetchVersion(target, holders, part, {
       sources: options.sources,
@@ -164,6 +171,8 @@ async function fetchInto(
       signal: options.signal,
       secret: options.secret,
       onSourceFailed: (r) => failed(r.holder, r.code, r.message),
+      transfer,
+      limit: options.limit,
     });
     sources.push(...fetched.sources);
     await part.land(path);
@@ -189,6 +198,7 @@ async function fetchInto(
     }
     return error.corrupt ? "corrupt" : "failed";
   } finally {
+    if (transfer) options.board?.end(transfer);
     await part.close(keep);
   }
 }
@@ -279,10 +289,34 @@ export async function requestFile(
   }
 }
 
+/** Why a file did not arrive, in one word: nobody has it, the name was refused, the run was cancelled, or every try failed. */
+export type FailureKind = "not-found" | "refused" | "cancelled" | "failed";
+
+/** When and how long: set by {@link downloadAll}. */
+interface Timing {
+  /** From the start of the download (after any wait) to its outcome, ms. */
+  durationMs?: number;
+  /** How long the file was waited for before anyone had it (`--wait`), ms. */
+  waitedMs?: number;
+}
+
 /** The outcome for one requested name: landed, not found at the tracker, or failed. */
 export type FileOutcome =
-  | { name: string; ok: true; result: Downloaded }
-  | { name: string; ok: false; reason: string; attempts: Attempt[]; sources: SourceReport[] };
+  | ({ name: string; ok: true; result: Downloaded } & Timing)
+  | ({
+    name: string;
+    ok: false;
+    reason: string;
+    attempts: Attempt[];
+    sources: SourceReport[];
+    kind?: FailureKind;
+  } & Timing);
+
+/** A name nobody held when asked, whose lookup comes once someone announces it (or the wait ends). */
+export interface PendingLookup {
+  name: string;
+  later: Promise<Lookup>;
+}
 
 /** Options of {@link downloadAll}. */
 export interface DownloadAllOptions extends DownloadOptions {
@@ -295,28 +329,44 @@ export interface DownloadAllOptions extends DownloadOptions {
  * each file from its own connections), and reports names the tracker did
  * not find. Results come in the order of `lookups`.
  */
-export async function downloadAll(lookups: readonly Lookup[], options: DownloadAllOptions): Promise<FileOutcome[]> {
-  const settled = await Promise.allSettled(lookups.map(async (lookup) => {
-    const outcome = await downloadOne(lookup, options);
+export async function downloadAll(
+  lookups: readonly (Lookup | PendingLookup)[],
+  options: DownloadAllOptions,
+): Promise<FileOutcome[]> {
+  const settled = await Promise.allSettled(lookups.map(async (entry) => {
+    const asked = performance.now();
+    const lookup = "later" in entry ? await entry.later : entry;
+    const started = performance.now();
+    const outcome: FileOutcome = { ...await downloadOne(lookup, options) };
+    outcome.durationMs = Math.round(performance.now() - started);
+    if ("later" in entry) outcome.waitedMs = Math.round(started - asked);
     await options.onSettled?.(outcome);
     return outcome;
   }));
   return settled.map((s, i): FileOutcome =>
-    s.status === "fulfilled"
-      ? s.value
-      : { name: lookups[i].name, ok: false, reason: errorMessage(s.reason), attempts: [], sources: [] }
+    s.status === "fulfilled" ? s.value : {
+      name: lookups[i].name,
+      ok: false,
+      reason: errorMessage(s.reason),
+      attempts: [],
+      sources: [],
+      kind: options.signal?.aborted ? "cancelled" : "failed",
+    }
   );
 }
 
 async function downloadOne(lookup: Lookup, options: DownloadOptions): Promise<FileOutcome> {
   const name = lookup.name;
   if (lookup.holders.length === 0) {
-    return { name, ok: false, reason: `${lookup.status} ${lookup.message ?? "not found"}`, attempts: [], sources: [] };
+    const reason = `${lookup.status} ${lookup.message ?? "not found"}`;
+    const kind = options.signal?.aborted ? "cancelled" : lookup.status === 404 ? "not-found" : "refused";
+    return { name, ok: false, reason, attempts: [], sources: [], kind };
   }
   try {
     return { name, ok: true, result: await downloadFile(lookup, options) };
   } catch (error) {
     if (!(error instanceof DownloadError)) throw error;
-    return { name, ok: false, reason: error.message, attempts: error.attempts, sources: error.sources };
+    const kind = options.signal?.aborted ? "cancelled" : "failed";
+    return { name, ok: false, reason: error.message, attempts: error.attempts, sources: error.sources, kind };
   }
 }

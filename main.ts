@@ -12,14 +12,25 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { runDemo } from "./demo.ts";
 import { DownloadError } from "./download.ts";
 import { encodeName, formatAddress, Limits, parseAddress, ProtocolError, splitCommand } from "./protocol.ts";
 import { BufferedReader } from "./reader.ts";
-import { Peer, sendAndFetch } from "./peer.ts";
+import { Peer, type PeerEvent, sendAndFetch } from "./peer.ts";
+import { ProgressDisplay, screenOf } from "./progress.ts";
 import { relayFile } from "./relay.ts";
-import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
+import {
+  formatAttempt,
+  formatBytes,
+  formatOutcome,
+  formatPeerEvent,
+  formatTrackerEvent,
+  outcomeJson,
+} from "./report.ts";
+import type { FileOutcome } from "./download.ts";
+import { RateLimit } from "./transfer.ts";
 import { Secret } from "./secret.ts";
 import { startTracker } from "./tracker.ts";
 import { TrackerClient } from "./tracker_client.ts";
@@ -35,10 +46,16 @@ const COMMON = `  --secret S          deal only with parties that know the secre
 const NET = `  --tracker HOST:PORT the tracker (default 127.0.0.1:4444)
   --timeout SECONDS   connect and idle timeout of each try (default 10)
   --sources N         most holders one file is fetched from at once (default 4)`;
+const DOWNLOADS = `  --max-download-rate R  all downloads together receive at most R bytes
+                      per second (suffix K, M or G; default: no limit)
+  --wait-timeout S    how long --wait (or SEND --wait) waits (default 300)
+  --json              print one JSON object per file (docs/JSON.md)`;
 
 const PEER_COMMANDS = `  SEND name[, name...]   download files (write a comma inside a name as %2C)
-  PEERS                  list the active peers
-  LIST [text]            list indexed files whose names contain text
+  SEND --wait name[, ...] the same, waiting for files nobody has yet
+  PEERS [--page N]       list the active peers
+  LIST [--page N] [text] list indexed files whose names contain text
+  STATS                  the tracker's counters
   HELP                   this list
   QUIT                   leave the tracker and stop`;
 
@@ -65,6 +82,7 @@ roles:
                       its files leave the index (default 120; peers PING)
   --max-connections N refuse connections beyond N with 421 (default 20000)
   --max-per-address N the same, per remote address; 0: no limit (default 0)
+  --stats-every S     log a stats line every S seconds; 0: never (default 60)
 ${COMMON}
 
 Prints 'listening on HOST:PORT', then one line per peer event. SIGINT or
@@ -80,9 +98,13 @@ SIGTERM stops it.`,
   --max-upload-rate R all uploads together send at most R bytes per second
                       (suffix K, M or G: powers of 1024; default: no limit)
   --max-uploads N     most uploads at once; more get 503 busy (default 64)
+  --no-watch          do not watch the folder (by default files added, changed
+                      or removed are announced within about a second)
 ${NET}
+${DOWNLOADS}
 ${COMMON}
 
+Hashes are kept in DIR/.p2p-hashes, so a restart announces at once.
 Commands, at the prompt or on standard input:
 ${PEER_COMMANDS}`,
   get: `usage: get [--out DIR] [--tracker HOST:PORT] NAME...
@@ -93,12 +115,18 @@ included) in parallel, then exits: 0 when all arrived, 1 when any failed,
 
   --out DIR           where the files land (default: the current folder)
   --info FILE         also save the tracker's reply there
+  --wait              wait for files nobody has yet, downloading each the
+                      moment a peer announces it (up to --wait-timeout)
 ${NET}
-${COMMON}`,
+${DOWNLOADS}
+${COMMON}
+
+On a terminal each running download shows a live progress line.`,
   cat: `usage: cat [--tracker HOST:PORT] NAME
 
 Relay mode: asks the tracker for the active peers, asks each in turn for
 NAME, writes the first copy to standard output. Exits 1 if none has it.
+When standard error is a terminal, it shows the transfer's progress there.
 
 ${NET}
 ${COMMON}`,
@@ -125,11 +153,17 @@ interface Flags {
   timeoutMs: number;
   sources: number;
   maxUploadRate?: number;
+  maxDownloadRate?: number;
   demoteAfter: number;
   idleTimeoutMs: number;
   maxConnections: number;
   maxPerAddress: number;
   maxUploads: number;
+  statsEveryMs: number;
+  watch: boolean;
+  wait: boolean;
+  waitSeconds: number;
+  json: boolean;
   secret?: string;
   help: boolean;
   names: string[];
@@ -164,12 +198,12 @@ async function secretOf(flags: Flags): Promise<Secret | undefined> {
 }
 
 /** Reads `R`, `RK`, `RM` or `RG` (powers of 1024) as bytes per second. */
-export function parseRate(text: string): number {
+export function parseRate(text: string, flag = "--max-upload-rate"): number {
   const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
   const units: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
   const rate = m ? Math.floor(Number(m[1]) * units[m[2].toUpperCase()]) : NaN;
   if (!(rate >= 1 && rate <= Number.MAX_SAFE_INTEGER)) {
-    throw new UsageError(`--max-upload-rate must be bytes per second like 500K or 2M, got ${text}`);
+    throw new UsageError(`${flag} must be bytes per second like 500K or 2M, got ${text}`);
   }
   return rate;
 }
@@ -196,6 +230,12 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
         "max-connections": { type: "string", default: "20000" },
         "max-per-address": { type: "string", default: "0" },
         "max-uploads": { type: "string", default: "64" },
+        "max-download-rate": { type: "string" },
+        "stats-every": { type: "string", default: "60" },
+        "no-watch": { type: "boolean", default: false },
+        wait: { type: "boolean", default: false },
+        "wait-timeout": { type: "string", default: "300" },
+        json: { type: "boolean", default: false },
         secret: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -227,6 +267,14 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
   if (!(idle >= 0.01 && idle <= MAX_TIMEOUT_S)) {
     throw new UsageError(`--idle-timeout must be seconds from 0.01 to ${MAX_TIMEOUT_S}, got ${v["idle-timeout"]}`);
   }
+  const statsEvery = Number(v["stats-every"]);
+  if (!(statsEvery === 0 || statsEvery >= 0.01 && statsEvery <= MAX_TIMEOUT_S)) {
+    throw new UsageError(`--stats-every must be 0 or seconds up to ${MAX_TIMEOUT_S}, got ${v["stats-every"]}`);
+  }
+  const waitSeconds = Number(v["wait-timeout"]);
+  if (!/^\d+$/.test(v["wait-timeout"]) || waitSeconds < 1 || waitSeconds > Limits.MAX_WAIT_SECONDS) {
+    throw new UsageError(`--wait-timeout must be whole seconds from 1 to ${Limits.MAX_WAIT_SECONDS}`);
+  }
   try {
     parseAddress(v.tracker);
   } catch {
@@ -247,6 +295,14 @@ function parseFlags(args: string[], defaults: { port: number }): Flags {
     maxConnections: count("max-connections", 1),
     maxPerAddress: count("max-per-address", 0),
     maxUploads: count("max-uploads", 1),
+    maxDownloadRate: v["max-download-rate"] === undefined
+      ? undefined
+      : parseRate(v["max-download-rate"], "--max-download-rate"),
+    statsEveryMs: Math.round(statsEvery * 1000),
+    watch: !v["no-watch"],
+    wait: v.wait,
+    waitSeconds,
+    json: v.json,
     secret: v.secret ?? secretFromEnvironment(),
     help: v.help,
     names: parsed.positionals,
@@ -281,6 +337,7 @@ async function runTracker(flags: Flags): Promise<number> {
     idleTimeoutMs: flags.idleTimeoutMs,
     maxConnections: flags.maxConnections,
     maxPerAddress: flags.maxPerAddress,
+    statsIntervalMs: flags.statsEveryMs,
     onEvent: (e) => console.log(formatTrackerEvent(e)),
     onError: (e) => console.error("error:", e),
   });
@@ -294,6 +351,8 @@ async function runTracker(flags: Flags): Promise<number> {
 
 async function runPeer(flags: Flags): Promise<number> {
   const secret = await secretOf(flags);
+  using out = new ProgressDisplay(screenOf(Deno.stdout));
+  const hashing = hashingReporter(out);
   const stop = untilSignal();
   const starting = Peer.start({
     secret,
@@ -307,15 +366,19 @@ async function runPeer(flags: Flags): Promise<number> {
     sources: flags.sources,
     maxUploadRate: flags.maxUploadRate,
     maxUploads: flags.maxUploads,
-    onEvent: (e) => console.log(formatPeerEvent(e)),
+    maxDownloadRate: flags.maxDownloadRate,
+    watch: flags.watch,
+    hashCache: true,
+    onEvent: (e) => e.type === "hashing" ? hashing(e) : out.log(formatPeerEvent(e)),
     onError: (e) => console.error("error:", e),
-    onListening: (addr) => console.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),
+    onListening: (addr) => out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),
   });
   const peer = await Promise.race([starting, stop.promise.then(() => null)]);
   if (peer === null) return Exit.OK;
-  console.log(`shared ${peer.folder.entries().length} files from ${peer.folder.path}`);
-  if (secret) console.log("dealing only with parties that know the secret; traffic encrypted");
-  for (const skipped of peer.folder.skipped) console.log(`not shared: ${skipped}`);
+  out.log(`shared ${peer.folder.entries().length} files from ${peer.folder.path}`);
+  if (secret) out.log("dealing only with parties that know the secret; traffic encrypted");
+  if (flags.watch) out.log("watching the folder: files added, changed or removed are announced");
+  for (const skipped of peer.folder.skipped) out.log(`not shared: ${skipped}`);
   const interactive = Deno.stdin.isTerminal();
   const commands = (async () => {
     const input = new BufferedReader(Deno.stdin);
@@ -326,11 +389,11 @@ async function runPeer(flags: Flags): Promise<number> {
         line = await input.readLine();
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        console.log(`error: ${error.message}`);
+        out.log(`error: ${error.message}`);
         continue;
       }
       if (line === null) return interactive;
-      if (await peerCommand(peer, line)) return true;
+      if (await peerCommand(peer, line, flags, out)) return true;
     }
   })();
   const quit = await Promise.race([commands, stop.promise.then(() => true)]);
@@ -340,37 +403,75 @@ async function runPeer(flags: Flags): Promise<number> {
   return Exit.OK;
 }
 
+/**
+ * Shows the hashing of files not seen before: a live line on a terminal
+ * (redrawn at most ten times a second), else one line at the start and one
+ * at the end.
+ */
+function hashingReporter(out: ProgressDisplay): (e: Extract<PeerEvent, { type: "hashing" }>) => void {
+  let started: number | undefined;
+  let drawn = 0;
+  return (e) => {
+    const now = performance.now();
+    const amount = `${e.files} file${e.files === 1 ? "" : "s"} (${formatBytes(e.bytes)})`;
+    if (started === undefined) {
+      started = now;
+      if (!out.live) out.log(`hashing ${amount} not seen before`);
+    }
+    if (e.filesDone === e.files) {
+      out.status(undefined);
+      out.log(`hashed ${amount} in ${((now - started) / 1000).toFixed(1)} s`);
+    } else if (out.live && now - drawn >= 100) {
+      drawn = now;
+      const percent = e.bytes > 0 ? Math.floor(e.bytesDone / e.bytes * 100) : 100;
+      out.status(`${formatPeerEvent(e)} (${percent}%)`);
+    }
+  };
+}
+
+/** Prints one file's outcome: its result lines, or with --json one JSON object. */
+function outcomePrinter(flags: Flags, out: ProgressDisplay): (outcome: FileOutcome) => void {
+  if (flags.json) return (o) => console.log(JSON.stringify(outcomeJson(o, (path) => resolve(path))));
+  return (o) => out.log(formatOutcome(o));
+}
+
 /** Runs one prompt command; true when it was QUIT. */
-async function peerCommand(peer: Peer, line: string): Promise<boolean> {
+async function peerCommand(peer: Peer, line: string, flags: Flags, out: ProgressDisplay): Promise<boolean> {
   const { verb, rest } = splitCommand(line);
   try {
     switch (verb) {
       case "":
         return false;
       case "SEND": {
-        const report = await peer.send(rest);
-        if (report.infoError) console.log(`warning: ${report.infoError}`);
-        for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
-        if (report.announced) console.log(`shared the new files: ${report.announced}`);
-        if (report.announceError) console.log(`warning: could not announce the new files: ${report.announceError}`);
+        const wait = /^--wait(?:\s+|$)/.exec(rest);
+        const report = await peer.send(wait ? rest.slice(wait[0].length) : rest, {
+          waitSeconds: wait ? flags.waitSeconds : undefined,
+          onWaiting: (names) => out.log(`waiting for ${names.join(", ")} (up to ${flags.waitSeconds} s)`),
+          board: out,
+          onSettled: outcomePrinter(flags, out),
+        });
+        if (report.infoError) out.log(`warning: ${report.infoError}`);
+        if (report.announced) out.log(`shared the new files: ${report.announced}`);
+        if (report.announceError) out.log(`warning: could not announce the new files: ${report.announceError}`);
         return false;
       }
       case "PEERS":
       case "LIST":
-        await Deno.stdout.write(new TextEncoder().encode(await peer.tracker.raw(line.trim())));
+      case "STATS":
+        out.log((await peer.tracker.raw(line.trim())).replace(/\n$/, ""));
         return false;
       case "HELP":
-        console.log(PEER_COMMANDS);
+        out.log(PEER_COMMANDS);
         return false;
       case "QUIT":
       case "EXIT":
         return true;
       default:
-        console.log(`unknown command ${JSON.stringify(verb)}; try HELP`);
+        out.log(`unknown command ${JSON.stringify(verb)}; try HELP`);
         return false;
     }
   } catch (error) {
-    console.log(`error: ${errorMessage(error)}`);
+    out.log(`error: ${errorMessage(error)}`);
     return false;
   }
 }
@@ -383,6 +484,8 @@ async function runGet(flags: Flags): Promise<number> {
   }
   const secret = await secretOf(flags);
   await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs, secret);
+  // With --json, standard output carries only the JSON; people read standard error.
+  using out = new ProgressDisplay(screenOf(flags.json ? Deno.stderr : Deno.stdout));
   const stop = untilSignal();
   const interrupt = new AbortController();
   stop.promise.then(() => interrupt.abort());
@@ -393,10 +496,14 @@ async function runGet(flags: Flags): Promise<number> {
     sources: flags.sources,
     secret,
     signal: interrupt.signal,
-    onAttemptFailed: (name, a) => console.log(formatAttempt(name, a)),
+    limit: flags.maxDownloadRate ? new RateLimit(flags.maxDownloadRate) : undefined,
+    board: out,
+    waitSeconds: flags.wait ? flags.waitSeconds : undefined,
+    onWaiting: (names) => out.log(`waiting for ${names.join(", ")} (up to ${flags.waitSeconds} s)`),
+    onAttemptFailed: (name, a) => out.log(formatAttempt(name, a)),
+    onSettled: outcomePrinter(flags, out),
   }).finally(stop.cancel);
-  if (report.infoError) console.log(`warning: ${report.infoError}`);
-  for (const outcome of report.outcomes) console.log(formatOutcome(outcome));
+  if (report.infoError) out.log(`warning: ${report.infoError}`);
   await tracker.quit();
   return report.outcomes.every((o) => o.ok) ? Exit.OK : Exit.FAILED;
 }
@@ -405,12 +512,15 @@ async function runCat(flags: Flags): Promise<number> {
   if (flags.names.length !== 1) throw new UsageError("cat needs exactly one file name");
   const secret = await secretOf(flags);
   await using tracker = await TrackerClient.connect(flags.tracker, flags.timeoutMs, secret);
+  // Progress on standard error, unless the file itself is going to the same terminal.
+  using out = new ProgressDisplay(screenOf(Deno.stderr));
   const relayed = await relayFile(tracker, flags.names[0], Deno.stdout, {
     timeoutMs: flags.timeoutMs,
     secret,
-    onAttemptFailed: (a) => console.error(formatAttempt(flags.names[0], a)),
+    board: out.live && !Deno.stdout.isTerminal() ? out : undefined,
+    onAttemptFailed: (a) => out.log(formatAttempt(flags.names[0], a)),
   });
-  console.error(`cat: ${flags.names[0]} (${relayed.size} bytes) from ${relayed.from}`);
+  out.log(`cat: ${flags.names[0]} (${relayed.size} bytes) from ${relayed.from}`);
   await tracker.quit();
   return Exit.OK;
 }

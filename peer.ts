@@ -5,14 +5,15 @@
  * @module
  */
 
-import { downloadAll, type DownloadAllOptions, type FileOutcome } from "./download.ts";
+import { downloadAll, type DownloadAllOptions, type FileOutcome, type PendingLookup } from "./download.ts";
 import { type FileServer, type FileServerEvent, startFileServer } from "./file_server.ts";
 import { FolderWatcher } from "./folder_watch.ts";
 import { type FileEntry, type Lookup, parseSendNames } from "./protocol.ts";
 import { type FolderChanges, type HashProgress, SharedFolder } from "./shared_folder.ts";
 import type { Secret } from "./secret.ts";
-import { TrackerClient } from "./tracker_client.ts";
-import { errorMessage } from "./transfer.ts";
+import { type Arrival, TrackerClient } from "./tracker_client.ts";
+import { errorMessage, RateLimit } from "./transfer.ts";
+import type { TransferBoard } from "./progress.ts";
 
 /** What a peer reports as it works. */
 export type PeerEvent =
@@ -47,6 +48,8 @@ export interface PeerOptions {
   maxUploadRate?: number;
   /** Most uploads at once; one more request is answered `503 busy`. Default 64. */
   maxUploads?: number;
+  /** All downloads together receive at most this many bytes per second. Default: no limit. */
+  maxDownloadRate?: number;
   /** Deal only with a tracker and peers that know this secret; peer traffic encrypted. Default: open. */
   secret?: Secret;
   /** On close, uploads in the middle of an answer may take this long to finish it. Default 10,000 ms. */
@@ -85,6 +88,18 @@ export interface SendReport {
   infoError?: string;
 }
 
+/** Options of one {@link Peer.send}. */
+export interface SendOptions {
+  /** Wait up to this many seconds for files nobody holds yet. */
+  waitSeconds?: number;
+  /** Told which names are being waited for. */
+  onWaiting?: (names: string[]) => void;
+  /** Where the downloads show their progress. */
+  board?: TransferBoard;
+  /** Told of each file's outcome as soon as it is known (after it is shared and reported). */
+  onSettled?: (outcome: FileOutcome) => void;
+}
+
 /** Resolves true after `ms`, or false at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
@@ -104,6 +119,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 export interface FetchOptions extends DownloadAllOptions {
   /** Where to write the tracker's reply; `undefined` writes none. */
   infoPath?: string;
+  /**
+   * Wait up to this many seconds for files nobody holds yet (`WAIT`): each
+   * downloads the moment a peer announces it. Default: no waiting.
+   */
+  waitSeconds?: number;
+  /** Told which names are being waited for. */
+  onWaiting?: (names: string[]) => void;
 }
 
 /**
@@ -120,17 +142,24 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
   let lookups: Lookup[] = [];
   let reply = "";
   let infoError: string | undefined;
+  let arrivals = new Map<string, Promise<Arrival>>();
+  const saveInfo = async (text: string, append: boolean) => {
+    if (!options.infoPath) return;
+    await Deno.writeTextFile(options.infoPath, text, { append }).catch((error) => {
+      infoError = `cannot write ${options.infoPath}: ${errorMessage(error)}`;
+    });
+  };
   if (valid.length > 0) {
-    ({ lookups, raw: reply } = await tracker.send(valid));
-    if (options.infoPath) {
-      await Deno.writeTextFile(options.infoPath, reply).catch((error) => {
-        infoError = `cannot write ${options.infoPath}: ${errorMessage(error)}`;
-      });
-    }
+    if (options.waitSeconds === undefined) ({ lookups, raw: reply } = await tracker.send(valid));
+    else ({ lookups, raw: reply, arrivals } = await tracker.wait(valid, options.waitSeconds));
+    await saveInfo(reply, false);
   }
+  if (arrivals.size > 0) options.onWaiting?.([...arrivals.keys()]);
   const byName = new Map(lookups.map((l) => [l.name, l]));
-  const ordered = parsed.map((n): Lookup => {
+  const ordered = parsed.map((n): Lookup | PendingLookup => {
     if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
+    const arrival = arrivals.get(n.name);
+    if (arrival) return { name: n.name, later: lookUpOnArrival(tracker, n.name, arrival, options, saveInfo) };
     return byName.get(n.name) ?? { name: n.name, status: 404, holders: [], message: "not in the tracker's reply" };
   });
   const outcomes = await downloadAll(ordered, {
@@ -142,6 +171,38 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
     },
   });
   return infoError ? { reply, outcomes, infoError } : { reply, outcomes };
+}
+
+/**
+ * Once `arrival` says someone announced `name`, looks it up again (its
+ * reply is added to `info.txt`). An expired wait, or a cancellation, is a
+ * lookup with no holder.
+ */
+async function lookUpOnArrival(
+  tracker: TrackerClient,
+  name: string,
+  arrival: Promise<Arrival>,
+  options: FetchOptions,
+  saveInfo: (text: string, append: boolean) => Promise<void>,
+): Promise<Lookup> {
+  const { signal } = options;
+  const { promise: cancelled, resolve } = Promise.withResolvers<"CANCELLED">();
+  const abort = () => resolve("CANCELLED");
+  if (signal?.aborted) abort();
+  signal?.addEventListener("abort", abort, { once: true });
+  const event = await Promise.race([arrival, cancelled]).finally(() => signal?.removeEventListener("abort", abort));
+  if (event === "CANCELLED") return { name, status: 404, holders: [], message: "not found; cancelled while waiting" };
+  if (event === "EXPIRED") {
+    return {
+      name,
+      status: 404,
+      holders: [],
+      message: `not found; nobody announced it within ${options.waitSeconds} s`,
+    };
+  }
+  const { lookups, raw } = await tracker.send([name]);
+  await saveInfo(raw, true);
+  return lookups.find((l) => l.name === name) ?? { name, status: 404, holders: [], message: "not found" };
 }
 
 /** Tells the tracker how each holder of a settled download served. */
@@ -173,6 +234,7 @@ export class Peer implements AsyncDisposable {
   #pendingAnnounce: Promise<string> | undefined;
   #lastAnnounce: Promise<unknown> = Promise.resolve();
   #watcher: FolderWatcher | undefined;
+  #downloadLimit: RateLimit | undefined;
 
   private constructor(options: PeerOptions, folder: SharedFolder, server: FileServer, tracker: TrackerClient) {
     this.#options = options;
@@ -186,6 +248,7 @@ export class Peer implements AsyncDisposable {
     this.folder = folder;
     this.server = server;
     this.#tracker = tracker;
+    this.#downloadLimit = options.maxDownloadRate ? new RateLimit(options.maxDownloadRate) : undefined;
     this.#watch(tracker);
   }
 
@@ -327,14 +390,14 @@ export class Peer implements AsyncDisposable {
    * downloader can fetch it from here (`announced` holds the tracker's last
    * answer).
    */
-  send(list: string): Promise<SendReport> {
+  send(list: string, options: SendOptions = {}): Promise<SendReport> {
     if (this.#closing) return Promise.reject(new Error("the peer is closing"));
-    const running = this.#send(list);
+    const running = this.#send(list, options);
     this.#running.add(running);
     return running.finally(() => this.#running.delete(running));
   }
 
-  async #send(list: string): Promise<SendReport> {
+  async #send(list: string, more: SendOptions): Promise<SendReport> {
     if (!this.#tracker.open) {
       throw new Error("the tracker is unreachable, trying again in the background (uploads go on)");
     }
@@ -349,16 +412,22 @@ export class Peer implements AsyncDisposable {
       sources: this.#options.sources,
       secret: this.#options.secret,
       signal: this.#abort.signal,
+      limit: this.#downloadLimit,
+      board: more.board,
+      waitSeconds: more.waitSeconds,
+      onWaiting: more.onWaiting,
       onAttemptFailed: (name, a) => this.#emit({ type: "attempt-failed", name, ...a }),
       onSettled: async (outcome) => {
-        if (!shared || !outcome.ok || outcome.result.from === "here" || this.#abort.signal.aborted) return;
-        try {
-          await this.folder.add(outcome.result, outcome.result.chunks);
-          const entry = this.folder.entry(outcome.result.name);
-          if (entry) announced = await this.#announceChanges({ changed: [entry], removed: [] }, false);
-        } catch (error) {
-          announceError = errorMessage(error);
+        if (shared && outcome.ok && outcome.result.from !== "here" && !this.#abort.signal.aborted) {
+          try {
+            await this.folder.add(outcome.result, outcome.result.chunks);
+            const entry = this.folder.entry(outcome.result.name);
+            if (entry) announced = await this.#announceChanges({ changed: [entry], removed: [] }, false);
+          } catch (error) {
+            announceError = errorMessage(error);
+          }
         }
+        more.onSettled?.(outcome);
       },
     });
     if (announceError !== undefined) return { ...report, announceError };

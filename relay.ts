@@ -6,6 +6,7 @@
  */
 
 import { type Attempt, classify, DownloadError, requestFile } from "./download.ts";
+import type { TransferBoard } from "./progress.ts";
 import type { Secret } from "./secret.ts";
 import { type ByteSink, sha256Hasher, sinkStream } from "./transfer.ts";
 import type { TrackerClient } from "./tracker_client.ts";
@@ -18,6 +19,8 @@ export interface RelayOptions {
   secret?: Secret;
   /** Told of each peer that did not have the file or failed before sending it. */
   onAttemptFailed?: (attempt: Attempt) => void;
+  /** Where the transfer shows its progress. */
+  board?: TransferBoard;
 }
 
 /** Where the file came from. */
@@ -55,15 +58,20 @@ export async function relayFile(
     }
     using _ = remote;
     const hash = sha256Hasher();
+    const transfer = options.board?.begin(name, remote.header.size);
+    if (transfer) transfer.sources = 1;
+    const onWrite = transfer && ((n: number) => void (transfer.bytes += n));
     try {
       // No pool here: the sink is the caller's and may keep the chunks it is given.
-      await remote.body.pipeTo(sinkStream(out, { hash }));
+      await remote.body.pipeTo(sinkStream(out, { hash, onWrite }));
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       throw new DownloadError(name, `${peer.address} failed mid-transfer: ${attempt.code} ${attempt.message}`, [
         ...failed,
         attempt,
       ]);
+    } finally {
+      if (transfer) options.board?.end(transfer);
     }
     const sha256 = hash.digest("hex");
     if (sha256 !== remote.header.sha256) {

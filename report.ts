@@ -38,6 +38,78 @@ export function formatOutcome(o: FileOutcome): string {
   return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;
 }
 
+/** One source of a file in {@link outcomeJson}. */
+export interface SourceJson {
+  holder: string;
+  /** `OK`, or why it was dropped or failed: a status (`404`, `503`) or an error code (`ECONNREFUSED`, `EHASH`). */
+  outcome: string;
+  /** Bytes it delivered that were kept (verified). */
+  bytes: number;
+  /** Chunks it delivered. */
+  chunks: number;
+  message?: string;
+}
+
+/** The object `--json` prints for one file. `docs/JSON.md` describes every field. */
+export interface OutcomeJson {
+  name: string;
+  /** `ok` (landed now), `present` (already there, same hash), `not-found`, `refused`, `cancelled`, `failed`. */
+  status: "ok" | "present" | "not-found" | "refused" | "cancelled" | "failed";
+  size: number | null;
+  sha256: string | null;
+  path: string | null;
+  durationMs: number | null;
+  waitedMs: number | null;
+  resumedBytes: number;
+  sources: SourceJson[];
+  error: string | null;
+}
+
+/** What `--json` prints for one file (serialize with `JSON.stringify`, one line). */
+export function outcomeJson(o: FileOutcome, absolute: (path: string) => string = (p) => p): OutcomeJson {
+  const used = o.ok ? o.result.sources : o.sources;
+  const attempts = o.ok ? o.result.failed : o.attempts;
+  const sources: SourceJson[] = used.map((s) => ({
+    holder: s.holder,
+    outcome: s.code ?? "OK",
+    bytes: s.bytes,
+    chunks: s.chunks,
+    ...(s.message ? { message: s.message } : {}),
+  }));
+  // Holders that failed before delivering anything (refused the connection, say) are only among the attempts.
+  for (const a of attempts) {
+    if (a.holder === "here" || sources.some((s) => s.holder === a.holder && s.outcome === a.code)) continue;
+    sources.push({ holder: a.holder, outcome: a.code, bytes: 0, chunks: 0, message: a.message });
+  }
+  const timing = { durationMs: o.durationMs ?? null, waitedMs: o.waitedMs ?? null };
+  if (o.ok) {
+    const r = o.result;
+    const status = r.from === "here" ? "present" : "ok";
+    return {
+      name: o.name,
+      status,
+      size: r.size,
+      sha256: r.sha256,
+      path: absolute(r.path),
+      ...timing,
+      resumedBytes: r.resumed,
+      sources,
+      error: null,
+    };
+  }
+  return {
+    name: o.name,
+    status: o.kind ?? "failed",
+    size: null,
+    sha256: null,
+    path: null,
+    ...timing,
+    resumedBytes: 0,
+    sources,
+    error: o.reason,
+  };
+}
+
 /** `  HOLDER: N chunks, N bytes` and, for a dropped holder, why. */
 export function formatSource(s: SourceReport): string {
   const served = `${plural(s.chunks, "chunk")}, ${s.bytes} bytes`;

@@ -37,6 +37,7 @@ import { formatFileRequest, parseAddress, parseFileHeader, parseHashesHeader, Pr
 import { LocalError, PartFile } from "./part_file.ts";
 import { AuthError, dialPeer, type Link, type Secret } from "./secret.ts";
 import { BufferedReader } from "./reader.ts";
+import type { Transfer } from "./progress.ts";
 import {
   BufferPool,
   CHUNK_BYTES,
@@ -44,6 +45,7 @@ import {
   errorMessage,
   exactBytes,
   isDisconnect,
+  type RateLimit,
   TransferError,
   Watchdog,
   writeText,
@@ -90,6 +92,10 @@ export interface FetchVersionOptions {
   secret?: Secret;
   /** Told of each holder dropped, as it happens. */
   onSourceFailed?: (report: SourceReport & { code: string; message: string }) => void;
+  /** Kept up to date with the bytes received and the sources in use (for a progress display). */
+  transfer?: Transfer;
+  /** Bytes received wait for this budget (shared by every download of a peer): `--max-download-rate`. */
+  limit?: RateLimit;
 }
 
 /** What {@link fetchVersion} did. */
@@ -262,6 +268,7 @@ class Swarm {
     if (!report) this.#reports.push(report = { holder, bytes: 0, chunks: 0 });
     const source: Source = { report, outstanding: [], headStart: now, lastRead: now };
     this.#active.add(source);
+    if (this.#options.transfer) this.#options.transfer.sources = this.#active.size;
     this.#loops.push(this.#serve(source).catch((error) => this.#drop(source, error)));
   }
 
@@ -363,6 +370,7 @@ class Swarm {
       this.#done[i] = 1;
       this.#doneCount++;
       this.#resumed += length;
+      if (this.#options.transfer) this.#options.transfer.bytes += length;
       if (i === this.#nextHash) {
         this.#whole.update(buffer);
         this.#nextHash++;
@@ -433,11 +441,24 @@ class Swarm {
         `answered bytes ${header.offset}+${header.length}, not ${offset}+${end - offset}`,
       );
     }
-    const bytes = { read: (b: Uint8Array) => reader.read(b).catch((e) => Promise.reject(this.#timedOut(e, watchdog))) };
+    const { limit, transfer } = this.#options;
+    const read = (b: Uint8Array) => reader.read(b).catch((e) => Promise.reject(this.#timedOut(e, watchdog)));
+    const bytes = {
+      read: !limit ? read : async (b: Uint8Array) => {
+        // Small reads, each paid for before the next: the holder is slowed by TCP's own flow control.
+        const n = await read(b.subarray(0, limit.slice));
+        if (n !== null) {
+          await limit.take(n, () => this.#finished);
+          watchdog.touch();
+        }
+        return n;
+      },
+    };
     let index = request.first;
-    const onRead = () => {
+    const onRead = (n: number) => {
       watchdog.touch();
       source.lastRead = performance.now();
+      if (transfer) transfer.bytes += n;
     };
     await exactBytes(bytes, header.length, { onRead, pool: this.#pool }).pipeTo(
       new WritableStream({
@@ -541,6 +562,7 @@ class Swarm {
   /** A source failed: its chunks go back, an unused holder takes its place, or the download fails. */
   #drop(source: Source, error: unknown): void {
     this.#active.delete(source);
+    if (this.#options.transfer) this.#options.transfer.sources = this.#active.size;
     if (source.conn) closeQuietly(source.conn);
     for (const r of source.outstanding.splice(0)) this.#release(r);
     if (this.#finished) return;
@@ -565,6 +587,7 @@ class Swarm {
   /** The download is over for this source: it served to the end. */
   #leave(source: Source): void {
     this.#active.delete(source);
+    if (this.#options.transfer) this.#options.transfer.sources = this.#active.size;
     if (source.conn) closeQuietly(source.conn);
   }
 

@@ -179,8 +179,8 @@ export function sinkStream(sink: ByteSink, options: SinkOptions = {}): WritableS
 
 /** Options of {@link exactBytes}. */
 export interface ExactBytesOptions {
-  /** Called after every read of the source (feed a {@link Watchdog} with it). */
-  onRead?: () => void;
+  /** Called after every read of the source with the bytes it gave (feed a {@link Watchdog} with it). */
+  onRead?: (n: number) => void;
   /** Where chunk buffers come from; give them back in the sink. */
   pool?: BufferPool;
 }
@@ -207,7 +207,7 @@ export function exactBytes(
       let filled = 0;
       while (filled < chunk.length) {
         const n = await source.read(chunk.subarray(filled));
-        onRead?.();
+        onRead?.(n ?? 0);
         if (n === null) {
           const got = length - remaining + filled;
           throw new TransferError("ETRUNCATED", `stream ended after ${got} of ${length} bytes`);

@@ -49,7 +49,8 @@ export function screenOf(stream: typeof Deno.stdout | typeof Deno.stderr): Scree
     isTerminal: stream.isTerminal(),
     columns: () => {
       try {
-        return Deno.consoleSize().columns;
+        // A pseudo-terminal with no size set says 0.
+        return Deno.consoleSize().columns || 80;
       } catch {
         return 80;
       }

@@ -109,6 +109,14 @@ export async function digestFile(path: string, onBytes?: (n: number) => void): P
   return { size, sha256, chunks, root: rootOf(chunks) };
 }
 
+/** The digest of a file of at most one chunk, from its bytes. */
+export function digestSmall(bytes: Uint8Array): FileDigest {
+  if (bytes.length > CHUNK_SIZE) throw new RangeError("more than one chunk");
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const chunks = impliedChunks(bytes.length, sha256)!;
+  return { size: bytes.length, sha256, chunks, root: rootOf(chunks) };
+}
+
 /** True when chunk `index` of `list` is `digest`. */
 export function chunkMatches(list: Uint8Array, index: number, digest: Uint8Array): boolean {
   const at = index * HASH_BYTES;

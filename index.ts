@@ -145,6 +145,13 @@ export class TrackerIndex {
     return gone.size;
   }
 
+  /** How many of `names` (distinct) peer `id` does not hold yet. */
+  countNew(id: number, names: readonly string[]): number {
+    let fresh = 0;
+    for (const name of new Set(names)) if (this.#slotOf(name, id) === NONE) fresh++;
+    return fresh;
+  }
+
   /** The slot where peer `id` holds `name`, or NONE. Walks the name's holders. */
   #slotOf(name: string, id: number): number {
     for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {

@@ -326,9 +326,23 @@ export class Peer implements AsyncDisposable {
     try {
       await peer.announce();
       if (options.watch) {
+        let cacheError = folder.cacheError;
         peer.#watcher = FolderWatcher.start(folder, {
           quietMs: typeof options.watch === "object" ? options.watch.quietMs : undefined,
-          onChanges: (changes) => peer.#announceChanges(changes).then(() => {}, () => {}),
+          onChanges: async (changes) => {
+            if (folder.cacheError && folder.cacheError !== cacheError) {
+              peer.#emit({ type: "warning", message: folder.cacheError });
+            }
+            cacheError = folder.cacheError;
+            await peer.#announceChanges(changes).catch((error) => {
+              // Refused (the index is full, say) or the tracker is gone: reaching it again announces everything.
+              const files = [...changes.changed.map((f) => f.name), ...changes.removed].join(", ");
+              peer.#emit({
+                type: "warning",
+                message: `the tracker did not take the change of ${files}: ${errorMessage(error)}`,
+              });
+            });
+          },
           onError: (message) => peer.#emit({ type: "warning", message }),
         });
       }

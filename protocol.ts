@@ -649,8 +649,9 @@ export function parseStats(text: string): TrackerStats {
   const fields = new Map(text.trim().split(/\s+/).map((f) => f.split("=", 2) as [string, string]));
   const stats = {} as TrackerStats;
   for (const [key, label] of STATS_KEYS) {
-    const value = Number(fields.get(label));
-    if (!fields.has(label) || !Number.isFinite(value) || value < 0) {
+    const text = fields.get(label) ?? "";
+    const value = Number(text);
+    if (!/^\d+(?:\.\d+)?$/.test(text) || !Number.isFinite(value)) {
       throw new ProtocolError(Status.BAD_REQUEST, `STATS reply lacks ${label}`);
     }
     stats[key] = value;

@@ -350,23 +350,30 @@ class Session implements Waiter {
     if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
     const entries = this.#index.stats().entries;
     const mine = this.#index.peer(this.#id)?.files ?? 0;
-    const after = verb === "UPDATE" ? entries - mine + files.size : entries + files.size; // ADD: at most
-    if (after > this.#maxEntries || verb === "ADD" && mine + files.size > Limits.MAX_UPDATE_ENTRIES) {
+    const list = [...files.values()];
+    // ADD: only names this peer does not hold yet are new entries.
+    const fresh = verb === "UPDATE" ? list.length : this.#index.countNew(this.#id, list.map((e) => e.name));
+    const after = verb === "UPDATE" ? entries - mine + fresh : entries + fresh;
+    if (after > this.#maxEntries || verb === "ADD" && mine + fresh > Limits.MAX_UPDATE_ENTRIES) {
       const limit = after > this.#maxEntries
         ? `the index is full (${this.#maxEntries} entries in all)`
         : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
       throw new ProtocolError(Status.TOO_LARGE, `${limit}; nothing changed`);
     }
     const address = formatAddress(this.#remote.hostname, header.port);
-    const list = [...files.values()];
     if (verb === "UPDATE") this.#index.announce(this.#id, address, list);
     else this.#index.add(this.#id, address, list);
     for (const entry of list) this.#waits.announced(entry.name);
     const total = this.#index.peer(this.#id)?.files ?? 0;
-    this.#onEvent({ type: "announced", peer: address, files: total, ...(verb === "ADD" ? { added: files.size } : {}) });
+    this.#onEvent({
+      type: "announced",
+      peer: address,
+      files: total,
+      ...(verb === "ADD" ? { added: list.length } : {}),
+    });
     const text = verb === "UPDATE"
-      ? `indexed ${files.size} files as ${address}`
-      : `indexed ${files.size} more files as ${address} (${total} in all)`;
+      ? `indexed ${list.length} files as ${address}`
+      : `indexed ${list.length} files as ${address} (${fresh} new, ${total} in all)`;
     await this.#reply(formatReplyLine(Status.OK, text) + "\n");
     return true;
   }

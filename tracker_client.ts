@@ -32,6 +32,9 @@ import { closeQuietly, encodeText, errorMessage, isDisconnect, Watchdog, writeAl
 /** Most lines one reply may have before the client gives up on it. */
 export const MAX_REPLY_LINES = 100_000;
 
+/** Most pages of `PEERS` {@link TrackerClient.peers} reads (100 peers each). */
+export const MAX_PEER_PAGES = 1_000;
+
 /** The tracker went away. */
 export class ConnectionClosedError extends Error {
   /** Builds the error. */
@@ -70,6 +73,8 @@ interface Watch {
   resolve: (arrival: Arrival) => void;
   reject: (error: Error) => void;
   timer?: ReturnType<typeof setTimeout>;
+  /** Told (or failed) already. */
+  settled?: boolean;
 }
 
 /**
@@ -202,6 +207,7 @@ export class TrackerClient implements AsyncDisposable {
     this.#watches.delete(push.name);
     for (const w of watches ?? []) {
       clearTimeout(w.timer);
+      w.settled = true;
       w.resolve(push.event);
     }
   }
@@ -218,6 +224,7 @@ export class TrackerClient implements AsyncDisposable {
     for (const watches of this.#watches.values()) {
       for (const w of watches) {
         clearTimeout(w.timer);
+        w.settled = true;
         w.reject(new ConnectionClosedError(why));
       }
     }
@@ -251,8 +258,9 @@ export class TrackerClient implements AsyncDisposable {
     // Watch first: the push may come right behind the reply.
     const arrivals = new Map<string, Promise<Arrival>>();
     const watches = new Map<string, Watch>();
-    for (const name of names) {
+    for (const name of new Set(names)) {
       const { promise, resolve, reject } = Promise.withResolvers<Arrival>();
+      promise.catch(() => {}); // a caller that drops the arrivals must not get an unhandled rejection
       const watch: Watch = { resolve, reject };
       watches.set(name, watch);
       arrivals.set(name, promise);
@@ -277,10 +285,12 @@ export class TrackerClient implements AsyncDisposable {
     for (const lookup of lookups) {
       const watch = watches.get(lookup.name);
       if (!watch) continue;
+      if (watch.settled) continue; // a push for an earlier wait on the same name came first
       if (lookup.status === Status.NOT_FOUND) {
         // Should the tracker's own timer be lost, this side gives up a little later.
         watch.timer = setTimeout(() => {
           unwatch(lookup.name, watch);
+          watch.settled = true;
           watch.resolve("EXPIRED");
         }, seconds * 1000 + this.#timeoutMs);
       } else {
@@ -315,14 +325,19 @@ export class TrackerClient implements AsyncDisposable {
     return expectOk(await this.request(formatReport(report))).text;
   }
 
-  /** The peers that serve files now. */
+  /** The peers that serve files now: every page of `PEERS` (at most {@link MAX_PEER_PAGES}). */
   async peers(): Promise<ListedPeer[]> {
-    const lines = await this.request("PEERS");
-    expectOk(lines);
-    return lines.slice(0, -1).flatMap((line) => {
-      const m = /^PEER (\S+) (\d+)$/.exec(line.text);
-      return m ? [{ address: m[1], files: Number(m[2]) }] : [];
-    });
+    const peers: ListedPeer[] = [];
+    for (let page = 1; page <= MAX_PEER_PAGES; page++) {
+      const lines = await this.request(page === 1 ? "PEERS" : `PEERS --page ${page}`);
+      const end = expectOk(lines);
+      for (const line of lines.slice(0, -1)) {
+        const m = /^PEER (\S+) (\d+)$/.exec(line.text);
+        if (m) peers.push({ address: m[1], files: Number(m[2]) });
+      }
+      if (!end.text.includes("; next: ")) break;
+    }
+    return peers;
   }
 
   /** Sends any command and returns the reply as text lines (for `LIST`, `HELP`, …). */

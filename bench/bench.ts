@@ -27,7 +27,7 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string", default: join(HERE, "..", "docs", "bench.json") },
-    only: { type: "string", default: "one,four,swarm,tracker,announce" },
+    only: { type: "string", default: "one,four,swarm,tracker,announce,live" },
     tmp: { type: "string" },
   },
 });
@@ -38,6 +38,8 @@ const RUNS = Number(flags.runs ?? (QUICK ? 1 : 3));
 const LOOKUP_SECONDS = QUICK ? 0.5 : 4;
 const SCALES = QUICK ? [[10, 100], [100, 100]] : [[10, 100], [100, 100], [1_000, 100], [10_000, 100]];
 const ANNOUNCE_FILES = QUICK ? 10_000 : 100_000;
+/** Files in the folder of the live-peer case, 8 KiB each. */
+const LIVE_FILES = QUICK ? 1_000 : 10_000;
 /** The swarm case: a file held by 4 peers, each uploading at most SWARM_RATE bytes/s. */
 const SWARM_SIZE = (QUICK ? 16 : 128) * MiB;
 const SWARM_RATE = (QUICK ? 8 : 16) * MiB;
@@ -522,6 +524,38 @@ async function announceOne() {
   row(`announce of ${ANNOUNCE_FILES} files`, `${median(times).toFixed(0)} ms`, "1000 ms target (100,000 files)");
 }
 
+/** A peer's start with and without its hash cache, and how soon a file dropped into its folder is announced. */
+async function livePeer() {
+  console.error(`a peer on ${LIVE_FILES} files of 8 KiB: first start, restart, a file dropped in`);
+  const firsts: number[] = [];
+  const restarts: number[] = [];
+  const changes: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const dir = join(root, `live-${r}`);
+    await Deno.mkdir(dir);
+    const data = new Uint8Array(8 * 1024);
+    for (let i = 0; i < LIVE_FILES; i++) {
+      data.fill(i & 0xff, 0, 8);
+      new DataView(data.buffer).setUint32(8, i);
+      await Deno.writeFile(join(dir, `file-${i}.dat`), data);
+    }
+    // A folder that was there before the peer: files changed just before they are hashed are not cached.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (let i = 0; i < LIVE_FILES; i++) await Deno.utime(join(dir, `file-${i}.dat`), hourAgo, hourAgo);
+    await using tracker = await startTracker();
+    await using live = Proc.deno("live", [WORKERS, "live", String(tracker.port), dir]);
+    const [, first, restart, change] = (await live.line("done ")).split(" ").map(Number);
+    firsts.push(first);
+    restarts.push(restart);
+    changes.push(change);
+    await clean(dir);
+  }
+  results.live = { files: LIVE_FILES, firstMs: firsts, restartMs: restarts, changeMs: changes };
+  row(`peer start, ${LIVE_FILES} files, none hashed yet`, `${median(firsts).toFixed(0)} ms`, "hashing every file");
+  row(`peer restart, ${LIVE_FILES} files, hash cache`, `${median(restarts).toFixed(0)} ms`, "no file read again");
+  row("file dropped in → a waiting client told", `${median(changes).toFixed(0)} ms`, "about 1 s target");
+}
+
 // ---------------------------------------------------------------------------
 
 const version = Deno.version.deno;
@@ -536,6 +570,7 @@ try {
   if (only.has("swarm")) await swarm();
   if (only.has("tracker")) await trackerScale();
   if (only.has("announce")) await announceOne();
+  if (only.has("live")) await livePeer();
 } finally {
   await Deno.remove(root, { recursive: true });
 }

@@ -12,12 +12,16 @@
  *   lookups PORT CONNS SECS PEERS N [DEPTH]   SEND lookups of random indexed names, DEPTH in flight
  *                            per connection (default 1); prints a JSON result
  *   announce-one PORT N      one UPDATE of N files; prints "done MS"
+ *   live PORT DIR            a peer with the hash cache starts on DIR (nothing cached), stops, starts again
+ *                            (all cached), then a new file is written into DIR; prints "done FIRST RESTART CHANGE"
+ *                            (ms: each start until announced, and from the write until a WAIT on it is told FOUND)
  *
  * @module
  */
 
 import { BufferedReader } from "../reader.ts";
-import { sendAndFetch } from "../peer.ts";
+import { join } from "node:path";
+import { Peer, sendAndFetch } from "../peer.ts";
 import { encodeName } from "../protocol.ts";
 import { TrackerClient } from "../tracker_client.ts";
 import { writeAll, writeText } from "../transfer.ts";
@@ -183,6 +187,27 @@ async function lookups(port: number, conns: number, seconds: number, peers: numb
   }));
 }
 
+async function live(port: number, dir: string) {
+  const tracker = `127.0.0.1:${port}`;
+  const start = async () => {
+    const t = performance.now();
+    const peer = await Peer.start({ tracker, hostname: "127.0.0.1", port: 0, dir, hashCache: true, watch: true });
+    return { peer, ms: performance.now() - t };
+  };
+  const first = await start();
+  await first.peer.close();
+  const second = await start();
+  await using watcher = await TrackerClient.connect(tracker);
+  const { arrivals } = await watcher.wait(["dropped-in.bin"], 60);
+  const t = performance.now();
+  await Deno.writeFile(join(dir, "dropped-in.bin"), new Uint8Array(64 * 1024).fill(7));
+  const arrival = await arrivals.get("dropped-in.bin");
+  const change = performance.now() - t;
+  await second.peer.close();
+  if (arrival !== "FOUND") throw new Error(`the new file was not announced: ${arrival}`);
+  await say(`done ${first.ms.toFixed(0)} ${second.ms.toFixed(0)} ${change.toFixed(0)}`);
+}
+
 if (import.meta.main) {
   const [role, ...args] = Deno.args;
   const n = (i: number) => Number(args[i]);
@@ -201,6 +226,9 @@ if (import.meta.main) {
       break;
     case "announce-one":
       await announceOne(n(0), n(1));
+      break;
+    case "live":
+      await live(n(0), args[1]);
       break;
     case "lookups":
       await lookups(n(0), n(1), n(2), n(3), n(4), n(5) || 1);

@@ -397,7 +397,7 @@ Deno.test("peer: a file downloaded into the shared folder is listed at once and 
   await using b = await testPeer(tracker.address);
   const report = await b.send("f.bin");
   assert.ok(report.outcomes[0].ok, JSON.stringify(report.outcomes[0]));
-  assert.match(report.announced ?? "", /^indexed 1 more files as \S+ \(1 in all\)$/, "an incremental ADD");
+  assert.match(report.announced ?? "", /^indexed 1 files as \S+ \(1 new, 1 in all\)$/, "an incremental ADD");
   const version = { size: data.length, sha256: sha256(data), root: rootOf(data) };
   assert.deepEqual(tracker.index.holders("f.bin", 10).map(({ peer: _, ...h }) => h), [
     { address: a.address, ...version },

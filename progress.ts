@@ -74,28 +74,29 @@ export function formatDuration(seconds: number): string {
  * `big.bin [######------]  45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources`
  */
 export function formatProgressLine(t: Transfer, bytesPerSecond: number, columns: number): string {
-  const width = Math.max(20, columns - 1);
+  const width = Math.max(1, columns - 1);
   const fraction = t.size > 0 ? Math.min(1, t.bytes / t.size) : 1;
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
   const amount = `${formatBytes(t.bytes)} / ${formatBytes(t.size)}`;
   const speed = `${formatBytes(Math.round(bytesPerSecond))}/s`;
   const eta = `ETA ${bytesPerSecond > 0 ? formatDuration((t.size - t.bytes) / bytesPerSecond) : "--"}`;
   const sources = `${t.sources} source${t.sources === 1 ? "" : "s"}`;
-  const details = [percent, amount, speed, eta, sources];
   const barWidth = 12;
   const bar = `[${"#".repeat(Math.round(fraction * barWidth)).padEnd(barWidth, "-")}]`;
+  // Code points, not UTF-16 units: shortening must not cut a character in two.
+  const name = Array.from(t.name);
   // Drop what does not fit, least useful first: the bar, sources, ETA, speed, amount.
-  let shown = [bar, ...details];
-  const fits = (parts: string[], name: number) => name + 1 + parts.join("  ").length <= width;
-  const minName = Math.min(t.name.length, 12);
+  let shown = [bar, percent, amount, speed, eta, sources];
+  const fits = (parts: string[], nameLength: number) => nameLength + 1 + parts.join("  ").length <= width;
+  const minName = Math.min(name.length, 12);
   for (const drop of [bar, sources, eta, speed, amount]) {
     if (fits(shown, minName)) break;
     shown = shown.filter((p) => p !== drop);
   }
   const tail = shown.join("  ");
   const room = Math.max(1, width - tail.length - 1);
-  const name = t.name.length <= room ? t.name : t.name.slice(0, Math.max(0, room - 1)) + "…";
-  return `${name} ${tail}`.slice(0, width);
+  const shortName = name.length <= room ? name : [...name.slice(0, Math.max(0, room - 1)), "…"];
+  return Array.from(`${shortName.join("")} ${tail}`).slice(0, width).join("");
 }
 
 interface Live {
@@ -180,7 +181,11 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     const lines: string[] = [];
     for (const live of this.#live) {
       const t = live.transfer;
-      if (live.startBytes < 0) live.startBytes = t.bytes; // resumed bytes are not speed
+      if (live.startBytes < 0) {
+        // What was there before the first look (resumed from an earlier run) is not speed.
+        live.startBytes = live.lastBytes = t.bytes;
+        live.lastAt = live.startedAt = now;
+      }
       const elapsed = now - live.lastAt;
       if (elapsed >= 100) {
         const instant = (t.bytes - live.lastBytes) * 1000 / elapsed;

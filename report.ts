@@ -122,11 +122,13 @@ export function formatBytes(n: number): string {
   const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
   let value = n / 1024;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
+  // At most three digits: what would round to 1000 or more shows in the next unit (0.98 MiB, not 1000 KiB).
+  while (Number(value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)) >= 1000 && unit < units.length - 1) {
     value /= 1024;
     unit++;
   }
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+  const rounded = Number(value.toFixed(2));
+  return `${value.toFixed(rounded < 10 ? 2 : Number(value.toFixed(1)) < 100 ? 1 : 0)} ${units[unit]}`;
 }
 
 function plural(n: number, word: string): string {

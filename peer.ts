@@ -299,11 +299,11 @@ export class Peer implements AsyncDisposable {
     }
   }
 
-  /** Scans the folder, starts serving it, connects to the tracker and announces. */
+  /** Starts serving the folder, scans it, connects to the tracker and announces. */
   static async start(options: PeerOptions): Promise<Peer> {
     const folder = await SharedFolder.open(options.dir, { cache: options.hashCache });
-    await folder.scan((progress) => options.onEvent?.({ type: "hashing", ...progress }));
-    if (folder.cacheError) options.onEvent?.({ type: "warning", message: folder.cacheError });
+    // Listening first (a request meanwhile hashes the file it asks for), so that a long first hashing
+    // comes after the `listening on` line.
     const server = startFileServer({
       hostname: options.hostname,
       port: options.port,
@@ -317,6 +317,8 @@ export class Peer implements AsyncDisposable {
     options.onListening?.(server.addr);
     let tracker: TrackerClient;
     try {
+      await folder.scan((progress) => options.onEvent?.({ type: "hashing", ...progress }));
+      if (folder.cacheError) options.onEvent?.({ type: "warning", message: folder.cacheError });
       tracker = await TrackerClient.connect(options.tracker, options.timeoutMs, options.secret);
     } catch (error) {
       await server.close();

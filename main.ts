@@ -431,7 +431,10 @@ function hashingReporter(out: ProgressDisplay): (e: Extract<PeerEvent, { type: "
 
 /** Prints one file's outcome: its result lines, or with --json one JSON object. */
 function outcomePrinter(flags: Flags, out: ProgressDisplay): (outcome: FileOutcome) => void {
-  if (flags.json) return (o) => console.log(JSON.stringify(outcomeJson(o, (path) => resolve(path))));
+  if (flags.json) {
+    // Around the live area, which may be on the same terminal.
+    return (o) => out.interrupt(() => console.log(JSON.stringify(outcomeJson(o, (path) => resolve(path)))));
+  }
   return (o) => out.log(formatOutcome(o));
 }
 

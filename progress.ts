@@ -62,6 +62,7 @@ export function screenOf(stream: typeof Deno.stdout | typeof Deno.stderr): Scree
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "--";
   const s = Math.round(seconds);
+  if (s >= 100 * 3600) return ">99h";
   if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor(s % 3600 / 60)).padStart(2, "0")}m`;
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
@@ -73,7 +74,8 @@ export function formatDuration(seconds: number): string {
  *
  * `big.bin [######------]  45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources`
  */
-export function formatProgressLine(t: Transfer, bytesPerSecond: number, columns: number): string {
+export function formatProgressLine(t: Transfer, speedGiven: number, columns: number): string {
+  const bytesPerSecond = speedGiven >= 0.5 ? speedGiven : 0; // what shows as 0 B/s is 0: no ETA from it
   const width = Math.max(1, columns - 1);
   const fraction = t.size > 0 ? Math.min(1, t.bytes / t.size) : 1;
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
@@ -99,12 +101,17 @@ export function formatProgressLine(t: Transfer, bytesPerSecond: number, columns:
   return Array.from(`${shortName.join("")} ${tail}`).slice(0, width).join("");
 }
 
+/** No byte for this long: the speed shows 0 and the ETA `--`. */
+const STALLED_MS = 3_000;
+
 interface Live {
   transfer: Transfer;
   /** Smoothed bytes per second. */
   speed: number;
   lastBytes: number;
   lastAt: number;
+  /** When the bytes last moved. */
+  movedAt: number;
   startedAt: number;
   startBytes: number;
 }
@@ -147,7 +154,7 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     const transfer: Transfer = { name, size, bytes: 0, sources: 0 };
     if (!this.#screen.isTerminal) return transfer;
     const now = this.#now();
-    this.#live.add({ transfer, speed: 0, lastBytes: 0, lastAt: now, startedAt: now, startBytes: -1 });
+    this.#live.add({ transfer, speed: 0, lastBytes: 0, lastAt: now, movedAt: now, startedAt: now, startBytes: -1 });
     this.#timer ??= setInterval(() => this.draw(), this.#intervalMs);
     return transfer;
   }
@@ -163,6 +170,20 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     if (!this.#screen.isTerminal) return;
     this.#status = text;
     this.draw();
+  }
+
+  /**
+   * Runs `write`, which prints something on its own (on the same terminal,
+   * say JSON on standard output), with the live area out of its way.
+   */
+  interrupt(write: () => void): void {
+    if (!this.#screen.isTerminal) return write();
+    this.#screen.write(this.#clear());
+    try {
+      write();
+    } finally {
+      this.#screen.write(this.#area());
+    }
   }
 
   /** Prints `line` (several lines allowed) above the live area. */
@@ -184,17 +205,21 @@ export class ProgressDisplay implements TransferBoard, Disposable {
       if (live.startBytes < 0) {
         // What was there before the first look (resumed from an earlier run) is not speed.
         live.startBytes = live.lastBytes = t.bytes;
-        live.lastAt = live.startedAt = now;
+        live.lastAt = live.startedAt = live.movedAt = now;
       }
       const elapsed = now - live.lastAt;
       if (elapsed >= 100) {
         const instant = (t.bytes - live.lastBytes) * 1000 / elapsed;
-        live.speed = live.speed === 0 ? instant : 0.7 * live.speed + 0.3 * instant;
+        if (t.bytes !== live.lastBytes) live.movedAt = now;
+        // Stalled for STALLED_MS: 0 (and no ETA), not a speed that only shrinks.
+        if (now - live.movedAt >= STALLED_MS) live.speed = 0;
+        else live.speed = live.speed === 0 ? instant : 0.7 * live.speed + 0.3 * instant;
         live.lastBytes = t.bytes;
         live.lastAt = now;
       }
       const average = now > live.startedAt ? (t.bytes - live.startBytes) * 1000 / (now - live.startedAt) : 0;
-      lines.push(formatProgressLine(t, live.speed || average, columns));
+      const stalled = now - live.movedAt >= STALLED_MS;
+      lines.push(formatProgressLine(t, stalled ? 0 : live.speed || average, columns));
     }
     if (this.#status !== undefined) lines.push(this.#status.slice(0, Math.max(20, columns - 1)));
     return lines;

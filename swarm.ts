@@ -164,6 +164,8 @@ interface Source {
   rate?: number;
   /** Closed by us because all it still had to send had come from elsewhere. */
   cut?: boolean;
+  /** Bytes read of chunks not delivered yet (counted in the progress; taken back if they never land). */
+  partial: number;
 }
 
 class Swarm {
@@ -266,7 +268,7 @@ class Swarm {
     // A holder back from the reserve (it was cut off) keeps its report.
     let report = this.#reports.find((r) => r.holder === holder);
     if (!report) this.#reports.push(report = { holder, bytes: 0, chunks: 0 });
-    const source: Source = { report, outstanding: [], headStart: now, lastRead: now };
+    const source: Source = { report, outstanding: [], headStart: now, lastRead: now, partial: 0 };
     this.#active.add(source);
     if (this.#options.transfer) this.#options.transfer.sources = this.#active.size;
     this.#loops.push(this.#serve(source).catch((error) => this.#drop(source, error)));
@@ -458,6 +460,7 @@ class Swarm {
     const onRead = (n: number) => {
       watchdog.touch();
       source.lastRead = performance.now();
+      source.partial += n;
       if (transfer) transfer.bytes += n;
     };
     await exactBytes(bytes, header.length, { onRead, pool: this.#pool }).pipeTo(
@@ -490,6 +493,9 @@ class Swarm {
 
   /** One chunk from `source`: checked, written, recorded, hashed in order. */
   #deliver(source: Source, index: number, piece: Uint8Array): void {
+    const length = piece.length;
+    source.partial -= length;
+    let kept = false;
     try {
       if (this.#finished) return;
       if (this.#done[index]) {
@@ -511,6 +517,7 @@ class Swarm {
       this.#doneCount++;
       source.report.bytes += piece.length;
       source.report.chunks++;
+      kept = true;
       if (index === this.#nextHash) {
         this.#whole.update(piece);
         this.#nextHash++;
@@ -518,6 +525,8 @@ class Swarm {
       }
     } finally {
       this.#pool.give(piece);
+      // A copy that lost the race, or was wrong, is not progress.
+      if (!kept && this.#options.transfer) this.#options.transfer.bytes -= length;
     }
     this.#cutLosers(source, index);
     this.#notify();
@@ -562,7 +571,11 @@ class Swarm {
   /** A source failed: its chunks go back, an unused holder takes its place, or the download fails. */
   #drop(source: Source, error: unknown): void {
     this.#active.delete(source);
-    if (this.#options.transfer) this.#options.transfer.sources = this.#active.size;
+    if (this.#options.transfer) {
+      this.#options.transfer.sources = this.#active.size;
+      this.#options.transfer.bytes -= source.partial; // read, but its chunk will come from elsewhere
+    }
+    source.partial = 0;
     if (source.conn) closeQuietly(source.conn);
     for (const r of source.outstanding.splice(0)) this.#release(r);
     if (this.#finished) return;

@@ -330,6 +330,7 @@ async function oneFile(hasSocat: boolean) {
   row("peak RSS, serving peer (whole life)", `${(senderPeak / MiB).toFixed(1)} MiB`, "80 MiB target");
   row("peak RSS, downloader (whole life)", `${(receiverPeak / MiB).toFixed(1)} MiB`, "80 MiB target");
   await clean(out);
+  await peer[Symbol.asyncDispose](); // first: a watching peer would see its folder go
   await Deno.remove(src, { recursive: true });
 }
 

@@ -613,7 +613,7 @@ Deno.test("board: a download from 2 holders begins once with the size, counts ev
   assert.equal(sha256(await Deno.readFile(join(out.path, "six.bin"))), sha256(data));
 });
 
-Deno.test("board: bytes of a holder that broke off mid-chunk are not counted again when another sends them (BUG: past 100%)", async () => {
+Deno.test("board: bytes of a holder that broke off mid-chunk are not counted again when another sends them (progress never passes 100%)", async () => {
   await using tracker = testTracker();
   await using out = await tempDir();
   const data = randomBytes(600_000, 95);
@@ -944,7 +944,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "terminal: get --json on a terminal keeps every JSON line on the screen (BUG: the live area redraws over it)",
+  name: "terminal: get --json on a terminal keeps every JSON line on the screen (the live area steps aside for it)",
   ignore: SCRIPT === undefined,
   fn: async () => {
     // stdout and stderr are the same terminal: the progress (stderr) must not wipe the JSON (stdout).

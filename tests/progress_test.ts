@@ -358,7 +358,7 @@ Deno.test("ProgressDisplay: bytes resumed from an earlier run before the first d
   assert.match(line, / 5\.00 MiB \/ 8\.00 MiB {2}1\.00 MiB\/s {2}ETA 0:03 /, line);
 });
 
-Deno.test("ProgressDisplay: a stalled transfer shows 0 B/s with ETA --, never an ETA like 2.8e+25h (BUG: the smoothed speed never reaches 0)", () => {
+Deno.test("ProgressDisplay: a stalled transfer shows 0 B/s with ETA --, never an ETA like 2.8e+25h (stalled: the speed is 0, not a shrinking one)", () => {
   const screen = new FakeScreen(true, 120);
   const clock = new FakeClock();
   using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: clock.now });

@@ -84,18 +84,8 @@ export class TrackerIndex {
     const seen = new Map<string, number>();
     for (const entry of files) {
       let slot = seen.get(entry.name);
-      if (slot === undefined) {
-        slot = this.#allocate();
-        seen.set(entry.name, slot);
-        record.entries.push(slot);
-        this.#name[slot] = entry.name;
-        this.#peer[slot] = id;
-        this.#link(entry.name, slot);
-      }
-      this.#size[slot] = entry.size;
-      this.#setSha(slot, entry.sha256);
-      if (entry.root !== undefined) this.#roots.set(slot, entry.root);
-      else this.#roots.delete(slot);
+      if (slot === undefined) seen.set(entry.name, slot = this.#newSlot(record, entry.name));
+      this.#setEntry(slot, entry);
     }
     this.#peers.set(id, record);
   }
@@ -113,19 +103,30 @@ export class TrackerIndex {
     for (const entry of files) {
       let slot = this.#slotOf(entry.name, id);
       if (slot === NONE) {
-        slot = this.#allocate();
+        slot = this.#newSlot(record, entry.name);
         added++;
-        record.entries.push(slot);
-        this.#name[slot] = entry.name;
-        this.#peer[slot] = id;
-        this.#link(entry.name, slot);
       }
-      this.#size[slot] = entry.size;
-      this.#setSha(slot, entry.sha256);
-      if (entry.root !== undefined) this.#roots.set(slot, entry.root);
-      else this.#roots.delete(slot);
+      this.#setEntry(slot, entry);
     }
     return added;
+  }
+
+  /** A new slot for `name`, held by `record`'s peer, last among the name's holders. */
+  #newSlot(record: PeerSlot, name: string): number {
+    const slot = this.#allocate();
+    record.entries.push(slot);
+    this.#name[slot] = name;
+    this.#peer[slot] = record.id;
+    this.#link(name, slot);
+    return slot;
+  }
+
+  /** Size, hash and root of `slot`'s entry. */
+  #setEntry(slot: number, entry: FileEntry): void {
+    this.#size[slot] = entry.size;
+    this.#setSha(slot, entry.sha256);
+    if (entry.root !== undefined) this.#roots.set(slot, entry.root);
+    else this.#roots.delete(slot);
   }
 
   /** Takes the files `names` out of what peer `id` holds; returns how many it held. */

@@ -230,8 +230,7 @@ export class Peer implements AsyncDisposable {
   #closing: Promise<void> | undefined;
   #abort = new AbortController();
   #running = new Set<Promise<SendReport>>();
-  /** An announcement queued and not yet sent: files that land meanwhile ride along. */
-  #pendingAnnounce: Promise<string> | undefined;
+  /** The last change announced (`ADD`/`REMOVE`): the next goes after it, so that they arrive in order. */
   #lastAnnounce: Promise<unknown> = Promise.resolve();
   #watcher: FolderWatcher | undefined;
   #downloadLimit: RateLimit | undefined;
@@ -382,21 +381,6 @@ export class Peer implements AsyncDisposable {
   /** Tells the tracker every file of the folder, as it is now known; returns the tracker's answer. */
   announce(): Promise<string> {
     return this.tracker.update(this.addr.port, this.folder.entries());
-  }
-
-  /**
-   * Announces the folder again soon: after the announcement in flight, if
-   * any; several calls meanwhile make one announcement.
-   */
-  reannounce(): Promise<string> {
-    if (this.#pendingAnnounce) return this.#pendingAnnounce;
-    const next = this.#lastAnnounce.catch(() => {}).then(() => {
-      this.#pendingAnnounce = undefined;
-      return this.announce();
-    });
-    this.#pendingAnnounce = next;
-    this.#lastAnnounce = next;
-    return next;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * `deno task demo`: a tracker and three peers on 127.0.0.1, each with a
- * sample folder in a temporary directory, moving files while you watch.
+ * sample folder in a temporary directory (watched), moving files while you
+ * watch; at the end a download waits for a file that then appears.
  * Everything runs in this one process over real loopback sockets.
  *
  * @module
@@ -52,6 +53,7 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
       dir: folders[name],
       infoPath: join(root, `${name}-info.txt`),
       timeoutMs: 2_000,
+      watch: true,
       onEvent: (e: PeerEvent) => print(`[${name}] ${formatPeerEvent(e)}`),
       onListening: (a) =>
         print(`[${name}] listening on ${formatAddress(a.hostname, a.port)}, sharing ${folders[name]}`),
@@ -91,6 +93,24 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
   const text = new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
   for (const line of text.trimEnd().split("\n")) print(`          ${line}`);
   print(`[dave] cat: ${relayed.size} bytes from ${relayed.from}`);
+
+  print(`\n[dave] $ get --wait news.txt   (nobody has it yet: the tracker tells dave the moment someone does)`);
+  const told = Promise.withResolvers<void>();
+  const waiting = sendAndFetch(dave, "news.txt", {
+    outDir: folders.dave,
+    timeoutMs: 2_000,
+    waitSeconds: 30,
+    onWaiting: (names) => {
+      print(`[dave] waiting for ${names.join(", ")} (up to 30 s)`);
+      told.resolve();
+    },
+  });
+  await Promise.race([told.promise, waiting]);
+  // Written under a hidden name and renamed, so the watcher never sees it half-written.
+  await Deno.writeTextFile(join(folders.bob, ".news.tmp"), "Fresh news: bob saved this file a moment ago.\n");
+  print(`[bob] (a file appears in bob's watched folder: news.txt)`);
+  await Deno.rename(join(folders.bob, ".news.tmp"), join(folders.bob, "news.txt"));
+  for (const outcome of (await waiting).outcomes) print(`[dave] ${formatOutcome(outcome)}`);
 
   await dave.quit();
   await carol.close();

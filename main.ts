@@ -134,8 +134,8 @@ ${COMMON}`,
 
 Starts a tracker and three peers on 127.0.0.1 with sample folders in a
 temporary directory, downloads files between them (one from a holder that
-has stopped serving, to show the fall-back), relays one with cat, and
-cleans up.`,
+has stopped serving, to show the fall-back), relays one with cat, waits
+for a file that then appears in a watched folder, and cleans up.`,
 };
 
 class UsageError extends Error {}

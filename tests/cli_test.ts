@@ -362,5 +362,8 @@ Deno.test("cli: demo runs to completion, exits 0 and prints demo done", async ()
   const demo = await runCli(["demo"]);
   assert.equal(demo.code, 0, demo.stdoutText + demo.stderrText);
   assert.match(demo.stdoutText, /^\[carol\] saved random 8MiB\.bin \(8388608 bytes\) from /m);
+  // The watched folder and the wait: a file dropped into bob's folder reaches dave, who was waiting for it.
+  assert.match(demo.stdoutText, /^\[bob\] now sharing news\.txt \(46 bytes\)/m);
+  assert.match(demo.stdoutText, /^\[dave\] saved news\.txt \(46 bytes\) from /m);
   assert.match(demo.stdoutText, /^demo done/m);
 });

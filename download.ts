@@ -335,11 +335,18 @@ export async function downloadAll(
 ): Promise<FileOutcome[]> {
   const settled = await Promise.allSettled(lookups.map(async (entry) => {
     const asked = performance.now();
-    const lookup = "later" in entry ? await entry.later : entry;
-    const started = performance.now();
-    const outcome: FileOutcome = { ...await downloadOne(lookup, options) };
-    outcome.durationMs = Math.round(performance.now() - started);
-    if ("later" in entry) outcome.waitedMs = Math.round(started - asked);
+    let outcome: FileOutcome;
+    try {
+      const lookup = "later" in entry ? await entry.later : entry;
+      const started = performance.now();
+      outcome = { ...await downloadOne(lookup, options) };
+      outcome.durationMs = Math.round(performance.now() - started);
+      if ("later" in entry) outcome.waitedMs = Math.round(started - asked);
+    } catch (error) {
+      // The wait or the lookup failed (the tracker went away, say): still an outcome to tell.
+      outcome = { name: entry.name, ok: false, reason: errorMessage(error), attempts: [], sources: [] };
+      outcome.kind = options.signal?.aborted ? "cancelled" : "failed";
+    }
     await options.onSettled?.(outcome);
     return outcome;
   }));

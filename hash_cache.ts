@@ -2,14 +2,16 @@
  * The hash cache: what hashing a shared folder's files found, kept on disk
  * in a hidden file of the folder (`.p2p-hashes`, never shared), so that a
  * restarted peer announces at once instead of reading every file again.
- * An entry counts only while the file's size and modification time are
- * those recorded.
+ * An entry counts only while the file's size, modification time and change
+ * time are those recorded (the change time catches a file replaced by one
+ * of the same size with its old modification time restored, as `cp -p` or
+ * a backup restore do).
  *
  * One line per file, plain text:
  *
  * ```text
- * p2p-hash-cache 1
- * <size> <mtime ms> <sha256> <chunk hashes in hex, or -> <name, %-encoded>
+ * p2p-hash-cache 2
+ * <size> <mtime ms> <ctime ms> <sha256> <chunk hashes in hex, or -> <name, %-encoded>
  * ```
  *
  * @module
@@ -21,18 +23,38 @@ import { decodeName, encodeName } from "./protocol.ts";
 
 /** The cache's file name inside the shared folder. */
 export const CACHE_FILE = ".p2p-hashes";
-const HEADER = "p2p-hash-cache 1";
+const HEADER = "p2p-hash-cache 2";
 /**
- * A file changed within this long before it was hashed is not written to
- * the cache: another change within the same clock tick would leave size and
- * time as recorded, and the cache would lie (the "racy" case).
+ * On a file system whose times count whole seconds, a file changed within
+ * this long before it was hashed is not written to the cache: another
+ * change in the same second would leave size and times as recorded, and the
+ * cache would lie (the "racy" case). Finer times make that case moot.
  */
 const RACY_MS = 2_000;
 
-/** What the cache remembers of one file. */
-export interface CachedDigest {
+/** Size and times of a file, as its stat gives them; what a cache entry is keyed by (with the name). */
+export interface Stamp {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
+}
+
+/** The stamp of `info`, or `undefined` where the file system gives no times (then nothing is cached). */
+export function stampOf(info: Deno.FileInfo): Stamp | undefined {
+  const mtimeMs = info.mtime?.getTime();
+  const ctimeMs = info.ctime?.getTime();
+  return mtimeMs === undefined || ctimeMs === undefined ? undefined : { size: info.size, mtimeMs, ctimeMs };
+}
+
+/** Whether two stamps are the same. */
+export function sameStamp(a: Stamp | undefined, b: Stamp | undefined): boolean {
+  return a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs &&
+    a.ctimeMs === b.ctimeMs;
+}
+
+/** What the cache remembers of one file. */
+export interface CachedDigest {
+  stamp: Stamp;
   sha256: string;
   /** Chunk hashes, 32 bytes each. */
   chunks: Uint8Array;
@@ -41,7 +63,7 @@ export interface CachedDigest {
 /** The cache of one folder. */
 export class HashCache {
   readonly path: string;
-  #entries = new Map<string, CachedDigest & { hashedAt: number }>();
+  #entries = new Map<string, CachedDigest & { racy: boolean }>();
   #dirty = false;
 
   private constructor(folder: string) {
@@ -62,7 +84,7 @@ export class HashCache {
     for (const line of lines.slice(1)) {
       const entry = parseLine(line);
       // Entries on disk were not racy when written.
-      if (entry) cache.#entries.set(entry.name, { ...entry.digest, hashedAt: Infinity });
+      if (entry) cache.#entries.set(entry.name, { ...entry.digest, racy: false });
     }
     return cache;
   }
@@ -72,16 +94,21 @@ export class HashCache {
     return this.#entries.size;
   }
 
-  /** What it knows of `name`, if the file still has that size and modification time. */
-  get(name: string, size: number, mtimeMs: number | null): CachedDigest | undefined {
+  /** What it knows of `name`, if the file still has that stamp. */
+  get(name: string, stamp: Stamp | undefined): CachedDigest | undefined {
     const entry = this.#entries.get(name);
-    if (!entry || mtimeMs === null || entry.size !== size || entry.mtimeMs !== mtimeMs) return undefined;
-    return entry;
+    return entry && sameStamp(entry.stamp, stamp) ? entry : undefined;
   }
 
-  /** Records a file just hashed (or verified). */
-  set(name: string, digest: CachedDigest): void {
-    this.#entries.set(name, { ...digest, hashedAt: Date.now() });
+  /**
+   * Records a file hashed from `hashedSince` on (ms since the epoch, taken
+   * before it was read). `trusted`: a file we wrote ourselves and verified
+   * (a download), never racy.
+   */
+  set(name: string, digest: CachedDigest, hashedSince: number, trusted = false): void {
+    const { mtimeMs } = digest.stamp;
+    const racy = !trusted && mtimeMs % 1000 === 0 && hashedSince - mtimeMs < RACY_MS;
+    this.#entries.set(name, { ...digest, racy });
     this.#dirty = true;
   }
 
@@ -109,9 +136,10 @@ export class HashCache {
     this.#dirty = false;
     const lines = [HEADER];
     for (const [name, e] of this.#entries) {
-      if (e.hashedAt - e.mtimeMs < RACY_MS) continue;
-      const chunks = e.size > CHUNK_SIZE ? bytesToHex(e.chunks) : "-";
-      lines.push(`${e.size} ${e.mtimeMs} ${e.sha256} ${chunks} ${encodeName(name)}`);
+      if (e.racy) continue;
+      const { size, mtimeMs, ctimeMs } = e.stamp;
+      const chunks = size > CHUNK_SIZE ? bytesToHex(e.chunks) : "-";
+      lines.push(`${size} ${mtimeMs} ${ctimeMs} ${e.sha256} ${chunks} ${encodeName(name)}`);
     }
     const temporary = `${this.path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     try {
@@ -126,19 +154,18 @@ export class HashCache {
 }
 
 function parseLine(line: string): { name: string; digest: CachedDigest } | undefined {
-  const m = /^(\d+) (\d+) ([0-9a-f]{64}) ([0-9a-f]+|-) (.+)$/.exec(line);
+  const m = /^(\d+) (\d+) (\d+) ([0-9a-f]{64}) ([0-9a-f]+|-) (.+)$/.exec(line);
   if (!m) return undefined;
-  const size = Number(m[1]);
-  const mtimeMs = Number(m[2]);
-  const sha256 = m[3];
-  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(mtimeMs)) return undefined;
+  const [size, mtimeMs, ctimeMs] = [m[1], m[2], m[3]].map(Number);
+  const sha256 = m[4];
+  if (![size, mtimeMs, ctimeMs].every(Number.isSafeInteger)) return undefined;
   let chunks = impliedChunks(size, sha256);
   if (!chunks) {
-    if (m[4].length !== Math.ceil(size / CHUNK_SIZE) * HASH_BYTES * 2) return undefined;
-    chunks = hexToBytes(m[4]);
+    if (m[5].length !== Math.ceil(size / CHUNK_SIZE) * HASH_BYTES * 2) return undefined;
+    chunks = hexToBytes(m[5]);
   }
   try {
-    return { name: decodeName(m[5]), digest: { size, mtimeMs, sha256, chunks } };
+    return { name: decodeName(m[6]), digest: { stamp: { size, mtimeMs, ctimeMs }, sha256, chunks } };
   } catch {
     return undefined;
   }

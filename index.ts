@@ -67,6 +67,8 @@ export class TrackerIndex {
   /** Chunk roots, only for the entries that have one (files of more than one chunk): most have none. */
   #roots = new Map<number, string>();
   #free: number[] = [];
+  /** The names matching the last `list()` text, sorted; dropped when a name comes or goes. Paging reads it again. */
+  #listed: { needle: string; names: string[] } | undefined;
   #used = 0;
   #count = 0;
 
@@ -134,7 +136,8 @@ export class TrackerIndex {
     const record = this.#peers.get(id);
     if (!record) return 0;
     const gone = new Set<number>();
-    for (const name of names) {
+    // Each distinct name once: a list repeating a popular name must not walk its holders again and again.
+    for (const name of new Set(names)) {
       const slot = this.#slotOf(name, id);
       if (slot !== NONE && !gone.has(slot)) {
         gone.add(slot);
@@ -242,7 +245,11 @@ export class TrackerIndex {
    */
   list(text: string, max: number, skip = 0): { files: ListedFile[]; truncated: boolean; matched: number } {
     const needle = text.toLowerCase();
-    const names = [...this.#byName.keys()].filter((n) => n.toLowerCase().includes(needle)).sort();
+    if (this.#listed?.needle !== needle) {
+      const names = [...this.#byName.keys()].filter((n) => n.toLowerCase().includes(needle)).sort();
+      this.#listed = { needle, names };
+    }
+    const { names } = this.#listed;
     const files = names.slice(skip, skip + max).map((name) => {
       const first = this.#byName.get(name)!;
       let holders = 0;
@@ -290,6 +297,7 @@ export class TrackerIndex {
     this.#next[slot] = NONE;
     const first = this.#byName.get(name);
     if (first === undefined) {
+      this.#listed = undefined;
       this.#byName.set(name, slot);
       this.#prev[slot] = slot;
       return;
@@ -306,7 +314,10 @@ export class TrackerIndex {
     const first = this.#byName.get(name)!;
     const next = this.#next[slot];
     if (slot === first) {
-      if (next === NONE) this.#byName.delete(name);
+      if (next === NONE) {
+        this.#byName.delete(name);
+        this.#listed = undefined;
+      }
       else {
         this.#prev[next] = this.#prev[slot];
         this.#byName.set(name, next);

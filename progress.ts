@@ -101,6 +101,9 @@ export function formatProgressLine(t: Transfer, speedGiven: number, columns: num
   return Array.from(`${shortName.join("")} ${tail}`).slice(0, width).join("");
 }
 
+/** Most transfer lines drawn; more would not fit a terminal's height (and scroll the area apart). */
+export const MAX_LIVE_LINES = 10;
+
 /** No byte for this long: the speed shows 0 and the ETA `--`. */
 const STALLED_MS = 3_000;
 
@@ -200,7 +203,12 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     const now = this.#now();
     const columns = this.#screen.columns();
     const lines: string[] = [];
+    let shown = 0;
     for (const live of this.#live) {
+      if (shown++ === MAX_LIVE_LINES) {
+        lines.push(`… and ${this.#live.size - MAX_LIVE_LINES} more running`);
+        break;
+      }
       const t = live.transfer;
       if (live.startBytes < 0) {
         // What was there before the first look (resumed from an earlier run) is not speed.

@@ -42,6 +42,8 @@ export const Limits = {
   LIST_PAGE: 100,
   /** Most names one tracker session may wait for at once (WAIT). */
   MAX_WAITS_PER_SESSION: 1_024,
+  /** Most (session, name) waits in the whole tracker. */
+  MAX_WAITS: 1_000_000,
   /** Longest WAIT, in seconds (a day). */
   MAX_WAIT_SECONDS: 86_400,
   /** Largest file size accepted on the wire (2^53 - 1, JavaScript's safe integer). */

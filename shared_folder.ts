@@ -8,7 +8,7 @@
 import { basename, dirname, join } from "node:path";
 import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "./protocol.ts";
 import { CHUNK_SIZE, digestFile, digestSmall, rootOf } from "./chunks.ts";
-import { HashCache } from "./hash_cache.ts";
+import { HashCache, sameStamp, type Stamp, stampOf } from "./hash_cache.ts";
 import { errorMessage } from "./transfer.ts";
 
 /** How far the hashing of a scan has come (files and bytes that were not known yet). */
@@ -29,7 +29,8 @@ export interface FolderChanges {
 }
 
 interface Known extends FileEntry {
-  mtimeMs: number | null;
+  /** Size and times when it was hashed; `undefined` where the file system gives no times (never trusted then). */
+  stamp: Stamp | undefined;
   /** Chunk hashes, 32 bytes each. */
   chunks: Uint8Array;
 }
@@ -192,7 +193,7 @@ export class SharedFolder {
   async add(entry: FileEntry, chunks?: Uint8Array): Promise<void> {
     const path = join(this.path, entry.name);
     const info = await Deno.stat(path);
-    const mtimeMs = info.mtime?.getTime() ?? null;
+    const stamp = stampOf(info);
     if (!chunks) {
       const known = await this.#describe(entry.name, path, info);
       this.#known.set(entry.name, known);
@@ -200,8 +201,9 @@ export class SharedFolder {
       return;
     }
     const { name, size, sha256 } = entry;
-    this.#known.set(name, { name, size, sha256, root: rootOf(chunks), chunks, mtimeMs });
-    if (mtimeMs !== null) this.#cache?.set(name, { size, sha256, chunks, mtimeMs });
+    this.#known.set(name, { name, size, sha256, root: rootOf(chunks), chunks, stamp });
+    // Written by us and verified chunk by chunk: trusted, however recent.
+    if (stamp) this.#cache?.set(name, { stamp, sha256, chunks }, Date.now(), true);
     await this.#saveCache();
   }
 
@@ -227,10 +229,8 @@ export class SharedFolder {
 
   /** Whether `name` as `info` describes it is known (this run or in the cache): no need to read it. */
   #remembered(name: string, info: Deno.FileInfo): boolean {
-    const mtimeMs = info.mtime?.getTime() ?? null;
-    const known = this.#known.get(name);
-    if (known && known.size === info.size && known.mtimeMs === mtimeMs && mtimeMs !== null) return true;
-    return this.#cache?.get(name, info.size, mtimeMs) !== undefined;
+    const stamp = stampOf(info);
+    return sameStamp(this.#known.get(name)?.stamp, stamp) || this.#cache?.get(name, stamp) !== undefined;
   }
 
   /**
@@ -244,24 +244,19 @@ export class SharedFolder {
     info: Deno.FileInfo,
     options: { now?: boolean; onBytes?: (n: number) => void } = {},
   ): Promise<Known> {
-    const mtimeMs = info.mtime?.getTime() ?? null;
+    const stamp = stampOf(info);
     const known = this.#known.get(name);
-    if (known && known.size === info.size && known.mtimeMs === mtimeMs && mtimeMs !== null) return known;
-    const cached = this.#cache?.get(name, info.size, mtimeMs);
+    if (known && sameStamp(known.stamp, stamp)) return known;
+    const cached = this.#cache?.get(name, stamp);
     if (cached) {
-      return {
-        name,
-        size: cached.size,
-        sha256: cached.sha256,
-        chunks: cached.chunks,
-        root: rootOf(cached.chunks),
-        mtimeMs,
-      };
+      const { sha256, chunks } = cached;
+      return { name, size: info.size, sha256, chunks, root: rootOf(chunks), stamp };
     }
+    const since = Date.now();
     const { size, sha256, root, chunks } = await this.#digest(path, info, options);
     // Written to the cache only if the file did not change while it was read.
-    if (mtimeMs !== null && size === info.size) this.#cache?.set(name, { size, sha256, chunks, mtimeMs });
-    return { name, size, sha256, root, chunks, mtimeMs };
+    if (stamp && size === info.size) this.#cache?.set(name, { stamp, sha256, chunks }, since);
+    return { name, size, sha256, root, chunks, stamp };
   }
 
   async #digest(path: string, info: Deno.FileInfo, options: { now?: boolean; onBytes?: (n: number) => void }) {

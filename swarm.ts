@@ -166,6 +166,8 @@ interface Source {
   cut?: boolean;
   /** Bytes read of chunks not delivered yet (counted in the progress; taken back if they never land). */
   partial: number;
+  /** Waiting for download-rate budget: our own doing, so neither silent nor late. */
+  throttled?: boolean;
 }
 
 class Swarm {
@@ -419,7 +421,7 @@ class Swarm {
    * late source, so it fetches nothing twice.
    */
   #late(source: Source, now: number): boolean {
-    if (source.outstanding.length === 0) return false;
+    if (source.outstanding.length === 0 || source.throttled) return false;
     const silentMs = Math.min(SILENT_MS, this.#options.timeoutMs / 2);
     if (now - Math.max(source.lastRead, source.headStart) > silentMs) return true;
     let fastest = 0;
@@ -450,8 +452,16 @@ class Swarm {
         // Small reads, each paid for before the next: the holder is slowed by TCP's own flow control.
         const n = await read(b.subarray(0, limit.slice));
         if (n !== null) {
-          await limit.take(n, () => this.#finished);
-          watchdog.touch();
+          // All downloads share one budget: a source may wait its turn behind many others.
+          watchdog.pause();
+          source.throttled = true;
+          try {
+            await limit.take(n, () => this.#finished);
+          } finally {
+            source.throttled = false;
+            source.lastRead = performance.now();
+            watchdog.resume();
+          }
         }
         return n;
       },

@@ -254,6 +254,7 @@ export class Watchdog implements Disposable {
   #onExpire: () => void;
   /** True once it has fired. */
   expired = false;
+  #paused = 0;
 
   /** Starts watching. */
   constructor(ms: number, onExpire: () => void) {
@@ -265,6 +266,17 @@ export class Watchdog implements Disposable {
   /** Records activity. */
   touch(): void {
     this.#last = performance.now();
+  }
+
+  /** Our own side is holding things up (waiting for rate budget, say): silence meanwhile does not count. */
+  pause(): void {
+    this.#paused++;
+  }
+
+  /** Ends a {@link Watchdog.pause}; the silence is counted from now. */
+  resume(): void {
+    this.#paused--;
+    this.touch();
   }
 
   /** Stops watching; idempotent. */
@@ -281,7 +293,9 @@ export class Watchdog implements Disposable {
   #arm(delay: number): void {
     this.#timer = setTimeout(() => {
       const idle = performance.now() - this.#last;
-      if (idle >= this.#ms) {
+      if (this.#paused > 0) {
+        this.#arm(this.#ms);
+      } else if (idle >= this.#ms) {
         this.expired = true;
         this.#timer = undefined;
         this.#onExpire();

@@ -39,6 +39,9 @@ export class WaitingList {
    */
   add(waiter: Waiter, names: readonly string[], seconds: number): void {
     if (names.length === 0) return;
+    if (this.#count + names.length > Limits.MAX_WAITS) {
+      throw new ProtocolError(Status.TOO_LARGE, `the tracker waits for ${Limits.MAX_WAITS} names already; try later`);
+    }
     const mine = this.#bySession.get(waiter);
     let already = 0;
     for (const wait of mine ?? []) already += wait.names.size;

@@ -317,8 +317,7 @@ export class TrackerIndex {
       if (next === NONE) {
         this.#byName.delete(name);
         this.#listed = undefined;
-      }
-      else {
+      } else {
         this.#prev[next] = this.#prev[slot];
         this.#byName.set(name, next);
       }

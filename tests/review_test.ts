@@ -13,6 +13,7 @@ import { sendAndFetch } from "../peer.ts";
 import { TrackerClient } from "../tracker_client.ts";
 import { TrackerIndex } from "../index.ts";
 import { Peer } from "../peer.ts";
+import { MAX_LIVE_LINES, ProgressDisplay } from "../progress.ts";
 import { RateLimit } from "../transfer.ts";
 import { randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
 
@@ -106,4 +107,33 @@ Deno.test("review: a file downloaded into the shared folder is kept in the hash 
   }
   const cache = await Deno.readTextFile(join(dir.path, ".p2p-hashes"));
   assert.match(cache, new RegExp(` ${sha256(data)} [0-9a-f]{192} big\\.bin$`, "m"));
+});
+
+Deno.test("review: a terminal shows at most 10 download lines, then how many more are running", () => {
+  const written: string[] = [];
+  using display = new ProgressDisplay(
+    { write: (t) => void written.push(t), isTerminal: true, columns: () => 100 },
+    { intervalMs: 3_600_000 },
+  );
+  const transfers = Array.from({ length: 12 }, (_, i) => display.begin(`f${i}.bin`, 100));
+  const lines = display.render();
+  assert.equal(lines.length, MAX_LIVE_LINES + 1);
+  assert.equal(lines.at(-1), "… and 2 more running");
+  for (const t of transfers.slice(0, 3)) display.end(t);
+  assert.equal(display.render().length, 9, "nine left: no note");
+});
+
+Deno.test("review: LIST pages come from one sorted list, which follows names that come and go", () => {
+  const index = new TrackerIndex();
+  const sha = "b".repeat(64);
+  index.announce(1, "h:1", ["c", "a", "b"].map((name) => ({ name, size: 1, sha256: sha })));
+  assert.deepEqual(index.list("", 2).files.map((f) => f.name), ["a", "b"]);
+  assert.deepEqual(index.list("", 2, 2).files.map((f) => f.name), ["c"]);
+  index.add(2, "h:2", [{ name: "aa", size: 1, sha256: sha }]);
+  assert.deepEqual(index.list("", 10).files.map((f) => f.name), ["a", "aa", "b", "c"], "a new name");
+  index.drop(1, ["b"]);
+  assert.deepEqual(index.list("", 10).files.map((f) => f.name), ["a", "aa", "c"], "a name gone");
+  assert.deepEqual(index.list("a", 10).files.map((f) => f.name), ["a", "aa"], "another text");
+  index.remove(2);
+  assert.deepEqual(index.list("a", 10).files.map((f) => f.name), ["a"], "a peer gone");
 });

@@ -429,6 +429,11 @@ function hashingReporter(out: ProgressDisplay): (e: Extract<PeerEvent, { type: "
   };
 }
 
+/** Says which files a `--wait` waits for. */
+function waitingPrinter(flags: Flags, out: ProgressDisplay): (names: string[]) => void {
+  return (names) => out.log(`waiting for ${names.join(", ")} (up to ${flags.waitSeconds} s)`);
+}
+
 /** Prints one file's outcome: its result lines, or with --json one JSON object. */
 function outcomePrinter(flags: Flags, out: ProgressDisplay): (outcome: FileOutcome) => void {
   if (flags.json) {
@@ -449,7 +454,7 @@ async function peerCommand(peer: Peer, line: string, flags: Flags, out: Progress
         const wait = /^--wait(?:\s+|$)/.exec(rest);
         const report = await peer.send(wait ? rest.slice(wait[0].length) : rest, {
           waitSeconds: wait ? flags.waitSeconds : undefined,
-          onWaiting: (names) => out.log(`waiting for ${names.join(", ")} (up to ${flags.waitSeconds} s)`),
+          onWaiting: waitingPrinter(flags, out),
           board: out,
           onSettled: outcomePrinter(flags, out),
         });
@@ -502,7 +507,7 @@ async function runGet(flags: Flags): Promise<number> {
     limit: flags.maxDownloadRate ? new RateLimit(flags.maxDownloadRate) : undefined,
     board: out,
     waitSeconds: flags.wait ? flags.waitSeconds : undefined,
-    onWaiting: (names) => out.log(`waiting for ${names.join(", ")} (up to ${flags.waitSeconds} s)`),
+    onWaiting: waitingPrinter(flags, out),
     onAttemptFailed: (name, a) => out.log(formatAttempt(name, a)),
     onSettled: outcomePrinter(flags, out),
   }).finally(stop.cancel);

@@ -120,15 +120,15 @@ export function formatSource(s: SourceReport): string {
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+  // Two decimals under 10, one under 100, none above; what would show as 1000 or more goes to the next unit.
+  const shown = (v: number) => v.toFixed(Number(v.toFixed(2)) < 10 ? 2 : Number(v.toFixed(1)) < 100 ? 1 : 0);
   let value = n / 1024;
   let unit = 0;
-  // At most three digits: what would round to 1000 or more shows in the next unit (0.98 MiB, not 1000 KiB).
-  while (Number(value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)) >= 1000 && unit < units.length - 1) {
+  while (Number(shown(value)) >= 1000 && unit < units.length - 1) {
     value /= 1024;
     unit++;
   }
-  const rounded = Number(value.toFixed(2));
-  return `${value.toFixed(rounded < 10 ? 2 : Number(value.toFixed(1)) < 100 ? 1 : 0)} ${units[unit]}`;
+  return `${shown(value)} ${units[unit]}`;
 }
 
 function plural(n: number, word: string): string {

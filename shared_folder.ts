@@ -155,8 +155,8 @@ export class SharedFolder {
     for (const name of new Set(names)) {
       let known: Known | undefined;
       try {
-        const path = await this.#resolve(name);
-        known = await this.#describe(name, path, await Deno.stat(path));
+        const { path, info } = await this.#resolve(name);
+        known = await this.#describe(name, path, info);
       } catch {
         // Gone, or not a file that may be shared (any more).
         if (this.#known.delete(name)) removed.push(name);
@@ -214,7 +214,7 @@ export class SharedFolder {
    * computed again).
    */
   async openFile(name: string): Promise<OpenedFile> {
-    const path = await this.#resolve(name);
+    const { path } = await this.#resolve(name);
     const file = await Deno.open(path).catch((error) => Promise.reject(fsProblem(error, name)));
     try {
       const known = await this.#describe(name, path, await file.stat());
@@ -270,13 +270,13 @@ export class SharedFolder {
     return await digestFile(path, options.onBytes);
   }
 
-  /** The path of plain file `name` directly inside the folder, following a link only if it stays inside. */
-  async #resolve(name: string): Promise<string> {
+  /** Plain file `name` directly inside the folder, following a link only if it stays inside: its path and stat. */
+  async #resolve(name: string): Promise<{ path: string; info: Deno.FileInfo }> {
     checkName(name);
     const path = join(this.path, name);
     try {
       const info = await Deno.lstat(path);
-      return this.#checked(name, path, info.isSymlink ? await this.#linkTarget(name, path) : info).path;
+      return this.#checked(name, path, info.isSymlink ? await this.#linkTarget(name, path) : info);
     } catch (error) {
       throw fsProblem(error, name);
     }

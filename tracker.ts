@@ -13,7 +13,6 @@ import { TrackerIndex } from "./index.ts";
 import {
   decodeName,
   encodeName,
-  type FileEntry,
   formatAddress,
   formatReply,
   formatReplyLine,
@@ -317,37 +316,18 @@ class Session implements Waiter {
    * `ADD`: adds them to (or changes them among) what it holds.
    */
   async #update(verb: "UPDATE" | "ADD", rest: string): Promise<boolean> {
-    let header;
-    try {
-      header = parseUpdateHeader(rest, verb);
-    } catch (error) {
-      // Entry lines may follow that could not be told from commands: close.
-      if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
-      throw error;
-    }
-    await this.#flush(); // a client may wait for earlier replies before it sends the entries
-    const files = new Map<string, FileEntry>();
-    let problem: string | undefined;
-    for (let i = 1; i <= header.count; i++) {
-      let line: string | null;
-      try {
-        line = await this.#reader.readLine();
-        this.#watchdog?.touch();
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        problem ??= `entry ${i}: ${error.message}`;
-        continue;
-      }
-      if (line === null) return false;
-      try {
-        const entry = parseEntryLine(line);
-        files.set(entry.name, entry);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        problem ??= `entry ${i}: ${error.message}`;
-      }
-    }
-    if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
+    let port = 0;
+    const read = await this.#readBlock(
+      () => {
+        const header = parseUpdateHeader(rest, verb);
+        port = header.port;
+        return header.count;
+      },
+      "entry",
+      parseEntryLine,
+    );
+    if (read === null) return false;
+    const files = new Map(read.map((entry) => [entry.name, entry]));
     const entries = this.#index.stats().entries;
     const mine = this.#index.peer(this.#id)?.files ?? 0;
     const list = [...files.values()];
@@ -360,7 +340,7 @@ class Session implements Waiter {
         : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
       throw new ProtocolError(Status.TOO_LARGE, `${limit}; nothing changed`);
     }
-    const address = formatAddress(this.#remote.hostname, header.port);
+    const address = formatAddress(this.#remote.hostname, port);
     if (verb === "UPDATE") this.#index.announce(this.#id, address, list);
     else this.#index.add(this.#id, address, list);
     for (const entry of list) this.#waits.announced(entry.name);
@@ -380,29 +360,8 @@ class Session implements Waiter {
 
   /** `REMOVE <count>` and its name lines: those files leave the index. */
   async #remove(rest: string): Promise<boolean> {
-    let count;
-    try {
-      count = parseRemoveHeader(rest);
-    } catch (error) {
-      if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
-      throw error;
-    }
-    await this.#flush();
-    const names: string[] = [];
-    let problem: string | undefined;
-    for (let i = 1; i <= count; i++) {
-      let line: string | null;
-      try {
-        line = await this.#reader.readLine();
-        this.#watchdog?.touch();
-        if (line === null) return false;
-        names.push(decodeName(line.trim()));
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        problem ??= `name ${i}: ${error.message}`;
-      }
-    }
-    if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
+    const names = await this.#readBlock(() => parseRemoveHeader(rest), "name", (line) => decodeName(line.trim()));
+    if (names === null) return false;
     const record = this.#index.peer(this.#id);
     if (!record) throw new ProtocolError(Status.BAD_REQUEST, "nothing announced yet: UPDATE or ADD first");
     const removed = this.#index.drop(this.#id, names);
@@ -430,6 +389,39 @@ class Session implements Waiter {
     this.#out.push(text);
     this.#outLength += text.length;
     this.#flush().catch(() => closeQuietly(this.#conn));
+  }
+
+  /**
+   * The `<count>` lines that follow a block header (`UPDATE`, `ADD`,
+   * `REMOVE`). A bad header closes the session: the lines after it could not
+   * be told from commands. Every line is read, and the first bad one fails
+   * the whole block (`400 …; nothing changed`). `null` when the connection
+   * ends first.
+   */
+  async #readBlock<T>(header: () => number, what: string, parse: (line: string) => T): Promise<T[] | null> {
+    let count;
+    try {
+      count = header();
+    } catch (error) {
+      if (error instanceof ProtocolError) throw new FatalRequest(error.status, `${error.message}; closing`);
+      throw error;
+    }
+    await this.#flush(); // a client may wait for earlier replies before it sends the lines
+    const items: T[] = [];
+    let problem: string | undefined;
+    for (let i = 1; i <= count; i++) {
+      try {
+        const line = await this.#reader.readLine();
+        this.#watchdog?.touch();
+        if (line === null) return null;
+        items.push(parse(line));
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        problem ??= `${what} ${i}: ${error.message}`;
+      }
+    }
+    if (problem) throw new ProtocolError(Status.BAD_REQUEST, `${problem}; nothing changed`);
+    return items;
   }
 
   #lookup(rest: string): Lookup[] {

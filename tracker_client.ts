@@ -282,24 +282,19 @@ export class TrackerClient implements AsyncDisposable {
       throw error;
     }
     const lookups = parseSendReply(lines);
-    for (const lookup of lookups) {
-      const watch = watches.get(lookup.name);
-      if (!watch) continue;
-      if (watch.settled) continue; // a push for an earlier wait on the same name came first
-      if (lookup.status === Status.NOT_FOUND) {
+    const statuses = new Map(lookups.map((l) => [l.name, l.status]));
+    for (const [name, watch] of watches) {
+      const status = statuses.get(name);
+      if (watch.settled && status !== undefined) continue; // a push for an earlier wait on the same name came first
+      if (status === Status.NOT_FOUND) {
         // Should the tracker's own timer be lost, this side gives up a little later.
         watch.timer = setTimeout(() => {
-          unwatch(lookup.name, watch);
+          unwatch(name, watch);
           watch.settled = true;
           watch.resolve("EXPIRED");
         }, seconds * 1000 + this.#timeoutMs);
       } else {
-        unwatch(lookup.name, watch);
-        arrivals.delete(lookup.name);
-      }
-    }
-    for (const [name, watch] of watches) {
-      if (!watch.timer && arrivals.has(name) && !lookups.some((l) => l.name === name)) {
+        // Held already (or not in the reply): nothing to wait for.
         unwatch(name, watch);
         arrivals.delete(name);
       }

@@ -14,13 +14,13 @@
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { runDemo } from "./demo.ts";
-import { DownloadError } from "./download.ts";
+import { runDemo } from "./cli/demo.ts";
+import { DownloadError } from "./peer/download.ts";
 import { encodeName, formatAddress, Limits, parseAddress, ProtocolError, splitCommand } from "./protocol.ts";
-import { BufferedReader } from "./reader.ts";
+import { BufferedReader } from "./io/reader.ts";
 import { Peer, type PeerEvent, sendAndFetch } from "./peer.ts";
-import { ProgressDisplay, screenOf } from "./progress.ts";
-import { relayFile } from "./relay.ts";
+import { ProgressDisplay, screenOf } from "./cli/progress.ts";
+import { relayFile } from "./peer/relay.ts";
 import {
   formatAttempt,
   formatBytes,
@@ -28,13 +28,13 @@ import {
   formatPeerEvent,
   formatTrackerEvent,
   outcomeJson,
-} from "./report.ts";
-import type { FileOutcome } from "./download.ts";
-import { RateLimit } from "./transfer.ts";
-import { Secret } from "./secret.ts";
+} from "./cli/report.ts";
+import type { FileOutcome } from "./peer/download.ts";
+import { RateLimit } from "./io/streams.ts";
+import { Secret } from "./io/secret.ts";
 import { startTracker } from "./tracker.ts";
-import { TrackerClient } from "./tracker_client.ts";
-import { errorMessage } from "./transfer.ts";
+import { TrackerClient } from "./peer/tracker_client.ts";
+import { errorMessage } from "./io/streams.ts";
 
 /** Exit codes. */
 export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;

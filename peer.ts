@@ -5,15 +5,15 @@
  * @module
  */
 
-import { downloadAll, type DownloadAllOptions, type FileOutcome, type PendingLookup } from "./download.ts";
-import { type FileServer, type FileServerEvent, startFileServer } from "./file_server.ts";
-import { FolderWatcher } from "./folder_watch.ts";
+import { downloadAll, type DownloadAllOptions, type FileOutcome, type PendingLookup } from "./peer/download.ts";
+import { type FileServer, type FileServerEvent, startFileServer } from "./peer/file_server.ts";
+import { FolderWatcher } from "./disk/folder_watch.ts";
 import { type FileEntry, type Lookup, parseSendNames } from "./protocol.ts";
-import { type FolderChanges, type HashProgress, SharedFolder } from "./shared_folder.ts";
-import type { Secret } from "./secret.ts";
-import { type Arrival, TrackerClient } from "./tracker_client.ts";
-import { errorMessage, RateLimit } from "./transfer.ts";
-import type { TransferBoard } from "./progress.ts";
+import { type FolderChanges, type HashProgress, SharedFolder } from "./disk/shared_folder.ts";
+import type { Secret } from "./io/secret.ts";
+import { type Arrival, TrackerClient } from "./peer/tracker_client.ts";
+import { errorMessage, RateLimit } from "./io/streams.ts";
+import type { TransferBoard } from "./cli/progress.ts";
 
 /** What a peer reports as it works. */
 export type PeerEvent =

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CHUNK_SIZE, impliedRoot } from "./chunks.ts";
+import { CHUNK_SIZE, impliedRoot } from "./disk/chunks.ts";
 
 /** Status codes, in the FTP/SMTP tradition: the first digit says the kind. */
 export const Status = {

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { HolderFeedback } from "./feedback.ts";
-import type { Link } from "./secret.ts";
-import { TrackerIndex } from "./index.ts";
+import { HolderFeedback } from "./tracker/feedback.ts";
+import type { Link } from "./io/secret.ts";
+import { TrackerIndex } from "./tracker/file_index.ts";
 import {
   decodeName,
   encodeName,
@@ -32,10 +32,10 @@ import {
   Status,
   type TrackerStats,
 } from "./protocol.ts";
-import { BufferedReader } from "./reader.ts";
-import { type ListenOptions, TcpServer } from "./server.ts";
-import { closeQuietly, isDisconnect, Watchdog, writeText } from "./transfer.ts";
-import { type Waiter, WaitingList } from "./waits.ts";
+import { BufferedReader } from "./io/reader.ts";
+import { type ListenOptions, TcpServer } from "./io/server.ts";
+import { closeQuietly, isDisconnect, Watchdog, writeText } from "./io/streams.ts";
+import { type Waiter, WaitingList } from "./tracker/waits.ts";
 
 /** What the tracker reports. */
 export type TrackerEvent =

@@ -12,8 +12,8 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { BufferedReader } from "../reader.ts";
-import { writeAll, writeText } from "../transfer.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { writeAll, writeText } from "../io/streams.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MAIN = join(HERE, "..", "main.ts");

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { TrackerClient } from "../tracker_client.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 import { LISTENING_LINE, MAIN_PATH } from "./cli_helpers.ts";
 import { tempDir } from "./helpers.ts";
 

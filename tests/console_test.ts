@@ -17,13 +17,13 @@
 
 import assert from "node:assert/strict";
 import { isAbsolute, join } from "node:path";
-import type { FileOutcome } from "../download.ts";
+import type { FileOutcome } from "../peer/download.ts";
 import { sendAndFetch } from "../peer.ts";
-import { ProgressDisplay, type Screen, type Transfer, type TransferBoard } from "../progress.ts";
-import { relayFile } from "../relay.ts";
-import { outcomeJson } from "../report.ts";
-import { TrackerClient } from "../tracker_client.ts";
-import { RateLimit, writeAll, writeText } from "../transfer.ts";
+import { ProgressDisplay, type Screen, type Transfer, type TransferBoard } from "../cli/progress.ts";
+import { relayFile } from "../peer/relay.ts";
+import { outcomeJson } from "../cli/report.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { RateLimit, writeAll, writeText } from "../io/streams.ts";
 import { MAIN_PATH, makeTempDir, runCli, spawnCli, startServer, writeFiles } from "./cli_helpers.ts";
 import { deadAddress, fakeHolder, LineClient, randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { downloadAll, DownloadError, downloadFile, type DownloadOptions } from "../download.ts";
-import { startFileServer } from "../file_server.ts";
+import { downloadAll, DownloadError, downloadFile, type DownloadOptions } from "../peer/download.ts";
+import { startFileServer } from "../peer/file_server.ts";
 import type { Holder } from "../protocol.ts";
-import { SharedFolder } from "../shared_folder.ts";
-import { writeText } from "../transfer.ts";
+import { SharedFolder } from "../disk/shared_folder.ts";
+import { writeText } from "../io/streams.ts";
 import { deadAddress, fakeHolder, listDir, randomBytes, sha256, tempDir, writeFiles } from "./helpers.ts";
 
 /** A file server on 127.0.0.1 over a new temporary folder holding `files`. */

@@ -23,7 +23,7 @@ import {
   parseUpdateHeader,
   ProtocolError,
 } from "../protocol.ts";
-import { BufferedReader } from "../reader.ts";
+import { BufferedReader } from "../io/reader.ts";
 import { startTracker } from "../tracker.ts";
 import { LineClient } from "./helpers.ts";
 

@@ -2,10 +2,10 @@
 
 import { join } from "node:path";
 import { formatAddress, parseReplyLine, type ReplyLine } from "../protocol.ts";
-import { BufferedReader } from "../reader.ts";
+import { BufferedReader } from "../io/reader.ts";
 import { Peer, type PeerOptions } from "../peer.ts";
 import { startTracker, type Tracker, type TrackerEvent } from "../tracker.ts";
-import { closeQuietly, writeText } from "../transfer.ts";
+import { closeQuietly, writeText } from "../io/streams.ts";
 import { createHash } from "node:crypto";
 
 /** A temporary folder removed on dispose. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TrackerIndex } from "../index.ts";
+import { TrackerIndex } from "../tracker/file_index.ts";
 import type { FileEntry } from "../protocol.ts";
 
 /** Holders without their peer ids, which these tests do not look at. */

@@ -14,9 +14,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer, type PeerEvent, type PeerOptions } from "../peer.ts";
 import { type FileEntry, formatAddress, type Holder } from "../protocol.ts";
-import { type HashProgress, SharedFolder } from "../shared_folder.ts";
+import { type HashProgress, SharedFolder } from "../disk/shared_folder.ts";
 import { startTracker, type Tracker, type TrackerEvent, type TrackerOptions } from "../tracker.ts";
-import { CACHE_FILE } from "../hash_cache.ts";
+import { CACHE_FILE } from "../disk/hash_cache.ts";
 import { hashToken, listDir, randomBytes, sha256, tempDir, testPeer, writeFiles } from "./helpers.ts";
 
 const MiB = 1024 * 1024;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
-import { DownloadError } from "../download.ts";
-import { relayFile } from "../relay.ts";
-import { writeText } from "../transfer.ts";
-import { TrackerClient } from "../tracker_client.ts";
+import { DownloadError } from "../peer/download.ts";
+import { relayFile } from "../peer/relay.ts";
+import { writeText } from "../io/streams.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 import {
   deadAddress,
   fakeHolder,

@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Attempt, Downloaded, FileOutcome } from "../download.ts";
+import type { Attempt, Downloaded, FileOutcome } from "../peer/download.ts";
 import type { PeerEvent } from "../peer.ts";
 import {
   formatDuration,
@@ -19,9 +19,9 @@ import {
   type Screen,
   screenOf,
   type Transfer,
-} from "../progress.ts";
-import { formatBytes, formatPeerEvent, formatTrackerEvent, outcomeJson } from "../report.ts";
-import type { SourceReport } from "../swarm.ts";
+} from "../cli/progress.ts";
+import { formatBytes, formatPeerEvent, formatTrackerEvent, outcomeJson } from "../cli/report.ts";
+import type { SourceReport } from "../peer/swarm.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;

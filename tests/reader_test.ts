@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Limits, ProtocolError, Status } from "../protocol.ts";
-import { BufferedReader, type ByteSource, LineTooLongError } from "../reader.ts";
-import { BufferPool, CHUNK_BYTES, exactBytes, sha256Hasher, sinkStream, TransferError, Watchdog } from "../transfer.ts";
+import { BufferedReader, type ByteSource, LineTooLongError } from "../io/reader.ts";
+import {
+  BufferPool,
+  CHUNK_BYTES,
+  exactBytes,
+  sha256Hasher,
+  sinkStream,
+  TransferError,
+  Watchdog,
+} from "../io/streams.ts";
 
 const encoder = new TextEncoder();
 

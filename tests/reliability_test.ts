@@ -8,14 +8,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { downloadFile } from "../download.ts";
-import { diskProblem } from "../part_file.ts";
+import { downloadFile } from "../peer/download.ts";
+import { diskProblem } from "../disk/part_file.ts";
 import { Peer, type PeerEvent } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
-import { BufferedReader } from "../reader.ts";
+import { BufferedReader } from "../io/reader.ts";
 import { startTracker, type TrackerEvent } from "../tracker.ts";
-import { TrackerClient } from "../tracker_client.ts";
-import { closeQuietly, writeText } from "../transfer.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { closeQuietly, writeText } from "../io/streams.ts";
 import { hashToken, LineClient, randomBytes, sha256, tempDir, writeFiles } from "./helpers.ts";
 
 const MiB = 1024 * 1024;

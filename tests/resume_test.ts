@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Downloaded, DownloadError, downloadFile } from "../download.ts";
+import { type Downloaded, DownloadError, downloadFile } from "../peer/download.ts";
 import { type PeerEvent, sendAndFetch } from "../peer.ts";
 import {
   formatFileHeader,
@@ -19,10 +19,10 @@ import {
   ProtocolError,
   type ReplyLine,
 } from "../protocol.ts";
-import { BufferedReader } from "../reader.ts";
-import { SharedFolder } from "../shared_folder.ts";
-import { TrackerClient } from "../tracker_client.ts";
-import { writeAll, writeText } from "../transfer.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { SharedFolder } from "../disk/shared_folder.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { writeAll, writeText } from "../io/streams.ts";
 import { runCli, spawnCli, startServer } from "./cli_helpers.ts";
 import {
   fakeHolder,

@@ -10,11 +10,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sendAndFetch } from "../peer.ts";
-import { TrackerClient } from "../tracker_client.ts";
-import { TrackerIndex } from "../index.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { TrackerIndex } from "../tracker/file_index.ts";
 import { Peer } from "../peer.ts";
-import { MAX_LIVE_LINES, ProgressDisplay } from "../progress.ts";
-import { RateLimit } from "../transfer.ts";
+import { MAX_LIVE_LINES, ProgressDisplay } from "../cli/progress.ts";
+import { RateLimit } from "../io/streams.ts";
 import { randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
 
 Deno.test("review: many downloads sharing a slow download budget wait their turn without a holder being called silent", async () => {

@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
-import { authenticateClient, authenticateToServer, Secret, SecureLink } from "../secret.ts";
+import { authenticateClient, authenticateToServer, Secret, SecureLink } from "../io/secret.ts";
 import { startTracker } from "../tracker.ts";
-import { TrackerClient } from "../tracker_client.ts";
-import { closeQuietly, writeAll } from "../transfer.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { closeQuietly, writeAll } from "../io/streams.ts";
 import { LineClient, randomBytes, tempDir, writeFiles } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -104,7 +104,7 @@ Deno.test("secret: the handshake never sends the secret, and a wrong proof gets 
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   await writeAll(conn, new TextEncoder().encode(`AUTH ${"0".repeat(32)}\n`));
   const wire: string[] = [];
-  const reader = new (await import("../reader.ts")).BufferedReader(conn);
+  const reader = new (await import("../io/reader.ts")).BufferedReader(conn);
   wire.push((await reader.readLine())!);
   await writeAll(conn, new TextEncoder().encode(`AUTH ${"1".repeat(64)}\n`));
   wire.push((await reader.readLine())!);
@@ -151,7 +151,7 @@ Deno.test("secret: bytes between peers are sealed records; a flipped bit is caug
   };
   const receiver = await SecureLink.over(
     serverConn,
-    { ...serverSide, reader: new (await import("../reader.ts")).BufferedReader(tampered) },
+    { ...serverSide, reader: new (await import("../io/reader.ts")).BufferedReader(tampered) },
     secret,
     "server",
   );

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
-import { closeQuietly, errorMessage, writeAll } from "../transfer.ts";
+import { closeQuietly, errorMessage, writeAll } from "../io/streams.ts";
 import { startServer } from "./cli_helpers.ts";
 import { LineClient, randomBytes, sha256, tempDir, writeFiles } from "./helpers.ts";
 

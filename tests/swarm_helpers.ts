@@ -5,14 +5,14 @@
  * (computed here, independently of `chunks.ts`).
  */
 
-import type { Link } from "../secret.ts";
+import type { Link } from "../io/secret.ts";
 import { createHash } from "node:crypto";
-import { startFileServer } from "../file_server.ts";
+import { startFileServer } from "../peer/file_server.ts";
 import type { Holder } from "../protocol.ts";
-import { BufferedReader } from "../reader.ts";
-import { TcpServer } from "../server.ts";
-import { SharedFolder } from "../shared_folder.ts";
-import { isDisconnect, writeAll, writeText } from "../transfer.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { TcpServer } from "../io/server.ts";
+import { SharedFolder } from "../disk/shared_folder.ts";
+import { isDisconnect, writeAll, writeText } from "../io/streams.ts";
 import { hashToken, sha256, tempDir, writeFiles } from "./helpers.ts";
 
 /** One chunk, as the protocol fixes it: 1 MiB. */

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Downloaded, DownloadError, downloadFile } from "../download.ts";
+import { type Downloaded, DownloadError, downloadFile } from "../peer/download.ts";
 import { sendAndFetch } from "../peer.ts";
 import type { Holder, Lookup } from "../protocol.ts";
-import { BufferedReader } from "../reader.ts";
-import { TrackerClient } from "../tracker_client.ts";
-import { bytesToHex } from "../chunks.ts";
-import { isDisconnect, writeText } from "../transfer.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { bytesToHex } from "../disk/chunks.ts";
+import { isDisconnect, writeText } from "../io/streams.ts";
 import { listDir, randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
 import {
   chunkHashes,

@@ -21,9 +21,9 @@ import {
   type ReplyLine,
   type TrackerStats,
 } from "../protocol.ts";
-import { formatTrackerEvent } from "../report.ts";
+import { formatTrackerEvent } from "../cli/report.ts";
 import { startTracker, type Tracker, type TrackerEvent, type TrackerOptions } from "../tracker.ts";
-import { ConnectionClosedError, TrackerClient } from "../tracker_client.ts";
+import { ConnectionClosedError, TrackerClient } from "../peer/tracker_client.ts";
 import { LineClient } from "./helpers.ts";
 
 const SHA_A = "a".repeat(64);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Limits } from "../protocol.ts";
-import { TrackerClient } from "../tracker_client.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 import { LineClient, testTracker } from "./helpers.ts";
 
 const SHA_A = "a".repeat(64);

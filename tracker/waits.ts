@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatPush, Limits, ProtocolError, Status } from "./protocol.ts";
+import { formatPush, Limits, ProtocolError, Status } from "../protocol.ts";
 
 /** Someone who can be told a push line: a tracker session. */
 export interface Waiter {

@@ -16,7 +16,7 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { encodeText, errorMessage } from "./transfer.ts";
+import { encodeText, errorMessage } from "../io/streams.ts";
 
 /** A failure of our own disk, which no holder can mend. */
 export class LocalError extends Error {

@@ -25,9 +25,9 @@
  */
 
 import { BufferedReader } from "./reader.ts";
-import { bytesToHex, hexToBytes } from "./chunks.ts";
-import { closeQuietly, writeAll, writeText } from "./transfer.ts";
-import { ProtocolError, Status } from "./protocol.ts";
+import { bytesToHex, hexToBytes } from "../disk/chunks.ts";
+import { closeQuietly, writeAll, writeText } from "./streams.ts";
+import { ProtocolError, Status } from "../protocol.ts";
 
 /** Most plain bytes in one encrypted record: small enough that a slow link still shows progress often. */
 export const RECORD_BYTES = 64 * 1024;

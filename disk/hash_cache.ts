@@ -19,7 +19,7 @@
 
 import { join } from "node:path";
 import { bytesToHex, CHUNK_SIZE, HASH_BYTES, hexToBytes, impliedChunks } from "./chunks.ts";
-import { decodeName, encodeName } from "./protocol.ts";
+import { decodeName, encodeName } from "../protocol.ts";
 
 /** The cache's file name inside the shared folder. */
 export const CACHE_FILE = ".p2p-hashes";

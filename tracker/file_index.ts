@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { FileEntry, Holder } from "./protocol.ts";
+import type { FileEntry, Holder } from "../protocol.ts";
 
 /** A peer as the tracker knows it. */
 export interface PeerRecord {

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { Status } from "./protocol.ts";
+import { Status } from "../protocol.ts";
 import { authenticateClient, type Link, type Secret, SecureLink } from "./secret.ts";
-import { closeQuietly, Watchdog, writeText } from "./transfer.ts";
+import { closeQuietly, Watchdog, writeText } from "./streams.ts";
 
 /** Where to listen. */
 export interface ListenOptions {

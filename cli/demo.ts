@@ -9,14 +9,14 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Peer, type PeerEvent, sendAndFetch } from "./peer.ts";
-import { relayFile } from "./relay.ts";
+import { Peer, type PeerEvent, sendAndFetch } from "../peer.ts";
+import { relayFile } from "../peer/relay.ts";
 import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
-import { startTracker } from "./tracker.ts";
-import { TrackerClient } from "./tracker_client.ts";
-import { formatAddress } from "./protocol.ts";
+import { startTracker } from "../tracker.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { formatAddress } from "../protocol.ts";
 
-const SAMPLES = fileURLToPath(new URL("./files/", import.meta.url));
+const SAMPLES = fileURLToPath(new URL("../files/", import.meta.url));
 
 /** Runs the demonstration, printing each step with `print`. */
 export async function runDemo(print: (line: string) => void): Promise<void> {

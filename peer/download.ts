@@ -9,7 +9,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { chunkCount } from "./chunks.ts";
+import { chunkCount } from "../disk/chunks.ts";
 import {
   type FileHeader,
   formatFileRequest,
@@ -17,12 +17,12 @@ import {
   type Lookup,
   parseAddress,
   parseFileHeader,
-} from "./protocol.ts";
-import { LocalError, PartFile } from "./part_file.ts";
-import { dialPeer, type Secret } from "./secret.ts";
-import { BufferedReader } from "./reader.ts";
+} from "../protocol.ts";
+import { LocalError, PartFile } from "../disk/part_file.ts";
+import { dialPeer, type Secret } from "../io/secret.ts";
+import { BufferedReader } from "../io/reader.ts";
 import { classify, FetchError, fetchVersion, type SourceReport, type Version } from "./swarm.ts";
-import type { TransferBoard } from "./progress.ts";
+import type { TransferBoard } from "../cli/progress.ts";
 import {
   BufferPool,
   closeQuietly,
@@ -33,7 +33,7 @@ import {
   TransferError,
   Watchdog,
   writeText,
-} from "./transfer.ts";
+} from "../io/streams.ts";
 
 export { classify, type SourceReport };
 

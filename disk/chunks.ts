@@ -10,7 +10,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { CHUNK_BYTES } from "./transfer.ts";
+import { CHUNK_BYTES } from "../io/streams.ts";
 
 /** Size of every chunk but the last. Fixed by the protocol: the root of a file depends on it. */
 export const CHUNK_SIZE = CHUNK_BYTES;

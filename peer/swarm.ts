@@ -32,12 +32,12 @@ import {
   hexToBytes,
   impliedChunks,
   rootOf,
-} from "./chunks.ts";
-import { formatFileRequest, parseAddress, parseFileHeader, parseHashesHeader, ProtocolError } from "./protocol.ts";
-import { LocalError, PartFile } from "./part_file.ts";
-import { AuthError, dialPeer, type Link, type Secret } from "./secret.ts";
-import { BufferedReader } from "./reader.ts";
-import type { Transfer } from "./progress.ts";
+} from "../disk/chunks.ts";
+import { formatFileRequest, parseAddress, parseFileHeader, parseHashesHeader, ProtocolError } from "../protocol.ts";
+import { LocalError, PartFile } from "../disk/part_file.ts";
+import { AuthError, dialPeer, type Link, type Secret } from "../io/secret.ts";
+import { BufferedReader } from "../io/reader.ts";
+import type { Transfer } from "../cli/progress.ts";
 import {
   BufferPool,
   CHUNK_BYTES,
@@ -49,7 +49,7 @@ import {
   TransferError,
   Watchdog,
   writeText,
-} from "./transfer.ts";
+} from "../io/streams.ts";
 
 if (CHUNK_SIZE !== CHUNK_BYTES) throw new Error("a chunk must be one piece of the byte path");
 

@@ -24,10 +24,10 @@ import {
   type ReplyLine,
   Status,
   type TrackerStats,
-} from "./protocol.ts";
-import { BufferedReader } from "./reader.ts";
-import { authenticateToServer, type Link, type Secret, SecureLink } from "./secret.ts";
-import { closeQuietly, encodeText, errorMessage, isDisconnect, Watchdog, writeAll } from "./transfer.ts";
+} from "../protocol.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { authenticateToServer, type Link, type Secret, SecureLink } from "../io/secret.ts";
+import { closeQuietly, encodeText, errorMessage, isDisconnect, Watchdog, writeAll } from "../io/streams.ts";
 
 /** Most lines one reply may have before the client gives up on it. */
 export const MAX_REPLY_LINES = 100_000;

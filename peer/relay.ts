@@ -6,9 +6,9 @@
  */
 
 import { type Attempt, classify, DownloadError, requestFile } from "./download.ts";
-import type { TransferBoard } from "./progress.ts";
-import type { Secret } from "./secret.ts";
-import { type ByteSink, sha256Hasher, sinkStream } from "./transfer.ts";
+import type { TransferBoard } from "../cli/progress.ts";
+import type { Secret } from "../io/secret.ts";
+import { type ByteSink, sha256Hasher, sinkStream } from "../io/streams.ts";
 import type { TrackerClient } from "./tracker_client.ts";
 
 /** Options of {@link relayFile}. */

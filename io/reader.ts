@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Limits, ProtocolError, Status } from "./protocol.ts";
+import { Limits, ProtocolError, Status } from "../protocol.ts";
 
 /** What the reader reads from: `Deno.Conn`, `Deno.FsFile` and the like. */
 export interface ByteSource {

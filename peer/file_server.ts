@@ -7,9 +7,9 @@
  * @module
  */
 
-import { BufferedReader } from "./reader.ts";
-import { bytesToHex, CHUNK_SIZE, HASH_BYTES } from "./chunks.ts";
-import type { Link, Secret } from "./secret.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { bytesToHex, CHUNK_SIZE, HASH_BYTES } from "../disk/chunks.ts";
+import type { Link, Secret } from "../io/secret.ts";
 import {
   type FileRequest,
   formatAddress,
@@ -19,9 +19,9 @@ import {
   parseFileRequest,
   ProtocolError,
   Status,
-} from "./protocol.ts";
-import type { SharedFolder } from "./shared_folder.ts";
-import { type ListenOptions, TcpServer } from "./server.ts";
+} from "../protocol.ts";
+import type { SharedFolder } from "../disk/shared_folder.ts";
+import { type ListenOptions, TcpServer } from "../io/server.ts";
 import {
   BufferPool,
   closeQuietly,
@@ -33,7 +33,7 @@ import {
   TransferError,
   Watchdog,
   writeText,
-} from "./transfer.ts";
+} from "../io/streams.ts";
 
 /** What the file server reports. `bytes` counts the whole connection's bytes of that file (all its ranges). */
 export type FileServerEvent =

@@ -6,10 +6,10 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "./protocol.ts";
+import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "../protocol.ts";
 import { CHUNK_SIZE, digestFile, digestSmall, rootOf } from "./chunks.ts";
 import { HashCache, sameStamp, type Stamp, stampOf } from "./hash_cache.ts";
-import { errorMessage } from "./transfer.ts";
+import { errorMessage } from "../io/streams.ts";
 
 /** How far the hashing of a scan has come (files and bytes that were not known yet). */
 export interface HashProgress {

@@ -1,33 +1,72 @@
 /**
- * The wire: status codes, limits, file-name encoding, and the parsers and
- * formatters for every line the tracker and peers exchange. Pure functions;
- * no sockets, no files. `docs/PROTOCOL.md` describes the same in prose.
+ * The wire: every line the tracker and peers exchange, each with its
+ * formatter and its parser; the status codes, the limits and timeouts, the
+ * file-name rules and encoding, and the chunk size and root rule. Pure
+ * functions: no sockets, no files, and no other module of the project
+ * (`docs/PROTOCOL.md` says the same in prose).
+ *
+ * Formatters of a whole line or reply return it ready to send, line feed
+ * included; formatters of a field (an address, a hash, a name) return the
+ * field. Parsers take a line without its line feed, validate every field
+ * and clamp every count, and throw {@link ProtocolError} (whose `status`
+ * is the reply the other side gets) for anything else.
+ *
+ * @example
+ * ```ts
+ * import { formatLookup, parseSendReply, parseReplyLine } from "./protocol.ts";
+ *
+ * const request = formatLookup(["hello.txt"]); // "SEND hello.txt\n"
+ * const lines = ["404-NOTFOUND hello.txt", "200 END 0 found, 1 not found"].map(parseReplyLine);
+ * const [lookup] = parseSendReply(lines); // { name: "hello.txt", status: 404, holders: [], … }
+ * ```
  *
  * @module
  */
 
-import { CHUNK_SIZE, impliedRoot } from "./disk/chunks.ts";
+import { createHash } from "node:crypto";
 
 /** Status codes, in the FTP/SMTP tradition: the first digit says the kind. */
 export const Status = {
+  /** Done; a whole file follows a peer's header. */
   OK: 200,
+  /** Part of a file follows (`RANGE`). */
   PARTIAL: 206,
+  /** Help text. */
   HELP: 214,
+  /** Bye: the server closes the connection. */
   BYE: 221,
+  /** The handshake's last line: the server's proof (`--secret`). */
+  AUTH_OK: 235,
+  /** The handshake's challenge: the server's nonce (`--secret`). */
+  AUTH_CHALLENGE: 334,
+  /** A malformed line, an unknown command, a bad number. */
   BAD_REQUEST: 400,
+  /** A name that is not a plain file name, or an action not allowed. */
   FORBIDDEN: 403,
+  /** Nobody holds it, or no such file here. */
   NOT_FOUND: 404,
+  /** A line, a count or a list over its limit. */
   TOO_LARGE: 413,
+  /** A `RANGE` past the end of the file. */
   RANGE_NOT_SATISFIABLE: 416,
+  /** Too many connections: the server closes this one. */
   TOO_MANY_CONNECTIONS: 421,
+  /** Something failed inside the server. */
   SERVER_ERROR: 500,
+  /** A holder sending its most answers at once: try later. */
   BUSY: 503,
+  /** A server with a secret got something other than the handshake. */
+  NEEDS_SECRET: 530,
+  /** A wrong proof in the handshake. */
+  WRONG_SECRET: 535,
 } as const;
 
 /** Every limit of the protocol, in one place. */
 export const Limits = {
   /** Longest line, in bytes, terminator excluded. */
   MAX_LINE_BYTES: 65_536,
+  /** Longest header line a downloader or a handshake reads (a file header, a `HASHES` line, `AUTH`). */
+  MAX_HEADER_BYTES: 4_096,
   /** Longest file name, in UTF-8 bytes, after decoding (as most file systems). */
   MAX_NAME_BYTES: 255,
   /** Most names in one SEND. */
@@ -40,6 +79,10 @@ export const Limits = {
   MAX_HOLDERS_PER_FILE: 50,
   /** Files (or peers) per page of LIST (or PEERS). */
   LIST_PAGE: 100,
+  /** Most pages of `PEERS` a client reads. */
+  MAX_PEER_PAGES: 1_000,
+  /** Most lines of one reply a client accepts. */
+  MAX_REPLY_LINES: 100_000,
   /** Most names one tracker session may wait for at once (WAIT). */
   MAX_WAITS_PER_SESSION: 1_024,
   /** Most (session, name) waits in the whole tracker. */
@@ -48,23 +91,90 @@ export const Limits = {
   MAX_WAIT_SECONDS: 86_400,
   /** Largest file size accepted on the wire (2^53 - 1, JavaScript's safe integer). */
   MAX_FILE_SIZE: Number.MAX_SAFE_INTEGER,
+  /** Most connections a server (tracker or holder) keeps at once; one more gets `421`. */
+  MAX_CONNECTIONS: 20_000,
+  /** Most answers a holder sends at once; one more request gets `503`. */
+  MAX_UPLOADS: 64,
+  /** `RANGE` requests a downloader keeps sent ahead on one connection. */
+  REQUESTS_AHEAD: 2,
+  /** Most plain bytes in one encrypted record (`--secret`). */
+  RECORD_BYTES: 64 * 1024,
 } as const;
 
-/** An error a remote party caused; `status` is the reply code it maps to. */
+/** How long each side waits, in one place (each is the default of an option). */
+export const Timeouts = {
+  /** The tracker closes a session that completes no line for this long. */
+  TRACKER_IDLE_MS: 120_000,
+  /** A peer sends `PING` this often while it has nothing else to ask. */
+  HEARTBEAT_MS: 30_000,
+  /** A holder closes a connection silent (no byte read or written) for this long. */
+  HOLDER_IDLE_MS: 30_000,
+  /** Connecting, one tracker request, or silence while a holder should be sending: longer fails it. */
+  REQUEST_MS: 10_000,
+  /** A client has this long to prove it knows the secret. */
+  HANDSHAKE_MS: 10_000,
+  /** On shutdown, uploads in the middle of an answer may take this long to finish it. */
+  SHUTDOWN_GRACE_MS: 10_000,
+} as const;
+
+/** An error a remote party caused (or would be told of); `status` is the reply code it maps to. */
 export class ProtocolError extends Error {
   /** The wire status code for this error. */
   readonly status: number;
-  /** Builds an error with its wire status code. */
-  constructor(status: number, message: string) {
-    super(message);
+  /**
+   * Builds an error with its wire status code.
+   *
+   * @example
+   * ```ts
+   * throw new ProtocolError(Status.NOT_FOUND, `no file "x"`);
+   * ```
+   */
+  constructor(status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ProtocolError";
     this.status = status;
   }
 }
 
+// ---------------------------------------------------------------------------
+// Numbers, hashes, addresses
+
+/** A count field: what to call it in a message, and the most it may be. */
+export interface CountField {
+  /** Its name in messages: `size`, `entry count`. */
+  what: string;
+  /** The largest value accepted; more is `413`. */
+  max: number;
+}
+
+/** The count fields of the protocol. */
+export const Fields = {
+  /** A file's size, in bytes. */
+  SIZE: { what: "size", max: Limits.MAX_FILE_SIZE },
+  /** An offset in a file. */
+  OFFSET: { what: "offset", max: Limits.MAX_FILE_SIZE },
+  /** A length of bytes. */
+  LENGTH: { what: "length", max: Limits.MAX_FILE_SIZE },
+  /** Bytes a downloader reports. */
+  BYTES: { what: "bytes", max: Limits.MAX_FILE_SIZE },
+  /** The entries of an `UPDATE` or `ADD`. */
+  ENTRIES: { what: "entry count", max: Limits.MAX_UPDATE_ENTRIES },
+  /** The names of a `REMOVE`. */
+  NAMES: { what: "name count", max: Limits.MAX_UPDATE_ENTRIES },
+  /** The seconds of a `WAIT`. */
+  SECONDS: { what: "seconds", max: Limits.MAX_WAIT_SECONDS },
+  /** A page of `LIST` or `PEERS`. */
+  PAGE: { what: "page", max: 1_000_000_000 },
+  /** The chunk size in a `HASHES` header. */
+  CHUNK_SIZE: { what: "chunk size", max: Limits.MAX_FILE_SIZE },
+  /** The chunk count in a `HASHES` header. */
+  CHUNKS: { what: "chunk count", max: Limits.MAX_FILE_SIZE },
+} as const satisfies Record<string, CountField>;
+
 const HEX64 = /^[0-9a-f]{64}$/;
-/** The SHA-256 of nothing. */
-const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const HEX32 = /^[0-9a-f]{32}$/;
+/** The SHA-256 of nothing: an empty file's. */
+export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** `<sha256>` or `<sha256>:<root>`, as in UPDATE entries and HOLDER lines. */
 const HASH_TOKEN = /^([0-9a-f]{64})(?::([0-9a-f]{64}))?$/;
 const DIGITS = /^[0-9]+$/;
@@ -74,16 +184,22 @@ export function isSha256(text: string): boolean {
   return HEX64.test(text);
 }
 
-/** Parses a non-negative decimal integer no larger than `max`, or throws 400. */
-export function parseCount(text: string, what: string, max: number): number {
+/**
+ * Parses a non-negative decimal integer no larger than `field.max`: `400`
+ * for anything but digits, `413` for more (however many digits).
+ */
+export function parseCount(text: string, field: CountField): number {
   if (!DIGITS.test(text)) {
-    throw new ProtocolError(Status.BAD_REQUEST, `${what} is not a number: ${JSON.stringify(text.slice(0, 32))}`);
+    throw new ProtocolError(
+      Status.BAD_REQUEST,
+      `${field.what} is not a number: ${JSON.stringify(text.slice(0, 32))}`,
+    );
   }
   const value = Number(text);
-  if (text.length > 16 || value > max) {
+  if (text.length > 16 || value > field.max) {
     throw new ProtocolError(
       Status.TOO_LARGE,
-      `${what} ${text.length > 16 ? text.slice(0, 16) + "…" : value} exceeds ${max}`,
+      `${field.what} ${text.length > 16 ? text.slice(0, 16) + "…" : value} exceeds ${field.max}`,
     );
   }
   return value;
@@ -96,6 +212,100 @@ export function parsePort(text: string): number {
     throw new ProtocolError(Status.BAD_REQUEST, `port must be 1-65535, got ${JSON.stringify(text.slice(0, 16))}`);
   }
   return port;
+}
+
+/**
+ * `HOST:PORT`, with brackets around an IPv6 host (`[::1]:5555`). An
+ * IPv4-mapped address (`::ffff:10.0.0.1`, what a dual-stack socket reports
+ * for an IPv4 client) is written as the IPv4 address it is.
+ */
+export function formatAddress(host: string, port: number): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  if (mapped) return `${mapped[1]}:${port}`;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses `HOST:PORT` or `[V6]:PORT`. */
+export function parseAddress(text: string): { host: string; port: number } {
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\s]+):(\d+)$/.exec(text);
+  if (!match) {
+    throw new ProtocolError(Status.BAD_REQUEST, `address must be HOST:PORT, got ${JSON.stringify(text.slice(0, 80))}`);
+  }
+  return { host: match[1], port: parsePort(match[2]) };
+}
+
+// ---------------------------------------------------------------------------
+// Chunks: the fixed chunk size and the root rule
+
+/** Size of every chunk but the last. Fixed by the protocol: the root of a file depends on it. */
+export const CHUNK_SIZE = 1024 * 1024;
+
+/** Bytes of one chunk hash. */
+export const HASH_BYTES = 32;
+
+/** How many chunks a file of `size` bytes has (0 for an empty file). */
+export function chunkCount(size: number): number {
+  return Math.ceil(size / CHUNK_SIZE);
+}
+
+/** Offset and length of chunk `index` of a file of `size` bytes. */
+export function chunkSpan(index: number, size: number): { offset: number; length: number } {
+  const offset = index * CHUNK_SIZE;
+  return { offset, length: Math.min(CHUNK_SIZE, size - offset) };
+}
+
+/** The root of a list of chunk hashes laid end to end: their SHA-256, in hex. */
+export function rootOf(hashes: Uint8Array): string {
+  return createHash("sha256").update(hashes).digest("hex");
+}
+
+/** The raw SHA-256 of `bytes` (a chunk's hash, as a chunk list holds it). */
+export function chunkHash(bytes: Uint8Array): Uint8Array {
+  return createHash("sha256").update(bytes).digest();
+}
+
+/** Chunk `index`'s hash in a list of chunk hashes laid end to end. */
+export function chunkHashAt(list: Uint8Array, index: number): Uint8Array {
+  return list.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+}
+
+/** True when two byte strings are the same. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The chunk hashes of a file of at most one chunk, which follow from its
+ * SHA-256 alone (none for an empty file); `undefined` for a bigger file.
+ */
+export function impliedChunks(size: number, sha256: string): Uint8Array | undefined {
+  if (size === 0) return new Uint8Array(0);
+  if (size <= CHUNK_SIZE) return hexToBytes(sha256);
+  return undefined;
+}
+
+/** The root of a file of at most one chunk; `undefined` for a bigger file (its root must be announced). */
+export function impliedRoot(size: number, sha256: string): string | undefined {
+  const chunks = impliedChunks(size, sha256);
+  return chunks && rootOf(chunks);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lower-case hex of `bytes`. */
+export function bytesToHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]];
+  return hex;
+}
+
+/** Bytes of an even-length hex string (checked by the caller). */
+export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(hex.length >>> 1);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.substr(2 * i, 2), 16);
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------
@@ -152,11 +362,16 @@ export function decodeName(text: string): string {
   if (!text.includes("%")) return checkName(text);
   let name: string;
   try {
-    name = decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
-  } catch {
-    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in name ${quoteName(text)}`);
+    name = decodeURIComponent(literalPercents(text));
+  } catch (error) {
+    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in name ${quoteName(text)}`, { cause: error });
   }
   return checkName(name);
+}
+
+/** `%` not followed by two hex digits stands for itself. */
+function literalPercents(text: string): string {
+  return text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25");
 }
 
 /**
@@ -202,12 +417,19 @@ export function parseSendNames(text: string): SendName[] {
   });
 }
 
+/** A list of names as a SEND argument: each encoded, joined by `, `. */
+export function formatNameList(names: readonly string[]): string {
+  return names.map(encodeName).join(", ");
+}
+
 // ---------------------------------------------------------------------------
 // Commands
 
 /** A command line split into its verb (upper-cased) and the rest. */
 export interface CommandLine {
+  /** The first word, upper-cased: commands are case-insensitive. */
   verb: string;
+  /** What follows the verb, white space around it trimmed. */
   rest: string;
 }
 
@@ -219,14 +441,25 @@ export function splitCommand(line: string): CommandLine {
   return { verb: trimmed.slice(0, space).toUpperCase(), rest: trimmed.slice(space + 1).trim() };
 }
 
+/** A command of one word, with nothing after it. */
+export type SimpleCommand = "PING" | "STATS" | "HELP" | "QUIT";
+
+/** `PING\n` and the like. */
+export function formatCommand(verb: SimpleCommand): string {
+  return `${verb}\n`;
+}
+
 /** One file a peer announces. */
 export interface FileEntry {
+  /** The file's name in its folder. */
   name: string;
+  /** Its size in bytes. */
   size: number;
+  /** The SHA-256 of the whole file, in hex. */
   sha256: string;
   /**
-   * The root of its chunk hashes (see `chunks.ts`), for a file of more than
-   * one chunk; without it, no one can fetch the file from several holders.
+   * The root of its chunk hashes, for a file of more than one chunk;
+   * without it, no one can fetch the file from several holders.
    */
   root?: string;
 }
@@ -255,48 +488,83 @@ export function formatHashToken(entry: { size: number; sha256: string; root?: st
   return entry.root !== undefined && entry.size > CHUNK_SIZE ? `${entry.sha256}:${entry.root}` : entry.sha256;
 }
 
+/** The verbs that announce files: `UPDATE` replaces what a peer announced, `ADD` adds to it. */
+export type AnnounceVerb = "UPDATE" | "ADD";
+
 /** `UPDATE <port> <count>` (or `ADD <port> <count>`): the header of an announcement. */
-export function parseUpdateHeader(rest: string, verb = "UPDATE"): { port: number; count: number } {
+export function parseUpdateHeader(rest: string, verb: AnnounceVerb = "UPDATE"): { port: number; count: number } {
   const fields = rest.split(/\s+/);
   if (fields.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, `usage: ${verb} <port> <count>`);
-  return {
-    port: parsePort(fields[0]),
-    count: parseCount(fields[1], "entry count", Limits.MAX_UPDATE_ENTRIES),
-  };
+  return { port: parsePort(fields[0]), count: parseCount(fields[1], Fields.ENTRIES) };
 }
 
 /** `<size> <sha256> <name>`: one line of an UPDATE. */
 export function parseEntryLine(line: string): FileEntry {
   const match = /^\s*(\S+)\s+(\S+)\s+(.+)$/s.exec(line);
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, "entry must be <size> <sha256> <name>");
-  const size = parseCount(match[1], "size", Limits.MAX_FILE_SIZE);
+  const size = parseCount(match[1], Fields.SIZE);
   return { size, ...parseHashToken(match[2], size), name: decodeName(match[3].trim()) };
 }
 
-/** Formats one UPDATE entry line. */
+/** One entry line of an announcement, without its line feed. */
 export function formatEntryLine(entry: FileEntry): string {
   return `${entry.size} ${formatHashToken(entry)} ${encodeName(entry.name)}`;
 }
 
-/**
- * `HOST:PORT`, with brackets around an IPv6 host (`[::1]:5555`). An
- * IPv4-mapped address (`::ffff:10.0.0.1`, what a dual-stack socket reports
- * for an IPv4 client) is written as the IPv4 address it is.
- */
-export function formatAddress(host: string, port: number): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  if (mapped) return `${mapped[1]}:${port}`;
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+/** A whole announcement: `UPDATE <port> <count>` (or `ADD`), then one line per entry. */
+export function formatAnnouncement(
+  header: { verb: AnnounceVerb; port: number },
+  entries: readonly FileEntry[],
+): string {
+  const lines = [`${header.verb} ${header.port} ${entries.length}`];
+  for (const entry of entries) lines.push(formatEntryLine(entry));
+  return lines.join("\n") + "\n";
 }
 
-/** Parses `HOST:PORT` or `[V6]:PORT`. */
-export function parseAddress(text: string): { host: string; port: number } {
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\s]+):(\d+)$/.exec(text);
-  if (!match) {
-    throw new ProtocolError(Status.BAD_REQUEST, `address must be HOST:PORT, got ${JSON.stringify(text.slice(0, 80))}`);
-  }
-  return { host: match[1], port: parsePort(match[2]) };
+/** `REMOVE <count>`, then one name per line: those files leave the index. */
+export function formatRemoval(names: readonly string[]): string {
+  return [`REMOVE ${names.length}`, ...names.map(encodeName)].join("\n") + "\n";
 }
+
+/** `REMOVE <count>`: the header of a list of names, one per line, that leave the index. */
+export function parseRemoveHeader(rest: string): number {
+  if (!/^\S+$/.test(rest)) throw new ProtocolError(Status.BAD_REQUEST, "usage: REMOVE <count>");
+  return parseCount(rest, Fields.NAMES);
+}
+
+/** `SEND <name>[, <name>...]`: where are these files? */
+export function formatLookup(names: readonly string[]): string {
+  return `SEND ${formatNameList(names)}\n`;
+}
+
+/** `WAIT <seconds> <name>[, <name>...]`: a SEND that also waits for the names nobody holds yet. */
+export function formatWaitRequest(request: { seconds: number; names: readonly string[] }): string {
+  return `WAIT ${request.seconds} ${formatNameList(request.names)}\n`;
+}
+
+/** Parses the rest of a `WAIT` line: the seconds, and the name list as {@link parseSendNames} reads it. */
+export function parseWait(rest: string): { seconds: number; names: string } {
+  const m = /^(\S+)\s+(.+)$/s.exec(rest);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: WAIT <seconds> <name>[, <name>...]");
+  return { seconds: parseCount(m[1], Fields.SECONDS), names: m[2] };
+}
+
+/** The tracker's commands, as `HELP` lists them. */
+export const TRACKER_COMMANDS: readonly string[] = [
+  "commands, one per line:",
+  "UPDATE <port> <count>, then <count> lines <size> <sha256> <name>",
+  "ADD <port> <count>, then <count> lines <size> <sha256> <name>",
+  "REMOVE <count>, then <count> lines <name>",
+  "SEND <name>[, <name>...]",
+  "WAIT <seconds> <name>[, <name>...]",
+  "REPORT <host:port> <OK|code> <bytes> <name>",
+  "PEERS [--page N]",
+  "LIST [--page N] [text]",
+  "STATS",
+  "PING",
+  "HELP",
+  "QUIT",
+];
 
 // ---------------------------------------------------------------------------
 // Replies
@@ -306,19 +574,26 @@ export function parseAddress(text: string): { host: string; port: number } {
  * reply follow or a space on the last line, then text.
  */
 export interface ReplyLine {
+  /** The three-digit status. */
   status: number;
+  /** True when more lines of the same reply follow (`-` after the code). */
   more: boolean;
+  /** What follows the code and its separator. */
   text: string;
 }
 
-/** Formats a reply line (without its line feed). */
-export function formatReplyLine(status: number, text: string, more = false): string {
-  return `${status}${more ? "-" : " "}${text}`;
+/** A reply of one line, `<status> <text>\n`. */
+export function formatStatusLine(status: number, text: string): string {
+  return `${status} ${text}\n`;
 }
 
 /** Formats a whole reply: every line but the last carries `-`. Ends with LF. */
 export function formatReply(lines: readonly { status: number; text: string }[]): string {
-  return lines.map((l, i) => formatReplyLine(l.status, l.text, i < lines.length - 1) + "\n").join("");
+  let out = "";
+  for (let i = 0; i < lines.length; i++) {
+    out += `${lines[i].status}${i < lines.length - 1 ? "-" : " "}${lines[i].text}\n`;
+  }
+  return out;
 }
 
 /** Parses one reply line. */
@@ -328,10 +603,20 @@ export function parseReplyLine(line: string): ReplyLine {
   return { status: Number(match[1]), more: match[2] === "-", text: match[3] };
 }
 
+/** The last line of a reply, if it says success; a `4xx`/`5xx` becomes a thrown {@link ProtocolError}. */
+export function expectOk(lines: readonly ReplyLine[]): ReplyLine {
+  const last = lines[lines.length - 1];
+  if (last.status >= 400) throw new ProtocolError(last.status, last.text);
+  return last;
+}
+
 /** What the tracker knows of one holder of a file. */
 export interface Holder {
+  /** Where the holder serves: `HOST:PORT`. */
   address: string;
+  /** The size it announced. */
   size: number;
+  /** The SHA-256 it announced. */
   sha256: string;
   /** The root of the holder's chunk hashes, when it announced one (files of more than one chunk). */
   root?: string;
@@ -339,10 +624,19 @@ export interface Holder {
 
 /** The tracker's answer for one requested name: 200 with holders, or an error status and message. */
 export interface Lookup {
+  /** The name asked for (as sent, for a refused one). */
   name: string;
+  /** `200` with holders, `404` nobody holds it, `403` a refused name. */
   status: number;
+  /** Its holders, best first; empty unless `status` is 200. */
   holders: Holder[];
+  /** Why it was not found or refused. */
   message?: string;
+}
+
+/** A lookup that found nobody. */
+export function notFound(name: string, message = "not found"): Lookup {
+  return { name, status: Status.NOT_FOUND, holders: [], message };
 }
 
 /** Formats a SEND reply: one `HOLDER` line per holder, one line per missing or refused name. */
@@ -383,15 +677,15 @@ export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
       let lookup = byName.get(name);
       if (!lookup) byName.set(name, lookup = { name, status: Status.OK, holders: [] });
       if (lookup.status === Status.OK) {
-        const size = parseCount(m[2], "size", Limits.MAX_FILE_SIZE);
+        const size = parseCount(m[2], Fields.SIZE);
         lookup.holders.push({ address: m[1], size, ...parseHashToken(m[3], size) });
       }
     } else if (verb === "NOTFOUND") {
-      const name = decodeURIComponentSafe(rest);
-      byName.set(name, { name, status: Status.NOT_FOUND, holders: [], message: "not found" });
+      const name = decodeLoosely(rest);
+      byName.set(name, notFound(name));
     } else if (verb === "REFUSED") {
       const space = rest.indexOf(" ");
-      const name = decodeURIComponentSafe(space < 0 ? rest : rest.slice(0, space));
+      const name = decodeLoosely(space < 0 ? rest : rest.slice(0, space));
       const message = space < 0 ? "refused" : rest.slice(space + 1);
       byName.set(name, { name, status: line.status, holders: [], message });
     }
@@ -399,12 +693,163 @@ export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
   return [...byName.values()];
 }
 
-function decodeURIComponentSafe(text: string): string {
+/** A %-encoded name that may not be a valid one (a refused name): decoded where possible, else as it came. */
+function decodeLoosely(text: string): string {
   try {
-    return decodeURIComponent(text.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
+    return decodeURIComponent(literalPercents(text));
   } catch {
     return text;
   }
+}
+
+/** `indexed N files as ADDR`, and for an `ADD` ` (F new, T in all)`: the answer to an announcement. */
+export function formatIndexed(
+  result: { verb: AnnounceVerb; files: number; address: string; fresh: number; total: number },
+): string {
+  const text = `indexed ${result.files} files as ${result.address}`;
+  return formatStatusLine(
+    Status.OK,
+    result.verb === "UPDATE" ? text : `${text} (${result.fresh} new, ${result.total} in all)`,
+  );
+}
+
+/** `removed R of N files (T left)`: the answer to a `REMOVE`. */
+export function formatRemoved(result: { removed: number; asked: number; left: number }): string {
+  return formatStatusLine(Status.OK, `removed ${result.removed} of ${result.asked} files (${result.left} left)`);
+}
+
+// ---------------------------------------------------------------------------
+// Pages: PEERS and LIST
+
+/** `LIST [--page N] [text]` and `PEERS [--page N]`: which page (from 1), and the rest. */
+export function parsePaging(rest: string): { page: number; text: string } {
+  const m = /^--page\s+(\S+)\s*(.*)$/s.exec(rest);
+  if (!m) return { page: 1, text: rest };
+  const page = parseCount(m[1], Fields.PAGE);
+  if (page < 1) throw new ProtocolError(Status.BAD_REQUEST, "pages count from 1");
+  return { page, text: m[2] };
+}
+
+/** `PEERS [--page N]` or `LIST [--page N] [text]`, as a client asks for a page. */
+export function formatPageRequest(request: { verb: "PEERS" | "LIST"; page?: number; text?: string }): string {
+  const page = request.page !== undefined && request.page > 1 ? ` --page ${request.page}` : "";
+  const text = request.text ? ` ${request.text}` : "";
+  return `${request.verb}${page}${text}\n`;
+}
+
+/** Where a page stands among the others, as its `END` line says. */
+export interface PageEnd {
+  /** Everything that matched, over every page. */
+  total: number;
+  /** This page, from 1. */
+  page: number;
+  /** The page to ask for next; absent on the last page. */
+  nextPage?: number;
+}
+
+/**
+ * `END 250 files`, or with more than one page
+ * `END 250 files (page 2, 100 per page; next: LIST --page 3 text)` and
+ * `(page 3, 100 per page; the last)`: the last line of a page.
+ */
+function formatPageEnd(end: { total: number; noun: "files" | "peers"; page: number; more: boolean; next: string }) {
+  const head = `END ${end.total} ${end.noun}`;
+  if (end.page === 1 && !end.more) return head;
+  const next = end.more ? `; next: ${end.next}` : "; the last";
+  return `${head} (page ${end.page}, ${Limits.LIST_PAGE} per page${next})`;
+}
+
+/** Reads a page's `END` line (see {@link formatPageEnd}). */
+function parsePageEnd(line: ReplyLine, noun: "files" | "peers"): PageEnd {
+  const m = new RegExp(
+    `^END (\\d+) ${noun}(?: \\(page (\\d+), \\d+ per page; (?:next: \\S+ --page (\\d+)(?: .*)?|the last)\\))?$`,
+    "s",
+  )
+    .exec(line.text);
+  if (line.more || !m) throw new ProtocolError(Status.BAD_REQUEST, `bad END line: ${line.text.slice(0, 80)}`);
+  const total = parseCount(m[1], { what: noun, max: Limits.MAX_FILE_SIZE });
+  const page = m[2] === undefined ? 1 : parseCount(m[2], Fields.PAGE);
+  return m[3] === undefined ? { total, page } : { total, page, nextPage: parseCount(m[3], Fields.PAGE) };
+}
+
+/** A peer the tracker lists. */
+export interface ListedPeer {
+  /** Where it serves: `HOST:PORT`. */
+  address: string;
+  /** How many files it announced. */
+  files: number;
+}
+
+/** A `PEERS` page: `PEER <address> <files>` lines, then `END`. */
+export function formatPeersReply(page: { peers: readonly ListedPeer[]; total: number; page: number }): string {
+  const more = (page.page - 1) * Limits.LIST_PAGE + page.peers.length < page.total;
+  return formatReply([
+    ...page.peers.map((p) => ({ status: Status.OK, text: `PEER ${p.address} ${p.files}` })),
+    {
+      status: Status.OK,
+      text: formatPageEnd({
+        total: page.total,
+        noun: "peers",
+        page: page.page,
+        more,
+        next: `PEERS --page ${page.page + 1}`,
+      }),
+    },
+  ]);
+}
+
+/** Reads a `PEERS` page. */
+export function parsePeersReply(lines: readonly ReplyLine[]): { peers: ListedPeer[] } & PageEnd {
+  const end = parsePageEnd(expectOk(lines), "peers");
+  const peers = lines.slice(0, -1).map((line) => {
+    const m = /^PEER (\S+) (\d+)$/.exec(line.text);
+    if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad PEER line: ${line.text.slice(0, 80)}`);
+    return { address: m[1], files: parseCount(m[2], Fields.ENTRIES) };
+  });
+  return { peers, ...end };
+}
+
+/** One indexed file name and how many peers hold it. */
+export interface ListedFile {
+  /** The file's name. */
+  name: string;
+  /** Size, as its first holder announced it. */
+  size: number;
+  /** SHA-256, as its first holder announced it. */
+  sha256: string;
+  /** How many peers hold it. */
+  holders: number;
+}
+
+/** A `LIST` page: `FILE <size> <sha256> <holders> <name>` lines, then `END`. */
+export function formatListReply(
+  page: { files: readonly ListedFile[]; matched: number; page: number; text: string },
+): string {
+  const more = (page.page - 1) * Limits.LIST_PAGE + page.files.length < page.matched;
+  const next = `LIST --page ${page.page + 1}${page.text ? " " + page.text : ""}`;
+  return formatReply([
+    ...page.files.map((f) => ({
+      status: Status.OK,
+      text: `FILE ${f.size} ${f.sha256} ${f.holders} ${encodeName(f.name)}`,
+    })),
+    { status: Status.OK, text: formatPageEnd({ total: page.matched, noun: "files", page: page.page, more, next }) },
+  ]);
+}
+
+/** Reads a `LIST` page. */
+export function parseListReply(lines: readonly ReplyLine[]): { files: ListedFile[] } & PageEnd {
+  const end = parsePageEnd(expectOk(lines), "files");
+  const files = lines.slice(0, -1).map((line) => {
+    const m = /^FILE (\d+) ([0-9a-f]{64}) (\d+) (.+)$/s.exec(line.text);
+    if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad FILE line: ${line.text.slice(0, 80)}`);
+    return {
+      name: decodeName(m[4]),
+      size: parseCount(m[1], Fields.SIZE),
+      sha256: m[2],
+      holders: parseCount(m[3], Fields.ENTRIES),
+    };
+  });
+  return { files, ...end };
 }
 
 // ---------------------------------------------------------------------------
@@ -416,7 +861,9 @@ function decodeURIComponentSafe(text: string): string {
  * or `HASHES` (the file's chunk hashes; the connection stays open too).
  */
 export interface FileRequest {
+  /** Which kind of request. */
   verb: "GET" | "RANGE" | "HASHES";
+  /** The file asked for. */
   name: string;
   /** First byte wanted (0 for GET and HASHES). */
   offset: number;
@@ -434,8 +881,8 @@ export function parseFileRequest(line: string): FileRequest {
   if (verb === "RANGE") {
     const m = /^(\S+)\s+(\S+)\s+(.+)$/s.exec(rest);
     if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: RANGE <offset> <length|*> <name>");
-    const offset = parseCount(m[1], "offset", Limits.MAX_FILE_SIZE);
-    const length = m[2] === "*" ? undefined : parseCount(m[2], "length", Limits.MAX_FILE_SIZE);
+    const offset = parseCount(m[1], Fields.OFFSET);
+    const length = m[2] === "*" ? undefined : parseCount(m[2], Fields.LENGTH);
     return { verb, name: decodeName(m[3]), offset, length };
   }
   throw new ProtocolError(
@@ -444,7 +891,7 @@ export function parseFileRequest(line: string): FileRequest {
   );
 }
 
-/** Formats a file request line (with its line feed). */
+/** Formats a file request line (with its line feed); without a verb, `GET` for a whole file, else `RANGE`. */
 export function formatFileRequest(req: Omit<FileRequest, "verb"> & { verb?: FileRequest["verb"] }): string {
   if (req.verb === "HASHES") return `HASHES ${encodeName(req.name)}\n`;
   if (req.verb !== "RANGE" && req.offset === 0 && req.length === undefined) return `GET ${encodeName(req.name)}\n`;
@@ -459,15 +906,19 @@ function replyError(reply: ReplyLine): ProtocolError {
 
 /** The header of a `HASHES` answer; `count` lines of 64 hex digits follow, one chunk hash each. */
 export interface HashesHeader {
+  /** The file's size. */
   size: number;
+  /** The file's SHA-256. */
   sha256: string;
+  /** The chunk size the hashes are of ({@link CHUNK_SIZE}). */
   chunkSize: number;
+  /** How many chunk hash lines follow. */
   count: number;
 }
 
 /** `200 HASHES <size> <sha256> <chunk-size> <count>` */
 export function formatHashesHeader(h: HashesHeader): string {
-  return `${Status.OK} HASHES ${h.size} ${h.sha256} ${h.chunkSize} ${h.count}\n`;
+  return formatStatusLine(Status.OK, `HASHES ${h.size} ${h.sha256} ${h.chunkSize} ${h.count}`);
 }
 
 /** Parses a `HASHES` answer's header; an error reply becomes a thrown {@link ProtocolError}. */
@@ -476,10 +927,24 @@ export function parseHashesHeader(line: string): HashesHeader {
   if (reply.status !== Status.OK) throw replyError(reply);
   const m = /^HASHES (\d+) ([0-9a-f]{64}) (\d+) (\d+)$/.exec(reply.text);
   if (!m) throw new ProtocolError(Status.BAD_REQUEST, "bad HASHES header");
-  const size = parseCount(m[1], "size", Limits.MAX_FILE_SIZE);
-  const chunkSize = parseCount(m[3], "chunk size", Limits.MAX_FILE_SIZE);
-  const count = parseCount(m[4], "chunk count", Limits.MAX_FILE_SIZE);
-  return { size, sha256: m[2], chunkSize, count };
+  return {
+    size: parseCount(m[1], Fields.SIZE),
+    sha256: m[2],
+    chunkSize: parseCount(m[3], Fields.CHUNK_SIZE),
+    count: parseCount(m[4], Fields.CHUNKS),
+  };
+}
+
+/** The lines after a `HASHES` header: one chunk hash in hex per line, chunk 0 first. */
+export function formatChunkHashes(list: Uint8Array): string {
+  let out = "";
+  for (let at = 0; at < list.length; at += HASH_BYTES) out += bytesToHex(list.subarray(at, at + HASH_BYTES)) + "\n";
+  return out;
+}
+
+/** One line after a `HASHES` header: a chunk hash, or undefined when the line is not 64 hex digits. */
+export function parseChunkHash(line: string): Uint8Array | undefined {
+  return HEX64.test(line) ? hexToBytes(line) : undefined;
 }
 
 /** The header a peer sends before a file's bytes. */
@@ -496,8 +961,8 @@ export interface FileHeader {
 
 /** `200 <size> <sha256>` for a whole file, `206 <size> <sha256> <offset> <length>` for a range. */
 export function formatFileHeader(h: FileHeader): string {
-  if (h.offset === 0 && h.length === h.size) return `${Status.OK} ${h.size} ${h.sha256}\n`;
-  return `${Status.PARTIAL} ${h.size} ${h.sha256} ${h.offset} ${h.length}\n`;
+  if (h.offset === 0 && h.length === h.size) return formatStatusLine(Status.OK, `${h.size} ${h.sha256}`);
+  return formatStatusLine(Status.PARTIAL, `${h.size} ${h.sha256} ${h.offset} ${h.length}`);
 }
 
 /** Parses a file header; an error reply becomes a thrown {@link ProtocolError} with its status. */
@@ -505,7 +970,7 @@ export function parseFileHeader(line: string): FileHeader {
   const reply = parseReplyLine(line);
   if (reply.status !== Status.OK && reply.status !== Status.PARTIAL) throw replyError(reply);
   const f = reply.text.split(" ");
-  const size = parseCount(f[0] ?? "", "size", Limits.MAX_FILE_SIZE);
+  const size = parseCount(f[0] ?? "", Fields.SIZE);
   const sha256 = f[1] ?? "";
   if (!isSha256(sha256)) throw new ProtocolError(Status.BAD_REQUEST, "bad sha256 in file header");
   if (reply.status === Status.OK) {
@@ -513,8 +978,8 @@ export function parseFileHeader(line: string): FileHeader {
     return { size, sha256, offset: 0, length: size };
   }
   if (f.length !== 4) throw new ProtocolError(Status.BAD_REQUEST, "bad range header");
-  const offset = parseCount(f[2], "offset", size);
-  const length = parseCount(f[3], "length", size - offset);
+  const offset = parseCount(f[2], { what: "offset", max: size });
+  const length = parseCount(f[3], { what: "length", max: size - offset });
   return { size, sha256, offset, length };
 }
 
@@ -529,6 +994,7 @@ export interface HolderReport {
   outcome: string;
   /** Verified bytes it delivered. */
   bytes: number;
+  /** The file. */
   name: string;
 }
 
@@ -548,25 +1014,33 @@ export function parseReport(rest: string): HolderReport {
   if (!OUTCOME.test(outcome)) {
     throw new ProtocolError(Status.BAD_REQUEST, "outcome must be OK or an error code like EHASH or 404");
   }
-  const bytes = parseCount(m[3], "bytes", Limits.MAX_FILE_SIZE);
+  const bytes = parseCount(m[3], Fields.BYTES);
   return { address: formatAddress(host, port), outcome, bytes, name: decodeName(m[4].trim()) };
 }
 
+/** How the tracker scores a holder after a `REPORT`. */
+export interface ReportScore {
+  /** Sessions that reported a success. */
+  succeeded: number;
+  /** Sessions that reported a failure. */
+  failed: number;
+  /** Verified bytes reported as served. */
+  served: number;
+  /** No longer offered. */
+  demoted: boolean;
+}
+
+/** `noted: ADDR S ok, F failed, B bytes served[; no longer offered]`: the answer to a `REPORT`. */
+export function formatNoted(address: string, score: ReportScore): string {
+  const verdict = score.demoted ? "; no longer offered" : "";
+  return formatStatusLine(
+    Status.OK,
+    `noted: ${address} ${score.succeeded} ok, ${score.failed} failed, ${score.served} bytes served${verdict}`,
+  );
+}
+
 // ---------------------------------------------------------------------------
-// Incremental announcements, waiting, paging, status
-
-/** `REMOVE <count>`: the header of a list of names, one per line, that leave the index. */
-export function parseRemoveHeader(rest: string): number {
-  if (!/^\S+$/.test(rest)) throw new ProtocolError(Status.BAD_REQUEST, "usage: REMOVE <count>");
-  return parseCount(rest, "name count", Limits.MAX_UPDATE_ENTRIES);
-}
-
-/** `WAIT <seconds> <name>[, <name>...]`: a SEND that also waits for the names nobody holds yet. */
-export function parseWait(rest: string): { seconds: number; names: string } {
-  const m = /^(\S+)\s+(.+)$/s.exec(rest);
-  if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: WAIT <seconds> <name>[, <name>...]");
-  return { seconds: parseCount(m[1], "seconds", Limits.MAX_WAIT_SECONDS), names: m[2] };
-}
+// Pushes (WAIT)
 
 /**
  * A line the tracker sends unasked, to a session that waits for a file:
@@ -574,7 +1048,9 @@ export function parseWait(rest: string): { seconds: number; names: string } {
  * wait ran out. It comes between replies, never inside one.
  */
 export interface Push {
+  /** `FOUND`: someone announced it; `EXPIRED`: the wait ran out. */
   event: "FOUND" | "EXPIRED";
+  /** The name waited for. */
   name: string;
 }
 
@@ -595,14 +1071,8 @@ export function parsePush(line: string): Push {
   return { event: m[1] as Push["event"], name: decodeName(m[2]) };
 }
 
-/** `LIST [--page N] [text]` and `PEERS [--page N]`: which page (from 1), and the rest. */
-export function parsePaging(rest: string): { page: number; text: string } {
-  const m = /^--page\s+(\S+)\s*(.*)$/s.exec(rest);
-  if (!m) return { page: 1, text: rest };
-  const page = parseCount(m[1], "page", 1_000_000_000);
-  if (page < 1) throw new ProtocolError(Status.BAD_REQUEST, "pages count from 1");
-  return { page, text: m[2] };
-}
+// ---------------------------------------------------------------------------
+// STATS
 
 /** The tracker's counters, as `STATS` gives them and its periodic log line prints them. */
 export interface TrackerStats {
@@ -659,4 +1129,51 @@ export function parseStats(text: string): TrackerStats {
     stats[key] = value;
   }
   return stats;
+}
+
+/** `200 STATS peers=3 files=10 …`: the answer to `STATS`. */
+export function formatStatsReply(stats: TrackerStats): string {
+  return formatStatusLine(Status.OK, `STATS ${formatStats(stats)}`);
+}
+
+/** Reads the answer to `STATS`. */
+export function parseStatsReply(lines: readonly ReplyLine[]): TrackerStats {
+  const last = expectOk(lines);
+  if (!last.text.startsWith("STATS")) throw new ProtocolError(Status.BAD_REQUEST, "not a STATS reply");
+  return parseStats(last.text.slice("STATS".length));
+}
+
+// ---------------------------------------------------------------------------
+// The handshake of `--secret`
+
+/** The two tokens of the handshake: a nonce (16 bytes in hex) and a proof (an HMAC-SHA-256 in hex). */
+export type AuthToken = "nonce" | "proof";
+
+/** `AUTH <token>`: the client's two lines of the handshake, first its nonce, then its proof. */
+export function formatAuth(token: string): string {
+  return `AUTH ${token}\n`;
+}
+
+/** The token of a client's `AUTH` line, or undefined when the line is anything else. */
+export function parseAuth(line: string, kind: AuthToken): string | undefined {
+  const m = /^AUTH (\S+)$/.exec(line);
+  return m && isToken(m[1], kind) ? m[1] : undefined;
+}
+
+/**
+ * A server's handshake reply: the token of `334 <nonce>` or `235 <proof>`
+ * (`expect` says which), or the reply line it was instead.
+ */
+export function parseAuthReply(
+  line: string,
+  expect: typeof Status.AUTH_CHALLENGE | typeof Status.AUTH_OK,
+): { token: string } | { refusal: ReplyLine } {
+  const reply = parseReplyLine(line);
+  const kind = expect === Status.AUTH_CHALLENGE ? "nonce" : "proof";
+  if (reply.status === expect && !reply.more && isToken(reply.text, kind)) return { token: reply.text };
+  return { refusal: reply };
+}
+
+function isToken(text: string, kind: AuthToken): boolean {
+  return kind === "nonce" ? HEX32.test(text) : HEX64.test(text);
 }

@@ -19,12 +19,12 @@
  * @module
  */
 
-import { BufferedReader } from "../io/reader.ts";
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
 import { encodeName } from "../protocol.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
+import { BufferedReader } from "../io/reader.ts";
 import { writeAll, writeText } from "../io/streams.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 const stdin = new BufferedReader(Deno.stdin);
 const say = (line: string) => writeText(Deno.stdout, line + "\n");

@@ -2,41 +2,43 @@
  * `deno task demo`: a tracker and three peers on 127.0.0.1, each with a
  * sample folder in a temporary directory (watched), moving files while you
  * watch; at the end a download waits for a file that then appears.
- * Everything runs in this one process over real loopback sockets.
+ * Everything runs in this one process over real loopback sockets, and the
+ * last line says whether every step went as shown.
  *
  * @module
  */
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Peer, type PeerEvent, sendAndFetch } from "../peer.ts";
-import { relayFile } from "../peer/relay.ts";
-import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
-import { startTracker } from "../tracker.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
 import { formatAddress } from "../protocol.ts";
+import {
+  type FailureKind,
+  type FileOutcome,
+  Peer,
+  type PeerEvent,
+  relayFile,
+  sendAndFetch,
+  TrackerClient,
+} from "../peer.ts";
+import { startTracker } from "../tracker.ts";
+import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
 
 const SAMPLES = fileURLToPath(new URL("../files/", import.meta.url));
 
-/** Runs the demonstration, printing each step with `print`. */
-export async function runDemo(print: (line: string) => void): Promise<void> {
+/** The demo's folders, one per party. */
+type Folders = Record<"alice" | "bob" | "carol" | "dave", string>;
+
+/**
+ * Runs the demonstration, printing each step with `print`. Resolves true
+ * when every file arrived (and the one nobody has was reported missing), as
+ * the closing line then says; false, naming what went wrong, otherwise.
+ */
+export async function runDemo(print: (line: string) => void): Promise<boolean> {
   // Declared first, so disposed last: the folders go even if a step fails.
   const root = await Deno.makeTempDir({ prefix: "p2p-demo-" });
   await using _folders = { [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
-  const folders = {
-    alice: join(root, "alice"),
-    bob: join(root, "bob"),
-    carol: join(root, "carol"),
-    dave: join(root, "dave"),
-  };
-  for (const dir of Object.values(folders)) await Deno.mkdir(dir);
-  for await (const entry of Deno.readDir(SAMPLES)) {
-    if (entry.isFile) await Deno.copyFile(join(SAMPLES, entry.name), join(folders.alice, entry.name));
-  }
-  await Deno.copyFile(join(SAMPLES, "hello.txt"), join(folders.bob, "hello.txt"));
-  const random = new Uint8Array(8 * 1024 * 1024);
-  for (let i = 0; i < random.length; i += 65_536) crypto.getRandomValues(random.subarray(i, i + 65_536));
-  await Deno.writeFile(join(folders.bob, "random 8MiB.bin"), random);
+  const folders = await sampleFolders(root);
+  const tally = new Tally(print);
 
   await using tracker = startTracker({
     hostname: "127.0.0.1",
@@ -45,7 +47,7 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
   });
   const trackerAddress = formatAddress(tracker.addr.hostname, tracker.addr.port);
   print(`[tracker] listening on ${trackerAddress}`);
-  const start = (name: keyof typeof folders) =>
+  const start = (name: keyof Folders) =>
     Peer.start({
       tracker: trackerAddress,
       hostname: "127.0.0.1",
@@ -62,60 +64,151 @@ export async function runDemo(print: (line: string) => void): Promise<void> {
   await using bob = await start("bob");
   await using carol = await start("carol");
 
-  const list = "hello.txt, random 8MiB.bin, table%2C with comma.csv, missing.txt";
-  print(`\n[carol] > SEND ${list}`);
-  const report = await carol.send(list);
-  print(`[carol] the tracker's reply, saved to carol-info.txt:`);
-  for (const line of report.reply.trimEnd().split("\n")) print(`          ${line}`);
-  for (const outcome of report.outcomes) print(`[carol] ${formatOutcome(outcome).replaceAll("\n", "\n        ")}`);
-  print(`[carol] shared the new files: ${report.announced}`);
-
+  await carolSends(carol, tally);
   print(`\n-- alice stops serving files, but is still listed by the tracker --`);
   await alice.server.close();
-  print(`[dave] $ get hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`);
-  print(`        (bob and carol both hold random 8MiB.bin now: it comes from both at once, chunk by chunk)`);
   await using dave = await TrackerClient.connect(trackerAddress);
-  const got = await sendAndFetch(dave, "hello.txt, table%2C with comma.csv, notes.md, random 8MiB.bin", {
-    outDir: folders.dave,
-    timeoutMs: 2_000,
-    onAttemptFailed: (name, a) => print(`[dave] ${formatAttempt(name, a)}`),
-  });
-  for (const outcome of got.outcomes) print(`[dave] ${formatOutcome(outcome).replaceAll("\n", "\n       ")}`);
-
-  print(`\n[dave] $ cat hello.txt   (relay mode: ask each active peer in turn)`);
-  const chunks: Uint8Array[] = [];
-  const relayed = await relayFile(dave, "hello.txt", {
-    write: (bytes) => {
-      chunks.push(bytes.slice());
-      return Promise.resolve(bytes.length);
-    },
-  }, { timeoutMs: 2_000, onAttemptFailed: (a) => print(`[dave] ${formatAttempt("hello.txt", a)}`) });
-  const text = new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
-  for (const line of text.trimEnd().split("\n")) print(`          ${line}`);
-  print(`[dave] cat: ${relayed.size} bytes from ${relayed.from}`);
-
-  print(`\n[dave] $ get --wait news.txt   (nobody has it yet: the tracker tells dave the moment someone does)`);
-  const told = Promise.withResolvers<void>();
-  const waiting = sendAndFetch(dave, "news.txt", {
-    outDir: folders.dave,
-    timeoutMs: 2_000,
-    waitSeconds: 30,
-    onWaiting: (names) => {
-      print(`[dave] waiting for ${names.join(", ")} (up to 30 s)`);
-      told.resolve();
-    },
-  });
-  await Promise.race([told.promise, waiting]);
-  // Written under a hidden name and renamed, so the watcher never sees it half-written.
-  await Deno.writeTextFile(join(folders.bob, ".news.tmp"), "Fresh news: bob saved this file a moment ago.\n");
-  print(`[bob] (a file appears in bob's watched folder: news.txt)`);
-  await Deno.rename(join(folders.bob, ".news.tmp"), join(folders.bob, "news.txt"));
-  for (const outcome of (await waiting).outcomes) print(`[dave] ${formatOutcome(outcome)}`);
+  await daveGets(dave, { folders, tally });
+  await daveCats(dave, tally);
+  await daveWaits(dave, { folders, tally });
 
   await dave.quit();
   await carol.close();
   await bob.close();
   await alice.close();
   await tracker.close();
-  print(`\ndemo done: files moved peer to peer over 127.0.0.1, each verified by SHA-256.`);
+  return tally.summary();
+}
+
+/** Alice gets the sample folder; bob `hello.txt` and 8 MiB of random bytes; carol and dave nothing. */
+async function sampleFolders(root: string): Promise<Folders> {
+  const folders = {
+    alice: join(root, "alice"),
+    bob: join(root, "bob"),
+    carol: join(root, "carol"),
+    dave: join(root, "dave"),
+  };
+  for (const dir of Object.values(folders)) await Deno.mkdir(dir);
+  for await (const entry of Deno.readDir(SAMPLES)) {
+    if (entry.isFile) await Deno.copyFile(join(SAMPLES, entry.name), join(folders.alice, entry.name));
+  }
+  await Deno.copyFile(join(SAMPLES, "hello.txt"), join(folders.bob, "hello.txt"));
+  const random = new Uint8Array(8 * 1024 * 1024);
+  for (let i = 0; i < random.length; i += 65_536) crypto.getRandomValues(random.subarray(i, i + 65_536));
+  await Deno.writeFile(join(folders.bob, "random 8MiB.bin"), random);
+  return folders;
+}
+
+/** Carol, at her prompt, asks for three files and one nobody has. */
+async function carolSends(carol: Peer, tally: Tally): Promise<void> {
+  const list = "hello.txt, random 8MiB.bin, table%2C with comma.csv, missing.txt";
+  tally.print(`\n[carol] > SEND ${list}`);
+  const report = await carol.send(list);
+  tally.print(`[carol] the tracker's reply, saved to carol-info.txt:`);
+  for (const line of report.reply.trimEnd().split("\n")) tally.print(`          ${line}`);
+  tally.outcomes("carol", report.outcomes, { "missing.txt": "not-found" });
+  tally.print(`[carol] shared the new files: ${report.announced}`);
+}
+
+/** Dave, who only downloads, gets four files; one of alice's falls back to another holder. */
+async function daveGets(dave: TrackerClient, context: { folders: Folders; tally: Tally }): Promise<void> {
+  const { folders, tally } = context;
+  tally.print(`[dave] $ get hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`);
+  tally.print(`        (bob and carol both hold random 8MiB.bin now: it comes from both at once, chunk by chunk;`);
+  tally.print(`         only alice holds notes.md, and she has stopped: that one fails, naming her)`);
+  const got = await sendAndFetch(dave, "hello.txt, table%2C with comma.csv, notes.md, random 8MiB.bin", {
+    outDir: folders.dave,
+    timeoutMs: 2_000,
+    onAttemptFailed: (name, a) => tally.print(`[dave] ${formatAttempt(name, a)}`),
+  });
+  tally.outcomes("dave", got.outcomes, { "notes.md": "failed" });
+}
+
+/** Dave, in relay mode, prints `hello.txt` from the first active peer that has it. */
+async function daveCats(dave: TrackerClient, tally: Tally): Promise<void> {
+  tally.print(`\n[dave] $ cat hello.txt   (relay mode: ask each active peer in turn)`);
+  const chunks: Uint8Array[] = [];
+  const relayed = await relayFile(dave, "hello.txt", {
+    out: {
+      write: (bytes) => {
+        chunks.push(bytes.slice());
+        return Promise.resolve(bytes.length);
+      },
+    },
+    timeoutMs: 2_000,
+    onAttemptFailed: (a) => tally.print(`[dave] ${formatAttempt("hello.txt", a)}`),
+  });
+  const text = new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  for (const line of text.trimEnd().split("\n")) tally.print(`          ${line}`);
+  tally.print(`[dave] cat: ${relayed.size} bytes from ${relayed.from}`);
+  tally.verified++;
+}
+
+/** Dave waits for `news.txt`, which nobody has until it appears in bob's watched folder. */
+async function daveWaits(dave: TrackerClient, context: { folders: Folders; tally: Tally }): Promise<void> {
+  const { folders, tally } = context;
+  tally.print(`\n[dave] $ get --wait news.txt   (nobody has it yet: the tracker tells dave the moment someone does)`);
+  const told = Promise.withResolvers<void>();
+  const waiting = sendAndFetch(dave, "news.txt", {
+    outDir: folders.dave,
+    timeoutMs: 2_000,
+    waitSeconds: 30,
+    onWaiting: (names) => {
+      tally.print(`[dave] waiting for ${names.join(", ")} (up to 30 s)`);
+      told.resolve();
+    },
+  });
+  await Promise.race([told.promise, waiting]);
+  // Written under a hidden name and renamed, so the watcher never sees it half-written.
+  await Deno.writeTextFile(join(folders.bob, ".news.tmp"), "Fresh news: bob saved this file a moment ago.\n");
+  tally.print(`[bob] (a file appears in bob's watched folder: news.txt)`);
+  await Deno.rename(join(folders.bob, ".news.tmp"), join(folders.bob, "news.txt"));
+  tally.outcomes("dave", (await waiting).outcomes);
+}
+
+/** What the demo printed, and what went as shown. */
+class Tally {
+  /** Files that arrived verified. */
+  verified = 0;
+  #problems: string[] = [];
+  #print: (line: string) => void;
+
+  constructor(print: (line: string) => void) {
+    this.#print = print;
+  }
+
+  print(line: string): void {
+    this.#print(line);
+  }
+
+  /**
+   * Prints each outcome; one that did not go as shown is a problem: a file
+   * that should have come and did not, or one of `expected` (name → why it
+   * cannot come) that came, or failed for another reason.
+   */
+  outcomes(who: string, outcomes: readonly FileOutcome[], expected: Record<string, FailureKind> = {}): void {
+    const indent = " ".repeat(who.length + 3);
+    for (const outcome of outcomes) {
+      this.#print(`[${who}] ${formatOutcome(outcome).replaceAll("\n", `\n${indent}`)}`);
+      const meant = expected[outcome.name];
+      const asShown = meant === undefined ? outcome.ok : !outcome.ok && outcome.kind === meant;
+      if (!asShown) {
+        this.#problems.push(`${who}: ${outcome.name} ${outcome.ok ? "arrived, against the story" : "did not arrive"}`);
+      } else if (outcome.ok) {
+        this.verified++;
+      }
+    }
+  }
+
+  /** The closing line: what moved, or what went wrong. True when nothing did. */
+  summary(): boolean {
+    if (this.#problems.length === 0) {
+      this.#print(
+        `\ndemo done: ${this.verified} files moved peer to peer over 127.0.0.1, each verified by SHA-256.`,
+      );
+      return true;
+    }
+    this.#print(`\ndemo finished with ${this.#problems.length} problem(s): ${this.#problems.join("; ")}`);
+    return false;
+  }
 }

@@ -8,26 +8,8 @@
  * @module
  */
 
+import type { Transfer, TransferBoard } from "../peer.ts";
 import { formatBytes } from "./report.ts";
-
-/** A transfer as it runs: its owner updates `bytes` and `sources` in place; the display reads them. */
-export interface Transfer {
-  name: string;
-  /** Total bytes, when known. */
-  size: number;
-  /** Bytes received so far (resumed bytes included). */
-  bytes: number;
-  /** Sources in use now. */
-  sources: number;
-}
-
-/** Where transfers are announced: a {@link ProgressDisplay}, or nothing. */
-export interface TransferBoard {
-  /** A transfer starts; update the returned record as it goes. */
-  begin(name: string, size: number): Transfer;
-  /** It is over (its result line is printed by whoever prints results). */
-  end(transfer: Transfer): void;
-}
 
 /** Where a display writes. */
 export interface Screen {

@@ -5,10 +5,9 @@
  * @module
  */
 
-import type { Attempt, FileOutcome, SourceReport } from "../peer/download.ts";
-import type { PeerEvent } from "../peer.ts";
-import type { TrackerEvent } from "../tracker.ts";
 import { formatStats } from "../protocol.ts";
+import type { Attempt, FileOutcome, PeerEvent, SourceReport } from "../peer.ts";
+import type { TrackerEvent } from "../tracker.ts";
 
 /** `attempt NAME from HOLDER failed: CODE message` */
 export function formatAttempt(name: string, a: Attempt): string {

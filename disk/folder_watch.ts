@@ -9,7 +9,7 @@
 
 import { basename, dirname, join } from "node:path";
 import type { FolderChanges, SharedFolder } from "./shared_folder.ts";
-import { errorMessage } from "../io/streams.ts";
+import { errorMessage } from "../io/errors.ts";
 
 /** Options of {@link FolderWatcher.start}. */
 export interface WatchOptions {

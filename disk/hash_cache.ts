@@ -18,8 +18,7 @@
  */
 
 import { join } from "node:path";
-import { bytesToHex, CHUNK_SIZE, HASH_BYTES, hexToBytes, impliedChunks } from "./chunks.ts";
-import { decodeName, encodeName } from "../protocol.ts";
+import { bytesToHex, CHUNK_SIZE, decodeName, encodeName, HASH_BYTES, hexToBytes, impliedChunks } from "../protocol.ts";
 
 /** The cache's file name inside the shared folder. */
 export const CACHE_FILE = ".p2p-hashes";
@@ -60,8 +59,17 @@ export interface CachedDigest {
   chunks: Uint8Array;
 }
 
+/** Options of {@link HashCache.set}. */
+export interface CacheSetOptions {
+  /** When the hashing began (ms since the epoch, taken before the file was read): a file changed just before is racy. */
+  hashedSince: number;
+  /** A file we wrote ourselves and verified (a download): never racy. Default false. */
+  trusted?: boolean;
+}
+
 /** The cache of one folder. */
 export class HashCache {
+  /** Where the cache file is. */
   readonly path: string;
   #entries = new Map<string, CachedDigest & { racy: boolean }>();
   #dirty = false;
@@ -100,14 +108,10 @@ export class HashCache {
     return entry && sameStamp(entry.stamp, stamp) ? entry : undefined;
   }
 
-  /**
-   * Records a file hashed from `hashedSince` on (ms since the epoch, taken
-   * before it was read). `trusted`: a file we wrote ourselves and verified
-   * (a download), never racy.
-   */
-  set(name: string, digest: CachedDigest, hashedSince: number, trusted = false): void {
+  /** Records what hashing `name` gave; see {@link CacheSetOptions} for when it is kept. */
+  set(name: string, digest: CachedDigest, options: CacheSetOptions): void {
     const { mtimeMs } = digest.stamp;
-    const racy = !trusted && mtimeMs % 1000 === 0 && hashedSince - mtimeMs < RACY_MS;
+    const racy = !options.trusted && mtimeMs % 1000 === 0 && options.hashedSince - mtimeMs < RACY_MS;
     this.#entries.set(name, { ...digest, racy });
     this.#dirty = true;
   }

@@ -16,40 +16,25 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { encodeText, errorMessage } from "../io/streams.ts";
-
-/** A failure of our own disk, which no holder can mend. */
-export class LocalError extends Error {
-  /** Builds the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "LocalError";
-  }
-}
-
-/**
- * What went wrong with our own disk, and what a person can do about it:
- * `cannot write /x/.p2p-….part: No space left on device (os error 28); free
- * some space or choose another --out`.
- */
-export function diskProblem(what: string, error: unknown): string {
-  const message = errorMessage(error);
-  let hint = "";
-  if (error instanceof Deno.errors.NotFound) hint = "; create the folder or choose another --out";
-  else if (error instanceof Deno.errors.PermissionDenied || /permission denied/i.test(message)) {
-    hint = "; check the folder's permissions or choose another --out";
-  } else if (/no space left|os error 28\b|quota/i.test(message)) hint = "; free some space or choose another --out";
-  else if (/read-only file system|os error 30\b/i.test(message)) hint = "; choose a writable --out";
-  return `${what}: ${message}${hint}`;
-}
+import { LocalError, localError } from "../io/errors.ts";
+import { encodeText } from "../io/streams.ts";
 
 /** The version of a file being downloaded. */
 export interface PartTarget {
+  /** The file's name. */
   name: string;
+  /** Its size. */
   size: number;
+  /** Its SHA-256. */
   sha256: string;
   /** Chunk root; without it the download cannot be resumed (its chunks could not be checked). */
   root?: string;
+}
+
+/** Options of {@link PartFile.land}. */
+export interface LandOptions {
+  /** Makes the hard link (`Deno.link`); a file system without hard links throws something other than `AlreadyExists`. */
+  link?: (from: string, to: string) => Promise<void>;
 }
 
 /** Part files open in this process, by path: two downloads of one file into one folder would trample each other. */
@@ -113,7 +98,7 @@ export class PartFile {
       return part;
     } catch (error) {
       open.delete(path);
-      throw new LocalError(diskProblem(`cannot write in ${dir}`, error));
+      throw localError(`cannot write in ${dir}`, error);
     }
   }
 
@@ -128,7 +113,7 @@ export class PartFile {
       let written = 0;
       while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
     } catch (error) {
-      throw new LocalError(diskProblem(`cannot write ${this.path}`, error));
+      throw localError(`cannot write ${this.path}`, error);
     }
   }
 
@@ -144,7 +129,7 @@ export class PartFile {
       }
       return true;
     } catch (error) {
-      throw new LocalError(diskProblem(`cannot read ${this.path}`, error));
+      throw localError(`cannot read ${this.path}`, error);
     }
   }
 
@@ -154,30 +139,35 @@ export class PartFile {
     try {
       this.#journal.writeSync(encodeText(`${index}\n`));
     } catch (error) {
-      throw new LocalError(diskProblem(`cannot write ${this.#journalPath}`, error));
+      throw localError(`cannot write ${this.#journalPath}`, error);
     }
   }
 
   /**
    * Gives the finished file the name `target` and removes the journal. A
-   * file that appeared at `target` meanwhile is not replaced (a hard link
-   * cannot overwrite); where hard links are not supported, it is renamed.
+   * file that appeared at `target` meanwhile is never replaced: a hard link
+   * cannot overwrite, and where the file system has no hard links the
+   * target is looked at right before the rename (a file appearing in the
+   * instant between the look and the rename would be replaced: Deno offers
+   * no rename that refuses to).
    */
-  async land(target: string): Promise<void> {
+  async land(target: string, options: LandOptions = {}): Promise<void> {
+    const link = options.link ?? Deno.link;
     this.#close();
+    const appeared = (cause?: unknown) =>
+      new LocalError(`${target} appeared while the download ran; it was left as it is`, { cause });
     try {
-      await Deno.link(this.path, target);
+      await link(this.path, target);
       this.#gone = true;
       await Deno.remove(this.path).catch(() => {});
     } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) {
-        throw new LocalError(`${target} appeared while the download ran; it was left as it is`);
-      }
+      if (error instanceof Deno.errors.AlreadyExists) throw appeared(error);
+      if (await Deno.lstat(target).then(() => true, () => false)) throw appeared();
       try {
         await Deno.rename(this.path, target);
         this.#gone = true;
       } catch (error) {
-        throw new LocalError(diskProblem(`cannot move the verified file to ${target}`, error));
+        throw localError(`cannot move the verified file to ${target}`, error);
       }
     }
     await Deno.remove(this.#journalPath).catch(() => {});

@@ -6,10 +6,10 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { checkName, type FileEntry, ProtocolError, quoteName, Status } from "../protocol.ts";
-import { CHUNK_SIZE, digestFile, digestSmall, rootOf } from "./chunks.ts";
+import { checkName, CHUNK_SIZE, type FileEntry, ProtocolError, quoteName, rootOf, Status } from "../protocol.ts";
+import { errorMessage, LocalError, localError } from "../io/errors.ts";
+import { digestFile, digestSmall } from "./digest.ts";
 import { HashCache, sameStamp, type Stamp, stampOf } from "./hash_cache.ts";
-import { errorMessage } from "../io/streams.ts";
 
 /** How far the hashing of a scan has come (files and bytes that were not known yet). */
 export interface HashProgress {
@@ -72,10 +72,16 @@ export class SharedFolder {
     try {
       real = await Deno.realPath(dir);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new Error(`shared folder ${dir} does not exist`);
-      throw error;
+      if (error instanceof Deno.errors.NotFound) {
+        throw new LocalError(`shared folder ${dir} does not exist; create it or choose another --dir`, {
+          cause: error,
+        });
+      }
+      throw localError(`cannot open the shared folder ${dir}`, error);
     }
-    if (!(await Deno.stat(real)).isDirectory) throw new Error(`shared folder ${dir} is not a folder`);
+    if (!(await Deno.stat(real)).isDirectory) {
+      throw new LocalError(`shared folder ${dir} is not a folder; choose a folder with --dir`);
+    }
     return new SharedFolder(real, options.cache ? await HashCache.load(real) : undefined);
   }
 
@@ -203,7 +209,7 @@ export class SharedFolder {
     const { name, size, sha256 } = entry;
     this.#known.set(name, { name, size, sha256, root: rootOf(chunks), chunks, stamp });
     // Written by us and verified chunk by chunk: trusted, however recent.
-    if (stamp) this.#cache?.set(name, { stamp, sha256, chunks }, Date.now(), true);
+    if (stamp) this.#cache?.set(name, { stamp, sha256, chunks }, { hashedSince: Date.now(), trusted: true });
     await this.#saveCache();
   }
 
@@ -255,7 +261,7 @@ export class SharedFolder {
     const since = Date.now();
     const { size, sha256, root, chunks } = await this.#digest(path, info, options);
     // Written to the cache only if the file did not change while it was read.
-    if (stamp && size === info.size) this.#cache?.set(name, { stamp, sha256, chunks }, since);
+    if (stamp && size === info.size) this.#cache?.set(name, { stamp, sha256, chunks }, { hashedSince: since });
     return { name, size, sha256, root, chunks, stamp };
   }
 
@@ -331,12 +337,13 @@ function view({ name, size, sha256, root }: Known): FileEntry {
 function fsProblem(error: unknown, name: string): unknown {
   if (error instanceof ProtocolError) return error;
   const quoted = quoteName(name);
-  if (error instanceof Deno.errors.NotFound) return new ProtocolError(Status.NOT_FOUND, `no file ${quoted}`);
+  const cause = { cause: error };
+  if (error instanceof Deno.errors.NotFound) return new ProtocolError(Status.NOT_FOUND, `no file ${quoted}`, cause);
   if (error instanceof Deno.errors.PermissionDenied) {
-    return new ProtocolError(Status.FORBIDDEN, `${quoted} is not readable`);
+    return new ProtocolError(Status.FORBIDDEN, `${quoted} is not readable`, cause);
   }
   if (error instanceof Deno.errors.FilesystemLoop) {
-    return new ProtocolError(Status.FORBIDDEN, `${quoted} is a link loop`);
+    return new ProtocolError(Status.FORBIDDEN, `${quoted} is a link loop`, cause);
   }
   return error;
 }

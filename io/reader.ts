@@ -8,20 +8,8 @@
  */
 
 import { Limits, ProtocolError, Status } from "../protocol.ts";
-
-/** What the reader reads from: `Deno.Conn`, `Deno.FsFile` and the like. */
-export interface ByteSource {
-  read(buffer: Uint8Array): Promise<number | null>;
-}
-
-/** A line longer than the limit. The reader has skipped past it, so reading can go on. */
-export class LineTooLongError extends ProtocolError {
-  /** Builds the error for a line over `max` bytes. */
-  constructor(max: number) {
-    super(Status.TOO_LARGE, `line exceeds ${max} bytes`);
-    this.name = "LineTooLongError";
-  }
-}
+import { LineTooLongError } from "./errors.ts";
+import type { ByteSource } from "./streams.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -101,8 +89,8 @@ export class BufferedReader {
     if (bytes.length <= 256 && isAscii(bytes)) return String.fromCharCode.apply(null, bytes as unknown as number[]);
     try {
       return this.#decoder.decode(bytes);
-    } catch {
-      throw new ProtocolError(Status.BAD_REQUEST, "line is not valid UTF-8");
+    } catch (error) {
+      throw new ProtocolError(Status.BAD_REQUEST, "line is not valid UTF-8", { cause: error });
     }
   }
 

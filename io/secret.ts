@@ -1,11 +1,9 @@
 /**
  * Access control with a shared secret (`--secret`): a challenge-response in
- * which both sides prove they know the secret without sending it, then, on
- * connections between peers, every byte encrypted and authenticated with
- * AES-GCM under keys derived (HKDF) from the secret and both sides' nonces.
- * Web Crypto only.
- *
- * The handshake, in lines (nonces are 16 random bytes in hex):
+ * which both sides prove they know the secret without sending it, then
+ * every byte encrypted and authenticated with AES-GCM under keys derived
+ * (HKDF) from the secret and both sides' nonces. Web Crypto only; the
+ * handshake's lines are `protocol.ts`'s:
  *
  * ```
  * client: AUTH <client-nonce>
@@ -17,31 +15,52 @@
  * A server with a secret answers any other first line with
  * `530 this server needs the shared secret (--secret)` and closes.
  *
- * After it, on peer connections, each record is a 4-byte big-endian length,
- * then that many bytes of AES-GCM ciphertext (tag included) of at most
- * {@link RECORD_BYTES} of plain bytes; the nonce is a per-direction counter.
+ * After it, each record is a 4-byte big-endian length, then that many bytes
+ * of AES-GCM ciphertext (tag included) of at most `Limits.RECORD_BYTES` of
+ * plain bytes; the nonce is a per-direction counter.
  *
  * @module
  */
 
+import {
+  bytesToHex,
+  formatAuth,
+  formatStatusLine,
+  hexToBytes,
+  Limits,
+  parseAuth,
+  parseAuthReply,
+  Status,
+} from "../protocol.ts";
+import { AuthError } from "./errors.ts";
+import { closeQuietly, type Link } from "./link.ts";
 import { BufferedReader } from "./reader.ts";
-import { bytesToHex, hexToBytes } from "../disk/chunks.ts";
-import { closeQuietly, writeAll, writeText } from "./streams.ts";
-import { ProtocolError, Status } from "../protocol.ts";
+import { writeAll, writeText } from "./streams.ts";
 
-/** Most plain bytes in one encrypted record: small enough that a slow link still shows progress often. */
-export const RECORD_BYTES = 64 * 1024;
 /** PBKDF2 rounds that stretch the secret (about 0.1 s here, once per process). */
 export const PBKDF2_ROUNDS = 100_000;
 const TAG_BYTES = 16;
 const encoder = new TextEncoder();
 
-/** What a connection is to the code above it: bytes in, bytes out, closed. */
-export interface Link {
-  read(buffer: Uint8Array): Promise<number | null>;
-  write(bytes: Uint8Array): Promise<number>;
-  close(): void;
-  readonly remoteAddr: Deno.Addr;
+/** The two nonces of one handshake, 16 random bytes each in hex. */
+export interface Nonces {
+  /** The client's. */
+  client: string;
+  /** The server's. */
+  server: string;
+}
+
+/** Which side of a connection. */
+export type Side = "client" | "server";
+
+/** A proof one side claims: the HMAC of its label and both nonces. */
+export interface Claim {
+  /** Who claims it: the label of the HMAC. */
+  side: Side;
+  /** The handshake's nonces. */
+  nonces: Nonces;
+  /** The HMAC, in hex. */
+  proof: string;
 }
 
 /** The secret, as keys. Never printed. */
@@ -59,9 +78,14 @@ export class Secret {
    * stretched with PBKDF2 ({@link PBKDF2_ROUNDS} rounds), so that each guess
    * at a weak secret from a recorded handshake costs that much; a random
    * secret of 32 bytes or more needs no such help.
+   *
+   * @example
+   * ```ts
+   * const secret = await Secret.from(Deno.env.get("P2P_SECRET")!);
+   * ```
    */
   static async from(secret: string): Promise<Secret> {
-    if (secret.length === 0) throw new Error("the secret is empty");
+    if (secret.length === 0) throw new RangeError("the secret is empty");
     const password = await crypto.subtle.importKey("raw", encoder.encode(secret), "PBKDF2", false, ["deriveBits"]);
     const stretched = await crypto.subtle.deriveBits(
       { name: "PBKDF2", hash: "SHA-256", salt: encoder.encode("p2p v1 secret"), iterations: PBKDF2_ROUNDS },
@@ -79,26 +103,30 @@ export class Secret {
     return new Secret(auth, base);
   }
 
-  /** `HMAC(auth-key, label a b)` in hex. */
-  async proof(label: string, a: string, b: string): Promise<string> {
-    const mac = await crypto.subtle.sign("HMAC", this.#auth, encoder.encode(`${label} ${a} ${b}`));
+  /**
+   * The proof `side` gives in a handshake, in hex: the HMAC of its label,
+   * then the other side's nonce, then its own (so that each side signs the
+   * other's fresh nonce, and a proof cannot be reflected).
+   */
+  async proof(side: Side, nonces: Nonces): Promise<string> {
+    const mac = await crypto.subtle.sign("HMAC", this.#auth, signed(side, nonces));
     return bytesToHex(new Uint8Array(mac));
   }
 
-  /** True when `proof` is `HMAC(auth-key, label a b)` (compared by Web Crypto, in constant time). */
-  verify(label: string, a: string, b: string, proof: string): Promise<boolean> {
-    if (!/^[0-9a-f]{64}$/.test(proof)) return Promise.resolve(false);
-    return crypto.subtle.verify("HMAC", this.#auth, hexToBytes(proof), encoder.encode(`${label} ${a} ${b}`));
+  /** True when the claim's proof is right (compared by Web Crypto, in constant time). */
+  verify(claim: Claim): Promise<boolean> {
+    if (!/^[0-9a-f]{64}$/.test(claim.proof)) return Promise.resolve(false);
+    return crypto.subtle.verify("HMAC", this.#auth, hexToBytes(claim.proof), signed(claim.side, claim.nonces));
   }
 
-  /** The AES-GCM key of one direction of one connection. */
-  direction(clientNonce: string, serverNonce: string, which: "to-server" | "to-client"): Promise<CryptoKey> {
+  /** The AES-GCM key of one direction of one connection: what `from` sends. */
+  direction(nonces: Nonces, from: Side): Promise<CryptoKey> {
     return crypto.subtle.deriveKey(
       {
         name: "HKDF",
         hash: "SHA-256",
-        salt: encoder.encode(`${clientNonce} ${serverNonce}`),
-        info: encoder.encode(`data ${which}`),
+        salt: encoder.encode(`${nonces.client} ${nonces.server}`),
+        info: encoder.encode(`data ${from === "client" ? "to-server" : "to-client"}`),
       },
       this.#base,
       { name: "AES-GCM", length: 256 },
@@ -108,54 +136,58 @@ export class Secret {
   }
 }
 
+function signed(side: Side, nonces: Nonces): Uint8Array<ArrayBuffer> {
+  const [first, second] = side === "client" ? [nonces.server, nonces.client] : [nonces.client, nonces.server];
+  return encoder.encode(`${side} ${first} ${second}`);
+}
+
 function nonce(): string {
   return bytesToHex(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /** The handshake's outcome: the nonces, and the reader (it may hold bytes read past the last line). */
 export interface Shook {
-  clientNonce: string;
-  serverNonce: string;
+  /** Both nonces. */
+  nonces: Nonces;
+  /** The reader the handshake used: bytes read past its last line are there. */
   reader: BufferedReader;
 }
-
-/** A failed handshake; `status` is what the other side was or should be told. */
-export class AuthError extends ProtocolError {}
 
 /** The client's side of the handshake. Throws {@link AuthError} with a message a person understands. */
 export async function authenticateToServer(conn: Deno.Conn, secret: Secret): Promise<Shook> {
   const reader = new BufferedReader(conn);
-  const clientNonce = nonce();
-  await writeText(conn, `AUTH ${clientNonce}\n`);
-  const challenge = await reader.readLine(4096);
+  const client = nonce();
+  await writeText(conn, formatAuth(client));
+  const challenge = await reader.readLine(Limits.MAX_HEADER_BYTES);
   if (challenge === null) {
     throw new AuthError(Status.FORBIDDEN, "the server closed the connection during the handshake");
   }
-  const m = /^334 ([0-9a-f]{32})$/.exec(challenge);
-  if (!m) {
+  const asked = parseAuthReply(challenge, Status.AUTH_CHALLENGE);
+  if ("refusal" in asked) {
     throw new AuthError(
       Status.FORBIDDEN,
-      /^400 unknown command "AUTH"/.test(challenge)
+      asked.refusal.status === Status.BAD_REQUEST
         ? "the server runs without a secret (it did not take AUTH); drop --secret to talk to it"
         : `the server did not take the handshake: ${challenge.slice(0, 120)}`,
     );
   }
-  const serverNonce = m[1];
-  await writeText(conn, `AUTH ${await secret.proof("client", serverNonce, clientNonce)}\n`);
-  const welcome = await reader.readLine(4096);
-  const proof = /^235 ([0-9a-f]{64})$/.exec(welcome ?? "")?.[1];
-  if (proof === undefined) {
+  const nonces = { client, server: asked.token };
+  await writeText(conn, formatAuth(await secret.proof("client", nonces)));
+  const welcome = await reader.readLine(Limits.MAX_HEADER_BYTES);
+  if (welcome === null) throw new AuthError(Status.FORBIDDEN, "refused by the server: closed");
+  const proven = parseAuthReply(welcome, Status.AUTH_OK);
+  if ("refusal" in proven) {
     throw new AuthError(
       Status.FORBIDDEN,
-      welcome?.startsWith("535 ")
+      proven.refusal.status === Status.WRONG_SECRET
         ? "the server refused our secret (wrong --secret on one side)"
-        : `refused by the server: ${welcome?.slice(0, 120) ?? "closed"}`,
+        : `refused by the server: ${welcome.slice(0, 120)}`,
     );
   }
-  if (!(await secret.verify("server", clientNonce, serverNonce, proof))) {
+  if (!(await secret.verify({ side: "server", nonces, proof: proven.token }))) {
     throw new AuthError(Status.FORBIDDEN, "the server does not know the secret (wrong --secret on one side)");
   }
-  return { clientNonce, serverNonce, reader };
+  return { nonces, reader };
 }
 
 /**
@@ -166,27 +198,38 @@ export async function authenticateToServer(conn: Deno.Conn, secret: Secret): Pro
 export async function authenticateClient(conn: Deno.Conn, secret: Secret): Promise<Shook> {
   const reader = new BufferedReader(conn);
   const refuse = async (status: number, message: string): Promise<never> => {
-    await writeText(conn, `${status} ${message}\n`).catch(() => {});
+    await writeText(conn, formatStatusLine(status, message)).catch(() => {});
     throw new AuthError(status, message);
   };
-  const first = await reader.readLine(4096);
-  if (first === null) return refuse(530, "closed before the handshake");
-  const hello = /^AUTH ([0-9a-f]{32})$/.exec(first);
-  if (!hello) return refuse(530, "this server needs the shared secret (--secret)");
-  const clientNonce = hello[1];
-  const serverNonce = nonce();
-  await writeText(conn, `334 ${serverNonce}\n`);
-  const answer = await reader.readLine(4096);
-  const proof = /^AUTH ([0-9a-f]{64})$/.exec(answer ?? "")?.[1] ?? "";
-  if (!(await secret.verify("client", serverNonce, clientNonce, proof))) return refuse(535, "wrong secret");
-  await writeText(conn, `235 ${await secret.proof("server", clientNonce, serverNonce)}\n`);
-  return { clientNonce, serverNonce, reader };
+  const first = await reader.readLine(Limits.MAX_HEADER_BYTES);
+  if (first === null) return refuse(Status.NEEDS_SECRET, "closed before the handshake");
+  const client = parseAuth(first, "nonce");
+  if (client === undefined) return refuse(Status.NEEDS_SECRET, "this server needs the shared secret (--secret)");
+  const nonces = { client, server: nonce() };
+  await writeText(conn, formatStatusLine(Status.AUTH_CHALLENGE, nonces.server));
+  const answer = await reader.readLine(Limits.MAX_HEADER_BYTES);
+  const proof = answer === null ? undefined : parseAuth(answer, "proof");
+  if (proof === undefined || !(await secret.verify({ side: "client", nonces, proof }))) {
+    return refuse(Status.WRONG_SECRET, "wrong secret");
+  }
+  await writeText(conn, formatStatusLine(Status.AUTH_OK, await secret.proof("server", nonces)));
+  return { nonces, reader };
+}
+
+/** Options of {@link SecureLink.over}. */
+export interface SecureLinkOptions {
+  /** The handshake that was just made on the connection. */
+  shook: Shook;
+  /** The secret both sides know. */
+  secret: Secret;
+  /** Which side this is. */
+  side: Side;
 }
 
 /**
  * A connection whose bytes are encrypted and authenticated both ways. Reads
  * give plain bytes; a record that fails its tag closes the connection with
- * an error.
+ * an error (`Deno.errors.InvalidData`).
  */
 export class SecureLink implements Link {
   #conn: Deno.Conn;
@@ -198,26 +241,27 @@ export class SecureLink implements Link {
   #plain: Uint8Array = new Uint8Array(0);
   #writes: Promise<unknown> = Promise.resolve();
 
-  private constructor(conn: Deno.Conn, reader: BufferedReader, sendKey: CryptoKey, receiveKey: CryptoKey) {
+  private constructor(conn: Deno.Conn, keys: { reader: BufferedReader; send: CryptoKey; receive: CryptoKey }) {
     this.#conn = conn;
-    this.#reader = reader;
-    this.#sendKey = sendKey;
-    this.#receiveKey = receiveKey;
+    this.#reader = keys.reader;
+    this.#sendKey = keys.send;
+    this.#receiveKey = keys.receive;
   }
 
-  /** Wraps `conn` after a handshake, as the `side` that it is. */
-  static async over(conn: Deno.Conn, shook: Shook, secret: Secret, side: "client" | "server"): Promise<SecureLink> {
-    const toServer = await secret.direction(shook.clientNonce, shook.serverNonce, "to-server");
-    const toClient = await secret.direction(shook.clientNonce, shook.serverNonce, "to-client");
-    return side === "client"
-      ? new SecureLink(conn, shook.reader, toServer, toClient)
-      : new SecureLink(conn, shook.reader, toClient, toServer);
+  /** Wraps `conn` after a handshake. */
+  static async over(conn: Deno.Conn, options: SecureLinkOptions): Promise<SecureLink> {
+    const { shook, secret, side } = options;
+    const send = await secret.direction(shook.nonces, side);
+    const receive = await secret.direction(shook.nonces, side === "client" ? "server" : "client");
+    return new SecureLink(conn, { reader: shook.reader, send, receive });
   }
 
+  /** The other side's address. */
   get remoteAddr(): Deno.Addr {
     return this.#conn.remoteAddr;
   }
 
+  /** Reads plain bytes: what is left of the last record, else the next record, decrypted. */
   async read(buffer: Uint8Array): Promise<number | null> {
     if (this.#plain.length === 0) {
       const record = await this.#nextRecord();
@@ -234,7 +278,7 @@ export class SecureLink implements Link {
     const head = new Uint8Array(4);
     if (!(await this.#fill(head, true))) return null;
     const length = new DataView(head.buffer).getUint32(0);
-    if (length < TAG_BYTES || length > RECORD_BYTES + TAG_BYTES) throw this.#broken("a record of a bad length");
+    if (length < TAG_BYTES || length > Limits.RECORD_BYTES + TAG_BYTES) throw this.#broken("a record of a bad length");
     const sealed = new Uint8Array(length);
     if (!(await this.#fill(sealed, false))) throw this.#broken("the connection ended inside a record");
     try {
@@ -244,8 +288,8 @@ export class SecureLink implements Link {
         sealed,
       );
       return new Uint8Array(plain);
-    } catch {
-      throw this.#broken("a record failed its authentication (tampered, or another key)");
+    } catch (error) {
+      throw this.#broken("a record failed its authentication (tampered, or another key)", error);
     }
   }
 
@@ -263,16 +307,17 @@ export class SecureLink implements Link {
     return true;
   }
 
-  #broken(why: string): Error {
+  #broken(why: string, cause?: unknown): Error {
     closeQuietly(this.#conn);
-    return new Deno.errors.InvalidData(why);
+    return new Deno.errors.InvalidData(why, { cause });
   }
 
+  /** Encrypts `bytes` into records, in order, and writes them; resolves with their plain length. */
   write(bytes: Uint8Array): Promise<number> {
     // Records go out in order, each sealed with the next counter.
     const turn = this.#writes.then(async () => {
-      for (let at = 0; at < bytes.length; at += RECORD_BYTES) {
-        const plain = bytes.subarray(at, at + RECORD_BYTES) as Uint8Array<ArrayBuffer>;
+      for (let at = 0; at < bytes.length; at += Limits.RECORD_BYTES) {
+        const plain = bytes.subarray(at, at + Limits.RECORD_BYTES) as Uint8Array<ArrayBuffer>;
         const sealed = new Uint8Array(
           await crypto.subtle.encrypt({ name: "AES-GCM", iv: counterNonce(this.#sent++) }, this.#sendKey, plain),
         );
@@ -287,6 +332,7 @@ export class SecureLink implements Link {
     return turn;
   }
 
+  /** Closes the connection underneath. */
   close(): void {
     this.#conn.close();
   }
@@ -296,32 +342,4 @@ function counterNonce(counter: bigint): Uint8Array<ArrayBuffer> {
   const iv = new Uint8Array(12);
   new DataView(iv.buffer).setBigUint64(4, counter);
   return iv;
-}
-
-/** Options of {@link dialPeer}. */
-export interface DialOptions {
-  /** Connecting and the handshake together may take at most this long. */
-  timeoutMs: number;
-  signal?: AbortSignal;
-  /** With a secret: the handshake, then every byte encrypted. */
-  secret?: Secret;
-}
-
-/** Connects to a peer at `host:port`; with a secret, proves it and encrypts. */
-export async function dialPeer(host: string, port: number, options: DialOptions): Promise<Link> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-  const conn = await Deno.connect({ hostname: host, port, signal });
-  if (!options.secret) return conn;
-  const stop = () => closeQuietly(conn);
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    const shook = await authenticateToServer(conn, options.secret);
-    return await SecureLink.over(conn, shook, options.secret, "client");
-  } catch (error) {
-    closeQuietly(conn);
-    throw error;
-  } finally {
-    signal.removeEventListener("abort", stop);
-  }
 }

@@ -5,30 +5,60 @@
  * @module
  */
 
-import { Status } from "../protocol.ts";
-import { authenticateClient, type Link, type Secret, SecureLink } from "./secret.ts";
-import { closeQuietly, Watchdog, writeText } from "./streams.ts";
+import { formatStatusLine, Limits, Status, Timeouts } from "../protocol.ts";
+import { type Clock, sleep, systemClock } from "./clock.ts";
+import { closeQuietly, type Link } from "./link.ts";
+import { authenticateClient, type Secret, SecureLink } from "./secret.ts";
+import { writeText } from "./streams.ts";
+import { Watchdog } from "./watchdog.ts";
 
-/** Where to listen. */
+/** Where to listen, and whom to admit. */
 export interface ListenOptions {
   /** Address to bind. Default `0.0.0.0`. */
   hostname?: string;
   /** Port to bind; 0 picks a free one. */
   port: number;
-  /** Most connections at once; one more is answered `421` and closed. Default 20,000. */
+  /** Most connections at once; one more is answered `421` and closed. Default `Limits.MAX_CONNECTIONS`. */
   maxConnections?: number;
   /** Most connections at once from one remote address; 0 for no limit. Default 0. */
   maxPerAddress?: number;
   /** Admit only clients that prove they know this secret, and encrypt (see `secret.ts`). Default: admit all. */
   secret?: Secret;
-  /** With a secret: a client has this long to prove it. Default 10,000 ms. */
+  /** With a secret: a client has this long to prove it. Default `Timeouts.HANDSHAKE_MS`. */
   handshakeTimeoutMs?: number;
+}
+
+/** Options of {@link TcpServer.close}. */
+export interface CloseOptions {
+  /** How long handlers may take to end on their own. Default 0: connections are closed at once. */
+  graceMs?: number;
+  /** Told when the grace period begins (to close idle connections at once). */
+  onDrain?: () => void;
+  /** Told just before the connections left are closed. */
+  onForce?: () => void;
+  /** Whose time the grace period is measured in. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /** Handles one connection; the server closes it after the returned promise settles. */
 export type ConnectionHandler = (link: Link) => Promise<void>;
 
-/** A TCP server: accepts until closed, then closes every connection and waits for the handlers. */
+/** Options of {@link TcpServer}. */
+export interface TcpServerOptions extends ListenOptions {
+  /** Told of errors a handler threw, and of failed accepts. Default: nothing. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * A TCP server: accepts until closed, then closes every connection and waits for the handlers.
+ *
+ * @example
+ * ```ts
+ * await using server = new TcpServer(async (link) => {
+ *   await writeText(link, "200 hello\n");
+ * }, { hostname: "127.0.0.1", port: 0 });
+ * ```
+ */
 export class TcpServer implements AsyncDisposable {
   /** The address actually bound (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
@@ -48,15 +78,15 @@ export class TcpServer implements AsyncDisposable {
   #closing: Promise<void> | undefined;
 
   /** Listens at once; throws `Deno.errors.AddrInUse` and the like. */
-  constructor(options: ListenOptions, handler: ConnectionHandler, onError: (error: unknown) => void) {
+  constructor(handler: ConnectionHandler, options: TcpServerOptions) {
     this.#listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
     this.addr = this.#listener.addr;
     this.#handler = handler;
-    this.#onError = onError;
-    this.#maxConnections = options.maxConnections ?? 20_000;
+    this.#onError = options.onError ?? (() => {});
+    this.#maxConnections = options.maxConnections ?? Limits.MAX_CONNECTIONS;
     this.#maxPerAddress = options.maxPerAddress ?? 0;
     this.#secret = options.secret;
-    this.#handshakeMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#handshakeMs = options.handshakeTimeoutMs ?? Timeouts.HANDSHAKE_MS;
     this.#acceptLoop = this.#accept();
   }
 
@@ -81,7 +111,7 @@ export class TcpServer implements AsyncDisposable {
       if (refusal) {
         // Not awaited: a client that does not read must not hold the accept loop.
         this.#unadmitted.add(conn);
-        writeText(conn, `${Status.TOO_MANY_CONNECTIONS} ${refusal}\n`).catch(() => {}).finally(() => {
+        writeText(conn, formatStatusLine(Status.TOO_MANY_CONNECTIONS, refusal)).catch(() => {}).finally(() => {
           this.#unadmitted.delete(conn);
           closeQuietly(conn);
         });
@@ -115,7 +145,7 @@ export class TcpServer implements AsyncDisposable {
     this.#unadmitted.add(conn);
     try {
       const shook = await authenticateClient(conn, this.#secret);
-      return this.#closing ? undefined : await SecureLink.over(conn, shook, this.#secret, "server");
+      return this.#closing ? undefined : await SecureLink.over(conn, { shook, secret: this.#secret, side: "server" });
     } catch {
       return undefined; // told why already, or gone
     } finally {
@@ -129,22 +159,22 @@ export class TcpServer implements AsyncDisposable {
   }
 
   /**
-   * Stops accepting, then gives the handlers up to `graceMs` to end on their
-   * own (they see {@link TcpServer.closing}; `onDrain` may close idle
-   * connections at once), then closes every connection left and waits for
-   * the handlers (`onForce` is told just before). Idempotent.
+   * Stops accepting, then gives the handlers up to `options.graceMs` to end
+   * on their own (they see {@link TcpServer.closing}; `onDrain` may close
+   * idle connections at once), then closes every connection left and waits
+   * for the handlers (`onForce` is told just before). Idempotent.
    */
-  close(graceMs = 0, onDrain?: () => void, onForce?: () => void): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    const { graceMs = 0, onDrain, onForce, clock = systemClock } = options;
     this.#closing ??= (async () => {
       closeQuietly(this.#listener);
       await this.#acceptLoop;
       for (const conn of this.#unadmitted) closeQuietly(conn);
       if (graceMs > 0 && this.#sessions.size > 0) {
         onDrain?.();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const grace = new Promise((resolve) => timer = setTimeout(resolve, graceMs));
-        await Promise.race([Promise.allSettled([...this.#sessions]), grace]);
-        clearTimeout(timer);
+        const stop = new AbortController();
+        await Promise.race([Promise.allSettled([...this.#sessions]), sleep(graceMs, { signal: stop.signal, clock })]);
+        stop.abort();
       }
       onForce?.();
       for (const conn of this.#conns) closeQuietly(conn);

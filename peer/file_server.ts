@@ -7,33 +7,29 @@
  * @module
  */
 
-import { BufferedReader } from "../io/reader.ts";
-import { bytesToHex, CHUNK_SIZE, HASH_BYTES } from "../disk/chunks.ts";
-import type { Link, Secret } from "../io/secret.ts";
 import {
+  CHUNK_SIZE,
   type FileRequest,
   formatAddress,
+  formatChunkHashes,
   formatFileHeader,
   formatHashesHeader,
-  formatReplyLine,
+  formatStatusLine,
+  HASH_BYTES,
+  Limits,
   parseFileRequest,
   ProtocolError,
   Status,
+  Timeouts,
 } from "../protocol.ts";
 import type { SharedFolder } from "../disk/shared_folder.ts";
+import { errorMessage, isDisconnect, TransferError } from "../io/errors.ts";
+import { closeQuietly, type Link } from "../io/link.ts";
+import { RateLimit } from "../io/rate_limit.ts";
+import { BufferedReader } from "../io/reader.ts";
 import { type ListenOptions, TcpServer } from "../io/server.ts";
-import {
-  BufferPool,
-  closeQuietly,
-  errorMessage,
-  exactBytes,
-  isDisconnect,
-  RateLimit,
-  sinkStream,
-  TransferError,
-  Watchdog,
-  writeText,
-} from "../io/streams.ts";
+import { BufferPool, exactBytes, sinkStream, writeText } from "../io/streams.ts";
+import { Watchdog } from "../io/watchdog.ts";
 
 /** What the file server reports. `bytes` counts the whole connection's bytes of that file (all its ranges). */
 export type FileServerEvent =
@@ -45,14 +41,12 @@ export type FileServerEvent =
 export interface FileServerOptions extends ListenOptions {
   /** The folder to serve. */
   folder: SharedFolder;
-  /** A connection silent (no byte read or written) this long is closed. Default 30,000 ms. */
+  /** A connection silent (no byte read or written) this long is closed. Default `Timeouts.HOLDER_IDLE_MS`. */
   idleTimeoutMs?: number;
   /** All uploads together send at most this many bytes per second. Default: no limit. */
   maxUploadRate?: number;
-  /** Most answers being sent at once; one more request gets `503 busy` at once. Default 64. */
+  /** Most answers being sent at once; one more request gets `503 busy` at once. Default `Limits.MAX_UPLOADS`. */
   maxUploads?: number;
-  /** Serve only peers that know this secret, every byte encrypted. Default: serve anyone, in the clear. */
-  secret?: Secret;
   /** Told of every request. Default: nothing. */
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
@@ -75,26 +69,26 @@ export interface FileServer extends AsyncDisposable {
 export function startFileServer(options: FileServerOptions): FileServer {
   const context: ServeContext = {
     folder: options.folder,
-    idleMs: options.idleTimeoutMs ?? 30_000,
+    idleMs: options.idleTimeoutMs ?? Timeouts.HOLDER_IDLE_MS,
     onEvent: options.onEvent ?? (() => {}),
     pool: new BufferPool(8),
     limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined,
     idle: new Set(),
     server: undefined,
-    maxUploads: options.maxUploads ?? 64,
+    maxUploads: options.maxUploads ?? Limits.MAX_UPLOADS,
     uploading: 0,
     forced: false,
   };
-  const server = new TcpServer(options, (conn) => serveConnection(conn, context), options.onError ?? (() => {}));
+  const server = new TcpServer((conn) => new Upload(conn, context).serve(), options);
   context.server = server;
   const close = (graceMs = 0) =>
-    server.close(
+    server.close({
       graceMs,
-      () => {
+      onDrain: () => {
         for (const conn of context.idle) closeQuietly(conn);
       },
-      () => context.forced = true,
-    );
+      onForce: () => context.forced = true,
+    });
   return { addr: server.addr, close, [Symbol.asyncDispose]: () => close() };
 }
 
@@ -116,112 +110,133 @@ interface ServeContext {
 }
 
 /**
- * Answers requests until the client closes, sends `GET` (answered, then
- * closed, so that `nc` ends), sends a line that is not a request, or stays
- * silent for the idle time. A failure in the middle of a body closes the
- * connection: the client could not tell where the next answer starts.
+ * One downloader's connection: answers requests until the client closes,
+ * sends `GET` (answered, then closed, so that `nc` ends), sends a line that
+ * is not a request, or stays silent for the idle time. A failure in the
+ * middle of a body closes the connection: the client could not tell where
+ * the next answer starts.
  */
-async function serveConnection(conn: Link, context: ServeContext): Promise<void> {
-  const { onEvent } = context;
-  const remote = conn.remoteAddr as Deno.NetAddr;
-  const to = formatAddress(remote.hostname, remote.port);
-  using watchdog = new Watchdog(context.idleMs, () => closeQuietly(conn));
-  const reader = new BufferedReader(conn);
-  // The file this connection is fetching, and its bytes so far: one event per file, not per range.
-  let current = { name: "", bytes: 0, ranges: 0 };
-  const finish = () => {
-    if (current.ranges > 0) onEvent({ type: "served", ...current, to });
-    current = { name: "", bytes: 0, ranges: 0 };
-  };
-  try {
-    while (!context.server?.closing) {
-      let request: FileRequest;
-      try {
-        context.idle.add(conn);
-        const line = await reader.readLine().finally(() => context.idle.delete(conn));
-        if (line === null) return;
-        watchdog.touch();
-        request = parseFileRequest(line);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        await refuse(conn, error, to, onEvent);
-        return;
-      }
-      if (request.name !== current.name) finish();
-      current.name = request.name;
-      try {
-        if (request.verb === "HASHES") await sendHashes(conn, request.name, context);
-        else await sendBytes(conn, request, context, watchdog, (n) => current.bytes += n);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        await refuse(conn, error, to, onEvent);
+class Upload {
+  #conn: Link;
+  #context: ServeContext;
+  #to: string;
+  #watchdog: Watchdog;
+  #reader: BufferedReader;
+  /** The file this connection is fetching, and its bytes so far: one event per file, not per range. */
+  #current = { name: "", bytes: 0, ranges: 0 };
+
+  constructor(conn: Link, context: ServeContext) {
+    this.#conn = conn;
+    this.#context = context;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    this.#to = formatAddress(remote.hostname, remote.port);
+    this.#watchdog = new Watchdog(context.idleMs, () => closeQuietly(conn));
+    this.#reader = new BufferedReader(conn);
+  }
+
+  async serve(): Promise<void> {
+    try {
+      while (!this.#context.server?.closing) {
+        const request = await this.#nextRequest();
+        if (request === null) return;
+        if (request.name !== this.#current.name) this.#finish();
+        this.#current.name = request.name;
+        try {
+          if (request.verb === "HASHES") await this.#sendHashes(request.name);
+          else await this.#sendBytes(request);
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) throw error;
+          await this.#refuse(error);
+          if (request.verb === "GET") return;
+          continue;
+        }
+        if (request.verb !== "HASHES") this.#current.ranges++;
         if (request.verb === "GET") return;
-        continue;
       }
-      if (request.verb !== "HASHES") current.ranges++;
-      if (request.verb === "GET") return;
-    }
-  } catch (error) {
-    if (isDisconnect(error) || watchdog.expired || error instanceof TransferError) {
-      const message = watchdog.expired
+    } catch (error) {
+      if (!isDisconnect(error) && !this.#watchdog.expired && !(error instanceof TransferError)) {
+        await writeText(this.#conn, formatStatusLine(Status.SERVER_ERROR, "server error")).catch(() => {});
+        throw error;
+      }
+      const message = this.#watchdog.expired
         ? "idle timeout"
         : isDisconnect(error)
         ? "the downloader closed the connection"
         : errorMessage(error);
-      if (current.name) onEvent({ type: "aborted", ...current, to, message });
-      current = { name: "", bytes: 0, ranges: 0 };
-    } else {
-      await writeText(conn, formatReplyLine(500, "server error") + "\n").catch(() => {});
-      throw error;
+      if (this.#current.name) this.#context.onEvent({ type: "aborted", ...this.#current, to: this.#to, message });
+      this.#current = { name: "", bytes: 0, ranges: 0 };
+    } finally {
+      this.#finish();
+      this.#watchdog.stop();
     }
-  } finally {
-    finish();
   }
-}
 
-async function refuse(conn: Link, error: ProtocolError, to: string, onEvent: ServeContext["onEvent"]) {
-  onEvent({ type: "refused", to, status: error.status, message: error.message });
-  await writeText(conn, formatReplyLine(error.status, error.message) + "\n");
-}
+  /** The next request; null when the client is done, or sent a line that is not one (it is told why). */
+  async #nextRequest(): Promise<FileRequest | null> {
+    const { idle } = this.#context;
+    try {
+      idle.add(this.#conn);
+      const line = await this.#reader.readLine().finally(() => idle.delete(this.#conn));
+      if (line === null) return null;
+      this.#watchdog.touch();
+      return parseFileRequest(line);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      await this.#refuse(error);
+      return null;
+    }
+  }
 
-/** Sends a header and the bytes asked for; `progress` is told of every write. */
-async function sendBytes(
-  conn: Link,
-  request: FileRequest,
-  context: ServeContext,
-  watchdog: Watchdog,
-  progress: (n: number) => void,
-): Promise<void> {
-  const { folder, pool, limit } = context;
-  if (context.uploading >= context.maxUploads) {
-    throw new ProtocolError(Status.BUSY, `busy: ${context.maxUploads} uploads at once; try later`);
+  /** Tells of the file served so far, if any. */
+  #finish(): void {
+    if (this.#current.ranges > 0) this.#context.onEvent({ type: "served", ...this.#current, to: this.#to });
+    this.#current = { name: "", bytes: 0, ranges: 0 };
   }
-  context.uploading++;
-  using _slot = { [Symbol.dispose]: () => context.uploading-- };
-  using opened = await folder.openFile(request.name);
-  const { size, sha256 } = opened.entry;
-  if (request.offset > size) {
-    throw new ProtocolError(Status.RANGE_NOT_SATISFIABLE, `offset ${request.offset} is past the end (${size} bytes)`);
-  }
-  const length = Math.min(request.length ?? size, size - request.offset);
-  await opened.file.seek(request.offset, Deno.SeekMode.Start);
-  await writeText(conn, formatFileHeader({ size, sha256, offset: request.offset, length }));
-  const onWrite = (n: number) => {
-    watchdog.touch();
-    progress(n);
-  };
-  const cancelled = () => watchdog.expired || context.forced;
-  await exactBytes(opened.file, length, { pool }).pipeTo(sinkStream(conn, { onWrite, pool, limit, cancelled }));
-}
 
-/** `HASHES <name>`: the header, then one line of hex per chunk. */
-async function sendHashes(conn: Link, name: string, { folder }: ServeContext): Promise<void> {
-  using opened = await folder.openFile(name);
-  const { size, sha256 } = opened.entry;
-  const count = opened.chunks.length / HASH_BYTES;
-  const lines = [formatHashesHeader({ size, sha256, chunkSize: CHUNK_SIZE, count })];
-  for (let i = 0; i < count; i++) {
-    lines.push(bytesToHex(opened.chunks.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)) + "\n");
+  async #refuse(error: ProtocolError): Promise<void> {
+    this.#context.onEvent({ type: "refused", to: this.#to, status: error.status, message: error.message });
+    await writeText(this.#conn, formatStatusLine(error.status, error.message));
   }
-  await writeText(conn, lines.join(""));
+
+  /** Sends a header and the bytes asked for. */
+  async #sendBytes(request: FileRequest): Promise<void> {
+    const context = this.#context;
+    const { folder, pool, limit } = context;
+    if (context.uploading >= context.maxUploads) {
+      throw new ProtocolError(Status.BUSY, `busy: ${context.maxUploads} uploads at once; try later`);
+    }
+    context.uploading++;
+    using _slot = { [Symbol.dispose]: () => context.uploading-- };
+    using opened = await folder.openFile(request.name);
+    const { size, sha256 } = opened.entry;
+    if (request.offset > size) {
+      throw new ProtocolError(
+        Status.RANGE_NOT_SATISFIABLE,
+        `offset ${request.offset} is past the end (${size} bytes)`,
+      );
+    }
+    const length = Math.min(request.length ?? size, size - request.offset);
+    await opened.file.seek(request.offset, Deno.SeekMode.Start);
+    await writeText(this.#conn, formatFileHeader({ size, sha256, offset: request.offset, length }));
+    const onWrite = (n: number) => {
+      this.#watchdog.touch();
+      this.#current.bytes += n;
+    };
+    const cancelled = () => this.#watchdog.expired || context.forced;
+    await exactBytes(opened.file, length, { pool })
+      .pipeTo(sinkStream(this.#conn, { onWrite, pool, limit, cancelled }));
+  }
+
+  /** `HASHES <name>`: the header, then one line of hex per chunk. */
+  async #sendHashes(name: string): Promise<void> {
+    using opened = await this.#context.folder.openFile(name);
+    const { size, sha256 } = opened.entry;
+    const header = formatHashesHeader({
+      size,
+      sha256,
+      chunkSize: CHUNK_SIZE,
+      count: opened.chunks.length / HASH_BYTES,
+    });
+    await writeText(this.#conn, header + formatChunkHashes(opened.chunks));
+  }
 }

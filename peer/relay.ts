@@ -5,15 +5,17 @@
  * @module
  */
 
-import { type Attempt, classify, DownloadError, requestFile } from "./download.ts";
-import type { TransferBoard } from "../cli/progress.ts";
+import { createHash } from "node:crypto";
+import { type Attempt, classify, DownloadError } from "../io/errors.ts";
 import type { Secret } from "../io/secret.ts";
-import { type ByteSink, sha256Hasher, sinkStream } from "../io/streams.ts";
+import { type ByteSink, sinkStream } from "../io/streams.ts";
+import { requestFile } from "./request_file.ts";
 import type { TrackerClient } from "./tracker_client.ts";
+import type { TransferBoard } from "./transfer_board.ts";
 
 /** Options of {@link relayFile}. */
 export interface RelayOptions {
-  /** Connect and idle timeout per peer, ms. Default 10,000. */
+  /** Connect and idle timeout per peer, ms. Default `Timeouts.REQUEST_MS`. */
   timeoutMs?: number;
   /** With a secret: peers must prove they know it, and every byte is encrypted. */
   secret?: Secret;
@@ -25,31 +27,42 @@ export interface RelayOptions {
 
 /** Where the file came from. */
 export interface Relayed {
+  /** The peer that sent it. */
   from: string;
+  /** Its size. */
   size: number;
+  /** Its SHA-256, checked. */
   sha256: string;
+  /** The peers that did not have it or failed before sending it, in order. */
   failed: Attempt[];
 }
 
+/** Options of {@link relayFile}: where the bytes go, and how. */
+export interface RelayTarget extends RelayOptions {
+  /** Where the file's bytes are written (standard output, say); never closed here. */
+  out: ByteSink;
+}
+
 /**
- * Writes `name` to `out` from the first active peer that has it, checked
- * against the size and SHA-256 that peer announces in its header. A failure
- * once bytes have been written is final (they cannot be taken back): it
- * throws {@link DownloadError}, as does a file no peer has.
+ * Writes `name` to `target.out` from the first active peer that has it,
+ * checked against the size and SHA-256 that peer announces in its header. A
+ * failure once bytes have been written is final (they cannot be taken
+ * back): it throws `DownloadError`, as does a file no peer has.
+ *
+ * @example
+ * ```ts
+ * const relayed = await relayFile(tracker, "hello.txt", { out: Deno.stdout });
+ * ```
  */
-export async function relayFile(
-  tracker: TrackerClient,
-  name: string,
-  out: ByteSink,
-  options: RelayOptions = {},
-): Promise<Relayed> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+export async function relayFile(tracker: TrackerClient, name: string, target: RelayTarget): Promise<Relayed> {
+  const { out, timeoutMs, secret } = target;
+  const options = target;
   const failed: Attempt[] = [];
   const peers = await tracker.peers();
   for (const peer of peers) {
     let remote;
     try {
-      remote = await requestFile(peer.address, name, timeoutMs, undefined, options.secret);
+      remote = await requestFile(peer.address, name, { timeoutMs, secret });
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       failed.push(attempt);
@@ -57,7 +70,7 @@ export async function relayFile(
       continue;
     }
     using _ = remote;
-    const hash = sha256Hasher();
+    const hash = createHash("sha256");
     const transfer = options.board?.begin(name, remote.header.size);
     if (transfer) transfer.sources = 1;
     const onWrite = transfer && ((n: number) => void (transfer.bytes += n));
@@ -66,20 +79,24 @@ export async function relayFile(
       await remote.body.pipeTo(sinkStream(out, { hash, onWrite }));
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
-      throw new DownloadError(name, `${peer.address} failed mid-transfer: ${attempt.code} ${attempt.message}`, [
-        ...failed,
-        attempt,
-      ]);
+      throw new DownloadError(`${peer.address} failed mid-transfer: ${attempt.code} ${attempt.message}`, {
+        file: name,
+        attempts: [...failed, attempt],
+        cause: error,
+      });
     } finally {
       if (transfer) options.board?.end(transfer);
     }
     const sha256 = hash.digest("hex");
     if (sha256 !== remote.header.sha256) {
       const attempt = { holder: peer.address, code: "EHASH", message: "bytes do not match the announced sha256" };
-      throw new DownloadError(name, `${peer.address} sent bytes that do not match its sha256`, [...failed, attempt]);
+      throw new DownloadError(`${peer.address} sent bytes that do not match its sha256`, {
+        file: name,
+        attempts: [...failed, attempt],
+      });
     }
     return { from: peer.address, size: remote.header.size, sha256, failed };
   }
   const message = peers.length === 0 ? "no active peers" : `none of ${peers.length} active peers has it`;
-  throw new DownloadError(name, message, failed);
+  throw new DownloadError(message, { file: name, attempts: failed });
 }

@@ -1,59 +1,61 @@
 /**
  * A peer's side of the tracker connection: one persistent connection,
- * requests sent one at a time, each reply read to its last line.
+ * requests written in order, replies read all the time by one loop and
+ * handed to the requests in the order they were sent. Every line goes
+ * through `protocol.ts`'s formatters and parsers.
  *
  * @module
  */
 
 import {
-  encodeName,
+  expectOk,
   type FileEntry,
-  formatEntryLine,
-  formatReplyLine,
+  formatAnnouncement,
+  formatCommand,
+  formatLookup,
+  formatPageRequest,
+  formatRemoval,
   formatReport,
+  formatWaitRequest,
   type HolderReport,
   isPush,
+  Limits,
+  type ListedPeer,
   type Lookup,
-  parseAddress,
+  parsePeersReply,
   parsePush,
   parseReplyLine,
   parseSendReply,
-  parseStats,
+  parseStatsReply,
   ProtocolError,
   type Push,
   type ReplyLine,
   Status,
+  Timeouts,
   type TrackerStats,
 } from "../protocol.ts";
+import { type Clock, systemClock, type TimerHandle } from "../io/clock.ts";
+import { dial } from "../io/dial.ts";
+import { AuthError, ConnectionClosedError, errorMessage, isDisconnect } from "../io/errors.ts";
+import { closeQuietly, type Link } from "../io/link.ts";
 import { BufferedReader } from "../io/reader.ts";
-import { authenticateToServer, type Link, type Secret, SecureLink } from "../io/secret.ts";
-import { closeQuietly, encodeText, errorMessage, isDisconnect, Watchdog, writeAll } from "../io/streams.ts";
+import type { Secret } from "../io/secret.ts";
+import { encodeText, writeAll } from "../io/streams.ts";
+import { Watchdog } from "../io/watchdog.ts";
 
-/** Most lines one reply may have before the client gives up on it. */
-export const MAX_REPLY_LINES = 100_000;
-
-/** Most pages of `PEERS` {@link TrackerClient.peers} reads (100 peers each). */
-export const MAX_PEER_PAGES = 1_000;
-
-/** The tracker went away. */
-export class ConnectionClosedError extends Error {
-  /** Builds the error. */
-  constructor(message = "the tracker closed the connection") {
-    super(message);
-    this.name = "ConnectionClosedError";
-  }
-}
-
-/** A peer the tracker lists. */
-export interface ListedPeer {
-  address: string;
-  files: number;
+/** A whole reply: its lines parsed, and its text as it came (for `info.txt`). */
+export interface Reply {
+  /** Each line, parsed. */
+  lines: ReplyLine[];
+  /** The lines as they came, each with its line feed. */
+  text: string;
 }
 
 /** A request waiting for its reply. */
-interface Waiter {
+interface Pending {
   lines: ReplyLine[];
-  resolve: (lines: ReplyLine[]) => void;
+  text: string;
+  resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
   deadline: Watchdog;
 }
@@ -63,7 +65,9 @@ export type Arrival = Push["event"];
 
 /** What {@link TrackerClient.wait} gives: the lookups, and for each name nobody held, when it arrives. */
 export interface WaitReply {
+  /** The tracker's answer, as for `SEND`. */
   lookups: Lookup[];
+  /** The reply as it came. */
   raw: string;
   /** Name → `FOUND` (look it up again now) or `EXPIRED`; rejects if the tracker connection is lost first. */
   arrivals: Map<string, Promise<Arrival>>;
@@ -72,57 +76,70 @@ export interface WaitReply {
 interface Watch {
   resolve: (arrival: Arrival) => void;
   reject: (error: Error) => void;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: TimerHandle;
   /** Told (or failed) already. */
   settled?: boolean;
+}
+
+/** Options of {@link TrackerClient.connect}. */
+export interface TrackerClientOptions {
+  /** Connecting (with the handshake), and each request, may take at most this long. Default `Timeouts.REQUEST_MS`. */
+  timeoutMs?: number;
+  /** Prove we know this secret, and encrypt. Default: plain. */
+  secret?: Secret;
+  /** Whose time deadlines, the heartbeat and waits are measured in. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /**
  * One persistent connection to a tracker. Replies are read all the time by
  * one loop and handed to the requests in the order they were sent, so the
  * client learns at once when the tracker goes away ({@link TrackerClient.closed}).
+ *
+ * @example
+ * ```ts
+ * await using tracker = await TrackerClient.connect("127.0.0.1:4444");
+ * const { lookups } = await tracker.send(["hello.txt"]);
+ * ```
  */
 export class TrackerClient implements AsyncDisposable {
   #conn: Link;
   #reader: BufferedReader;
   #timeoutMs: number;
-  #waiting: Waiter[] = [];
+  #clock: Clock;
+  #pending: Pending[] = [];
   #writes: Promise<unknown> = Promise.resolve();
   #closed = false;
   #gone = Promise.withResolvers<string>();
-  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #heartbeat: TimerHandle | undefined;
   #loop: Promise<void>;
   /** Names waited for (WAIT), told by push lines. */
   #watches = new Map<string, Watch[]>();
 
-  private constructor(conn: Link, timeoutMs: number) {
+  private constructor(conn: Link, options: { timeoutMs: number; clock: Clock }) {
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);
-    this.#timeoutMs = timeoutMs;
+    this.#timeoutMs = options.timeoutMs;
+    this.#clock = options.clock;
     this.#loop = this.#readReplies();
   }
 
   /**
-   * Connects to `address` (`HOST:PORT`). Connecting, and each request, may
-   * take at most `timeoutMs` (default 10 s); a request that takes longer
-   * closes the connection.
+   * Connects to `address` (`HOST:PORT`). A request that takes longer than
+   * the timeout closes the connection (the next reply could not be told
+   * apart). Throws an error saying which tracker could not be reached, and
+   * why (the original error is its `cause`).
    */
-  static async connect(address: string, timeoutMs = 10_000, secret?: Secret): Promise<TrackerClient> {
-    const { host, port } = parseAddress(address);
-    let conn: Deno.Conn;
+  static async connect(address: string, options: TrackerClientOptions = {}): Promise<TrackerClient> {
+    const timeoutMs = options.timeoutMs ?? Timeouts.REQUEST_MS;
     try {
-      conn = await Deno.connect({ hostname: host, port, signal: AbortSignal.timeout(timeoutMs) });
+      const conn = await dial(address, { timeoutMs, secret: options.secret });
+      return new TrackerClient(conn, { timeoutMs, clock: options.clock ?? systemClock });
     } catch (error) {
-      throw new Error(`cannot reach the tracker at ${address}: ${errorMessage(error)}`);
-    }
-    if (!secret) return new TrackerClient(conn, timeoutMs);
-    using _deadline = new Watchdog(timeoutMs, () => closeQuietly(conn));
-    try {
-      const shook = await authenticateToServer(conn, secret);
-      return new TrackerClient(await SecureLink.over(conn, shook, secret, "client"), timeoutMs);
-    } catch (error) {
-      closeQuietly(conn);
-      throw new Error(`the tracker at ${address} refused us: ${errorMessage(error)}`);
+      const message = error instanceof AuthError
+        ? `the tracker at ${address} refused us: ${error.message}`
+        : `cannot reach the tracker at ${address}: ${errorMessage(error)}`;
+      throw new ConnectionClosedError(message, { cause: error });
     }
   }
 
@@ -143,33 +160,37 @@ export class TrackerClient implements AsyncDisposable {
    */
   keepAlive(ms: number): void {
     if (this.#closed) return;
-    clearInterval(this.#heartbeat);
-    this.#heartbeat = setInterval(() => {
-      if (this.#waiting.length === 0) this.request("PING").catch(() => {});
-    }, ms);
+    this.#clock.clearTimeout(this.#heartbeat);
+    const beat = () => {
+      this.#heartbeat = this.#clock.setTimeout(() => {
+        if (this.#pending.length === 0) this.request(formatCommand("PING")).catch(() => {});
+        if (!this.#closed) beat();
+      }, ms);
+    };
+    beat();
   }
 
   /**
-   * Sends one command line and resolves with its whole reply. Requests may
-   * be sent while earlier ones wait: replies come in order.
+   * Sends `text` (whole lines, as `protocol.ts` formats them) and resolves
+   * with the whole reply. Requests may be sent while earlier ones wait:
+   * replies come in order.
    */
-  request(line: string): Promise<ReplyLine[]> {
+  request(text: string): Promise<Reply> {
     if (this.#closed) return Promise.reject(new ConnectionClosedError("the tracker connection is closed"));
-    const { promise, resolve, reject } = Promise.withResolvers<ReplyLine[]>();
-    // Any request that takes longer than the timeout closes the connection: the next
-    // reply could not be told apart.
+    const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     const deadline = new Watchdog(
       this.#timeoutMs,
       () => this.#close(`the tracker did not answer within ${this.#timeoutMs / 1000} s`),
+      { clock: this.#clock },
     );
-    this.#waiting.push({ lines: [], resolve, reject, deadline });
-    const text = line.endsWith("\n") ? line : line + "\n";
+    this.#pending.push({ lines: [], text: "", resolve, reject, deadline });
+    const line = text.endsWith("\n") ? text : text + "\n";
     // The deadline is about progress: a long UPDATE on a slow link is not late while it flows.
-    this.#writes = this.#writes.then(() => writeAll(this.#conn, encodeText(text), () => deadline.touch())).catch(
-      (error) => {
+    this.#writes = this.#writes
+      .then(() => writeAll(this.#conn, encodeText(line), { onWrite: () => deadline.touch() }))
+      .catch((error) => {
         this.#close(isDisconnect(error) ? "the tracker closed the connection" : errorMessage(error));
-      },
-    );
+      });
     return promise;
   }
 
@@ -184,15 +205,16 @@ export class TrackerClient implements AsyncDisposable {
           continue;
         }
         const line = parseReplyLine(raw);
-        const waiter = this.#waiting[0];
-        if (!waiter) throw new ProtocolError(Status.BAD_REQUEST, `a reply nobody asked for: ${raw.slice(0, 80)}`);
-        waiter.lines.push(line);
-        waiter.deadline.touch();
+        const pending = this.#pending[0];
+        if (!pending) throw new ProtocolError(Status.BAD_REQUEST, `a reply nobody asked for: ${raw.slice(0, 80)}`);
+        pending.lines.push(line);
+        pending.text += raw + "\n";
+        pending.deadline.touch();
         if (!line.more) {
-          this.#waiting.shift();
-          waiter.deadline.stop();
-          waiter.resolve(waiter.lines);
-        } else if (waiter.lines.length >= MAX_REPLY_LINES) {
+          this.#pending.shift();
+          pending.deadline.stop();
+          pending.resolve({ lines: pending.lines, text: pending.text });
+        } else if (pending.lines.length >= Limits.MAX_REPLY_LINES) {
           throw new ProtocolError(Status.TOO_LARGE, "tracker reply too long");
         }
       }
@@ -206,7 +228,7 @@ export class TrackerClient implements AsyncDisposable {
     const watches = this.#watches.get(push.name);
     this.#watches.delete(push.name);
     for (const w of watches ?? []) {
-      clearTimeout(w.timer);
+      this.#clock.clearTimeout(w.timer);
       w.settled = true;
       w.resolve(push.event);
     }
@@ -215,15 +237,15 @@ export class TrackerClient implements AsyncDisposable {
   #close(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeat);
+    this.#clock.clearTimeout(this.#heartbeat);
     closeQuietly(this.#conn);
-    for (const w of this.#waiting.splice(0)) {
-      w.deadline.stop();
-      w.reject(new ConnectionClosedError(why));
+    for (const p of this.#pending.splice(0)) {
+      p.deadline.stop();
+      p.reject(new ConnectionClosedError(why));
     }
     for (const watches of this.#watches.values()) {
       for (const w of watches) {
-        clearTimeout(w.timer);
+        this.#clock.clearTimeout(w.timer);
         w.settled = true;
         w.reject(new ConnectionClosedError(why));
       }
@@ -232,21 +254,26 @@ export class TrackerClient implements AsyncDisposable {
     this.#gone.resolve(why);
   }
 
-  /** Announces every file this peer serves at `port`, replacing what it announced before. */
+  /** Announces every file this peer serves at `port`, replacing what it announced before; the tracker's answer. */
   async update(port: number, files: readonly FileEntry[]): Promise<string> {
-    const text = [`UPDATE ${port} ${files.length}`, ...files.map(formatEntryLine)].join("\n");
-    return expectOk(await this.request(text)).text;
+    return expectOk((await this.request(formatAnnouncement({ verb: "UPDATE", port }, files))).lines).text;
   }
 
   /** Adds files to (or changes them among) what this peer announced, at `port`. */
   async add(port: number, files: readonly FileEntry[]): Promise<string> {
-    const text = [`ADD ${port} ${files.length}`, ...files.map(formatEntryLine)].join("\n");
-    return expectOk(await this.request(text)).text;
+    return expectOk((await this.request(formatAnnouncement({ verb: "ADD", port }, files))).lines).text;
   }
 
   /** Takes files out of what this peer announced. */
   async remove(names: readonly string[]): Promise<string> {
-    return expectOk(await this.request([`REMOVE ${names.length}`, ...names.map(encodeName)].join("\n"))).text;
+    return expectOk((await this.request(formatRemoval(names))).lines).text;
+  }
+
+  /** Looks files up; `raw` is the reply as it came, for `info.txt`. */
+  async send(names: readonly string[]): Promise<{ lookups: Lookup[]; raw: string }> {
+    const reply = await this.request(formatLookup(names));
+    expectOk(reply.lines);
+    return { lookups: parseSendReply(reply.lines), raw: reply.text };
   }
 
   /**
@@ -273,22 +300,22 @@ export class TrackerClient implements AsyncDisposable {
       if (list.length > 0) this.#watches.set(name, list);
       else this.#watches.delete(name);
     };
-    let lines: ReplyLine[];
+    let reply: Reply;
     try {
-      lines = await this.request(`WAIT ${seconds} ${names.map(encodeName).join(", ")}`);
-      expectOk(lines);
+      reply = await this.request(formatWaitRequest({ seconds, names }));
+      expectOk(reply.lines);
     } catch (error) {
       for (const [name, watch] of watches) unwatch(name, watch);
       throw error;
     }
-    const lookups = parseSendReply(lines);
+    const lookups = parseSendReply(reply.lines);
     const statuses = new Map(lookups.map((l) => [l.name, l.status]));
     for (const [name, watch] of watches) {
       const status = statuses.get(name);
       if (watch.settled && status !== undefined) continue; // a push for an earlier wait on the same name came first
       if (status === Status.NOT_FOUND) {
         // Should the tracker's own timer be lost, this side gives up a little later.
-        watch.timer = setTimeout(() => {
+        watch.timer = this.#clock.setTimeout(() => {
           unwatch(name, watch);
           watch.settled = true;
           watch.resolve("EXPIRED");
@@ -299,50 +326,39 @@ export class TrackerClient implements AsyncDisposable {
         arrivals.delete(name);
       }
     }
-    return { lookups, raw: lines.map(formatLine).join(""), arrivals };
+    return { lookups, raw: reply.text, arrivals };
   }
 
   /** The tracker's counters (`STATS`). */
   async stats(): Promise<TrackerStats> {
-    const last = expectOk(await this.request("STATS"));
-    return parseStats(last.text.replace(/^STATS\s*/, ""));
-  }
-
-  /** Looks files up; `raw` is the reply as it came, for `info.txt`. */
-  async send(names: readonly string[]): Promise<{ lookups: Lookup[]; raw: string }> {
-    const lines = await this.request(`SEND ${names.map(encodeName).join(", ")}`);
-    expectOk(lines);
-    return { lookups: parseSendReply(lines), raw: lines.map(formatLine).join("") };
+    return parseStatsReply((await this.request(formatCommand("STATS"))).lines);
   }
 
   /** Tells the tracker how a holder served (`REPORT`); returns its answer. */
   async report(report: HolderReport): Promise<string> {
-    return expectOk(await this.request(formatReport(report))).text;
+    return expectOk((await this.request(formatReport(report))).lines).text;
   }
 
-  /** The peers that serve files now: every page of `PEERS` (at most {@link MAX_PEER_PAGES}). */
+  /** The peers that serve files now: every page of `PEERS` (at most `Limits.MAX_PEER_PAGES`). */
   async peers(): Promise<ListedPeer[]> {
     const peers: ListedPeer[] = [];
-    for (let page = 1; page <= MAX_PEER_PAGES; page++) {
-      const lines = await this.request(page === 1 ? "PEERS" : `PEERS --page ${page}`);
-      const end = expectOk(lines);
-      for (const line of lines.slice(0, -1)) {
-        const m = /^PEER (\S+) (\d+)$/.exec(line.text);
-        if (m) peers.push({ address: m[1], files: Number(m[2]) });
-      }
-      if (!end.text.includes("; next: ")) break;
+    let page: number | undefined = 1;
+    for (let read = 0; page !== undefined && read < Limits.MAX_PEER_PAGES; read++) {
+      const reply = parsePeersReply((await this.request(formatPageRequest({ verb: "PEERS", page }))).lines);
+      peers.push(...reply.peers);
+      page = reply.nextPage;
     }
     return peers;
   }
 
-  /** Sends any command and returns the reply as text lines (for `LIST`, `HELP`, …). */
+  /** Sends a line a person typed (`LIST x`, `HELP`, …) and returns the reply as it came. */
   async raw(line: string): Promise<string> {
-    return (await this.request(line)).map(formatLine).join("");
+    return (await this.request(line)).text;
   }
 
   /** Says goodbye (unless a request is still waiting for its reply) and closes. Idempotent; never throws. */
   async quit(): Promise<void> {
-    if (!this.#closed && this.#waiting.length === 0) await this.request("QUIT").catch(() => {});
+    if (!this.#closed && this.#pending.length === 0) await this.request(formatCommand("QUIT")).catch(() => {});
     this.close();
     await this.#loop;
   }
@@ -352,19 +368,9 @@ export class TrackerClient implements AsyncDisposable {
     this.#close("closed by this side");
   }
 
-  /** Same as {@link TrackerClient.close}. */
+  /** Same as {@link TrackerClient.close}, and waits for the reading loop to end. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
     await this.#loop;
   }
-}
-
-function formatLine(line: ReplyLine): string {
-  return formatReplyLine(line.status, line.text, line.more) + "\n";
-}
-
-function expectOk(lines: ReplyLine[]): ReplyLine {
-  const last = lines[lines.length - 1];
-  if (last.status >= 400) throw new ProtocolError(last.status, last.text);
-  return last;
 }

@@ -11,9 +11,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { TrackerClient } from "../peer/tracker_client.ts";
 import { LISTENING_LINE, MAIN_PATH } from "./cli_helpers.ts";
 import { tempDir } from "./helpers.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 async function run(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), { args, cwd, stdin: "null" }).output();

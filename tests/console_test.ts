@@ -17,15 +17,17 @@
 
 import assert from "node:assert/strict";
 import { isAbsolute, join } from "node:path";
-import type { FileOutcome } from "../peer/download.ts";
 import { sendAndFetch } from "../peer.ts";
-import { ProgressDisplay, type Screen, type Transfer, type TransferBoard } from "../cli/progress.ts";
 import { relayFile } from "../peer/relay.ts";
 import { outcomeJson } from "../cli/report.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
-import { RateLimit, writeAll, writeText } from "../io/streams.ts";
 import { MAIN_PATH, makeTempDir, runCli, spawnCli, startServer, writeFiles } from "./cli_helpers.ts";
 import { deadAddress, fakeHolder, LineClient, randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
+import { ProgressDisplay, type Screen } from "../cli/progress.ts";
+import { RateLimit } from "../io/rate_limit.ts";
+import { writeAll, writeText } from "../io/streams.ts";
+import { type FileOutcome } from "../peer/download_all.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { type Transfer, type TransferBoard } from "../peer/transfer_board.ts";
 
 const MiB = 1024 * 1024;
 /** A wait that has not come true by then fails the test. */
@@ -648,11 +650,14 @@ Deno.test("board: relayFile shows one transfer of the header's size from one sou
   const board = new RecordingBoard();
   const chunks: Uint8Array[] = [];
   const relayed = await relayFile(client, "r.bin", {
-    write: (bytes) => {
-      chunks.push(bytes.slice());
-      return Promise.resolve(bytes.length);
+    out: {
+      write: (bytes) => {
+        chunks.push(bytes.slice());
+        return Promise.resolve(bytes.length);
+      },
     },
-  }, { board });
+    board,
+  });
   assert.equal(relayed.from, holder.address);
   assertOneTransfer(board, "r.bin", data.length);
   assert.equal(board.ended[0].bytes, data.length, "exactly the bytes written");
@@ -720,9 +725,12 @@ Deno.test("bad values of the new flags exit 2 with a message naming the flag", a
     ],
     [["get", "--max-download-rate", "0", "x"], /^get: --max-download-rate must be bytes per second .*, got 0$/m],
     [["peer", "--max-download-rate=-1M"], /^peer: --max-download-rate must be bytes per second .*, got -1M$/m],
-    [["get", "--wait", "--wait-timeout", "0", "x"], /^get: --wait-timeout must be whole seconds from 1 to 86400$/m],
-    [["get", "--wait-timeout", "1.5", "x"], /^get: --wait-timeout must be whole seconds from 1 to 86400$/m],
-    [["peer", "--wait-timeout", "86401"], /^peer: --wait-timeout must be whole seconds from 1 to 86400$/m],
+    [
+      ["get", "--wait", "--wait-timeout", "0", "x"],
+      /^get: --wait-timeout must be whole seconds from 1 to 86400, got 0$/m,
+    ],
+    [["get", "--wait-timeout", "1.5", "x"], /^get: --wait-timeout must be whole seconds from 1 to 86400, got 1\.5$/m],
+    [["peer", "--wait-timeout", "86401"], /^peer: --wait-timeout must be whole seconds from 1 to 86400, got 86401$/m],
     [["tracker", "--stats-every=-1"], /^tracker: --stats-every must be 0 or seconds up to \d+, got -1$/m],
     [["tracker", "--stats-every", "abc"], /^tracker: --stats-every must be 0 or seconds up to \d+, got abc$/m],
     [["tracker", "--stats-every", "0.001"], /^tracker: --stats-every must be 0 or seconds up to \d+, got 0\.001$/m],

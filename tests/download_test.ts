@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { downloadAll, DownloadError, downloadFile, type DownloadOptions } from "../peer/download.ts";
 import { startFileServer } from "../peer/file_server.ts";
 import type { Holder } from "../protocol.ts";
 import { SharedFolder } from "../disk/shared_folder.ts";
-import { writeText } from "../io/streams.ts";
 import { deadAddress, fakeHolder, listDir, randomBytes, sha256, tempDir, writeFiles } from "./helpers.ts";
+import { DownloadError } from "../io/errors.ts";
+import { writeText } from "../io/streams.ts";
+import { downloadFile, type DownloadOptions } from "../peer/download.ts";
+import { downloadAll } from "../peer/download_all.ts";
 
 /** A file server on 127.0.0.1 over a new temporary folder holding `files`. */
 async function servingFolder(files: Record<string, string | Uint8Array>) {
@@ -189,6 +191,8 @@ async function rawRequest(port: number, line: string): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await writeText(conn, line);
+    // Nothing more comes: a holder that keeps the connection open (after RANGE) then closes it at once.
+    await conn.closeWrite();
     const chunks: Uint8Array[] = [];
     const buffer = new Uint8Array(65536);
     while (true) {

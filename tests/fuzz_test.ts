@@ -23,9 +23,9 @@ import {
   parseUpdateHeader,
   ProtocolError,
 } from "../protocol.ts";
-import { BufferedReader } from "../io/reader.ts";
 import { startTracker } from "../tracker.ts";
 import { LineClient } from "./helpers.ts";
+import { BufferedReader } from "../io/reader.ts";
 
 /** A small seeded generator (xorshift32). */
 function rng(seed: number) {

@@ -2,11 +2,12 @@
 
 import { join } from "node:path";
 import { formatAddress, parseReplyLine, type ReplyLine } from "../protocol.ts";
-import { BufferedReader } from "../io/reader.ts";
 import { Peer, type PeerOptions } from "../peer.ts";
 import { startTracker, type Tracker, type TrackerEvent } from "../tracker.ts";
-import { closeQuietly, writeText } from "../io/streams.ts";
 import { createHash } from "node:crypto";
+import { closeQuietly } from "../io/link.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { writeText } from "../io/streams.ts";
 
 /** A temporary folder removed on dispose. */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
-import { DownloadError } from "../peer/download.ts";
 import { relayFile } from "../peer/relay.ts";
-import { writeText } from "../io/streams.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
 import {
   deadAddress,
   fakeHolder,
@@ -18,6 +15,9 @@ import {
   testTracker,
   writeFiles,
 } from "./helpers.ts";
+import { DownloadError } from "../io/errors.ts";
+import { writeText } from "../io/streams.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 Deno.test("peer: announces its folder on start, hidden files and sub-folders excluded", async () => {
   await using tracker = testTracker();
@@ -125,9 +125,11 @@ Deno.test("relay: cat asks each active peer in turn and writes the first copy", 
   await using client = await TrackerClient.connect(tracker.address);
   const chunks: Uint8Array[] = [];
   const relayed = await relayFile(client, "wanted.bin", {
-    write: (bytes) => {
-      chunks.push(bytes.slice());
-      return Promise.resolve(bytes.length);
+    out: {
+      write: (bytes) => {
+        chunks.push(bytes.slice());
+        return Promise.resolve(bytes.length);
+      },
     },
   });
   assert.equal(relayed.from, b.address);
@@ -141,7 +143,7 @@ Deno.test("relay: cat of a file no peer has fails naming every peer tried", asyn
   await using _b = await testPeer(tracker.address, { "y": "y" });
   await using client = await TrackerClient.connect(tracker.address);
   await assert.rejects(
-    relayFile(client, "nope", { write: (b) => Promise.resolve(b.length) }),
+    relayFile(client, "nope", { out: { write: (b) => Promise.resolve(b.length) } }),
     (e: DownloadError) => e.message === "none of 2 active peers has it" && e.attempts.length === 2,
   );
 });
@@ -191,9 +193,11 @@ Deno.test("relay: a sink that keeps the chunks it is given still gets the right 
   await using client = await TrackerClient.connect(tracker.address);
   const kept: Uint8Array[] = [];
   await relayFile(client, "big.bin", {
-    write: (bytes) => {
-      kept.push(bytes); // no copy: the relay must not reuse this memory
-      return Promise.resolve(bytes.length);
+    out: {
+      write: (bytes) => {
+        kept.push(bytes); // no copy: the relay must not reuse this memory
+        return Promise.resolve(bytes.length);
+      },
     },
   });
   const got = new Uint8Array(await new Blob(kept as BlobPart[]).arrayBuffer());

@@ -10,18 +10,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { Attempt, Downloaded, FileOutcome } from "../peer/download.ts";
 import type { PeerEvent } from "../peer.ts";
-import {
-  formatDuration,
-  formatProgressLine,
-  ProgressDisplay,
-  type Screen,
-  screenOf,
-  type Transfer,
-} from "../cli/progress.ts";
 import { formatBytes, formatPeerEvent, formatTrackerEvent, outcomeJson } from "../cli/report.ts";
-import type { SourceReport } from "../peer/swarm.ts";
+import { formatDuration, formatProgressLine, ProgressDisplay, type Screen, screenOf } from "../cli/progress.ts";
+import { type Attempt, type SourceReport } from "../io/errors.ts";
+import { type Downloaded } from "../peer/download.ts";
+import { type FileOutcome } from "../peer/download_all.ts";
+import { type Transfer } from "../peer/transfer_board.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;

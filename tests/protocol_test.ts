@@ -554,9 +554,9 @@ Deno.test("protocol: parseFileHeader refuses a range that does not fit in the fi
 });
 
 Deno.test("protocol: parseCount answers 400 for non-digits and 413 for any count over the limit, however long", () => {
-  assert.equal(parseCount("42", "n", 100), 42);
-  throwsStatus(() => parseCount("4x", "n", 100), Status.BAD_REQUEST);
-  throwsStatus(() => parseCount("", "n", 100), Status.BAD_REQUEST);
-  throwsStatus(() => parseCount("101", "n", 100), Status.TOO_LARGE);
-  throwsStatus(() => parseCount("9".repeat(40), "n", Number.MAX_SAFE_INTEGER), Status.TOO_LARGE);
+  assert.equal(parseCount("42", { what: "n", max: 100 }), 42);
+  throwsStatus(() => parseCount("4x", { what: "n", max: 100 }), Status.BAD_REQUEST);
+  throwsStatus(() => parseCount("", { what: "n", max: 100 }), Status.BAD_REQUEST);
+  throwsStatus(() => parseCount("101", { what: "n", max: 100 }), Status.TOO_LARGE);
+  throwsStatus(() => parseCount("9".repeat(40), { what: "n", max: Number.MAX_SAFE_INTEGER }), Status.TOO_LARGE);
 });

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Limits, ProtocolError, Status } from "../protocol.ts";
-import { BufferedReader, type ByteSource, LineTooLongError } from "../io/reader.ts";
-import {
-  BufferPool,
-  CHUNK_BYTES,
-  exactBytes,
-  sha256Hasher,
-  sinkStream,
-  TransferError,
-  Watchdog,
-} from "../io/streams.ts";
+import { LineTooLongError, TransferError } from "../io/errors.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { BufferPool, type ByteSource, exactBytes, sinkStream } from "../io/streams.ts";
+import { Watchdog } from "../io/watchdog.ts";
+import { CHUNK_SIZE } from "../protocol.ts";
 
 const encoder = new TextEncoder();
 
@@ -263,13 +258,13 @@ function patterned(length: number, piece: number): { bytes: Uint8Array; chunks: 
   return { bytes, chunks };
 }
 
-Deno.test("transfer: exactBytes regroups small reads into chunks of CHUNK_BYTES", async () => {
-  const length = 3 * CHUNK_BYTES + 5;
+Deno.test("transfer: exactBytes regroups small reads into chunks of CHUNK_SIZE", async () => {
+  const length = 3 * CHUNK_SIZE + 5;
   const { bytes, chunks } = patterned(length + 10, 1000);
   const source = new ChunkSource(chunks);
   let onRead = 0;
   const got = await collect(exactBytes(source, length, { onRead: () => onRead++ }));
-  assert.deepEqual(got.map((c) => c.length), [CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES, 5]);
+  assert.deepEqual(got.map((c) => c.length), [CHUNK_SIZE, CHUNK_SIZE, CHUNK_SIZE, 5]);
   const joined = new Uint8Array(length);
   let at = 0;
   for (const c of got) {
@@ -300,15 +295,15 @@ Deno.test("transfer: exactBytes errors with ETRUNCATED when the source ends earl
 });
 
 Deno.test("transfer: exactBytes delivers whole chunks before it errors with ETRUNCATED", async () => {
-  const length = CHUNK_BYTES + 10;
-  const { chunks } = patterned(CHUNK_BYTES + 3, 4096);
+  const length = CHUNK_SIZE + 10;
+  const { chunks } = patterned(CHUNK_SIZE + 3, 4096);
   const reader = exactBytes(new ChunkSource(chunks), length).getReader();
   const first = await reader.read();
-  assert.equal(first.value?.length, CHUNK_BYTES);
+  assert.equal(first.value?.length, CHUNK_SIZE);
   await assert.rejects(reader.read(), (error) => {
     assert.ok(error instanceof TransferError);
     assert.equal(error.code, "ETRUNCATED");
-    assert.match(error.message, new RegExp(`${CHUNK_BYTES + 3} of ${length}`));
+    assert.match(error.message, new RegExp(`${CHUNK_SIZE + 3} of ${length}`));
     return true;
   });
 });
@@ -341,24 +336,24 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 Deno.test("transfer: sinkStream writes every byte (even through short writes) and hashes them like node:crypto", async () => {
   const pieces: Uint8Array[] = [1, 0, 65_536, 3, 17].map((n) => crypto.getRandomValues(new Uint8Array(n)));
-  pieces.push(patterned(CHUNK_BYTES + 1, CHUNK_BYTES + 1).bytes);
+  pieces.push(patterned(CHUNK_SIZE + 1, CHUNK_SIZE + 1).bytes);
   const expected = createHash("sha256");
   for (const p of pieces) expected.update(p);
   const sink = recordingSink(1000);
-  const hash = sha256Hasher();
+  const hash = createHash("sha256");
   await ReadableStream.from(pieces).pipeTo(sinkStream(sink, { hash }));
   assert.deepEqual(concat(sink.written), concat(pieces));
   assert.equal(hash.digest("hex"), expected.digest("hex"));
 });
 
 Deno.test("transfer: sinkStream of nothing hashes to the SHA-256 of the empty string", async () => {
-  const hash = sha256Hasher();
+  const hash = createHash("sha256");
   await ReadableStream.from<Uint8Array>([]).pipeTo(sinkStream(recordingSink(), { hash }));
   assert.equal(hash.digest("hex"), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 });
 
 Deno.test("transfer: exactBytes and sinkStream sharing a pool reuse a few buffers and keep every byte", async () => {
-  const length = 5 * CHUNK_BYTES + 123;
+  const length = 5 * CHUNK_SIZE + 123;
   const { bytes, chunks } = patterned(length, 70_000);
   const pool = new BufferPool();
   const taken = new Set<ArrayBufferLike>();
@@ -379,7 +374,7 @@ Deno.test("transfer: a BufferPool takes back only its own buffers, and each once
   const a = pool.take(10);
   pool.give(a);
   pool.give(a); // twice: ignored
-  pool.give(new Uint8Array(CHUNK_BYTES)); // not the pool's: ignored
+  pool.give(new Uint8Array(CHUNK_SIZE)); // not the pool's: ignored
   const b = pool.take(5);
   const c = pool.take(5);
   assert.equal(b.buffer, a.buffer);

@@ -8,15 +8,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { downloadFile } from "../peer/download.ts";
-import { diskProblem } from "../disk/part_file.ts";
 import { Peer, type PeerEvent } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
-import { BufferedReader } from "../io/reader.ts";
 import { startTracker, type TrackerEvent } from "../tracker.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
-import { closeQuietly, writeText } from "../io/streams.ts";
 import { hashToken, LineClient, randomBytes, sha256, tempDir, writeFiles } from "./helpers.ts";
+import { localError } from "../io/errors.ts";
+import { closeQuietly } from "../io/link.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { writeText } from "../io/streams.ts";
+import { downloadFile } from "../peer/download.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 const MiB = 1024 * 1024;
 
@@ -322,7 +323,7 @@ Deno.test("reliability: disk problems name the file and say what to do", () => {
     [new Error("Read-only file system (os error 30)"), /; choose a writable --out$/],
     [new Error("something else"), /^cannot write \/x\/f: something else$/],
   ];
-  for (const [error, expected] of cases) assert.match(diskProblem("cannot write /x/f", error), expected);
+  for (const [error, expected] of cases) assert.match(localError("cannot write /x/f", error).message, expected);
 });
 
 Deno.test("reliability: a download into a missing folder says which and what to do, and contacts no one", async () => {

@@ -9,7 +9,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Downloaded, DownloadError, downloadFile } from "../peer/download.ts";
 import { type PeerEvent, sendAndFetch } from "../peer.ts";
 import {
   formatFileHeader,
@@ -19,10 +18,7 @@ import {
   ProtocolError,
   type ReplyLine,
 } from "../protocol.ts";
-import { BufferedReader } from "../io/reader.ts";
 import { SharedFolder } from "../disk/shared_folder.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
-import { writeAll, writeText } from "../io/streams.ts";
 import { runCli, spawnCli, startServer } from "./cli_helpers.ts";
 import {
   fakeHolder,
@@ -35,6 +31,11 @@ import {
   testPeer,
   testTracker,
 } from "./helpers.ts";
+import { DownloadError } from "../io/errors.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { writeAll, writeText } from "../io/streams.ts";
+import { type Downloaded, downloadFile } from "../peer/download.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 const MiB = 1024 * 1024;
 

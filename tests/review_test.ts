@@ -10,12 +10,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sendAndFetch } from "../peer.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
 import { TrackerIndex } from "../tracker/file_index.ts";
 import { Peer } from "../peer.ts";
-import { MAX_LIVE_LINES, ProgressDisplay } from "../cli/progress.ts";
-import { RateLimit } from "../io/streams.ts";
 import { randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
+import { MAX_LIVE_LINES, ProgressDisplay } from "../cli/progress.ts";
+import { RateLimit } from "../io/rate_limit.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 Deno.test("review: many downloads sharing a slow download budget wait their turn without a holder being called silent", async () => {
   await using tracker = testTracker();
@@ -62,7 +62,7 @@ Deno.test("review: a wait that ends because the tracker went away is still told 
 Deno.test("review: REMOVE repeating one name counts it once", () => {
   const index = new TrackerIndex();
   const entry = { name: "popular", size: 1, sha256: "a".repeat(64) };
-  for (let id = 1; id <= 50; id++) index.announce(id, `h:${id}`, [entry]);
+  for (let id = 1; id <= 50; id++) index.announce({ id: id, address: `h:${id}` }, [entry]);
   assert.equal(index.drop(50, Array(10_000).fill("popular")), 1);
   assert.equal(index.holders("popular", 100).length, 49);
 });
@@ -126,14 +126,14 @@ Deno.test("review: a terminal shows at most 10 download lines, then how many mor
 Deno.test("review: LIST pages come from one sorted list, which follows names that come and go", () => {
   const index = new TrackerIndex();
   const sha = "b".repeat(64);
-  index.announce(1, "h:1", ["c", "a", "b"].map((name) => ({ name, size: 1, sha256: sha })));
-  assert.deepEqual(index.list("", 2).files.map((f) => f.name), ["a", "b"]);
-  assert.deepEqual(index.list("", 2, 2).files.map((f) => f.name), ["c"]);
-  index.add(2, "h:2", [{ name: "aa", size: 1, sha256: sha }]);
-  assert.deepEqual(index.list("", 10).files.map((f) => f.name), ["a", "aa", "b", "c"], "a new name");
+  index.announce({ id: 1, address: "h:1" }, ["c", "a", "b"].map((name) => ({ name, size: 1, sha256: sha })));
+  assert.deepEqual(index.list("", { max: 2 }).files.map((f) => f.name), ["a", "b"]);
+  assert.deepEqual(index.list("", { max: 2, skip: 2 }).files.map((f) => f.name), ["c"]);
+  index.add({ id: 2, address: "h:2" }, [{ name: "aa", size: 1, sha256: sha }]);
+  assert.deepEqual(index.list("", { max: 10 }).files.map((f) => f.name), ["a", "aa", "b", "c"], "a new name");
   index.drop(1, ["b"]);
-  assert.deepEqual(index.list("", 10).files.map((f) => f.name), ["a", "aa", "c"], "a name gone");
-  assert.deepEqual(index.list("a", 10).files.map((f) => f.name), ["a", "aa"], "another text");
+  assert.deepEqual(index.list("", { max: 10 }).files.map((f) => f.name), ["a", "aa", "c"], "a name gone");
+  assert.deepEqual(index.list("a", { max: 10 }).files.map((f) => f.name), ["a", "aa"], "another text");
   index.remove(2);
-  assert.deepEqual(index.list("a", 10).files.map((f) => f.name), ["a"], "a peer gone");
+  assert.deepEqual(index.list("a", { max: 10 }).files.map((f) => f.name), ["a"], "a peer gone");
 });

@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
-import { authenticateClient, authenticateToServer, Secret, SecureLink } from "../io/secret.ts";
 import { startTracker } from "../tracker.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
-import { closeQuietly, writeAll } from "../io/streams.ts";
 import { LineClient, randomBytes, tempDir, writeFiles } from "./helpers.ts";
+import { closeQuietly } from "../io/link.ts";
+import { authenticateClient, authenticateToServer, Secret, SecureLink } from "../io/secret.ts";
+import { writeAll } from "../io/streams.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 const MiB = 1024 * 1024;
 const SECRET = "correct horse battery staple";
@@ -56,11 +57,11 @@ Deno.test("secret: a wrong secret is refused clearly, by the tracker and by a pe
   await using tracker = startTracker({ hostname: "127.0.0.1", port: 0, secret });
   const address = `127.0.0.1:${tracker.addr.port}`;
   await assert.rejects(
-    () => TrackerClient.connect(address, 5_000, wrong),
+    () => TrackerClient.connect(address, { timeoutMs: 5_000, secret: wrong }),
     /refused us: the server refused our secret \(wrong --secret on one side\)/,
   );
   // Without a secret the connection opens; its first request is refused, and it is closed.
-  await using plain = await TrackerClient.connect(address, 5_000);
+  await using plain = await TrackerClient.connect(address, { timeoutMs: 5_000 });
   await assert.rejects(() => plain.send(["x"]), /needs the shared secret \(--secret\)/);
   assert.equal(await plain.closed, "the tracker closed the connection");
   // A peer with the wrong secret does not start, and says why.
@@ -69,7 +70,7 @@ Deno.test("secret: a wrong secret is refused clearly, by the tracker and by a pe
   // And a peer with a secret facing a tracker without one is told so.
   await using open = startTracker({ hostname: "127.0.0.1", port: 0 });
   await assert.rejects(
-    () => TrackerClient.connect(`127.0.0.1:${open.addr.port}`, 5_000, secret),
+    () => TrackerClient.connect(`127.0.0.1:${open.addr.port}`, { timeoutMs: 5_000, secret: secret }),
     /runs without a secret/,
   );
 });
@@ -127,7 +128,7 @@ Deno.test("secret: bytes between peers are sealed records; a flipped bit is caug
     authenticateToServer(client, secret),
     authenticateClient(serverConn, secret),
   ]);
-  const sender = await SecureLink.over(client, clientSide, secret, "client");
+  const sender = await SecureLink.over(client, { shook: clientSide, secret, side: "client" });
   await sender.write(plain);
   // What the wire carries: a 4-byte length, then ciphertext with its 16-byte tag; no plain text.
   const raw = new Uint8Array(4 + plain.length + 16);
@@ -149,12 +150,11 @@ Deno.test("secret: bytes between peers are sealed records; a flipped bit is caug
       };
     })(),
   };
-  const receiver = await SecureLink.over(
-    serverConn,
-    { ...serverSide, reader: new (await import("../io/reader.ts")).BufferedReader(tampered) },
+  const receiver = await SecureLink.over(serverConn, {
+    shook: { ...serverSide, reader: new (await import("../io/reader.ts")).BufferedReader(tampered) },
     secret,
-    "server",
-  );
+    side: "server",
+  });
   await assert.rejects(() => receiver.read(new Uint8Array(100)), /failed its authentication/);
   closeQuietly(client);
   closeQuietly(serverConn);
@@ -175,7 +175,7 @@ Deno.test("secret: a client that stalls in the handshake is closed; a full serve
   assert.match((await staller.reader.readLine())!, /^334 [0-9a-f]{32}$/);
   // The slot is taken: a second client is told so, not that the server has no secret.
   await assert.rejects(
-    () => TrackerClient.connect(`127.0.0.1:${tracker.addr.port}`, 5_000, secret),
+    () => TrackerClient.connect(`127.0.0.1:${tracker.addr.port}`, { timeoutMs: 5_000, secret: secret }),
     /did not take the handshake: 421 too many connections/,
   );
   // It never answers: the server closes it after the handshake time.

@@ -13,9 +13,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
-import { closeQuietly, errorMessage, writeAll } from "../io/streams.ts";
 import { startServer } from "./cli_helpers.ts";
 import { LineClient, randomBytes, sha256, tempDir, writeFiles } from "./helpers.ts";
+import { errorMessage } from "../io/errors.ts";
+import { closeQuietly } from "../io/link.ts";
+import { writeAll } from "../io/streams.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -5,15 +5,16 @@
  * (computed here, independently of `chunks.ts`).
  */
 
-import type { Link } from "../io/secret.ts";
 import { createHash } from "node:crypto";
 import { startFileServer } from "../peer/file_server.ts";
 import type { Holder } from "../protocol.ts";
+import { SharedFolder } from "../disk/shared_folder.ts";
+import { hashToken, sha256, tempDir, writeFiles } from "./helpers.ts";
+import { isDisconnect } from "../io/errors.ts";
+import { type Link } from "../io/link.ts";
 import { BufferedReader } from "../io/reader.ts";
 import { TcpServer } from "../io/server.ts";
-import { SharedFolder } from "../disk/shared_folder.ts";
-import { isDisconnect, writeAll, writeText } from "../io/streams.ts";
-import { hashToken, sha256, tempDir, writeFiles } from "./helpers.ts";
+import { writeAll, writeText } from "../io/streams.ts";
 
 /** One chunk, as the protocol fixes it: 1 MiB. */
 export const MiB = 1024 * 1024;
@@ -177,7 +178,7 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
     }
   };
 
-  const server = new TcpServer({ hostname: "127.0.0.1", port: 0 }, serve, (error) => errors.push(error));
+  const server = new TcpServer(serve, { hostname: "127.0.0.1", port: 0, onError: (error) => errors.push(error) });
   return {
     address: `127.0.0.1:${server.addr.port}`,
     requests,

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Downloaded, DownloadError, downloadFile } from "../peer/download.ts";
 import { sendAndFetch } from "../peer.ts";
 import type { Holder, Lookup } from "../protocol.ts";
-import { BufferedReader } from "../io/reader.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
-import { bytesToHex } from "../disk/chunks.ts";
-import { isDisconnect, writeText } from "../io/streams.ts";
 import { listDir, randomBytes, sha256, tempDir, testPeer, testTracker } from "./helpers.ts";
 import {
   chunkHashes,
@@ -18,6 +13,12 @@ import {
   servingFolder,
   startFakeHolder,
 } from "./swarm_helpers.ts";
+import { DownloadError, isDisconnect } from "../io/errors.ts";
+import { BufferedReader } from "../io/reader.ts";
+import { writeText } from "../io/streams.ts";
+import { type Downloaded, downloadFile } from "../peer/download.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
+import { bytesToHex } from "../protocol.ts";
 
 Deno.test("swarm: a file held by 4 peers comes from all 4, byte for byte", async () => {
   const data = randomBytes(24 * MiB + 5, 7);

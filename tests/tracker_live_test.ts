@@ -23,8 +23,9 @@ import {
 } from "../protocol.ts";
 import { formatTrackerEvent } from "../cli/report.ts";
 import { startTracker, type Tracker, type TrackerEvent, type TrackerOptions } from "../tracker.ts";
-import { ConnectionClosedError, TrackerClient } from "../peer/tracker_client.ts";
 import { LineClient } from "./helpers.ts";
+import { ConnectionClosedError } from "../io/errors.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Limits } from "../protocol.ts";
-import { TrackerClient } from "../peer/tracker_client.ts";
 import { LineClient, testTracker } from "./helpers.ts";
+import { TrackerClient } from "../peer/tracker_client.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
@@ -176,7 +176,7 @@ Deno.test("tracker client: a tracker that never answers fails the request within
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
   try {
-    await using client = await TrackerClient.connect(`127.0.0.1:${listener.addr.port}`, 200);
+    await using client = await TrackerClient.connect(`127.0.0.1:${listener.addr.port}`, { timeoutMs: 200 });
     await assert.rejects(client.peers(), /did not answer within 0\.2 s/);
     await assert.rejects(client.peers(), /closed/);
   } finally {

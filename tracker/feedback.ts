@@ -35,6 +35,18 @@ export interface HolderScore {
   demoted: boolean;
 }
 
+/** One downloader's verdict on one holder, as {@link HolderFeedback.report} takes it. */
+export interface Report {
+  /** The reporting session's id. */
+  reporter: number;
+  /** The holder's session id. */
+  holder: number;
+  /** `OK`, or the failure's code. */
+  outcome: string;
+  /** Verified bytes it delivered (capped at the file's size by the caller). */
+  bytes: number;
+}
+
 interface Vote {
   ok: boolean;
   bytes: number;
@@ -59,12 +71,13 @@ export class HolderFeedback {
   }
 
   /**
-   * Records that session `reporter` got `outcome` (`OK` or a code) from peer
-   * `holder`, with `bytes` verified bytes. A session's new report replaces
-   * its earlier one; only a success's bytes count as served (a failed
-   * transfer's bytes were worth nothing).
+   * Records a vote: session `reporter` got `outcome` (`OK` or a code) from
+   * peer `holder`, with `bytes` verified bytes. A session's new report
+   * replaces its earlier one; only a success's bytes count as served (a
+   * failed transfer's bytes were worth nothing).
    */
-  report(reporter: number, holder: number, outcome: string, bytes: number): HolderScore {
+  report(report: Report): HolderScore {
+    const { reporter, holder, outcome, bytes } = report;
     let record = this.#records.get(holder);
     if (!record) this.#records.set(holder, record = { votes: new Map(), served: 0, failed: 0 });
     const ok = outcome === "OK";

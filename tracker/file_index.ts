@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { FileEntry, Holder } from "../protocol.ts";
+import type { FileEntry, Holder, ListedFile } from "../protocol.ts";
 
 /** A peer as the tracker knows it. */
 export interface PeerRecord {
@@ -22,12 +22,22 @@ export interface PeerRecord {
   files: number;
 }
 
-/** One indexed file name and how many peers hold it. */
-export interface ListedFile {
-  name: string;
-  size: number;
-  sha256: string;
-  holders: number;
+/** A peer's identity in the index: its session and where it serves. */
+export interface PeerKey {
+  /** The session's id. */
+  id: number;
+  /** Where other peers reach it: `HOST:PORT`. */
+  address: string;
+}
+
+/** How {@link TrackerIndex.rankedHolders} orders holders. */
+export interface Ranking {
+  /** Most holders returned. */
+  max: number;
+  /** How many holders, in announcement order, are looked at. */
+  scan: number;
+  /** Gets their peer ids and returns positions among them, best first, at most `max`. */
+  rank: (peers: number[]) => number[];
 }
 
 interface PeerSlot {
@@ -77,7 +87,8 @@ export class TrackerIndex {
    * A name listed twice counts once (the last). Hashes must be 64 lowercase
    * hex digits, as `parseEntryLine` guarantees; they are stored as bytes.
    */
-  announce(id: number, address: string, files: readonly FileEntry[]): void {
+  announce(peer: PeerKey, files: readonly FileEntry[]): void {
+    const { id, address } = peer;
     const old = this.#peers.get(id);
     if (old) { for (const slot of old.entries) this.#unlink(slot); }
     const record: PeerSlot = old ?? { id, address, entries: [] };
@@ -97,7 +108,8 @@ export class TrackerIndex {
    * them when it held them already (an incremental announcement). Returns
    * how many of them were new.
    */
-  add(id: number, address: string, files: readonly FileEntry[]): number {
+  add(peer: PeerKey, files: readonly FileEntry[]): number {
+    const { id, address } = peer;
     let record = this.#peers.get(id);
     if (!record) this.#peers.set(id, record = { id, address, entries: [] });
     record.address = address;
@@ -172,34 +184,32 @@ export class TrackerIndex {
     this.#peers.delete(id);
   }
 
-  /**
-   * The holders of `name`, at most `max`, each with its peer's id: in
-   * announcement order, or, with `order`, the first `scan` holders put in
-   * the order `order` gives (it gets their peer ids and returns positions
-   * among them, at most `max`). Only the holders returned are formatted.
-   */
-  holders(
-    name: string,
-    max: number,
-    order?: { scan: number; rank: (peers: number[]) => number[] },
-  ): (Holder & { peer: number })[] {
+  /** The holders of `name`, at most `max`, in announcement order, each with its peer's id. */
+  holders(name: string, max: number): (Holder & { peer: number })[] {
     const result: (Holder & { peer: number })[] = [];
-    if (!order) {
-      for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
-        result.push(this.#holderAt(slot));
-      }
-      return result;
+    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
+      result.push(this.#holderAt(slot));
     }
+    return result;
+  }
+
+  /**
+   * The holders of `name` in the order `ranking` gives: the first
+   * `ranking.scan` in announcement order are ranked, and only those
+   * returned are formatted.
+   */
+  rankedHolders(name: string, ranking: Ranking): (Holder & { peer: number })[] {
     const slots: number[] = [];
     for (
       let slot = this.#byName.get(name) ?? NONE;
-      slot !== NONE && slots.length < order.scan;
+      slot !== NONE && slots.length < ranking.scan;
       slot = this.#next[slot]
     ) {
       slots.push(slot);
     }
-    for (const i of order.rank(slots.map((slot) => this.#peer[slot]))) result.push(this.#holderAt(slots[i]));
-    return result;
+    return ranking.rank(slots.map((slot) => this.#peer[slot])).slice(0, ranking.max).map((i) =>
+      this.#holderAt(slots[i])
+    );
   }
 
   #holderAt(slot: number): Holder & { peer: number } {
@@ -243,7 +253,11 @@ export class TrackerIndex {
    * `max` after skipping the first `skip`; `matched` counts them all and
    * `truncated` says whether more follow this page. Looks at every name.
    */
-  list(text: string, max: number, skip = 0): { files: ListedFile[]; truncated: boolean; matched: number } {
+  list(
+    text: string,
+    page: { max: number; skip?: number },
+  ): { files: ListedFile[]; truncated: boolean; matched: number } {
+    const { max, skip = 0 } = page;
     const needle = text.toLowerCase();
     if (this.#listed?.needle !== needle) {
       const names = [...this.#byName.keys()].filter((n) => n.toLowerCase().includes(needle)).sort();

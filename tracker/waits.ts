@@ -8,6 +8,7 @@
  */
 
 import { formatPush, Limits, ProtocolError, Status } from "../protocol.ts";
+import { type Clock, systemClock, type TimerHandle } from "../io/clock.ts";
 
 /** Someone who can be told a push line: a tracker session. */
 export interface Waiter {
@@ -18,14 +19,26 @@ export interface Waiter {
 interface Wait {
   waiter: Waiter;
   names: Set<string>;
-  timer: ReturnType<typeof setTimeout>;
+  timer: TimerHandle;
+}
+
+/** Options of {@link WaitingList}. */
+export interface WaitingListOptions {
+  /** Whose time waits run out in. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /** Every session's waits, by name. */
 export class WaitingList {
+  #clock: Clock;
   #byName = new Map<string, Set<Wait>>();
   #bySession = new Map<Waiter, Set<Wait>>();
   #count = 0;
+
+  /** An empty list. */
+  constructor(options: WaitingListOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
 
   /** How many (session, name) waits there are. */
   get size(): number {
@@ -33,11 +46,12 @@ export class WaitingList {
   }
 
   /**
-   * `waiter` waits up to `seconds` for each of `names`. Throws 413 when the
-   * session would wait for more than {@link Limits.MAX_WAITS_PER_SESSION}
-   * names at once; nothing is added then.
+   * `waiter` waits up to `wait.seconds` for each of `wait.names`. Throws 413
+   * when the session would wait for more than
+   * {@link Limits.MAX_WAITS_PER_SESSION} names at once; nothing is added then.
    */
-  add(waiter: Waiter, names: readonly string[], seconds: number): void {
+  add(waiter: Waiter, wait: { names: readonly string[]; seconds: number }): void {
+    const { names, seconds } = wait;
     if (names.length === 0) return;
     if (this.#count + names.length > Limits.MAX_WAITS) {
       throw new ProtocolError(Status.TOO_LARGE, `the tracker waits for ${Limits.MAX_WAITS} names already; try later`);
@@ -51,15 +65,19 @@ export class WaitingList {
         `a session may wait for at most ${Limits.MAX_WAITS_PER_SESSION} names at once (${already} already)`,
       );
     }
-    const wait: Wait = { waiter, names: new Set(names), timer: setTimeout(() => this.#expire(wait), seconds * 1000) };
-    for (const name of wait.names) {
+    const entry: Wait = {
+      waiter,
+      names: new Set(names),
+      timer: this.#clock.setTimeout(() => this.#expire(entry), seconds * 1000),
+    };
+    for (const name of entry.names) {
       let set = this.#byName.get(name);
       if (!set) this.#byName.set(name, set = new Set());
-      set.add(wait);
+      set.add(entry);
       this.#count++;
     }
-    if (mine) mine.add(wait);
-    else this.#bySession.set(waiter, new Set([wait]));
+    if (mine) mine.add(entry);
+    else this.#bySession.set(waiter, new Set([entry]));
   }
 
   /** Someone announced `name`: every session waiting for it is told, and stops waiting for it. */
@@ -77,7 +95,7 @@ export class WaitingList {
   /** Forgets every wait of `waiter` (its session ended). */
   forget(waiter: Waiter): void {
     for (const wait of this.#bySession.get(waiter) ?? []) {
-      clearTimeout(wait.timer);
+      this.#clock.clearTimeout(wait.timer);
       for (const name of wait.names) this.#unindex(wait, name);
       this.#count -= wait.names.size;
       wait.names.clear();
@@ -104,7 +122,7 @@ export class WaitingList {
     if (!wait.names.delete(name)) return;
     this.#count--;
     if (wait.names.size > 0) return;
-    clearTimeout(wait.timer);
+    this.#clock.clearTimeout(wait.timer);
     const mine = this.#bySession.get(wait.waiter);
     mine?.delete(wait);
     if (mine?.size === 0) this.#bySession.delete(wait.waiter);

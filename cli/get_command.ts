@@ -1,0 +1,70 @@
+/**
+ * The one-shot commands: `deno task get NAME...` downloads files and exits
+ * (0 all arrived, 1 some failed), `deno task cat NAME` prints a file from
+ * the first active peer that has it (relay mode).
+ *
+ * @module
+ */
+
+import { formatNameList, Limits } from "../protocol.ts";
+import { RateLimit } from "../io/rate_limit.ts";
+import { UsageError } from "../io/errors.ts";
+import { relayFile, sendAndFetch, TrackerClient } from "../peer.ts";
+import { Exit, type Flags } from "./flags.ts";
+import { outcomePrinter, waitingPrinter } from "./printers.ts";
+import { secretOf, untilSignal } from "./process.ts";
+import { ProgressDisplay, screenOf } from "./progress.ts";
+import { formatAttempt } from "./report.ts";
+
+/** Runs `get` with `flags`: every name in parallel; resolves with the exit code. */
+export async function runGet(flags: Flags): Promise<number> {
+  if (flags.names.length === 0) throw new UsageError("get needs at least one file name");
+  if (flags.names.some((n) => n === "")) throw new UsageError("a file name cannot be empty");
+  if (flags.names.length > Limits.MAX_NAMES_PER_SEND) {
+    throw new UsageError(`get takes at most ${Limits.MAX_NAMES_PER_SEND} names at once`);
+  }
+  const secret = await secretOf(flags.secret);
+  await using tracker = await TrackerClient.connect(flags.tracker, { timeoutMs: flags.timeoutMs, secret });
+  // With --json, standard output carries only the JSON; people read standard error.
+  using out = new ProgressDisplay(screenOf(flags.json ? Deno.stderr : Deno.stdout));
+  const stop = untilSignal();
+  const interrupt = new AbortController();
+  stop.promise.then(() => interrupt.abort());
+  const report = await sendAndFetch(tracker, formatNameList(flags.names), {
+    outDir: flags.out ?? ".",
+    infoPath: flags.info,
+    timeoutMs: flags.timeoutMs,
+    sources: flags.sources,
+    secret,
+    signal: interrupt.signal,
+    limit: flags.maxDownloadRate ? new RateLimit(flags.maxDownloadRate) : undefined,
+    board: out,
+    waitSeconds: flags.wait ? flags.waitSeconds : undefined,
+    onWaiting: waitingPrinter(flags.waitSeconds, out),
+    onAttemptFailed: (name, a) => out.log(formatAttempt(name, a)),
+    onSettled: outcomePrinter(flags.json, out),
+  }).finally(stop.cancel);
+  if (report.infoError) out.log(`warning: ${report.infoError}`);
+  await tracker.quit();
+  return report.outcomes.every((o) => o.ok) ? Exit.OK : Exit.FAILED;
+}
+
+/** Runs `cat` with `flags`: the file to standard output; resolves with the exit code. */
+export async function runCat(flags: Flags): Promise<number> {
+  if (flags.names.length !== 1) throw new UsageError("cat needs exactly one file name");
+  const [name] = flags.names;
+  const secret = await secretOf(flags.secret);
+  await using tracker = await TrackerClient.connect(flags.tracker, { timeoutMs: flags.timeoutMs, secret });
+  // Progress on standard error, unless the file itself is going to the same terminal.
+  using out = new ProgressDisplay(screenOf(Deno.stderr));
+  const relayed = await relayFile(tracker, name, {
+    out: Deno.stdout,
+    timeoutMs: flags.timeoutMs,
+    secret,
+    board: out.live && !Deno.stdout.isTerminal() ? out : undefined,
+    onAttemptFailed: (a) => out.log(formatAttempt(name, a)),
+  });
+  out.log(`cat: ${name} (${relayed.size} bytes) from ${relayed.from}`);
+  await tracker.quit();
+  return Exit.OK;
+}

@@ -1,0 +1,35 @@
+/**
+ * `deno task tracker`: runs a tracker until SIGINT or SIGTERM, printing one
+ * line per event.
+ *
+ * @module
+ */
+
+import { formatAddress } from "../protocol.ts";
+import { startTracker } from "../tracker.ts";
+import { Exit, type Flags } from "./flags.ts";
+import { secretOf, untilSignal } from "./process.ts";
+import { formatTrackerEvent } from "./report.ts";
+
+/** Runs the tracker role with `flags`; resolves with the exit code once it has stopped. */
+export async function runTracker(flags: Flags): Promise<number> {
+  const secret = await secretOf(flags.secret);
+  const tracker = startTracker({
+    secret,
+    hostname: flags.host,
+    port: flags.port,
+    demoteAfter: flags.demoteAfter,
+    idleTimeoutMs: flags.idleTimeoutMs,
+    maxConnections: flags.maxConnections,
+    maxPerAddress: flags.maxPerAddress,
+    statsIntervalMs: flags.statsEveryMs,
+    onEvent: (e) => console.log(formatTrackerEvent(e)),
+    onError: (e) => console.error("error:", e),
+  });
+  console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
+  if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
+  const signal = await untilSignal().promise;
+  console.log(`${signal}: closing`);
+  await tracker.close();
+  return Exit.OK;
+}

@@ -50,9 +50,10 @@ const ROLES: Record<string, Role> = {
  *
  * @example
  * ```ts
- * import { main } from "./main.ts";
+ * import assert from "node:assert/strict";
  *
- * Deno.exit(await main(["tracker", "--port", "4444"]));
+ * assert.equal(await main(["--help"]), Exit.OK);
+ * assert.equal(await main(["no-such-role"]), Exit.USAGE);
  * ```
  */
 export async function main(args: string[]): Promise<number> {

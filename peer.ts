@@ -6,12 +6,10 @@
  * {@link relayFile} (`cat`).
  *
  * @example
- * ```ts
- * import { Peer } from "./peer.ts";
- *
- * await using peer = await Peer.start({ tracker: "127.0.0.1:4444", port: 0, dir: "./files", watch: true });
- * const report = await peer.send("hello.txt, notes.md");
- * for (const outcome of report.outcomes) console.log(outcome.name, outcome.ok);
+ * ```sh
+ * deno task tracker                       # in one terminal
+ * deno task peer --dir ./files            # in another: serves ./files on port 5555
+ * deno task get hello.txt --out /tmp      # fetches hello.txt from it
  * ```
  *
  * @module
@@ -34,7 +32,7 @@ import type { TransferBoard } from "./peer/transfer_board.ts";
 export { sendAndFetch } from "./peer/send.ts";
 export type { FetchOptions, SendReport } from "./peer/send.ts";
 export { relayFile } from "./peer/relay.ts";
-export type { Relayed, RelayOptions, RelayTarget } from "./peer/relay.ts";
+export type { Relayed, RelayOptions } from "./peer/relay.ts";
 export { TrackerClient } from "./peer/tracker_client.ts";
 export type { Arrival, Reply, TrackerClientOptions, WaitReply } from "./peer/tracker_client.ts";
 export type { Downloaded, DownloadOptions } from "./peer/download.ts";
@@ -49,11 +47,11 @@ export type {
 export type { FileServer, FileServerEvent, FileServerOptions } from "./peer/file_server.ts";
 export type { TrackerLinkEvent } from "./peer/tracker_link.ts";
 export type { Transfer, TransferBoard } from "./peer/transfer_board.ts";
-export type { HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
+export type { FolderChanges, HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
 export type { Attempt, SourceReport } from "./io/errors.ts";
 export type { ByteSink } from "./io/streams.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
-export type { Secret } from "./io/secret.ts";
+export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
 export type { RateLimit } from "./io/rate_limit.ts";
 
 /** What a peer reports as it works. */
@@ -129,7 +127,25 @@ export interface SendOptions {
   onSettled?: (outcome: FileOutcome) => void;
 }
 
-/** A running peer. */
+/**
+ * A running peer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startTracker } from "./tracker.ts";
+ *
+ * await using tracker = startTracker({ hostname: "127.0.0.1", port: 0 });
+ * const address = `127.0.0.1:${tracker.addr.port}`;
+ * const [mine, yours] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+ * await Deno.writeTextFile(`${mine}/hello.txt`, "hello");
+ * await using _holder = await Peer.start({ tracker: address, hostname: "127.0.0.1", port: 0, dir: mine });
+ * await using peer = await Peer.start({ tracker: address, hostname: "127.0.0.1", port: 0, dir: yours });
+ * const report = await peer.send("hello.txt");
+ * assert.equal(report.outcomes[0].ok, true);
+ * assert.equal(await Deno.readTextFile(`${yours}/hello.txt`), "hello");
+ * ```
+ */
 export class Peer implements AsyncDisposable {
   /** The folder it serves. */
   readonly folder: SharedFolder;

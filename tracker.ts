@@ -6,14 +6,14 @@
  *
  * @example
  * ```ts
- * import { startTracker } from "./tracker.ts";
+ * import assert from "node:assert/strict";
+ * import { TrackerClient } from "./peer.ts";
  *
- * await using tracker = startTracker({
- *   hostname: "127.0.0.1",
- *   port: 4444,
- *   onEvent: (event) => console.log(event.type),
- * });
- * console.log(`listening on port ${tracker.addr.port}`);
+ * await using tracker = startTracker({ hostname: "127.0.0.1", port: 0 });
+ * await using client = await TrackerClient.connect(`127.0.0.1:${tracker.addr.port}`);
+ * await client.update(5555, [{ name: "hello.txt", size: 5, sha256: "a".repeat(64) }]);
+ * const { lookups } = await client.send(["hello.txt"]);
+ * assert.equal(lookups[0].holders[0].address, "127.0.0.1:5555");
  * ```
  *
  * @module
@@ -29,11 +29,11 @@ import { Session, type TrackerEvent, type TrackerState } from "./tracker/session
 import { WaitingList } from "./tracker/waits.ts";
 
 export type { TrackerEvent } from "./tracker/session.ts";
-export type { HolderScore } from "./tracker/feedback.ts";
+export type { HolderScore, Report } from "./tracker/feedback.ts";
 export type { PeerKey, PeerRecord, Ranking } from "./tracker/file_index.ts";
 export type { ListenOptions } from "./io/server.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
-export type { Secret } from "./io/secret.ts";
+export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
 export { HolderFeedback, TrackerIndex };
 
 /** Options of {@link startTracker}. */
@@ -79,8 +79,17 @@ export interface Tracker extends AsyncDisposable {
  *
  * @example
  * ```ts
- * await using tracker = startTracker({ hostname: "127.0.0.1", port: 0 });
- * const address = `127.0.0.1:${tracker.addr.port}`;
+ * import assert from "node:assert/strict";
+ *
+ * const events: string[] = [];
+ * const tracker = startTracker({ hostname: "127.0.0.1", port: 0, onEvent: (e) => events.push(e.type) });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: tracker.addr.port });
+ * await conn.write(new TextEncoder().encode("QUIT\n"));
+ * const reply = new Uint8Array(64);
+ * assert.equal(new TextDecoder().decode(reply.subarray(0, (await conn.read(reply))!)), "221 bye\n");
+ * conn.close();
+ * await tracker.close();
+ * assert.deepEqual(events, ["joined", "left"]);
  * ```
  */
 export function startTracker(options: TrackerOptions): Tracker {

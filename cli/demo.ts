@@ -106,7 +106,7 @@ async function carolSends(carol: Peer, tally: Tally): Promise<void> {
   const report = await carol.send(list);
   tally.print(`[carol] the tracker's reply, saved to carol-info.txt:`);
   for (const line of report.reply.trimEnd().split("\n")) tally.print(`          ${line}`);
-  tally.outcomes("carol", report.outcomes, { "missing.txt": "not-found" });
+  tally.outcomes("carol", { outcomes: report.outcomes, expected: { "missing.txt": "not-found" } });
   tally.print(`[carol] shared the new files: ${report.announced}`);
 }
 
@@ -121,7 +121,7 @@ async function daveGets(dave: TrackerClient, context: { folders: Folders; tally:
     timeoutMs: 2_000,
     onAttemptFailed: (name, a) => tally.print(`[dave] ${formatAttempt(name, a)}`),
   });
-  tally.outcomes("dave", got.outcomes, { "notes.md": "failed" });
+  tally.outcomes("dave", { outcomes: got.outcomes, expected: { "notes.md": "failed" } });
 }
 
 /** Dave, in relay mode, prints `hello.txt` from the first active peer that has it. */
@@ -163,7 +163,7 @@ async function daveWaits(dave: TrackerClient, context: { folders: Folders; tally
   await Deno.writeTextFile(join(folders.bob, ".news.tmp"), "Fresh news: bob saved this file a moment ago.\n");
   tally.print(`[bob] (a file appears in bob's watched folder: news.txt)`);
   await Deno.rename(join(folders.bob, ".news.tmp"), join(folders.bob, "news.txt"));
-  tally.outcomes("dave", (await waiting).outcomes);
+  tally.outcomes("dave", { outcomes: (await waiting).outcomes });
 }
 
 /** What the demo printed, and what went as shown. */
@@ -186,7 +186,8 @@ class Tally {
    * that should have come and did not, or one of `expected` (name → why it
    * cannot come) that came, or failed for another reason.
    */
-  outcomes(who: string, outcomes: readonly FileOutcome[], expected: Record<string, FailureKind> = {}): void {
+  outcomes(who: string, settled: { outcomes: readonly FileOutcome[]; expected?: Record<string, FailureKind> }): void {
+    const { outcomes, expected = {} } = settled;
     const indent = " ".repeat(who.length + 3);
     for (const outcome of outcomes) {
       this.#print(`[${who}] ${formatOutcome(outcome).replaceAll("\n", `\n${indent}`)}`);

@@ -56,7 +56,8 @@ export function formatDuration(seconds: number): string {
  *
  * `big.bin [######------]  45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources`
  */
-export function formatProgressLine(t: Transfer, speedGiven: number, columns: number): string {
+export function formatProgressLine(t: Transfer, view: { speed: number; columns: number }): string {
+  const { speed: speedGiven, columns } = view;
   const bytesPerSecond = speedGiven >= 0.5 ? speedGiven : 0; // what shows as 0 B/s is 0: no ETA from it
   const width = Math.max(1, columns - 1);
   const fraction = t.size > 0 ? Math.min(1, t.bytes / t.size) : 1;
@@ -209,7 +210,7 @@ export class ProgressDisplay implements TransferBoard, Disposable {
       }
       const average = now > live.startedAt ? (t.bytes - live.startBytes) * 1000 / (now - live.startedAt) : 0;
       const stalled = now - live.movedAt >= STALLED_MS;
-      lines.push(formatProgressLine(t, stalled ? 0 : live.speed || average, columns));
+      lines.push(formatProgressLine(t, { speed: stalled ? 0 : live.speed || average, columns }));
     }
     if (this.#status !== undefined) lines.push(this.#status.slice(0, Math.max(20, columns - 1)));
     return lines;

@@ -53,11 +53,14 @@ export class PartFile {
   /** Landed or removed: nothing left to clean up. */
   #gone = false;
 
-  private constructor(path: string, journalPath: string, file: Deno.FsFile, journal: Deno.FsFile | undefined) {
+  private constructor(
+    path: string,
+    open: { journalPath: string; file: Deno.FsFile; journal: Deno.FsFile | undefined },
+  ) {
     this.path = path;
-    this.#journalPath = journalPath;
-    this.#file = file;
-    this.#journal = journal;
+    this.#journalPath = open.journalPath;
+    this.#file = open.file;
+    this.#journal = open.journal;
     this.claimed = [];
   }
 
@@ -93,7 +96,7 @@ export class PartFile {
         file.close();
         throw error;
       }
-      const part = new PartFile(path, journalPath, file, journal);
+      const part = new PartFile(path, { journalPath, file, journal });
       part.claimed.push(...claimed);
       return part;
     } catch (error) {

@@ -13,10 +13,15 @@ import { HashCache, sameStamp, type Stamp, stampOf } from "./hash_cache.ts";
 
 /** How far the hashing of a scan has come (files and bytes that were not known yet). */
 export interface HashProgress {
+  /** The file being hashed. */
   file: string;
+  /** Files hashed so far. */
   filesDone: number;
+  /** Files to hash in all. */
   files: number;
+  /** Bytes hashed so far. */
   bytesDone: number;
+  /** Bytes to hash in all. */
   bytes: number;
 }
 
@@ -37,16 +42,30 @@ interface Known extends FileEntry {
 
 /** A file of the folder, opened for reading, with what it holds. */
 export interface OpenedFile extends Disposable {
+  /** The open file, for reading. */
   file: Deno.FsFile;
+  /** Its name, size, SHA-256 and root, as they are now. */
   entry: FileEntry;
-  /** Its chunk hashes, 32 bytes each (see `chunks.ts`). */
+  /** Its chunk hashes, 32 bytes each (the rule is `protocol.ts`'s). */
   chunks: Uint8Array;
 }
 
 /**
- * The files directly inside one folder. Names follow {@link checkName}:
+ * The files directly inside one folder. Names follow `checkName`:
  * hidden files (`.x`, among them partial downloads), sub-folders and
  * symbolic links that lead out of the folder are never shared.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/hello.txt`, "hello");
+ * await Deno.writeTextFile(`${dir}/.hidden`, "never shared");
+ * const folder = await SharedFolder.open(dir);
+ * assert.deepEqual((await folder.scan()).map((entry) => entry.name), ["hello.txt"]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class SharedFolder {
   /** The folder's real path. */
@@ -118,7 +137,7 @@ export class SharedFolder {
       try {
         seen.set(
           name,
-          await this.#describe(name, path, info, {
+          await this.#describe(name, { path, info }, {
             now: true,
             onBytes: (n) => {
               progress.bytesDone += n;
@@ -162,7 +181,7 @@ export class SharedFolder {
       let known: Known | undefined;
       try {
         const { path, info } = await this.#resolve(name);
-        known = await this.#describe(name, path, info);
+        known = await this.#describe(name, { path, info });
       } catch {
         // Gone, or not a file that may be shared (any more).
         if (this.#known.delete(name)) removed.push(name);
@@ -201,7 +220,7 @@ export class SharedFolder {
     const info = await Deno.stat(path);
     const stamp = stampOf(info);
     if (!chunks) {
-      const known = await this.#describe(entry.name, path, info);
+      const known = await this.#describe(entry.name, { path, info });
       this.#known.set(entry.name, known);
       await this.#saveCache();
       return;
@@ -223,7 +242,7 @@ export class SharedFolder {
     const { path } = await this.#resolve(name);
     const file = await Deno.open(path).catch((error) => Promise.reject(fsProblem(error, name)));
     try {
-      const known = await this.#describe(name, path, await file.stat());
+      const known = await this.#describe(name, { path, info: await file.stat() });
       this.#known.set(name, known);
       const { size, sha256, root, chunks } = known;
       return { file, entry: { name, size, sha256, root }, chunks, [Symbol.dispose]: () => file.close() };
@@ -246,10 +265,10 @@ export class SharedFolder {
    */
   async #describe(
     name: string,
-    path: string,
-    info: Deno.FileInfo,
+    found: { path: string; info: Deno.FileInfo },
     options: { now?: boolean; onBytes?: (n: number) => void } = {},
   ): Promise<Known> {
+    const { info } = found;
     const stamp = stampOf(info);
     const known = this.#known.get(name);
     if (known && sameStamp(known.stamp, stamp)) return known;
@@ -259,13 +278,16 @@ export class SharedFolder {
       return { name, size: info.size, sha256, chunks, root: rootOf(chunks), stamp };
     }
     const since = Date.now();
-    const { size, sha256, root, chunks } = await this.#digest(path, info, options);
+    const { size, sha256, root, chunks } = await this.#digest(found, options);
     // Written to the cache only if the file did not change while it was read.
     if (stamp && size === info.size) this.#cache?.set(name, { stamp, sha256, chunks }, { hashedSince: since });
     return { name, size, sha256, root, chunks, stamp };
   }
 
-  async #digest(path: string, info: Deno.FileInfo, options: { now?: boolean; onBytes?: (n: number) => void }) {
+  async #digest(
+    { path, info }: { path: string; info: Deno.FileInfo },
+    options: { now?: boolean; onBytes?: (n: number) => void },
+  ) {
     if (options.now && info.size <= CHUNK_SIZE) {
       const bytes = Deno.readFileSync(path);
       if (bytes.length <= CHUNK_SIZE) {
@@ -282,7 +304,7 @@ export class SharedFolder {
     const path = join(this.path, name);
     try {
       const info = await Deno.lstat(path);
-      return this.#checked(name, path, info.isSymlink ? await this.#linkTarget(name, path) : info);
+      return this.#checked(name, { path, info: info.isSymlink ? await this.#linkTarget(name, path) : info });
     } catch (error) {
       throw fsProblem(error, name);
     }
@@ -299,10 +321,10 @@ export class SharedFolder {
     const path = join(this.path, name);
     try {
       const info = Deno.lstatSync(path);
-      if (!info.isSymlink) return this.#checked(name, path, info);
+      if (!info.isSymlink) return this.#checked(name, { path, info });
       const target = Deno.realPathSync(path);
       this.#checkTarget(name, target);
-      return this.#checked(name, path, Deno.statSync(target));
+      return this.#checked(name, { path, info: Deno.statSync(target) });
     } catch (error) {
       throw fsProblem(error, name);
     }
@@ -323,9 +345,9 @@ export class SharedFolder {
     }
   }
 
-  #checked(name: string, path: string, info: Deno.FileInfo): { path: string; info: Deno.FileInfo } {
-    if (!info.isFile) throw new ProtocolError(Status.NOT_FOUND, `${quoteName(name)} is not a plain file`);
-    return { path, info };
+  #checked(name: string, found: { path: string; info: Deno.FileInfo }): { path: string; info: Deno.FileInfo } {
+    if (!found.info.isFile) throw new ProtocolError(Status.NOT_FOUND, `${quoteName(name)} is not a plain file`);
+    return found;
   }
 }
 

@@ -43,7 +43,10 @@ export interface SleepOptions {
  *
  * @example
  * ```ts
- * if (!(await sleep(250, { signal }))) return; // cancelled
+ * const stop = new AbortController();
+ * setTimeout(() => stop.abort(), 10);
+ * const slept = await sleep(60_000, { signal: stop.signal });
+ * console.log(slept ? "a minute passed" : "cancelled");
  * ```
  */
 export function sleep(ms: number, options: SleepOptions = {}): Promise<boolean> {

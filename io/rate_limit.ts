@@ -20,11 +20,12 @@ export interface RateLimitOptions {
  *
  * @example
  * ```ts
- * const limit = new RateLimit(2 * 1024 * 1024);
+ * const limit = new RateLimit(64 * 1024);
+ * const bytes = new Uint8Array(128 * 1024);
  * for (let at = 0; at < bytes.length; at += limit.slice) {
  *   const slice = bytes.subarray(at, at + limit.slice);
  *   await limit.take(slice.length);
- *   await conn.write(slice);
+ *   await Deno.stdout.write(slice);
  * }
  * ```
  */

@@ -55,8 +55,9 @@ export interface TcpServerOptions extends ListenOptions {
  * @example
  * ```ts
  * await using server = new TcpServer(async (link) => {
- *   await writeText(link, "200 hello\n");
+ *   await link.write(new TextEncoder().encode("200 hello\n"));
  * }, { hostname: "127.0.0.1", port: 0 });
+ * console.log(`listening on port ${server.addr.port}`);
  * ```
  */
 export class TcpServer implements AsyncDisposable {

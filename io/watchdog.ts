@@ -20,8 +20,10 @@ export interface WatchdogOptions {
  *
  * @example
  * ```ts
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 5555 });
  * using watchdog = new Watchdog(30_000, () => conn.close());
- * // … watchdog.touch() on every read and write
+ * const buffer = new Uint8Array(65_536);
+ * while ((await conn.read(buffer)) !== null) watchdog.touch();
  * ```
  */
 export class Watchdog implements Disposable {

@@ -73,8 +73,10 @@ export interface DownloadOptions {
  *
  * @example
  * ```ts
+ * const sha256 = "2f243db10b392b01c19f97d3a77b98ee2d8f908bec96918e2682a8dfee683e57";
  * const lookup = { name: "hello.txt", status: 200, holders: [{ address: "127.0.0.1:5555", size: 96, sha256 }] };
  * const landed = await downloadFile(lookup, { outDir: "./downloads" });
+ * console.log(`saved ${landed.path} from ${landed.from}`);
  * ```
  */
 export async function downloadFile(lookup: Lookup, options: DownloadOptions): Promise<Downloaded> {

@@ -13,8 +13,10 @@ import { requestFile } from "./request_file.ts";
 import type { TrackerClient } from "./tracker_client.ts";
 import type { TransferBoard } from "./transfer_board.ts";
 
-/** Options of {@link relayFile}. */
+/** Options of {@link relayFile}: where the bytes go, and how. */
 export interface RelayOptions {
+  /** Where the file's bytes are written (standard output, say); never closed here. */
+  out: ByteSink;
   /** Connect and idle timeout per peer, ms. Default `Timeouts.REQUEST_MS`. */
   timeoutMs?: number;
   /** With a secret: peers must prove they know it, and every byte is encrypted. */
@@ -37,26 +39,23 @@ export interface Relayed {
   failed: Attempt[];
 }
 
-/** Options of {@link relayFile}: where the bytes go, and how. */
-export interface RelayTarget extends RelayOptions {
-  /** Where the file's bytes are written (standard output, say); never closed here. */
-  out: ByteSink;
-}
-
 /**
- * Writes `name` to `target.out` from the first active peer that has it,
+ * Writes `name` to `options.out` from the first active peer that has it,
  * checked against the size and SHA-256 that peer announces in its header. A
  * failure once bytes have been written is final (they cannot be taken
  * back): it throws `DownloadError`, as does a file no peer has.
  *
  * @example
  * ```ts
+ * import { TrackerClient } from "./tracker_client.ts";
+ *
+ * await using tracker = await TrackerClient.connect("127.0.0.1:4444");
  * const relayed = await relayFile(tracker, "hello.txt", { out: Deno.stdout });
+ * console.error(`from ${relayed.from}`);
  * ```
  */
-export async function relayFile(tracker: TrackerClient, name: string, target: RelayTarget): Promise<Relayed> {
-  const { out, timeoutMs, secret } = target;
-  const options = target;
+export async function relayFile(tracker: TrackerClient, name: string, options: RelayOptions): Promise<Relayed> {
+  const { out, timeoutMs, secret } = options;
   const failed: Attempt[] = [];
   const peers = await tracker.peers();
   for (const peer of peers) {

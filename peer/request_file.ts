@@ -42,7 +42,7 @@ export interface RequestFileOptions {
  * @example
  * ```ts
  * using remote = await requestFile("127.0.0.1:5555", "hello.txt");
- * await remote.body.pipeTo(sinkStream(Deno.stdout));
+ * await remote.body.pipeTo(Deno.stdout.writable);
  * ```
  */
 export async function requestFile(

@@ -49,6 +49,8 @@ export interface FetchOptions extends DownloadAllOptions {
  *
  * @example
  * ```ts
+ * import { TrackerClient } from "./tracker_client.ts";
+ *
  * await using tracker = await TrackerClient.connect("127.0.0.1:4444");
  * const report = await sendAndFetch(tracker, "hello.txt, notes.md", { outDir: ".", infoPath: "info.txt" });
  * ```

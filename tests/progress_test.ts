@@ -136,31 +136,31 @@ Deno.test("formatBytes: a value just under the next unit never shows as 1024 of 
 // formatProgressLine
 
 Deno.test("formatProgressLine: name, bar, percent, bytes, speed, ETA and sources on a wide terminal", () => {
-  const line = formatProgressLine(transfer("big.bin", 40 * MiB, 18 * MiB, 4), 12.5 * MiB, 120);
+  const line = formatProgressLine(transfer("big.bin", 40 * MiB, 18 * MiB, 4), { speed: 12.5 * MiB, columns: 120 });
   // 45% of 12 marks is 5.4: 5 marks. 22 MiB left at 12.5 MiB/s: 1.76 s, about 2.
   assert.equal(line, "big.bin [#####-------]   45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources");
   assert.ok(line.length <= 119);
 });
 
 Deno.test("formatProgressLine: singular source, full and empty bars, ETA from the speed", () => {
-  const one = formatProgressLine(transfer("a", 10 * MiB, 0, 1), 1 * MiB, 120);
+  const one = formatProgressLine(transfer("a", 10 * MiB, 0, 1), { speed: 1 * MiB, columns: 120 });
   assert.match(one, /^a \[-{12}\] {4}0% {2}0 B \/ 10\.0 MiB {2}1\.00 MiB\/s {2}ETA 0:10 {2}1 source$/);
-  const done = formatProgressLine(transfer("a", 10 * MiB, 10 * MiB, 0), 1 * MiB, 120);
+  const done = formatProgressLine(transfer("a", 10 * MiB, 10 * MiB, 0), { speed: 1 * MiB, columns: 120 });
   assert.match(done, /^a \[#{12}\] {2}100% {2}10\.0 MiB \/ 10\.0 MiB {2}1\.00 MiB\/s {2}ETA 0:00 {2}0 sources$/);
-  const long = formatProgressLine(transfer("a", 10 * GiB, 0, 2), 1 * MiB, 120);
+  const long = formatProgressLine(transfer("a", 10 * GiB, 0, 2), { speed: 1 * MiB, columns: 120 });
   assert.match(long, / {2}ETA 2h50m {2}2 sources$/, "10 GiB at 1 MiB/s: 10240 s, 2 h 50 min 40 s");
 });
 
 Deno.test("formatProgressLine: speed 0 gives ETA --, never a division by zero", () => {
-  const line = formatProgressLine(transfer("slow.bin", 5 * MiB, 1 * MiB, 0), 0, 120);
+  const line = formatProgressLine(transfer("slow.bin", 5 * MiB, 1 * MiB, 0), { speed: 0, columns: 120 });
   assert.match(line, / {2}0 B\/s {2}ETA -- {2}0 sources$/);
   assert.doesNotMatch(line, /Infinity|NaN/);
 });
 
 Deno.test("formatProgressLine: a size of 0 is 100% done, and bytes past the size stay at 100%", () => {
-  const empty = formatProgressLine(transfer("empty.txt", 0, 0, 0), 0, 120);
+  const empty = formatProgressLine(transfer("empty.txt", 0, 0, 0), { speed: 0, columns: 120 });
   assert.match(empty, /^empty\.txt \[#{12}\] {2}100% {2}0 B \/ 0 B {2}0 B\/s {2}ETA -- {2}0 sources$/);
-  const over = formatProgressLine(transfer("over.bin", 100, 150, 1), 10, 120);
+  const over = formatProgressLine(transfer("over.bin", 100, 150, 1), { speed: 10, columns: 120 });
   assert.match(over, / 100% /);
   assert.match(over, /\[#{12}\]/);
 });
@@ -176,7 +176,7 @@ Deno.test("formatProgressLine: never longer than columns - 1, whatever the name 
   for (let columns = 21; columns <= 200; columns++) {
     for (const name of names) {
       for (const [size, bytes, speed, sources] of states) {
-        const line = formatProgressLine(transfer(name, size, bytes, sources), speed, columns);
+        const line = formatProgressLine(transfer(name, size, bytes, sources), { speed: speed, columns: columns });
         assert.ok(line.length <= columns - 1, `${columns} columns: ${line.length} > ${columns - 1}: ${line}`);
         assert.ok(!line.includes("\n") && !line.includes("\r") && !line.includes("\x1b"), line);
       }
@@ -186,14 +186,14 @@ Deno.test("formatProgressLine: never longer than columns - 1, whatever the name 
 
 Deno.test("formatProgressLine: a long name is shortened with … and the details stay whole", () => {
   const name = "n".repeat(100);
-  const wide = formatProgressLine(transfer(name, 40 * MiB, 18 * MiB, 4), 12.5 * MiB, 120);
+  const wide = formatProgressLine(transfer(name, 40 * MiB, 18 * MiB, 4), { speed: 12.5 * MiB, columns: 120 });
   // Every detail (74 characters with the bar) fits; the name gets the rest: 119 - 74 - 1 = 44, "…" included.
   assert.equal(wide, `${"n".repeat(43)}… [#####-------]   45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources`);
   assert.equal(wide.length, 119);
-  const narrow = formatProgressLine(transfer(name, 40 * MiB, 18 * MiB, 4), 12.5 * MiB, 21);
+  const narrow = formatProgressLine(transfer(name, 40 * MiB, 18 * MiB, 4), { speed: 12.5 * MiB, columns: 21 });
   assert.equal(narrow, `${"n".repeat(14)}…  45%`);
   // A name that fits is never shortened.
-  const fits = formatProgressLine(transfer("just-fits.bin", 40 * MiB, 18 * MiB, 4), 12.5 * MiB, 21);
+  const fits = formatProgressLine(transfer("just-fits.bin", 40 * MiB, 18 * MiB, 4), { speed: 12.5 * MiB, columns: 21 });
   assert.equal(fits, "just-fits.bin  45%");
 });
 
@@ -209,7 +209,7 @@ Deno.test("formatProgressLine: narrower terminals drop the bar, then sources, ET
   /** The narrowest width, in columns, at which each part is still shown. */
   const narrowest: Record<string, number> = {};
   for (let columns = 200; columns >= 21; columns--) {
-    const line = formatProgressLine(t, 12.5 * MiB, columns);
+    const line = formatProgressLine(t, { speed: 12.5 * MiB, columns });
     assert.ok(line.startsWith("data.bin "), `${columns}: the name is kept whole: ${line}`);
     assert.match(line, / 45%/, `${columns}: the percent is always there`);
     for (const [part, pattern] of Object.entries(parts)) {
@@ -221,14 +221,17 @@ Deno.test("formatProgressLine: narrower terminals drop the bar, then sources, ET
   // Each goes exactly when the line would no longer fit in columns - 1 with it:
   // name 8 + space 1 + details joined by two spaces (bar 14, percent 4, amount 19, speed 10, ETA 8, sources 9).
   assert.deepEqual(narrowest, { bar: 84, sources: 68, eta: 57, speed: 47, amount: 35 });
-  assert.equal(formatProgressLine(t, 12.5 * MiB, 34), "data.bin  45%");
+  assert.equal(formatProgressLine(t, { speed: 12.5 * MiB, columns: 34 }), "data.bin  45%");
 });
 
 Deno.test("formatProgressLine: a terminal narrower than 21 columns still gets at most columns - 1", () => {
   // The doc promises columns - 1 at most, since a full line wraps and the live area then miscounts its lines.
   // A long name can always be shortened further: "a-rather-…  45%" fits 16 columns.
   for (const columns of [12, 16, 20]) {
-    const line = formatProgressLine(transfer("a-rather-long-file-name.bin", 40 * MiB, 18 * MiB, 4), 0, columns);
+    const line = formatProgressLine(transfer("a-rather-long-file-name.bin", 40 * MiB, 18 * MiB, 4), {
+      speed: 0,
+      columns: columns,
+    });
     assert.ok(line.length <= columns - 1, `${columns} columns: ${JSON.stringify(line)} is ${line.length} long`);
   }
 });
@@ -236,7 +239,7 @@ Deno.test("formatProgressLine: a terminal narrower than 21 columns still gets at
 Deno.test("formatProgressLine: shortening a name never splits a character in two", () => {
   // Names are any Unicode; slicing by UTF-16 units can keep half of a surrogate pair, which a terminal shows as �.
   for (let columns = 21; columns <= 60; columns++) {
-    const line = formatProgressLine(transfer("😀".repeat(40) + ".bin", 100, 45, 1), 0, columns);
+    const line = formatProgressLine(transfer("😀".repeat(40) + ".bin", 100, 45, 1), { speed: 0, columns });
     const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.exec(line);
     assert.equal(lone, null, `${columns} columns: a lone surrogate in ${JSON.stringify(line)}`);
   }
@@ -372,7 +375,10 @@ Deno.test("ProgressDisplay: a stalled transfer shows 0 B/s with ETA --, never an
   }
   assert.deepEqual([...seen], ["ETA --  0 sources"], "at 0 B/s the time left is unknown");
   // The same, formatted directly: a speed that rounds to 0 B/s.
-  assert.match(formatProgressLine(transfer("s", 8 * MiB, MiB, 1), 1e-20, 120), / 0 B\/s {2}ETA -- /);
+  assert.match(
+    formatProgressLine(transfer("s", 8 * MiB, MiB, 1), { speed: 1e-20, columns: 120 }),
+    / 0 B\/s {2}ETA -- /,
+  );
 });
 
 Deno.test("ProgressDisplay: log before anything is drawn writes just the line; several lines at once", () => {

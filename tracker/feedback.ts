@@ -60,7 +60,20 @@ interface Record {
   lastFailure?: string;
 }
 
-/** Reports, by holder peer id. */
+/**
+ * Reports, by holder peer id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const feedback = new HolderFeedback(2);
+ * feedback.report({ reporter: 10, holder: 1, outcome: "EHASH", bytes: 0 });
+ * const score = feedback.report({ reporter: 11, holder: 1, outcome: "ETIMEDOUT", bytes: 0 });
+ * assert.equal(score.demoted, true);
+ * assert.deepEqual(feedback.rank([1, 2], 50), [1]);
+ * ```
+ */
 export class HolderFeedback {
   #records = new Map<number, Record>();
   #demoteAfter: number;

@@ -59,7 +59,21 @@ function hexValue(code: number): number {
   return code <= 57 ? code - 48 : code - 87; // "0"-"9", "a"-"f"; input is checked by the protocol parser
 }
 
-/** Files → holders and peers → files, kept in step. */
+/**
+ * Files → holders and peers → files, kept in step.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const index = new TrackerIndex();
+ * const sha256 = "a".repeat(64);
+ * index.announce({ id: 1, address: "10.0.0.1:5555" }, [{ name: "a.txt", size: 3, sha256 }]);
+ * assert.deepEqual(index.holders("a.txt", 50), [{ address: "10.0.0.1:5555", size: 3, sha256, peer: 1 }]);
+ * index.remove(1);
+ * assert.deepEqual(index.holders("a.txt", 50), []);
+ * ```
+ */
 export class TrackerIndex {
   #peers = new Map<number, PeerSlot>();
   /** name → its first entry slot. */

@@ -1,0 +1,94 @@
+/**
+ * The one way tests wait for what a tracker or a peer reports: an
+ * {@link EventLog} keeps every event, and a wait is answered by an event
+ * already seen or by the next one, so that none is lost between the
+ * action and the wait.
+ *
+ * @module
+ */
+
+/** How long a wait may take before it fails the test: generous, only a broken build ever reaches it. */
+export const WAIT_MS = 20_000;
+
+/** Options of a wait. */
+export interface WaitOptions {
+  /** Fail after this long, ms. Default {@link WAIT_MS}. */
+  timeoutMs?: number;
+}
+
+/** Every event of one source, kept until the end of the test; waits are answered from it. */
+export class EventLog<E extends { type: string }> {
+  /** Every event, in order. */
+  readonly events: E[] = [];
+  /** Events already handed out by {@link EventLog.next}. */
+  #taken = new Set<E>();
+  #listeners = new Set<() => void>();
+
+  /** Records `event` (pass as an `onEvent` option). */
+  readonly push = (event: E): void => {
+    this.events.push(event);
+    for (const listener of [...this.#listeners]) listener();
+  };
+
+  /** The events of `type`, in order. */
+  of<T extends E["type"]>(type: T): Extract<E, { type: T }>[] {
+    return this.events.filter((e): e is Extract<E, { type: T }> => e.type === type);
+  }
+
+  /**
+   * The first event of `type` (and for which `where` is true) not yet
+   * returned by `next`: one already seen, or the next to come.
+   */
+  next<T extends E["type"]>(
+    type: T,
+    where: (event: Extract<E, { type: T }>) => boolean = () => true,
+    options: WaitOptions = {},
+  ): Promise<Extract<E, { type: T }>> {
+    const find = () =>
+      this.of(type).find((e) => !this.#taken.has(e) && where(e)) as Extract<E, { type: T }> | undefined;
+    return this.#wait(`a "${type}" event`, () => {
+      const found = find();
+      if (found) this.#taken.add(found);
+      return found;
+    }, options);
+  }
+
+  /** Resolves once `check` is true: now, or after some event; fails naming `what` after the timeout. */
+  async until(what: string, check: () => boolean, options: WaitOptions = {}): Promise<void> {
+    await this.#wait(what, () => check() || undefined, options);
+  }
+
+  #wait<T>(what: string, attempt: () => T | undefined, options: WaitOptions): Promise<T> {
+    const first = attempt();
+    if (first !== undefined) return Promise.resolve(first);
+    const timeoutMs = options.timeoutMs ?? WAIT_MS;
+    return new Promise<T>((resolve, reject) => {
+      const listener = () => {
+        const value = attempt();
+        if (value === undefined) return;
+        this.#listeners.delete(listener);
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        this.#listeners.delete(listener);
+        const seen = this.events.map((e) => e.type).join(", ") || "none";
+        reject(new Error(`${what}: not within ${timeoutMs} ms (events seen: ${seen})`));
+      }, timeoutMs);
+      this.#listeners.add(listener);
+    });
+  }
+}
+
+/** Resolves once `check` is true, looking again every `everyMs` (for state no event tells of); fails after the timeout. */
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  options: WaitOptions & { everyMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? WAIT_MS);
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${options.timeoutMs ?? WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 10));
+  }
+}

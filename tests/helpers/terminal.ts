@@ -1,0 +1,154 @@
+/**
+ * `main.ts` on a pseudo-terminal (util-linux `script`), and what a terminal
+ * shows after a run's output, for the tests of live progress lines.
+ *
+ * @module
+ */
+
+import { WAIT_MS } from "./events.ts";
+import { MAIN_PATH } from "./cli.ts";
+
+/** `script` from util-linux, if it is there and can open a pseudo-terminal here; else the terminal tests are skipped. */
+export const SCRIPT: string | undefined = ["/usr/bin/script", "/bin/script"].find((path) => {
+  try {
+    const probe = new Deno.Command(path, {
+      args: ["-qec", "true", "/dev/null"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    });
+    return probe.outputSync().success;
+  } catch {
+    return false;
+  }
+});
+
+/** Quotes `text` for a POSIX shell. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * `main.ts` run on a pseudo-terminal 100 columns wide: what it writes to the
+ * terminal (both streams, unless `stdoutTo` sends standard output to a file)
+ * is collected as the terminal got it.
+ */
+export class PtyRun implements AsyncDisposable {
+  #child: Deno.ChildProcess;
+  #text = "";
+  #ended = false;
+  #listeners = new Set<() => void>();
+  #pump: Promise<void>;
+  #status: Promise<Deno.CommandStatus>;
+
+  constructor(args: string[], stdoutTo?: string) {
+    const deno = [Deno.execPath(), "run", "--allow-net", "--allow-read", "--allow-write", MAIN_PATH, ...args];
+    const command = `stty cols 100 rows 50; exec ${deno.map(shellQuote).join(" ")}` +
+      (stdoutTo ? ` > ${shellQuote(stdoutTo)}` : "");
+    const child = new Deno.Command(SCRIPT!, {
+      args: ["-qfec", command, "/dev/null"],
+      env: { NO_COLOR: "1", SHELL: "/bin/sh" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.#child = child;
+    const decoder = new TextDecoder();
+    this.#pump = (async () => {
+      for await (const chunk of child.stdout) {
+        this.#text += decoder.decode(chunk, { stream: true });
+        this.#listeners.forEach((l) => l());
+      }
+      this.#ended = true;
+      this.#listeners.forEach((l) => l());
+    })();
+    this.#status = child.status;
+  }
+
+  get text(): string {
+    return this.#text;
+  }
+
+  /** Waits until `pattern` matches the output from `since` on; returns where the match ends. */
+  async waitFor(pattern: RegExp, since = 0): Promise<number> {
+    const deadline = Date.now() + WAIT_MS;
+    while (true) {
+      const match = pattern.exec(this.#text.slice(since));
+      if (match) return since + match.index + match[0].length;
+      const left = deadline - Date.now();
+      if (this.#ended || left <= 0) {
+        throw new Error(
+          `no ${pattern} on the terminal${this.#ended ? " before it closed" : ""}:\n${JSON.stringify(this.#text)}`,
+        );
+      }
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const timer = setTimeout(resolve, left);
+      this.#listeners.add(resolve);
+      await promise;
+      clearTimeout(timer);
+      this.#listeners.delete(resolve);
+    }
+  }
+
+  /** Waits for the exit; returns the exit code of `main.ts`. */
+  async exited(): Promise<number> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no exit within ${WAIT_MS} ms`)), WAIT_MS);
+    });
+    const status = await Promise.race([this.#status, late]).finally(() => clearTimeout(timer));
+    await this.#pump;
+    return status.code;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await this.#status;
+    await this.#pump.catch(() => {});
+  }
+}
+
+/** The lines a terminal shows after `output`: text, CR, LF, `ESC[nF`, `ESC[J`, `ESC[nG` and `ESC[nK`. */
+export function screenAfter(output: string): string[] {
+  const lines = [""];
+  let row = 0;
+  let col = 0;
+  // deno-lint-ignore no-control-regex
+  const escape = /\x1b\[(\d*)([A-Za-z])/y;
+  for (let i = 0; i < output.length;) {
+    escape.lastIndex = i;
+    const esc = escape.exec(output);
+    if (esc) {
+      i = escape.lastIndex;
+      const n = Number(esc[1] || "1");
+      if (esc[2] === "F") {
+        row = Math.max(0, row - n);
+        col = 0;
+      } else if (esc[2] === "G") {
+        col = Math.max(0, n - 1);
+      } else if (esc[2] === "K") {
+        // 0: to the end of the line; 2: the whole line (what Deno itself writes before a program's output).
+        lines[row] = esc[1] === "2" ? "" : lines[row].slice(0, col);
+      } else if (esc[2] === "J") {
+        lines[row] = lines[row].slice(0, col);
+        lines.length = row + 1;
+      } else {
+        throw new Error(`unexpected escape sequence ${JSON.stringify(esc[0])}`);
+      }
+      continue;
+    }
+    const ch = output[i++];
+    if (ch === "\r") col = 0;
+    else if (ch === "\n") {
+      row++;
+      while (lines.length <= row) lines.push("");
+    } else {
+      const line = lines[row].padEnd(col);
+      lines[row] = line.slice(0, col) + ch + line.slice(col + 1);
+      col++;
+    }
+  }
+  return lines.filter((line, i) => line !== "" || i < lines.length - 1);
+}

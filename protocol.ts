@@ -126,7 +126,13 @@ export class ProtocolError extends Error {
    *
    * @example
    * ```ts
-   * throw new ProtocolError(Status.NOT_FOUND, `no file "x"`);
+   * import assert from "node:assert/strict";
+   *
+   * const error = new ProtocolError(Status.NOT_FOUND, `no file "x"`);
+   * assert.ok(error instanceof Error);
+   * assert.equal(error.name, "ProtocolError");
+   * assert.equal(error.status, 404);
+   * assert.equal(error.message, 'no file "x"');
    * ```
    */
   constructor(status: number, message: string, options?: ErrorOptions) {
@@ -179,7 +185,18 @@ export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49
 const HASH_TOKEN = /^([0-9a-f]{64})(?::([0-9a-f]{64}))?$/;
 const DIGITS = /^[0-9]+$/;
 
-/** True for a lowercase hex SHA-256 digest. */
+/**
+ * True for a lowercase hex SHA-256 digest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isSha256(EMPTY_SHA256), true);
+ * assert.equal(isSha256("A".repeat(64)), false);
+ * assert.equal(isSha256("a".repeat(63)), false);
+ * ```
+ */
 export function isSha256(text: string): boolean {
   return HEX64.test(text);
 }
@@ -187,6 +204,15 @@ export function isSha256(text: string): boolean {
 /**
  * Parses a non-negative decimal integer no larger than `field.max`: `400`
  * for anything but digits, `413` for more (however many digits).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseCount("42", Fields.SIZE), 42);
+ * assert.throws(() => parseCount("-1", Fields.SIZE), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parseCount("86401", Fields.SECONDS), (e: ProtocolError) => e.status === Status.TOO_LARGE);
+ * ```
  */
 export function parseCount(text: string, field: CountField): number {
   if (!DIGITS.test(text)) {
@@ -205,7 +231,18 @@ export function parseCount(text: string, field: CountField): number {
   return value;
 }
 
-/** Parses a TCP port (1-65535), or throws 400. */
+/**
+ * Parses a TCP port (1-65535), or throws 400.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parsePort("5555"), 5555);
+ * assert.throws(() => parsePort("0"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parsePort("65536"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parsePort(text: string): number {
   const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
   if (!(port >= 1 && port <= 65_535)) {
@@ -218,6 +255,15 @@ export function parsePort(text: string): number {
  * `HOST:PORT`, with brackets around an IPv6 host (`[::1]:5555`). An
  * IPv4-mapped address (`::ffff:10.0.0.1`, what a dual-stack socket reports
  * for an IPv4 client) is written as the IPv4 address it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatAddress("10.0.0.1", 5555), "10.0.0.1:5555");
+ * assert.equal(formatAddress("::1", 5555), "[::1]:5555");
+ * assert.equal(formatAddress("::ffff:10.0.0.1", 80), "10.0.0.1:80");
+ * ```
  */
 export function formatAddress(host: string, port: number): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
@@ -225,7 +271,18 @@ export function formatAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Parses `HOST:PORT` or `[V6]:PORT`. */
+/**
+ * Parses `HOST:PORT` or `[V6]:PORT`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseAddress("10.0.0.1:5555"), { host: "10.0.0.1", port: 5555 });
+ * assert.deepEqual(parseAddress("[::1]:5555"), { host: "::1", port: 5555 });
+ * assert.throws(() => parseAddress("::1:5555"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parseAddress(text: string): { host: string; port: number } {
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\s]+):(\d+)$/.exec(text);
   if (!match) {
@@ -243,33 +300,97 @@ export const CHUNK_SIZE = 1024 * 1024;
 /** Bytes of one chunk hash. */
 export const HASH_BYTES = 32;
 
-/** How many chunks a file of `size` bytes has (0 for an empty file). */
+/**
+ * How many chunks a file of `size` bytes has (0 for an empty file).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(chunkCount(0), 0);
+ * assert.equal(chunkCount(CHUNK_SIZE), 1);
+ * assert.equal(chunkCount(CHUNK_SIZE + 1), 2);
+ * ```
+ */
 export function chunkCount(size: number): number {
   return Math.ceil(size / CHUNK_SIZE);
 }
 
-/** Offset and length of chunk `index` of a file of `size` bytes. */
+/**
+ * Offset and length of chunk `index` of a file of `size` bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(chunkSpan(0, 100), { offset: 0, length: 100 });
+ * assert.deepEqual(chunkSpan(1, CHUNK_SIZE + 10), { offset: CHUNK_SIZE, length: 10 });
+ * ```
+ */
 export function chunkSpan(index: number, size: number): { offset: number; length: number } {
   const offset = index * CHUNK_SIZE;
   return { offset, length: Math.min(CHUNK_SIZE, size - offset) };
 }
 
-/** The root of a list of chunk hashes laid end to end: their SHA-256, in hex. */
+/**
+ * The root of a list of chunk hashes laid end to end: their SHA-256, in hex.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(rootOf(new Uint8Array(0)), EMPTY_SHA256);
+ * assert.equal(rootOf(hexToBytes(EMPTY_SHA256)), "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456");
+ * ```
+ */
 export function rootOf(hashes: Uint8Array): string {
   return createHash("sha256").update(hashes).digest("hex");
 }
 
-/** The raw SHA-256 of `bytes` (a chunk's hash, as a chunk list holds it). */
+/**
+ * The raw SHA-256 of `bytes` (a chunk's hash, as a chunk list holds it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const hash = chunkHash(new TextEncoder().encode("abc"));
+ * assert.equal(hash.length, HASH_BYTES);
+ * assert.equal(bytesToHex(hash), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * ```
+ */
 export function chunkHash(bytes: Uint8Array): Uint8Array {
   return createHash("sha256").update(bytes).digest();
 }
 
-/** Chunk `index`'s hash in a list of chunk hashes laid end to end. */
+/**
+ * Chunk `index`'s hash in a list of chunk hashes laid end to end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const list = hexToBytes("a".repeat(64) + "b".repeat(64));
+ * assert.equal(bytesToHex(chunkHashAt(list, 1)), "b".repeat(64));
+ * assert.equal(chunkHashAt(list, 2).length, 0);
+ * ```
+ */
 export function chunkHashAt(list: Uint8Array, index: number): Uint8Array {
   return list.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
 }
 
-/** True when two byte strings are the same. */
+/**
+ * True when two byte strings are the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(sameBytes(new Uint8Array([1, 2]), new Uint8Array([1, 2])), true);
+ * assert.equal(sameBytes(new Uint8Array([1, 2]), new Uint8Array([1, 3])), false);
+ * assert.equal(sameBytes(new Uint8Array([1]), new Uint8Array([1, 2])), false);
+ * ```
+ */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -279,6 +400,15 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * The chunk hashes of a file of at most one chunk, which follow from its
  * SHA-256 alone (none for an empty file); `undefined` for a bigger file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(impliedChunks(0, EMPTY_SHA256), new Uint8Array(0));
+ * assert.deepEqual(impliedChunks(100, "a".repeat(64)), new Uint8Array(HASH_BYTES).fill(0xaa));
+ * assert.equal(impliedChunks(CHUNK_SIZE + 1, "a".repeat(64)), undefined);
+ * ```
  */
 export function impliedChunks(size: number, sha256: string): Uint8Array | undefined {
   if (size === 0) return new Uint8Array(0);
@@ -286,7 +416,18 @@ export function impliedChunks(size: number, sha256: string): Uint8Array | undefi
   return undefined;
 }
 
-/** The root of a file of at most one chunk; `undefined` for a bigger file (its root must be announced). */
+/**
+ * The root of a file of at most one chunk; `undefined` for a bigger file (its root must be announced).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(impliedRoot(0, EMPTY_SHA256), EMPTY_SHA256);
+ * assert.equal(impliedRoot(100, "a".repeat(64)), "e0e77a507412b120f6ede61f62295b1a7b2ff19d3dcc8f7253e51663470c888e");
+ * assert.equal(impliedRoot(CHUNK_SIZE + 1, "a".repeat(64)), undefined);
+ * ```
+ */
 export function impliedRoot(size: number, sha256: string): string | undefined {
   const chunks = impliedChunks(size, sha256);
   return chunks && rootOf(chunks);
@@ -294,14 +435,34 @@ export function impliedRoot(size: number, sha256: string): string | undefined {
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-/** Lower-case hex of `bytes`. */
+/**
+ * Lower-case hex of `bytes`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(bytesToHex(new Uint8Array([0, 15, 255])), "000fff");
+ * assert.equal(bytesToHex(new Uint8Array(0)), "");
+ * ```
+ */
 export function bytesToHex(bytes: Uint8Array): string {
   let hex = "";
   for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i]];
   return hex;
 }
 
-/** Bytes of an even-length hex string (checked by the caller). */
+/**
+ * Bytes of an even-length hex string (checked by the caller).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(hexToBytes("000fff"), new Uint8Array([0, 15, 255]));
+ * assert.deepEqual(hexToBytes(""), new Uint8Array(0));
+ * ```
+ */
 export function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(hex.length >>> 1);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.substr(2 * i, 2), 16);
@@ -319,6 +480,15 @@ const encoder = new TextEncoder();
  * `\`, NUL or other control characters, names starting with `.` (hidden files
  * and partial downloads are never shared), and names over
  * {@link Limits.MAX_NAME_BYTES} bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(checkName("notes 2024.txt"), "notes 2024.txt");
+ * assert.throws(() => checkName("../notes.txt"), (e: ProtocolError) => e.status === Status.FORBIDDEN);
+ * assert.throws(() => checkName(".hidden"), (e: ProtocolError) => e.status === Status.FORBIDDEN);
+ * ```
  */
 export function checkName(name: string): string {
   const why = nameProblem(name);
@@ -326,7 +496,17 @@ export function checkName(name: string): string {
   return name;
 }
 
-/** A name for a message: quoted, escaped, and cut to 64 characters so that no reply line grows with it. */
+/**
+ * A name for a message: quoted, escaped, and cut to 64 characters so that no reply line grows with it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(quoteName('say "hi"'), '"say \\"hi\\""');
+ * assert.equal(quoteName("x".repeat(70)), `"${"x".repeat(64)}…"`);
+ * ```
+ */
 export function quoteName(name: string): string {
   return JSON.stringify(name.length > 64 ? name.slice(0, 64) + "…" : name);
 }
@@ -349,6 +529,15 @@ function nameProblem(name: string): string | undefined {
  * `%XX` so that a name never breaks a line or a comma-separated list, and so
  * do spaces at either end, which a list would trim. Other spaces and Unicode
  * stay as they are.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(encodeName("a, b%.txt"), "a%2C b%25.txt");
+ * assert.equal(encodeName("line\nbreak"), "line%0Abreak");
+ * assert.equal(encodeName(" café "), "%20café%20");
+ * ```
  */
 export function encodeName(name: string): string {
   return name
@@ -357,7 +546,19 @@ export function encodeName(name: string): string {
     .replace(/^ +| +$/g, (spaces) => "%20".repeat(spaces.length));
 }
 
-/** Reads a name written by {@link encodeName}, then checks it with {@link checkName}. */
+/**
+ * Reads a name written by {@link encodeName}, then checks it with {@link checkName}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(decodeName("a%2C b%25.txt"), "a, b%.txt");
+ * assert.equal(decodeName("100%.txt"), "100%.txt");
+ * assert.throws(() => decodeName("a%2Fb.txt"), (e: ProtocolError) => e.status === Status.FORBIDDEN);
+ * assert.throws(() => decodeName("%FF.txt"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function decodeName(text: string): string {
   if (!text.includes("%")) return checkName(text);
   let name: string;
@@ -376,9 +577,18 @@ function literalPercents(text: string): string {
 
 /**
  * Splits a SEND argument list: names separated by commas, white space around
- * each trimmed, each decoded. Duplicates are dropped, order kept. Throws 400
+ * each trimmed, still encoded. Duplicates are dropped, order kept. Throws 400
  * for an empty list, 413 for more than {@link Limits.MAX_NAMES_PER_SEND}.
  * Individual names are not checked here: see {@link parseSendNames}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(splitNameList(" a.txt , b%2C c.txt, a.txt,"), ["a.txt", "b%2C c.txt"]);
+ * assert.deepEqual(splitNameList(" hello.txt "), ["hello.txt"]);
+ * assert.throws(() => splitNameList(" , "), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
  */
 export function splitNameList(text: string): string[] {
   if (!text.includes(",")) {
@@ -401,7 +611,17 @@ export function splitNameList(text: string): string[] {
 /** One name of a SEND list: decoded, or the reason it was refused. */
 export type SendName = { ok: true; name: string } | { ok: false; raw: string; error: ProtocolError };
 
-/** Splits and decodes a SEND list; a bad name is reported per name, not for the whole list. */
+/**
+ * Splits and decodes a SEND list; a bad name is reported per name, not for the whole list.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const names = parseSendNames("a.txt, a%2Etxt, .env, b%2C c.txt");
+ * assert.deepEqual(names.map((n) => n.ok ? n.name : `${n.raw} ${n.error.status}`), ["a.txt", ".env 403", "b, c.txt"]);
+ * ```
+ */
 export function parseSendNames(text: string): SendName[] {
   const seen = new Set<string>();
   return splitNameList(text).flatMap((raw): SendName[] => {
@@ -417,7 +637,16 @@ export function parseSendNames(text: string): SendName[] {
   });
 }
 
-/** A list of names as a SEND argument: each encoded, joined by `, `. */
+/**
+ * A list of names as a SEND argument: each encoded, joined by `, `.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatNameList(["a.txt", "b, c.txt"]), "a.txt, b%2C c.txt");
+ * ```
+ */
 export function formatNameList(names: readonly string[]): string {
   return names.map(encodeName).join(", ");
 }
@@ -433,7 +662,17 @@ export interface CommandLine {
   rest: string;
 }
 
-/** Splits `VERB rest of line`; the verb is case-insensitive. */
+/**
+ * Splits `VERB rest of line`; the verb is case-insensitive.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(splitCommand("  send a.txt, b.txt "), { verb: "SEND", rest: "a.txt, b.txt" });
+ * assert.deepEqual(splitCommand("ping"), { verb: "PING", rest: "" });
+ * ```
+ */
 export function splitCommand(line: string): CommandLine {
   const trimmed = line.replace(/^\s+/, "");
   const space = trimmed.search(/\s/);
@@ -444,7 +683,16 @@ export function splitCommand(line: string): CommandLine {
 /** A command of one word, with nothing after it. */
 export type SimpleCommand = "PING" | "STATS" | "HELP" | "QUIT";
 
-/** `PING\n` and the like. */
+/**
+ * `PING\n` and the like.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatCommand("PING"), "PING\n");
+ * ```
+ */
 export function formatCommand(verb: SimpleCommand): string {
   return `${verb}\n`;
 }
@@ -467,6 +715,17 @@ export interface FileEntry {
 /**
  * Reads `<sha256>` or `<sha256>:<root>` for a file of `size` bytes. A root
  * given for a file of one chunk must be the one that follows from its hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const a = "a".repeat(64), b = "b".repeat(64);
+ * assert.deepEqual(parseHashToken(`${a}:${b}`, 2 * CHUNK_SIZE), { sha256: a, root: b });
+ * assert.deepEqual(parseHashToken(a.toUpperCase(), 100), { sha256: a });
+ * assert.throws(() => parseHashToken(`${a}:${b}`, 100), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parseHashToken(a, 0), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
  */
 export function parseHashToken(token: string, size: number): { sha256: string; root?: string } {
   const match = HASH_TOKEN.exec(token.toLowerCase());
@@ -483,7 +742,18 @@ export function parseHashToken(token: string, size: number): { sha256: string; r
   return implied === undefined ? { sha256, root } : { sha256 };
 }
 
-/** `<sha256>`, or `<sha256>:<root>` when the root does not follow from the hash. */
+/**
+ * `<sha256>`, or `<sha256>:<root>` when the root does not follow from the hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const a = "a".repeat(64), b = "b".repeat(64);
+ * assert.equal(formatHashToken({ size: 2 * CHUNK_SIZE, sha256: a, root: b }), `${a}:${b}`);
+ * assert.equal(formatHashToken({ size: 100, sha256: a, root: b }), a);
+ * ```
+ */
 export function formatHashToken(entry: { size: number; sha256: string; root?: string }): string {
   return entry.root !== undefined && entry.size > CHUNK_SIZE ? `${entry.sha256}:${entry.root}` : entry.sha256;
 }
@@ -491,14 +761,41 @@ export function formatHashToken(entry: { size: number; sha256: string; root?: st
 /** The verbs that announce files: `UPDATE` replaces what a peer announced, `ADD` adds to it. */
 export type AnnounceVerb = "UPDATE" | "ADD";
 
-/** `UPDATE <port> <count>` (or `ADD <port> <count>`): the header of an announcement. */
+/**
+ * `UPDATE <port> <count>` (or `ADD <port> <count>`): the header of an announcement.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseUpdateHeader("5555 2"), { port: 5555, count: 2 });
+ * assert.deepEqual(parseUpdateHeader("5555 0", "ADD"), { port: 5555, count: 0 });
+ * assert.throws(() => parseUpdateHeader("5555"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parseUpdateHeader("5555 100001"), (e: ProtocolError) => e.status === Status.TOO_LARGE);
+ * ```
+ */
 export function parseUpdateHeader(rest: string, verb: AnnounceVerb = "UPDATE"): { port: number; count: number } {
   const fields = rest.split(/\s+/);
   if (fields.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, `usage: ${verb} <port> <count>`);
   return { port: parsePort(fields[0]), count: parseCount(fields[1], Fields.ENTRIES) };
 }
 
-/** `<size> <sha256> <name>`: one line of an UPDATE. */
+/**
+ * `<size> <sha256> <name>`: one line of an UPDATE.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const entry = parseEntryLine(`0 ${EMPTY_SHA256} a%2C b.txt`);
+ * assert.deepEqual(entry, { size: 0, sha256: EMPTY_SHA256, name: "a, b.txt" });
+ * assert.throws(() => parseEntryLine(`0 ${EMPTY_SHA256} .env`), (e: ProtocolError) => e.status === Status.FORBIDDEN);
+ * assert.throws(
+ *   () => parseEntryLine(`x ${EMPTY_SHA256} a.txt`),
+ *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
+ * );
+ * ```
+ */
 export function parseEntryLine(line: string): FileEntry {
   const match = /^\s*(\S+)\s+(\S+)\s+(.+)$/s.exec(line);
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, "entry must be <size> <sha256> <name>");
@@ -506,12 +803,33 @@ export function parseEntryLine(line: string): FileEntry {
   return { size, ...parseHashToken(match[2], size), name: decodeName(match[3].trim()) };
 }
 
-/** One entry line of an announcement, without its line feed. */
+/**
+ * One entry line of an announcement, without its line feed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const entry = { name: "a, b.txt", size: 0, sha256: EMPTY_SHA256 };
+ * assert.equal(formatEntryLine(entry), `0 ${EMPTY_SHA256} a%2C b.txt`);
+ * ```
+ */
 export function formatEntryLine(entry: FileEntry): string {
   return `${entry.size} ${formatHashToken(entry)} ${encodeName(entry.name)}`;
 }
 
-/** A whole announcement: `UPDATE <port> <count>` (or `ADD`), then one line per entry. */
+/**
+ * A whole announcement: `UPDATE <port> <count>` (or `ADD`), then one line per entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const entry = { name: "a.txt", size: 0, sha256: EMPTY_SHA256 };
+ * assert.equal(formatAnnouncement({ verb: "ADD", port: 5555 }, [entry]), `ADD 5555 1\n0 ${EMPTY_SHA256} a.txt\n`);
+ * assert.equal(formatAnnouncement({ verb: "UPDATE", port: 5555 }, []), "UPDATE 5555 0\n");
+ * ```
+ */
 export function formatAnnouncement(
   header: { verb: AnnounceVerb; port: number },
   entries: readonly FileEntry[],
@@ -521,28 +839,78 @@ export function formatAnnouncement(
   return lines.join("\n") + "\n";
 }
 
-/** `REMOVE <count>`, then one name per line: those files leave the index. */
+/**
+ * `REMOVE <count>`, then one name per line: those files leave the index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatRemoval(["a.txt", "b,c.txt"]), "REMOVE 2\na.txt\nb%2Cc.txt\n");
+ * assert.equal(formatRemoval([]), "REMOVE 0\n");
+ * ```
+ */
 export function formatRemoval(names: readonly string[]): string {
   return [`REMOVE ${names.length}`, ...names.map(encodeName)].join("\n") + "\n";
 }
 
-/** `REMOVE <count>`: the header of a list of names, one per line, that leave the index. */
+/**
+ * `REMOVE <count>`: the header of a list of names, one per line, that leave the index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(parseRemoveHeader("2"), 2);
+ * assert.throws(() => parseRemoveHeader("2 a.txt"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parseRemoveHeader("100001"), (e: ProtocolError) => e.status === Status.TOO_LARGE);
+ * ```
+ */
 export function parseRemoveHeader(rest: string): number {
   if (!/^\S+$/.test(rest)) throw new ProtocolError(Status.BAD_REQUEST, "usage: REMOVE <count>");
   return parseCount(rest, Fields.NAMES);
 }
 
-/** `SEND <name>[, <name>...]`: where are these files? */
+/**
+ * `SEND <name>[, <name>...]`: where are these files?
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatLookup(["a.txt", "b, c.txt"]), "SEND a.txt, b%2C c.txt\n");
+ * ```
+ */
 export function formatLookup(names: readonly string[]): string {
   return `SEND ${formatNameList(names)}\n`;
 }
 
-/** `WAIT <seconds> <name>[, <name>...]`: a SEND that also waits for the names nobody holds yet. */
+/**
+ * `WAIT <seconds> <name>[, <name>...]`: a SEND that also waits for the names nobody holds yet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatWaitRequest({ seconds: 60, names: ["a.txt", "b.txt"] }), "WAIT 60 a.txt, b.txt\n");
+ * ```
+ */
 export function formatWaitRequest(request: { seconds: number; names: readonly string[] }): string {
   return `WAIT ${request.seconds} ${formatNameList(request.names)}\n`;
 }
 
-/** Parses the rest of a `WAIT` line: the seconds, and the name list as {@link parseSendNames} reads it. */
+/**
+ * Parses the rest of a `WAIT` line: the seconds, and the name list as {@link parseSendNames} reads it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseWait("60 a.txt, b.txt"), { seconds: 60, names: "a.txt, b.txt" });
+ * assert.throws(() => parseWait("60"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parseWait("86401 a.txt"), (e: ProtocolError) => e.status === Status.TOO_LARGE);
+ * ```
+ */
 export function parseWait(rest: string): { seconds: number; names: string } {
   const m = /^(\S+)\s+(.+)$/s.exec(rest);
   if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: WAIT <seconds> <name>[, <name>...]");
@@ -582,12 +950,31 @@ export interface ReplyLine {
   text: string;
 }
 
-/** A reply of one line, `<status> <text>\n`. */
+/**
+ * A reply of one line, `<status> <text>\n`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatStatusLine(Status.NOT_FOUND, "no such file"), "404 no such file\n");
+ * ```
+ */
 export function formatStatusLine(status: number, text: string): string {
   return `${status} ${text}\n`;
 }
 
-/** Formats a whole reply: every line but the last carries `-`. Ends with LF. */
+/**
+ * Formats a whole reply: every line but the last carries `-`. Ends with LF.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const lines = [{ status: Status.HELP, text: "commands:" }, { status: Status.HELP, text: "PING" }];
+ * assert.equal(formatReply(lines), "214-commands:\n214 PING\n");
+ * ```
+ */
 export function formatReply(lines: readonly { status: number; text: string }[]): string {
   let out = "";
   for (let i = 0; i < lines.length; i++) {
@@ -596,14 +983,39 @@ export function formatReply(lines: readonly { status: number; text: string }[]):
   return out;
 }
 
-/** Parses one reply line. */
+/**
+ * Parses one reply line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseReplyLine("214-commands:"), { status: 214, more: true, text: "commands:" });
+ * assert.deepEqual(parseReplyLine("404 not found"), { status: 404, more: false, text: "not found" });
+ * assert.throws(() => parseReplyLine("OK"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parseReplyLine(line: string): ReplyLine {
   const match = /^([1-5][0-9]{2})([ -])(.*)$/s.exec(line);
   if (!match) throw new ProtocolError(Status.BAD_REQUEST, `not a reply line: ${JSON.stringify(line.slice(0, 80))}`);
   return { status: Number(match[1]), more: match[2] === "-", text: match[3] };
 }
 
-/** The last line of a reply, if it says success; a `4xx`/`5xx` becomes a thrown {@link ProtocolError}. */
+/**
+ * The last line of a reply, if it says success; a `4xx`/`5xx` becomes a thrown {@link ProtocolError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const lines = ["214-commands:", "214 PING"].map(parseReplyLine);
+ * assert.deepEqual(expectOk(lines), { status: 214, more: false, text: "PING" });
+ * assert.throws(
+ *   () => expectOk([parseReplyLine("413 line too long")]),
+ *   (e: ProtocolError) => e.status === Status.TOO_LARGE,
+ * );
+ * ```
+ */
 export function expectOk(lines: readonly ReplyLine[]): ReplyLine {
   const last = lines[lines.length - 1];
   if (last.status >= 400) throw new ProtocolError(last.status, last.text);
@@ -634,12 +1046,35 @@ export interface Lookup {
   message?: string;
 }
 
-/** A lookup that found nobody. */
+/**
+ * A lookup that found nobody.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(notFound("a.txt"), { name: "a.txt", status: Status.NOT_FOUND, holders: [], message: "not found" });
+ * assert.equal(notFound("a.txt", "gone").message, "gone");
+ * ```
+ */
 export function notFound(name: string, message = "not found"): Lookup {
   return { name, status: Status.NOT_FOUND, holders: [], message };
 }
 
-/** Formats a SEND reply: one `HOLDER` line per holder, one line per missing or refused name. */
+/**
+ * Formats a SEND reply: one `HOLDER` line per holder, one line per missing or refused name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const holders = [{ address: "10.0.0.1:5555", size: 0, sha256: EMPTY_SHA256 }];
+ * assert.equal(
+ *   formatSendReply([{ name: "a.txt", status: Status.OK, holders }, notFound("b.txt")]),
+ *   `200-HOLDER 10.0.0.1:5555 0 ${EMPTY_SHA256} a.txt\n404-NOTFOUND b.txt\n200 END 1 found, 1 not found\n`,
+ * );
+ * ```
+ */
 export function formatSendReply(lookups: readonly Lookup[]): string {
   const lines: { status: number; text: string }[] = [];
   let found = 0;
@@ -657,7 +1092,8 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
     } else {
       lines.push({
         status: l.status,
-        text: `REFUSED ${encodeURIComponent(l.name.slice(0, 256))} ${l.message ?? "refused"}`,
+        // Cut to 256 units, then made well-formed: a cut through a surrogate pair must not throw.
+        text: `REFUSED ${encodeURIComponent(l.name.slice(0, 256).toWellFormed())} ${l.message ?? "refused"}`,
       });
     }
   }
@@ -665,7 +1101,21 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
   return formatReply(lines);
 }
 
-/** Reads a SEND reply's lines back into lookups, in the order names first appear. */
+/**
+ * Reads a SEND reply's lines back into lookups, in the order names first appear.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const reply = `200-HOLDER 10.0.0.1:5555 0 ${EMPTY_SHA256} a.txt\n404-NOTFOUND b.txt\n200 END 1 found, 1 not found`;
+ * const holders = [{ address: "10.0.0.1:5555", size: 0, sha256: EMPTY_SHA256 }];
+ * assert.deepEqual(parseSendReply(reply.split("\n").map(parseReplyLine)), [
+ *   { name: "a.txt", status: Status.OK, holders },
+ *   notFound("b.txt"),
+ * ]);
+ * ```
+ */
 export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
   const byName = new Map<string, Lookup>();
   for (const line of lines.slice(0, -1)) {
@@ -702,7 +1152,18 @@ function decodeLoosely(text: string): string {
   }
 }
 
-/** `indexed N files as ADDR`, and for an `ADD` ` (F new, T in all)`: the answer to an announcement. */
+/**
+ * `indexed N files as ADDR`, and for an `ADD` ` (F new, T in all)`: the answer to an announcement.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const result = { verb: "ADD" as const, files: 2, address: "10.0.0.1:5555", fresh: 1, total: 4 };
+ * assert.equal(formatIndexed(result), "200 indexed 2 files as 10.0.0.1:5555 (1 new, 4 in all)\n");
+ * assert.equal(formatIndexed({ ...result, verb: "UPDATE" }), "200 indexed 2 files as 10.0.0.1:5555\n");
+ * ```
+ */
 export function formatIndexed(
   result: { verb: AnnounceVerb; files: number; address: string; fresh: number; total: number },
 ): string {
@@ -713,7 +1174,16 @@ export function formatIndexed(
   );
 }
 
-/** `removed R of N files (T left)`: the answer to a `REMOVE`. */
+/**
+ * `removed R of N files (T left)`: the answer to a `REMOVE`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatRemoved({ removed: 1, asked: 2, left: 3 }), "200 removed 1 of 2 files (3 left)\n");
+ * ```
+ */
 export function formatRemoved(result: { removed: number; asked: number; left: number }): string {
   return formatStatusLine(Status.OK, `removed ${result.removed} of ${result.asked} files (${result.left} left)`);
 }
@@ -721,7 +1191,19 @@ export function formatRemoved(result: { removed: number; asked: number; left: nu
 // ---------------------------------------------------------------------------
 // Pages: PEERS and LIST
 
-/** `LIST [--page N] [text]` and `PEERS [--page N]`: which page (from 1), and the rest. */
+/**
+ * `LIST [--page N] [text]` and `PEERS [--page N]`: which page (from 1), and the rest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parsePaging("--page 2 notes"), { page: 2, text: "notes" });
+ * assert.deepEqual(parsePaging("notes"), { page: 1, text: "notes" });
+ * assert.throws(() => parsePaging("--page 0"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parsePaging("--page two"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parsePaging(rest: string): { page: number; text: string } {
   const m = /^--page\s+(\S+)\s*(.*)$/s.exec(rest);
   if (!m) return { page: 1, text: rest };
@@ -730,7 +1212,17 @@ export function parsePaging(rest: string): { page: number; text: string } {
   return { page, text: m[2] };
 }
 
-/** `PEERS [--page N]` or `LIST [--page N] [text]`, as a client asks for a page. */
+/**
+ * `PEERS [--page N]` or `LIST [--page N] [text]`, as a client asks for a page.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatPageRequest({ verb: "LIST", page: 2, text: "notes" }), "LIST --page 2 notes\n");
+ * assert.equal(formatPageRequest({ verb: "PEERS", page: 1 }), "PEERS\n");
+ * ```
+ */
 export function formatPageRequest(request: { verb: "PEERS" | "LIST"; page?: number; text?: string }): string {
   const page = request.page !== undefined && request.page > 1 ? ` --page ${request.page}` : "";
   const text = request.text ? ` ${request.text}` : "";
@@ -780,7 +1272,21 @@ export interface ListedPeer {
   files: number;
 }
 
-/** A `PEERS` page: `PEER <address> <files>` lines, then `END`. */
+/**
+ * A `PEERS` page: `PEER <address> <files>` lines, then `END`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const peers = [{ address: "10.0.0.1:5555", files: 3 }];
+ * assert.equal(formatPeersReply({ peers, total: 1, page: 1 }), "200-PEER 10.0.0.1:5555 3\n200 END 1 peers\n");
+ * assert.equal(
+ *   formatPeersReply({ peers, total: 101, page: 1 }),
+ *   "200-PEER 10.0.0.1:5555 3\n200 END 101 peers (page 1, 100 per page; next: PEERS --page 2)\n",
+ * );
+ * ```
+ */
 export function formatPeersReply(page: { peers: readonly ListedPeer[]; total: number; page: number }): string {
   const more = (page.page - 1) * Limits.LIST_PAGE + page.peers.length < page.total;
   return formatReply([
@@ -798,7 +1304,26 @@ export function formatPeersReply(page: { peers: readonly ListedPeer[]; total: nu
   ]);
 }
 
-/** Reads a `PEERS` page. */
+/**
+ * Reads a `PEERS` page.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const lines = ["200-PEER 10.0.0.1:5555 3", "200 END 101 peers (page 1, 100 per page; next: PEERS --page 2)"];
+ * assert.deepEqual(parsePeersReply(lines.map(parseReplyLine)), {
+ *   peers: [{ address: "10.0.0.1:5555", files: 3 }],
+ *   total: 101,
+ *   page: 1,
+ *   nextPage: 2,
+ * });
+ * assert.throws(
+ *   () => parsePeersReply([parseReplyLine("200 END peers")]),
+ *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
+ * );
+ * ```
+ */
 export function parsePeersReply(lines: readonly ReplyLine[]): { peers: ListedPeer[] } & PageEnd {
   const end = parsePageEnd(expectOk(lines), "peers");
   const peers = lines.slice(0, -1).map((line) => {
@@ -821,7 +1346,22 @@ export interface ListedFile {
   holders: number;
 }
 
-/** A `LIST` page: `FILE <size> <sha256> <holders> <name>` lines, then `END`. */
+/**
+ * A `LIST` page: `FILE <size> <sha256> <holders> <name>` lines, then `END`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const files = [{ name: "a.txt", size: 0, sha256: EMPTY_SHA256, holders: 2 }];
+ * const line = `200-FILE 0 ${EMPTY_SHA256} 2 a.txt\n`;
+ * assert.equal(formatListReply({ files, matched: 1, page: 1, text: "" }), `${line}200 END 1 files\n`);
+ * assert.equal(
+ *   formatListReply({ files, matched: 101, page: 1, text: "a" }),
+ *   `${line}200 END 101 files (page 1, 100 per page; next: LIST --page 2 a)\n`,
+ * );
+ * ```
+ */
 export function formatListReply(
   page: { files: readonly ListedFile[]; matched: number; page: number; text: string },
 ): string {
@@ -836,7 +1376,25 @@ export function formatListReply(
   ]);
 }
 
-/** Reads a `LIST` page. */
+/**
+ * Reads a `LIST` page.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const lines = [`200-FILE 0 ${EMPTY_SHA256} 2 a%2C b.txt`, "200 END 1 files"].map(parseReplyLine);
+ * assert.deepEqual(parseListReply(lines), {
+ *   files: [{ name: "a, b.txt", size: 0, sha256: EMPTY_SHA256, holders: 2 }],
+ *   total: 1,
+ *   page: 1,
+ * });
+ * assert.throws(
+ *   () => parseListReply([parseReplyLine("400 bad page")]),
+ *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
+ * );
+ * ```
+ */
 export function parseListReply(lines: readonly ReplyLine[]): { files: ListedFile[] } & PageEnd {
   const end = parsePageEnd(expectOk(lines), "files");
   const files = lines.slice(0, -1).map((line) => {
@@ -871,7 +1429,20 @@ export interface FileRequest {
   length?: number;
 }
 
-/** Parses `GET <name>`, `RANGE <offset> <length|*> <name>` or `HASHES <name>`. */
+/**
+ * Parses `GET <name>`, `RANGE <offset> <length|*> <name>` or `HASHES <name>`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseFileRequest("get a%2C b.txt"), { verb: "GET", name: "a, b.txt", offset: 0 });
+ * const range = parseFileRequest("RANGE 10 * a.txt");
+ * assert.deepEqual(range, { verb: "RANGE", name: "a.txt", offset: 10, length: undefined });
+ * assert.deepEqual(parseFileRequest("RANGE 10 5 a.txt"), { verb: "RANGE", name: "a.txt", offset: 10, length: 5 });
+ * assert.throws(() => parseFileRequest("PUT a.txt"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parseFileRequest(line: string): FileRequest {
   const { verb, rest } = splitCommand(line);
   if (verb === "GET" || verb === "HASHES") {
@@ -891,7 +1462,19 @@ export function parseFileRequest(line: string): FileRequest {
   );
 }
 
-/** Formats a file request line (with its line feed); without a verb, `GET` for a whole file, else `RANGE`. */
+/**
+ * Formats a file request line (with its line feed); without a verb, `GET` for a whole file, else `RANGE`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatFileRequest({ name: "a, b.txt", offset: 0 }), "GET a%2C b.txt\n");
+ * assert.equal(formatFileRequest({ name: "a.txt", offset: 10, length: 5 }), "RANGE 10 5 a.txt\n");
+ * assert.equal(formatFileRequest({ verb: "RANGE", name: "a.txt", offset: 0 }), "RANGE 0 * a.txt\n");
+ * assert.equal(formatFileRequest({ verb: "HASHES", name: "a.txt", offset: 0 }), "HASHES a.txt\n");
+ * ```
+ */
 export function formatFileRequest(req: Omit<FileRequest, "verb"> & { verb?: FileRequest["verb"] }): string {
   if (req.verb === "HASHES") return `HASHES ${encodeName(req.name)}\n`;
   if (req.verb !== "RANGE" && req.offset === 0 && req.length === undefined) return `GET ${encodeName(req.name)}\n`;
@@ -916,12 +1499,37 @@ export interface HashesHeader {
   count: number;
 }
 
-/** `200 HASHES <size> <sha256> <chunk-size> <count>` */
+/**
+ * `200 HASHES <size> <sha256> <chunk-size> <count>`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const header = { size: 0, sha256: EMPTY_SHA256, chunkSize: CHUNK_SIZE, count: 0 };
+ * assert.equal(formatHashesHeader(header), `200 HASHES 0 ${EMPTY_SHA256} 1048576 0\n`);
+ * ```
+ */
 export function formatHashesHeader(h: HashesHeader): string {
   return formatStatusLine(Status.OK, `HASHES ${h.size} ${h.sha256} ${h.chunkSize} ${h.count}`);
 }
 
-/** Parses a `HASHES` answer's header; an error reply becomes a thrown {@link ProtocolError}. */
+/**
+ * Parses a `HASHES` answer's header; an error reply becomes a thrown {@link ProtocolError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const header = parseHashesHeader(`200 HASHES 0 ${EMPTY_SHA256} 1048576 0`);
+ * assert.deepEqual(header, { size: 0, sha256: EMPTY_SHA256, chunkSize: CHUNK_SIZE, count: 0 });
+ * assert.throws(() => parseHashesHeader("404 no such file"), (e: ProtocolError) => e.status === Status.NOT_FOUND);
+ * assert.throws(
+ *   () => parseHashesHeader(`200 0 ${EMPTY_SHA256}`),
+ *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
+ * );
+ * ```
+ */
 export function parseHashesHeader(line: string): HashesHeader {
   const reply = parseReplyLine(line);
   if (reply.status !== Status.OK) throw replyError(reply);
@@ -935,14 +1543,36 @@ export function parseHashesHeader(line: string): HashesHeader {
   };
 }
 
-/** The lines after a `HASHES` header: one chunk hash in hex per line, chunk 0 first. */
+/**
+ * The lines after a `HASHES` header: one chunk hash in hex per line, chunk 0 first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const list = hexToBytes("a".repeat(64) + "b".repeat(64));
+ * assert.equal(formatChunkHashes(list), `${"a".repeat(64)}\n${"b".repeat(64)}\n`);
+ * assert.equal(formatChunkHashes(new Uint8Array(0)), "");
+ * ```
+ */
 export function formatChunkHashes(list: Uint8Array): string {
   let out = "";
   for (let at = 0; at < list.length; at += HASH_BYTES) out += bytesToHex(list.subarray(at, at + HASH_BYTES)) + "\n";
   return out;
 }
 
-/** One line after a `HASHES` header: a chunk hash, or undefined when the line is not 64 hex digits. */
+/**
+ * One line after a `HASHES` header: a chunk hash, or undefined when the line is not 64 hex digits.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseChunkHash("a".repeat(64)), new Uint8Array(HASH_BYTES).fill(0xaa));
+ * assert.equal(parseChunkHash("A".repeat(64)), undefined);
+ * assert.equal(parseChunkHash("a".repeat(63)), undefined);
+ * ```
+ */
 export function parseChunkHash(line: string): Uint8Array | undefined {
   return HEX64.test(line) ? hexToBytes(line) : undefined;
 }
@@ -959,13 +1589,37 @@ export interface FileHeader {
   length: number;
 }
 
-/** `200 <size> <sha256>` for a whole file, `206 <size> <sha256> <offset> <length>` for a range. */
+/**
+ * `200 <size> <sha256>` for a whole file, `206 <size> <sha256> <offset> <length>` for a range.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const sha256 = "a".repeat(64);
+ * assert.equal(formatFileHeader({ size: 10, sha256, offset: 0, length: 10 }), `200 10 ${sha256}\n`);
+ * assert.equal(formatFileHeader({ size: 10, sha256, offset: 2, length: 5 }), `206 10 ${sha256} 2 5\n`);
+ * ```
+ */
 export function formatFileHeader(h: FileHeader): string {
   if (h.offset === 0 && h.length === h.size) return formatStatusLine(Status.OK, `${h.size} ${h.sha256}`);
   return formatStatusLine(Status.PARTIAL, `${h.size} ${h.sha256} ${h.offset} ${h.length}`);
 }
 
-/** Parses a file header; an error reply becomes a thrown {@link ProtocolError} with its status. */
+/**
+ * Parses a file header; an error reply becomes a thrown {@link ProtocolError} with its status.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const sha256 = "a".repeat(64);
+ * assert.deepEqual(parseFileHeader(`200 10 ${sha256}`), { size: 10, sha256, offset: 0, length: 10 });
+ * assert.deepEqual(parseFileHeader(`206 10 ${sha256} 2 5`), { size: 10, sha256, offset: 2, length: 5 });
+ * assert.throws(() => parseFileHeader(`206 10 ${sha256} 8 5`), (e: ProtocolError) => e.status === Status.TOO_LARGE);
+ * assert.throws(() => parseFileHeader("503 busy"), (e: ProtocolError) => e.status === Status.BUSY);
+ * ```
+ */
 export function parseFileHeader(line: string): FileHeader {
   const reply = parseReplyLine(line);
   if (reply.status !== Status.OK && reply.status !== Status.PARTIAL) throw replyError(reply);
@@ -1000,12 +1654,40 @@ export interface HolderReport {
 
 const OUTCOME = /^(?:OK|[A-Z0-9_]{1,24})$/;
 
-/** `REPORT <address> <OK|code> <bytes> <name>` (with its line feed). */
+/**
+ * `REPORT <address> <OK|code> <bytes> <name>` (with its line feed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const report = { address: "10.0.0.1:5555", outcome: "EHASH", bytes: 0, name: "a, b.txt" };
+ * assert.equal(formatReport(report), "REPORT 10.0.0.1:5555 EHASH 0 a%2C b.txt\n");
+ * ```
+ */
 export function formatReport(r: HolderReport): string {
   return `REPORT ${r.address} ${r.outcome} ${r.bytes} ${encodeName(r.name)}\n`;
 }
 
-/** Parses the rest of a `REPORT` line. */
+/**
+ * Parses the rest of a `REPORT` line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseReport("[::ffff:10.0.0.1]:5555 ok 42 a.txt"), {
+ *   address: "10.0.0.1:5555",
+ *   outcome: "OK",
+ *   bytes: 42,
+ *   name: "a.txt",
+ * });
+ * assert.throws(
+ *   () => parseReport("10.0.0.1:5555 E-HASH 0 a.txt"),
+ *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
+ * );
+ * ```
+ */
 export function parseReport(rest: string): HolderReport {
   const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(.+)$/s.exec(rest);
   if (!m) throw new ProtocolError(Status.BAD_REQUEST, "usage: REPORT <host:port> <OK|code> <bytes> <name>");
@@ -1030,7 +1712,21 @@ export interface ReportScore {
   demoted: boolean;
 }
 
-/** `noted: ADDR S ok, F failed, B bytes served[; no longer offered]`: the answer to a `REPORT`. */
+/**
+ * `noted: ADDR S ok, F failed, B bytes served[; no longer offered]`: the answer to a `REPORT`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const score = { succeeded: 2, failed: 1, served: 100, demoted: false };
+ * assert.equal(formatNoted("10.0.0.1:5555", score), "200 noted: 10.0.0.1:5555 2 ok, 1 failed, 100 bytes served\n");
+ * assert.equal(
+ *   formatNoted("10.0.0.1:5555", { ...score, demoted: true }),
+ *   "200 noted: 10.0.0.1:5555 2 ok, 1 failed, 100 bytes served; no longer offered\n",
+ * );
+ * ```
+ */
 export function formatNoted(address: string, score: ReportScore): string {
   const verdict = score.demoted ? "; no longer offered" : "";
   return formatStatusLine(
@@ -1054,17 +1750,47 @@ export interface Push {
   name: string;
 }
 
-/** Formats a push line (with its line feed). */
+/**
+ * Formats a push line (with its line feed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatPush({ event: "FOUND", name: "a, b.txt" }), "* FOUND a%2C b.txt\n");
+ * assert.equal(formatPush({ event: "EXPIRED", name: "a.txt" }), "* EXPIRED a.txt\n");
+ * ```
+ */
 export function formatPush(push: Push): string {
   return `* ${push.event} ${encodeName(push.name)}\n`;
 }
 
-/** Whether a line from the tracker is a push rather than part of a reply. */
+/**
+ * Whether a line from the tracker is a push rather than part of a reply.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(isPush("* FOUND a.txt"), true);
+ * assert.equal(isPush("200 END 1 found, 0 not found"), false);
+ * ```
+ */
 export function isPush(line: string): boolean {
   return line.startsWith("* ");
 }
 
-/** Parses a push line. */
+/**
+ * Parses a push line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parsePush("* EXPIRED a%2C b.txt"), { event: "EXPIRED", name: "a, b.txt" });
+ * assert.throws(() => parsePush("* LOST a.txt"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parsePush(line: string): Push {
   const m = /^\* (FOUND|EXPIRED) (.+)$/s.exec(line);
   if (!m) throw new ProtocolError(Status.BAD_REQUEST, `not a push line: ${JSON.stringify(line.slice(0, 80))}`);
@@ -1111,12 +1837,38 @@ const STATS_KEYS: [keyof TrackerStats, string][] = [
   ["uptime", "uptime"],
 ];
 
-/** `peers=3 files=10 …`: the text of a STATS reply and of the log line. */
+/**
+ * `peers=3 files=10 …`: the text of a STATS reply and of the log line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const stats = { sessions: 4, peers: 3, files: 9, holders: 12, requests: 50, rps: 0.5, reports: 1 };
+ * assert.equal(
+ *   formatStats({ ...stats, reportedBytes: 2048, waiting: 0, uptime: 60 }),
+ *   "sessions=4 peers=3 files=9 holders=12 requests=50 rps=0.5 reports=1 reported-bytes=2048 waiting=0 uptime=60",
+ * );
+ * ```
+ */
 export function formatStats(stats: TrackerStats): string {
   return STATS_KEYS.map(([key, label]) => `${label}=${stats[key]}`).join(" ");
 }
 
-/** Reads {@link formatStats}'s text back. */
+/**
+ * Reads {@link formatStats}'s text back.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const text = "sessions=4 peers=3 files=9 holders=12 requests=50 rps=0.5 reports=1 reported-bytes=2048";
+ * const stats = { sessions: 4, peers: 3, files: 9, holders: 12, requests: 50, rps: 0.5, reports: 1 };
+ * const parsed = parseStats(`${text} waiting=0 uptime=60`);
+ * assert.deepEqual(parsed, { ...stats, reportedBytes: 2048, waiting: 0, uptime: 60 });
+ * assert.throws(() => parseStats(text), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
 export function parseStats(text: string): TrackerStats {
   const fields = new Map(text.trim().split(/\s+/).map((f) => f.split("=", 2) as [string, string]));
   const stats = {} as TrackerStats;
@@ -1131,12 +1883,41 @@ export function parseStats(text: string): TrackerStats {
   return stats;
 }
 
-/** `200 STATS peers=3 files=10 …`: the answer to `STATS`. */
+/**
+ * `200 STATS peers=3 files=10 …`: the answer to `STATS`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const zero = { sessions: 0, peers: 0, files: 0, holders: 0, requests: 0, rps: 0, reports: 0, reportedBytes: 0 };
+ * assert.equal(
+ *   formatStatsReply({ ...zero, waiting: 0, uptime: 5 }),
+ *   "200 STATS sessions=0 peers=0 files=0 holders=0 requests=0 rps=0 reports=0 reported-bytes=0 waiting=0 uptime=5\n",
+ * );
+ * ```
+ */
 export function formatStatsReply(stats: TrackerStats): string {
   return formatStatusLine(Status.OK, `STATS ${formatStats(stats)}`);
 }
 
-/** Reads the answer to `STATS`. */
+/**
+ * Reads the answer to `STATS`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const text = "sessions=4 peers=3 files=9 holders=12 requests=50 rps=0.5 reports=1 reported-bytes=2048";
+ * const stats = { sessions: 4, peers: 3, files: 9, holders: 12, requests: 50, rps: 0.5, reports: 1 };
+ * const lines = [parseReplyLine(`200 STATS ${text} waiting=0 uptime=60`)];
+ * assert.deepEqual(parseStatsReply(lines), { ...stats, reportedBytes: 2048, waiting: 0, uptime: 60 });
+ * assert.throws(
+ *   () => parseStatsReply([parseReplyLine("200 pong")]),
+ *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
+ * );
+ * ```
+ */
 export function parseStatsReply(lines: readonly ReplyLine[]): TrackerStats {
   const last = expectOk(lines);
   if (!last.text.startsWith("STATS")) throw new ProtocolError(Status.BAD_REQUEST, "not a STATS reply");
@@ -1149,12 +1930,34 @@ export function parseStatsReply(lines: readonly ReplyLine[]): TrackerStats {
 /** The two tokens of the handshake: a nonce (16 bytes in hex) and a proof (an HMAC-SHA-256 in hex). */
 export type AuthToken = "nonce" | "proof";
 
-/** `AUTH <token>`: the client's two lines of the handshake, first its nonce, then its proof. */
+/**
+ * `AUTH <token>`: the client's two lines of the handshake, first its nonce, then its proof.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const nonce = "0123456789abcdef".repeat(2);
+ * assert.equal(formatAuth(nonce), `AUTH ${nonce}\n`);
+ * ```
+ */
 export function formatAuth(token: string): string {
   return `AUTH ${token}\n`;
 }
 
-/** The token of a client's `AUTH` line, or undefined when the line is anything else. */
+/**
+ * The token of a client's `AUTH` line, or undefined when the line is anything else.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const nonce = "0123456789abcdef".repeat(2);
+ * assert.equal(parseAuth(`AUTH ${nonce}`, "nonce"), nonce);
+ * assert.equal(parseAuth(`AUTH ${nonce}`, "proof"), undefined);
+ * assert.equal(parseAuth("GET a.txt", "nonce"), undefined);
+ * ```
+ */
 export function parseAuth(line: string, kind: AuthToken): string | undefined {
   const m = /^AUTH (\S+)$/.exec(line);
   return m && isToken(m[1], kind) ? m[1] : undefined;
@@ -1163,6 +1966,17 @@ export function parseAuth(line: string, kind: AuthToken): string | undefined {
 /**
  * A server's handshake reply: the token of `334 <nonce>` or `235 <proof>`
  * (`expect` says which), or the reply line it was instead.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const nonce = "0123456789abcdef".repeat(2);
+ * assert.deepEqual(parseAuthReply(`334 ${nonce}`, Status.AUTH_CHALLENGE), { token: nonce });
+ * const refusal = { status: 530, more: false, text: "secret needed" };
+ * assert.deepEqual(parseAuthReply("530 secret needed", Status.AUTH_CHALLENGE), { refusal });
+ * assert.throws(() => parseAuthReply("hello", Status.AUTH_OK), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
  */
 export function parseAuthReply(
   line: string,

@@ -6,7 +6,7 @@
  * dispose stops the process and closes every stream.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await using tracker = await startCliTracker();
  * await using peer = await startCliPeer(tracker.address, { dir, info });
  * await peer.write("SEND hello.txt\n");

@@ -1128,6 +1128,7 @@ export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
       if (!lookup) byName.set(name, lookup = { name, status: Status.OK, holders: [] });
       if (lookup.status === Status.OK) {
         const size = parseCount(m[2], Fields.SIZE);
+        parseAddress(m[1]); // a holder's address must be one, or the line is refused
         lookup.holders.push({ address: m[1], size, ...parseHashToken(m[3], size) });
       }
     } else if (verb === "NOTFOUND") {
@@ -1329,6 +1330,7 @@ export function parsePeersReply(lines: readonly ReplyLine[]): { peers: ListedPee
   const peers = lines.slice(0, -1).map((line) => {
     const m = /^PEER (\S+) (\d+)$/.exec(line.text);
     if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad PEER line: ${line.text.slice(0, 80)}`);
+    parseAddress(m[1]); // a peer's address must be one, or the line is refused
     return { address: m[1], files: parseCount(m[2], Fields.ENTRIES) };
   });
   return { peers, ...end };

@@ -20,7 +20,7 @@
  */
 
 import { Limits, Timeouts, type TrackerStats } from "./protocol.ts";
-import { type Clock, systemClock } from "./io/clock.ts";
+import { type Clock, systemClock, type TimerHandle } from "./io/clock.ts";
 import { type ListenOptions, TcpServer } from "./io/server.ts";
 import { Counters } from "./tracker/counters.ts";
 import { HolderFeedback } from "./tracker/feedback.ts";
@@ -53,9 +53,9 @@ export interface TrackerOptions extends ListenOptions {
   idleTimeoutMs?: number;
   /** Most entries in the whole index; an UPDATE that would pass it gets 413. Default `Limits.MAX_INDEX_ENTRIES`. */
   maxEntries?: number;
-  /** Tell a `stats` event this often (the periodic log line); 0 or absent: never. */
+  /** Tell a `stats` event this often (the periodic log line), in the time of `clock`; 0 or absent: never. */
   statsIntervalMs?: number;
-  /** Whose time idle sessions, waits and statistics are measured in. Default: the real clock. */
+  /** Whose time idle sessions, waits, statistics and the stats interval are measured in. Default: the real clock. */
   clock?: Clock;
 }
 
@@ -106,13 +106,24 @@ export function startTracker(options: TrackerOptions): Tracker {
     clock,
   };
   let nextId = 1;
-  const server = new TcpServer((conn) => new Session(conn, { id: nextId++, state }).run(), options);
+  let server: TcpServer;
+  try {
+    server = new TcpServer((conn) => new Session(conn, { id: nextId++, state }).run(), options);
+  } catch (error) {
+    state.counters.stop(); // a tracker that could not listen leaves no timer behind
+    throw error;
+  }
   const stats = () => state.counters.read(state.waits.size);
-  const log = options.statsIntervalMs
-    ? setInterval(() => state.onEvent({ type: "stats", stats: stats() }), options.statsIntervalMs)
-    : undefined;
+  const every = options.statsIntervalMs;
+  let log: TimerHandle | undefined;
+  const tell = () => {
+    log = clock.setTimeout(tell, every!);
+    state.onEvent({ type: "stats", stats: stats() });
+  };
+  if (every) log = clock.setTimeout(tell, every);
   const close = async () => {
-    clearInterval(log);
+    clock.clearTimeout(log);
+    log = undefined;
     state.counters.stop();
     await server.close();
     state.waits.clear();

@@ -52,8 +52,12 @@ export async function runPeer(flags: Flags): Promise<number> {
   const prompt = new Prompt(peer, { flags, out });
   const quit = await Promise.race([prompt.run(), stop.promise.then(() => true)]);
   if (!quit) await stop.promise;
-  stop.cancel();
-  await peer.close();
+  try {
+    // Still listening while it closes: a second signal exits at once instead of waiting for uploads.
+    await peer.close();
+  } finally {
+    stop.cancel();
+  }
   return Exit.OK;
 }
 

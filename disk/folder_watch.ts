@@ -9,6 +9,7 @@
 
 import { basename, dirname, join } from "node:path";
 import type { FolderChanges, SharedFolder } from "./shared_folder.ts";
+import { type Clock, systemClock, type TimerHandle } from "../io/clock.ts";
 import { errorMessage } from "../io/errors.ts";
 
 /** Options of {@link FolderWatcher.start}. */
@@ -19,10 +20,12 @@ export interface WatchOptions {
   onChanges: (changes: FolderChanges) => Promise<void> | void;
   /** Told when watching fails (the folder went away, no more watches allowed); watching stops. */
   onError?: (message: string) => void;
+  /** Whose time the quiet periods are counted in. Default {@link systemClock}. */
+  clock?: Clock;
 }
 
 interface Pending {
-  timer: ReturnType<typeof setTimeout>;
+  timer: TimerHandle;
   /** Size and modification time at the last look, to tell "still being written". */
   seen?: string;
 }
@@ -33,6 +36,7 @@ export class FolderWatcher implements AsyncDisposable {
   #watcher: Deno.FsWatcher;
   #options: WatchOptions;
   #quietMs: number;
+  #clock: Clock;
   #pending = new Map<string, Pending>();
   /** Names that held still, to look at in the next batch. */
   #settled = new Set<string>();
@@ -44,6 +48,7 @@ export class FolderWatcher implements AsyncDisposable {
     this.#folder = folder;
     this.#options = options;
     this.#quietMs = options.quietMs ?? 300;
+    this.#clock = options.clock ?? systemClock;
     this.#watcher = Deno.watchFs(folder.path, { recursive: false });
     this.#loop = this.#watch();
   }
@@ -72,8 +77,11 @@ export class FolderWatcher implements AsyncDisposable {
   #touch(name: string): void {
     if (this.#closed) return;
     const pending = this.#pending.get(name);
-    if (pending) clearTimeout(pending.timer);
-    const next: Pending = { seen: pending?.seen, timer: setTimeout(() => this.#look(name, next), this.#quietMs) };
+    if (pending) this.#clock.clearTimeout(pending.timer);
+    const next: Pending = {
+      seen: pending?.seen,
+      timer: this.#clock.setTimeout(() => this.#look(name, next), this.#quietMs),
+    };
     this.#pending.set(name, next);
   }
 
@@ -90,7 +98,7 @@ export class FolderWatcher implements AsyncDisposable {
     if (now !== "gone" && now !== pending.seen) {
       // First look, or it grew since: still being written, perhaps. Look again later.
       pending.seen = now;
-      pending.timer = setTimeout(() => this.#look(name, pending), this.#quietMs);
+      pending.timer = this.#clock.setTimeout(() => this.#look(name, pending), this.#quietMs);
       return;
     }
     this.#pending.delete(name);
@@ -115,7 +123,7 @@ export class FolderWatcher implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const pending of this.#pending.values()) clearTimeout(pending.timer);
+    for (const pending of this.#pending.values()) this.#clock.clearTimeout(pending.timer);
     this.#pending.clear();
     this.#watcher.close();
     await this.#loop;

@@ -19,6 +19,7 @@
 
 import { join } from "node:path";
 import { bytesToHex, CHUNK_SIZE, decodeName, encodeName, HASH_BYTES, hexToBytes, impliedChunks } from "../protocol.ts";
+import { errorMessage } from "../io/errors.ts";
 
 /** The cache's file name inside the shared folder. */
 export const CACHE_FILE = ".p2p-hashes";
@@ -78,7 +79,10 @@ export class HashCache {
     this.path = join(folder, CACHE_FILE);
   }
 
-  /** Reads the cache of `folder`; a missing or unreadable cache is an empty one, bad lines are skipped. */
+  /**
+   * Reads the cache of `folder`; a missing or unreadable cache is an empty
+   * one, bad lines are skipped, and so is a last line without its line feed.
+   */
   static async load(folder: string): Promise<HashCache> {
     const cache = new HashCache(folder);
     let text: string;
@@ -89,6 +93,9 @@ export class HashCache {
     }
     const lines = text.split("\n");
     if (lines[0] !== HEADER) return cache;
+    // After the last line feed: nothing, or a line cut short (a cache written half-way by something else), which
+    // could still parse, as another file's entry under a name cut to this one's.
+    lines.pop();
     for (const line of lines.slice(1)) {
       const entry = parseLine(line);
       // Entries on disk were not racy when written.
@@ -152,7 +159,9 @@ export class HashCache {
     } catch (error) {
       this.#dirty = true;
       await Deno.remove(temporary).catch(() => {});
-      throw error;
+      // The same failure reads the same each time (not with a new temporary name), so that it is told once.
+      const message = errorMessage(error).replaceAll(temporary, `${this.path}.<random>.tmp`);
+      throw new Error(message, { cause: error });
     }
   }
 }

@@ -21,9 +21,10 @@ export interface DialOptions {
 
 /**
  * Connects to `address` (`HOST:PORT` or `[V6]:PORT`). Throws what
- * connecting threw (`Deno.errors.ConnectionRefused`, a `TimeoutError`), an
- * `AuthError` when the handshake fails, or a `ProtocolError` for an address
- * that is not one.
+ * connecting threw (`Deno.errors.ConnectionRefused`, a `TimeoutError`, an
+ * `AbortError`; the same when the timeout or the signal cuts the
+ * handshake), an `AuthError` when the handshake fails, or a `ProtocolError`
+ * for an address that is not one.
  *
  * @example
  * ```ts
@@ -39,10 +40,16 @@ export async function dial(address: string, options: DialOptions = {}): Promise<
   const stop = () => closeQuietly(conn);
   signal.addEventListener("abort", stop, { once: true });
   try {
+    // Aborted once connected but before the listener was there: it would never be told.
+    signal.throwIfAborted();
     const shook = await authenticateToServer(conn, options.secret);
-    return disposable(await SecureLink.over(conn, { shook, secret: options.secret, side: "client" }));
+    const link = await SecureLink.over(conn, { shook, secret: options.secret, side: "client" });
+    signal.throwIfAborted();
+    return disposable(link);
   } catch (error) {
     closeQuietly(conn);
+    // Cut by the timeout or the caller: fail as connecting would have (a TimeoutError or an AbortError).
+    if (signal.aborted) throw signal.reason;
     throw error;
   } finally {
     signal.removeEventListener("abort", stop);

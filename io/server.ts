@@ -47,6 +47,8 @@ export type ConnectionHandler = (link: Link) => Promise<void>;
 export interface TcpServerOptions extends ListenOptions {
   /** Told of errors a handler threw, and of failed accepts. Default: nothing. */
   onError?: (error: unknown) => void;
+  /** Whose time the handshake deadline is measured in. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /**
@@ -74,6 +76,7 @@ export class TcpServer implements AsyncDisposable {
   #maxPerAddress: number;
   #secret: Secret | undefined;
   #handshakeMs: number;
+  #clock: Clock;
   #sessions = new Set<Promise<void>>();
   #acceptLoop: Promise<void>;
   #closing: Promise<void> | undefined;
@@ -88,6 +91,7 @@ export class TcpServer implements AsyncDisposable {
     this.#maxPerAddress = options.maxPerAddress ?? 0;
     this.#secret = options.secret;
     this.#handshakeMs = options.handshakeTimeoutMs ?? Timeouts.HANDSHAKE_MS;
+    this.#clock = options.clock ?? systemClock;
     this.#acceptLoop = this.#accept();
   }
 
@@ -142,7 +146,7 @@ export class TcpServer implements AsyncDisposable {
    */
   async #admit(conn: Deno.Conn): Promise<Link | undefined> {
     if (!this.#secret) return conn;
-    using _deadline = new Watchdog(this.#handshakeMs, () => closeQuietly(conn));
+    using _deadline = new Watchdog(this.#handshakeMs, () => closeQuietly(conn), { clock: this.#clock });
     this.#unadmitted.add(conn);
     try {
       const shook = await authenticateClient(conn, this.#secret);

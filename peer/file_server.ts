@@ -23,6 +23,7 @@ import {
   Timeouts,
 } from "../protocol.ts";
 import type { SharedFolder } from "../disk/shared_folder.ts";
+import { type Clock, systemClock } from "../io/clock.ts";
 import { errorMessage, isDisconnect, TransferError } from "../io/errors.ts";
 import { closeQuietly, type Link } from "../io/link.ts";
 import { RateLimit } from "../io/rate_limit.ts";
@@ -51,6 +52,8 @@ export interface FileServerOptions extends ListenOptions {
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
   onError?: (error: unknown) => void;
+  /** Whose time the idle timeout, the upload budget and the shutdown grace are measured in. Default `systemClock`. */
+  clock?: Clock;
 }
 
 /** A running file server. */
@@ -67,23 +70,26 @@ export interface FileServer extends AsyncDisposable {
 
 /** Starts serving `options.folder`; close the returned server to stop. */
 export function startFileServer(options: FileServerOptions): FileServer {
+  const clock = options.clock ?? systemClock;
   const context: ServeContext = {
     folder: options.folder,
     idleMs: options.idleTimeoutMs ?? Timeouts.HOLDER_IDLE_MS,
     onEvent: options.onEvent ?? (() => {}),
     pool: new BufferPool(8),
-    limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined,
+    limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate, { clock }) : undefined,
     idle: new Set(),
     server: undefined,
     maxUploads: options.maxUploads ?? Limits.MAX_UPLOADS,
     uploading: 0,
     forced: false,
+    clock,
   };
   const server = new TcpServer((conn) => new Upload(conn, context).serve(), options);
   context.server = server;
   const close = (graceMs = 0) =>
     server.close({
       graceMs,
+      clock,
       onDrain: () => {
         for (const conn of context.idle) closeQuietly(conn);
       },
@@ -107,6 +113,8 @@ interface ServeContext {
   uploading: number;
   /** Shutting down past the grace period: uploads waiting for their budget give up. */
   forced: boolean;
+  /** Whose time the idle timeout is measured in. */
+  clock: Clock;
 }
 
 /**
@@ -130,7 +138,7 @@ class Upload {
     this.#context = context;
     const remote = conn.remoteAddr as Deno.NetAddr;
     this.#to = formatAddress(remote.hostname, remote.port);
-    this.#watchdog = new Watchdog(context.idleMs, () => closeQuietly(conn));
+    this.#watchdog = new Watchdog(context.idleMs, () => closeQuietly(conn), { clock: context.clock });
     this.#reader = new BufferedReader(conn);
   }
 

@@ -36,6 +36,8 @@ export interface TrackerLinkOptions {
   onEvent: (event: TrackerLinkEvent) => void;
   /** Whose time the heartbeat and the backoff are measured in. Default `systemClock`. */
   clock?: Clock;
+  /** Where the jitter of each wait comes from: a number in [0, 1). Default `Math.random`. */
+  random?: () => number;
 }
 
 /** The tracker connection of a running peer. */
@@ -89,7 +91,8 @@ export class TrackerLink {
     const { address, timeoutMs, secret, announce, onEvent } = this.#options;
     const minMs = this.#options.reconnect?.minMs ?? 250;
     const maxMs = this.#options.reconnect?.maxMs ?? 5_000;
-    let wait = minMs / 2 + Math.random() * minMs / 2;
+    const random = this.#options.random ?? Math.random;
+    let wait = minMs / 2 + random() * minMs / 2;
     for (let attempt = 1;; attempt++) {
       if (!(await sleep(wait, { signal: this.#abort.signal, clock: this.#clock }))) return;
       let client: TrackerClient | undefined;
@@ -106,7 +109,7 @@ export class TrackerLink {
         client?.close();
         if (this.#closing) return;
         const ceiling = Math.min(maxMs, minMs * 2 ** attempt);
-        wait = ceiling / 2 + Math.random() * ceiling / 2;
+        wait = ceiling / 2 + random() * ceiling / 2;
         onEvent({ type: "tracker-retry", attempt, message: errorMessage(error), nextInMs: Math.round(wait) });
       }
     }

@@ -1,46 +1,101 @@
+/**
+ * Specifies `protocol.ts`, the wire: every line's formatter and parser
+ * (names and their encoding, SEND lists, announcements, removals, lookups,
+ * waits, pushes, pages of PEERS and LIST, STATS, REPORT answers, file
+ * requests and headers, chunk hashes, the `--secret` handshake's lines),
+ * the status codes, and the chunk rule, checked against hashes computed
+ * independently in `tests/helpers/hashes.ts`. Parsers are also fed 20,000
+ * seeded random and mutated lines: each gives a value or a
+ * `ProtocolError`, never another exception.
+ *
+ * @module
+ */
+
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
+  bytesToHex,
   checkName,
+  CHUNK_SIZE,
+  chunkCount,
+  chunkHash,
+  chunkSpan,
   decodeName,
+  EMPTY_SHA256,
   encodeName,
+  Fields,
+  type FileEntry,
   type FileHeader,
   type FileRequest,
   formatAddress,
+  formatAnnouncement,
+  formatAuth,
+  formatChunkHashes,
   formatEntryLine,
   formatFileHeader,
   formatFileRequest,
+  formatHashesHeader,
+  formatHashToken,
+  formatIndexed,
+  formatListReply,
+  formatLookup,
+  formatNoted,
+  formatPageRequest,
+  formatPeersReply,
+  formatPush,
+  formatRemoval,
+  formatRemoved,
   formatReply,
+  formatReport,
   formatSendReply,
+  formatStats,
+  formatStatsReply,
+  formatWaitRequest,
+  HASH_BYTES,
+  impliedChunks,
+  impliedRoot,
+  isPush,
   Limits,
+  type ListedFile,
+  type ListedPeer,
   type Lookup,
   parseAddress,
+  parseAuth,
+  parseAuthReply,
+  parseChunkHash,
   parseCount,
   parseEntryLine,
   parseFileHeader,
   parseFileRequest,
+  parseHashesHeader,
+  parseHashToken,
+  parseListReply,
+  parsePaging,
+  parsePeersReply,
+  parsePort,
+  parsePush,
+  parseRemoveHeader,
   parseReplyLine,
+  parseReport,
   parseSendNames,
   parseSendReply,
+  parseStats,
+  parseStatsReply,
   parseUpdateHeader,
+  parseWait,
   ProtocolError,
+  rootOf,
+  splitCommand,
   splitNameList,
   Status,
+  type TrackerStats,
 } from "../protocol.ts";
+import { throwsStatus } from "./helpers/assert.ts";
+import { chunkHashes, hashToken, MiB, rootOf as rootOfBytes, sha256 } from "./helpers/hashes.ts";
+import { randomBytes, SeededRandom } from "./helpers/random.ts";
 
 const SHA = "0123456789abcdef".repeat(4);
 const SHA2 = "fedcba9876543210".repeat(4);
-
-/** Runs `fn`, which must throw a {@link ProtocolError} with `status`; returns the error. */
-function throwsStatus(fn: () => unknown, status: number, label = ""): ProtocolError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ProtocolError, `${label}: expected a ProtocolError, got ${error}`);
-    assert.equal(error.status, status, `${label}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`${label}: expected a ProtocolError ${status}, nothing was thrown`);
-}
 
 /** Splits a formatted reply into parsed reply lines. */
 function replyLines(text: string) {
@@ -432,7 +487,13 @@ Deno.test("protocol: a SEND reply of only an END line has no lookups", () => {
 });
 
 Deno.test("protocol: parseSendReply answers 400 for a malformed HOLDER line", () => {
-  const bad = [`HOLDER h:1 12 ${SHA.slice(1)} name`, `HOLDER h:1 x ${SHA} name`, "HOLDER h:1 12"];
+  const bad = [
+    `HOLDER h:1 12 ${SHA.slice(1)} name`,
+    `HOLDER h:1 x ${SHA} name`,
+    "HOLDER h:1 12",
+    `HOLDER not-an-address 12 ${SHA} name`,
+    `HOLDER h:0 12 ${SHA} name`,
+  ];
   for (const text of bad) {
     const lines = [{ status: 200, more: true, text }, { status: 200, more: false, text: "END" }];
     throwsStatus(() => parseSendReply(lines), Status.BAD_REQUEST, text);
@@ -559,4 +620,741 @@ Deno.test("protocol: parseCount answers 400 for non-digits and 413 for any count
   throwsStatus(() => parseCount("", { what: "n", max: 100 }), Status.BAD_REQUEST);
   throwsStatus(() => parseCount("101", { what: "n", max: 100 }), Status.TOO_LARGE);
   throwsStatus(() => parseCount("9".repeat(40), { what: "n", max: Number.MAX_SAFE_INTEGER }), Status.TOO_LARGE);
+});
+
+// ---------------------------------------------------------------------------
+// REMOVE, WAIT, pushes, pages, STATS
+
+Deno.test("protocol: parseRemoveHeader and parseWait read their headers; bad ones are ProtocolErrors", () => {
+  assert.equal(parseRemoveHeader("3"), 3);
+  assert.equal(parseRemoveHeader("0"), 0);
+  assert.equal(parseRemoveHeader(String(Limits.MAX_UPDATE_ENTRIES)), Limits.MAX_UPDATE_ENTRIES);
+  for (const bad of ["", "x", "1 2", "-1", "1.5", " "]) throwsStatus(() => parseRemoveHeader(bad), 400, bad);
+  throwsStatus(() => parseRemoveHeader(String(Limits.MAX_UPDATE_ENTRIES + 1)), 413, "too many");
+
+  assert.deepEqual(parseWait("30 a.txt, b c.txt"), { seconds: 30, names: "a.txt, b c.txt" });
+  assert.deepEqual(parseWait("0 x"), { seconds: 0, names: "x" });
+  assert.deepEqual(parseWait(`${Limits.MAX_WAIT_SECONDS} x`), { seconds: Limits.MAX_WAIT_SECONDS, names: "x" });
+  for (const bad of ["", "30", "x a.txt", "-1 a.txt", "1e3 a.txt"]) throwsStatus(() => parseWait(bad), 400, bad);
+  throwsStatus(() => parseWait(`${Limits.MAX_WAIT_SECONDS + 1} a`), 413, "a day and a second");
+});
+
+Deno.test("protocol: push lines round-trip through formatPush, isPush and parsePush", () => {
+  for (const name of ["a.txt", "a, b%2C c.txt", "100%.txt", "früh stück ☕.txt"]) {
+    for (const event of ["FOUND", "EXPIRED"] as const) {
+      const line = formatPush({ event, name });
+      assert.ok(line.endsWith("\n") && line.indexOf("\n") === line.length - 1, JSON.stringify(line));
+      assert.ok(isPush(line.trimEnd()));
+      assert.deepEqual(parsePush(line.slice(0, -1)), { event, name });
+    }
+  }
+  assert.equal(formatPush({ event: "FOUND", name: "a, b.txt" }), "* FOUND a%2C b.txt\n");
+  for (const reply of ["200 PONG", "200-HOLDER x", "404-NOTFOUND *", "*FOUND x", ""]) {
+    assert.equal(isPush(reply), false);
+  }
+  for (const bad of ["* LOST x", "* found x", "* FOUND ", "* FOUND", "FOUND x", "** FOUND x", ""]) {
+    throwsStatus(() => parsePush(bad), 400, bad);
+  }
+  throwsStatus(() => parsePush("* FOUND ../etc/passwd"), 403, "a path");
+  throwsStatus(() => parsePush("* EXPIRED .hidden"), 403, "hidden");
+});
+
+Deno.test("protocol: parsePaging reads --page N and the text after it", () => {
+  assert.deepEqual(parsePaging(""), { page: 1, text: "" });
+  assert.deepEqual(parsePaging("abc"), { page: 1, text: "abc" });
+  assert.deepEqual(parsePaging("--page 3"), { page: 3, text: "" });
+  assert.deepEqual(parsePaging("--page 2 my file"), { page: 2, text: "my file" });
+  assert.deepEqual(parsePaging("--page\t7  x"), { page: 7, text: "x" });
+  for (const bad of ["--page 0", "--page x", "--page -2", "--page 1.5 a"]) {
+    throwsStatus(() => parsePaging(bad), 400, bad);
+  }
+  throwsStatus(() => parsePaging("--page 1000000001"), 413, "a billion and one");
+});
+
+Deno.test("protocol: formatStats and parseStats round-trip; a missing or bad field is a ProtocolError", () => {
+  const stats: TrackerStats = {
+    sessions: 3,
+    peers: 2,
+    files: 10,
+    holders: 12,
+    requests: 4567,
+    rps: 12.5,
+    reports: 7,
+    reportedBytes: 2 ** 40,
+    waiting: 1,
+    uptime: 86_400,
+  };
+  const text = formatStats(stats);
+  assert.equal(
+    text,
+    "sessions=3 peers=2 files=10 holders=12 requests=4567 rps=12.5 reports=7 reported-bytes=1099511627776 waiting=1 uptime=86400",
+  );
+  assert.deepEqual(parseStats(text), stats);
+  assert.deepEqual(parseStats(`  ${text.split(" ").reverse().join("  ")} extra=9 `), stats, "any order, extra fields");
+  for (const label of ["sessions", "rps", "reported-bytes", "uptime"]) {
+    const without = text.split(" ").filter((f) => !f.startsWith(`${label}=`)).join(" ");
+    throwsStatus(() => parseStats(without), 400, `without ${label}`);
+    throwsStatus(() => parseStats(text.replace(`${label}=`, `${label}=x`)), 400, `${label} not a number`);
+    throwsStatus(() => parseStats(text.replace(`${label}=`, `${label}=-`)), 400, `${label} negative`);
+  }
+  for (const bad of ["", "nonsense", "sessions"]) throwsStatus(() => parseStats(bad), 400, JSON.stringify(bad));
+});
+
+Deno.test("protocol: parseStats refuses a field with no value rather than reading it as 0", () => {
+  const text = formatStats({
+    sessions: 3,
+    peers: 2,
+    files: 10,
+    holders: 12,
+    requests: 45,
+    rps: 1,
+    reports: 7,
+    reportedBytes: 9,
+    waiting: 1,
+    uptime: 5,
+  });
+  throwsStatus(() => parseStats(text.replace("sessions=3", "sessions=")), 400, "sessions=");
+});
+
+// ---------------------------------------------------------------------------
+// Random and mutated lines
+
+const FUZZ_SEEDS = [
+  "UPDATE 5555 2",
+  `12 ${"ab".repeat(32)} file.txt`,
+  `${2 * 1024 * 1024} ${"ab".repeat(32)}:${"cd".repeat(32)} big file.bin`,
+  "SEND a.txt, b%2C c.txt",
+  "GET notes.md",
+  "RANGE 0 1048576 big.bin",
+  "HASHES big.bin",
+  `200 12 ${"ab".repeat(32)}`,
+  `206 100 ${"ab".repeat(32)} 10 20`,
+  `200 HASHES 3000000 ${"ab".repeat(32)} 1048576 3`,
+  "REPORT 127.0.0.1:5555 EHASH 1048576 big.bin",
+  "200-HOLDER 127.0.0.1:5555 12 x",
+  // The lines added since: REMOVE, WAIT, pushes, pages, STATS, the handshake.
+  "REMOVE 2",
+  "WAIT 60 a.txt, b.txt",
+  "--page 2 notes",
+  "* FOUND a%2C b.txt",
+  "200-PEER 127.0.0.1:5555 3\n200 END 101 peers (page 1, 100 per page; next: PEERS --page 2)",
+  `200-FILE 12 ${"ab".repeat(32)} 2 a.txt\n200 END 250 files (page 2, 100 per page; next: LIST --page 3 a)`,
+  "200 STATS sessions=4 peers=3 files=9 holders=12 requests=50 rps=0.5 reports=1 reported-bytes=2048 waiting=0 uptime=60",
+  `AUTH ${"0123456789abcdef".repeat(2)}`,
+  `334 ${"0123456789abcdef".repeat(2)}`,
+];
+const FUZZ_ALPHABET = [
+  ..."aZ09 ,%:.-/\\\t\r*[]",
+  "\u0000",
+  "\u00e9",
+  "\u2028",
+  "\ud83d\ude00",
+  "%2C",
+  "%00",
+  "..",
+  "\n",
+];
+
+/** A random line, or a seed line with a few random edits. */
+function fuzzLine(r: SeededRandom): string {
+  if (r.next() < 0.3) return Array.from({ length: r.int(40) }, () => r.pick(FUZZ_ALPHABET)).join("");
+  let s = r.pick(FUZZ_SEEDS);
+  for (let edits = 1 + r.int(4); edits > 0; edits--) {
+    const at = r.int(s.length + 1);
+    const kind = r.int(4);
+    if (kind === 0) s = s.slice(0, at) + r.pick(FUZZ_ALPHABET) + s.slice(at);
+    else if (kind === 1) s = s.slice(0, at) + s.slice(at + 1 + r.int(5));
+    else if (kind === 2) s = s.slice(0, at) + String(r.int(2) ? 2 ** 53 : r.int(100_000)) + s.slice(at);
+    else s = s.slice(0, at) + s.slice(at).repeat(1 + r.int(3));
+  }
+  return s;
+}
+
+/** Reply lines of a (possibly multi-line) input, for the parsers of whole replies. */
+const asReply = (text: string) => text.split("\n").map(parseReplyLine);
+
+const PARSERS: [string, (line: string) => unknown][] = [
+  ["parseUpdateHeader", (l) => parseUpdateHeader(l.replace(/^UPDATE /, ""))],
+  ["parseEntryLine", parseEntryLine],
+  ["parseSendNames", (l) => parseSendNames(l.replace(/^SEND /, ""))],
+  ["parseFileRequest", parseFileRequest],
+  ["parseFileHeader", parseFileHeader],
+  ["parseHashesHeader", parseHashesHeader],
+  ["parseReplyLine", parseReplyLine],
+  ["parseReport", (l) => parseReport(l.replace(/^REPORT /, ""))],
+  ["decodeName", decodeName],
+  ["parseRemoveHeader", (l) => parseRemoveHeader(l.replace(/^REMOVE /, ""))],
+  ["parseWait", (l) => parseWait(l.replace(/^WAIT /, ""))],
+  ["parsePaging", parsePaging],
+  ["parsePush", parsePush],
+  ["parseStats", parseStats],
+  ["parseAddress", parseAddress],
+  ["parsePort", parsePort],
+  ["parseCount", (l) => parseCount(l, Fields.SIZE)],
+  ["parseHashToken", (l) => parseHashToken(l, 2 * CHUNK_SIZE)],
+  ["parseChunkHash", parseChunkHash],
+  ["parseAuth", (l) => [parseAuth(l, "nonce"), parseAuth(l, "proof")]],
+  ["parseAuthReply", (l) => [parseAuthReply(l, Status.AUTH_CHALLENGE), parseAuthReply(l, Status.AUTH_OK)]],
+  ["splitCommand", splitCommand],
+  ["parseSendReply", (l) => parseSendReply(asReply(l))],
+  ["parsePeersReply", (l) => parsePeersReply(asReply(l))],
+  ["parseListReply", (l) => parseListReply(asReply(l))],
+  ["parseStatsReply", (l) => parseStatsReply(asReply(l))],
+];
+
+Deno.test("protocol: 20,000 random and mutated lines give each parser a value or a ProtocolError, nothing else", () => {
+  // Most lines are refused: stack traces would be most of the cost, and a failure names its input anyway.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    fuzzEveryParser();
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+});
+
+function fuzzEveryParser(): void {
+  for (const seed of [1, 2, 3, 4]) {
+    const r = new SeededRandom(seed);
+    for (let i = 0; i < 5_000; i++) {
+      const line = fuzzLine(r);
+      for (const [name, parse] of PARSERS) {
+        try {
+          parse(line);
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) {
+            assert.fail(`seed ${seed}, input ${i}, ${name}(${JSON.stringify(line)}) threw ${error}`);
+          }
+          assert.ok(error.status >= 400 && error.status < 600, `${name}: status ${error.status}`);
+        }
+      }
+    }
+  }
+}
+
+Deno.test("protocol: what parses from a random or mutated line formats back to the same value", () => {
+  const r = new SeededRandom(9);
+  let checked = 0;
+  const others = { push: 0, report: 0, header: 0, hashes: 0 };
+  /** Runs `check` if `parse` gives a value; a ProtocolError means the line did not parse. */
+  const ifParsed = <T>(parse: () => T, check: (value: T) => void): boolean => {
+    let value: T;
+    try {
+      value = parse();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return false;
+    }
+    check(value);
+    return true;
+  };
+  for (let i = 0; i < 20_000; i++) {
+    const line = fuzzLine(r);
+    const label = JSON.stringify(line);
+    if (ifParsed(() => parseEntryLine(line), (e) => assert.deepEqual(parseEntryLine(formatEntryLine(e)), e, label))) {
+      checked++;
+    }
+    const request = () => parseFileRequest(line);
+    if (ifParsed(request, (q) => assert.deepEqual(parseFileRequest(formatFileRequest(q).slice(0, -1)), q, label))) {
+      checked++;
+    }
+    if (ifParsed(() => parsePush(line), (p) => assert.deepEqual(parsePush(formatPush(p).slice(0, -1)), p, label))) {
+      others.push++;
+    }
+    const report = () => parseReport(line.replace(/^REPORT /, ""));
+    if (ifParsed(report, (p) => assert.deepEqual(parseReport(formatReport(p).slice(7, -1)), p, label))) {
+      others.report++;
+    }
+    const header = () => parseFileHeader(line);
+    if (ifParsed(header, (h) => assert.deepEqual(parseFileHeader(formatFileHeader(h).slice(0, -1)), h, label))) {
+      others.header++;
+    }
+    const hashes = () => parseHashesHeader(line);
+    if (ifParsed(hashes, (h) => assert.deepEqual(parseHashesHeader(formatHashesHeader(h).slice(0, -1)), h, label))) {
+      others.hashes++;
+    }
+  }
+  assert.ok(checked > 1_000, `only ${checked} inputs parsed: the mutations are too harsh to test this`);
+  for (const [kind, n] of Object.entries(others)) assert.ok(n > 20, `only ${n} ${kind} lines parsed`);
+});
+
+// ---------------------------------------------------------------------------
+// Hostile names, wherever a name is read
+
+/** Names as they may come on the wire that must never reach the disk. */
+const HOSTILE_NAMES = [
+  ".",
+  "..",
+  "../etc/passwd",
+  "/etc/passwd",
+  "a/b",
+  "a\\b",
+  "..\\..\\windows",
+  "nul\x00.txt",
+  "nul%00.txt",
+  "line%0Abreak",
+  "esc\x1b[2J",
+  "esc%1B%5B2J",
+  "csi\u009b2J",
+  ".hidden",
+  ".env",
+  "%2Ehidden",
+  "%2E%2E",
+  "%2E%2E%2Fetc%2Fpasswd",
+  "%2Fetc%2Fpasswd",
+  "a%2Fb",
+  "a%5Cb",
+  "..%2F..%2Fetc",
+];
+
+Deno.test("protocol: hostile names (.., /etc/passwd, NUL, control characters, hidden names, escapes that hide a path) are refused with 403 by every parser that reads a name", () => {
+  for (const raw of HOSTILE_NAMES) {
+    const label = JSON.stringify(raw);
+    throwsStatus(() => decodeName(raw), Status.FORBIDDEN, `decodeName ${label}`);
+    throwsStatus(() => parseEntryLine(`1 ${SHA} ${raw}`), Status.FORBIDDEN, `UPDATE entry ${label}`);
+    throwsStatus(() => parseFileRequest(`GET ${raw}`), Status.FORBIDDEN, `GET ${label}`);
+    throwsStatus(() => parseFileRequest(`RANGE 0 * ${raw}`), Status.FORBIDDEN, `RANGE ${label}`);
+    throwsStatus(() => parseFileRequest(`HASHES ${raw}`), Status.FORBIDDEN, `HASHES ${label}`);
+    throwsStatus(() => parsePush(`* FOUND ${raw}`), Status.FORBIDDEN, `push ${label}`);
+    throwsStatus(() => parseReport(`10.0.0.1:5555 OK 1 ${raw}`), Status.FORBIDDEN, `REPORT ${label}`);
+    const holder = [`200-HOLDER 10.0.0.1:5555 1 ${SHA} ${raw}`, "200 END 1 found, 0 not found"];
+    throwsStatus(() => parseSendReply(holder.map(parseReplyLine)), Status.FORBIDDEN, `HOLDER ${label}`);
+    const file = [`200-FILE 1 ${SHA} 1 ${raw}`, "200 END 1 files"];
+    throwsStatus(() => parseListReply(file.map(parseReplyLine)), Status.FORBIDDEN, `FILE ${label}`);
+    const [sent] = parseSendNames(raw);
+    assert.ok(!sent.ok, `SEND ${label} is refused`);
+    assert.equal(sent.error.status, Status.FORBIDDEN, `SEND ${label}: ${sent.error.message}`);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Requests to the tracker, formatted then read back as the tracker reads them
+
+/** A request of one or more lines: its lines without the last line feed. */
+function requestLines(text: string): string[] {
+  assert.ok(text.endsWith("\n"), `${JSON.stringify(text.slice(0, 40))} ends with a line feed`);
+  return text.slice(0, -1).split("\n");
+}
+
+Deno.test("protocol: formatAnnouncement reads back through parseUpdateHeader and parseEntryLine, for UPDATE and ADD", () => {
+  const entries: FileEntry[] = [
+    ...ODD_NAMES.map((name, i) => ({ name, size: 1 + i * 1000, sha256: i % 2 ? SHA : SHA2 })),
+    { name: "empty", size: 0, sha256: EMPTY_SHA256 },
+    { name: "one chunk", size: CHUNK_SIZE, sha256: SHA },
+    { name: "big, 3 chunks.bin", size: 3 * CHUNK_SIZE + 5, sha256: SHA, root: SHA2 },
+  ];
+  for (const verb of ["UPDATE", "ADD"] as const) {
+    const lines = requestLines(formatAnnouncement({ verb, port: 5555 }, entries));
+    assert.equal(lines.length, entries.length + 1);
+    const command = splitCommand(lines[0]);
+    assert.equal(command.verb, verb);
+    assert.deepEqual(parseUpdateHeader(command.rest, verb), { port: 5555, count: entries.length });
+    assert.deepEqual(lines.slice(1).map(parseEntryLine), entries);
+  }
+  // A root that follows from the hash of a file of one chunk is not sent, and not read back.
+  const small = { name: "small", size: 100, sha256: SHA, root: impliedRoot(100, SHA) };
+  const [header, line] = requestLines(formatAnnouncement({ verb: "ADD", port: 1 }, [small]));
+  assert.equal(header, "ADD 1 1");
+  assert.deepEqual(parseEntryLine(line), { name: "small", size: 100, sha256: SHA });
+  assert.equal(formatAnnouncement({ verb: "UPDATE", port: 65535 }, []), "UPDATE 65535 0\n");
+});
+
+Deno.test("protocol: formatRemoval reads back through parseRemoveHeader and decodeName", () => {
+  const lines = requestLines(formatRemoval(ODD_NAMES));
+  const command = splitCommand(lines[0]);
+  assert.equal(command.verb, "REMOVE");
+  assert.equal(parseRemoveHeader(command.rest), ODD_NAMES.length);
+  assert.deepEqual(lines.slice(1).map(decodeName), ODD_NAMES);
+  assert.equal(formatRemoval([]), "REMOVE 0\n");
+  assert.equal(formatRemoval(["a,b.txt", " x "]), "REMOVE 2\na%2Cb.txt\n%20x%20\n");
+});
+
+Deno.test("protocol: formatLookup reads back through splitCommand and parseSendNames, as one line", () => {
+  const names = [...ODD_NAMES, " spaces around ", "tab\tinside"];
+  const [line, ...more] = requestLines(formatLookup(names));
+  assert.deepEqual(more, []);
+  const { verb, rest } = splitCommand(line);
+  assert.equal(verb, "SEND");
+  const read = parseSendNames(rest);
+  assert.deepEqual(read.slice(0, ODD_NAMES.length), ODD_NAMES.map((name) => ({ ok: true, name })));
+  // Spaces at either end and control characters travel escaped (not trimmed, not breaking the line); once read, refused.
+  assert.deepEqual(read.slice(ODD_NAMES.length).map((n) => n.ok ? n.name : `${n.raw} ${n.error.status}`), [
+    "%20spaces around%20 403",
+    "tab%09inside 403",
+  ]);
+  assert.equal(formatLookup(["a.txt"]), "SEND a.txt\n");
+});
+
+Deno.test("protocol: formatWaitRequest reads back through parseWait and parseSendNames", () => {
+  for (const seconds of [0, 60, Limits.MAX_WAIT_SECONDS]) {
+    const [line, ...more] = requestLines(formatWaitRequest({ seconds, names: ODD_NAMES }));
+    assert.deepEqual(more, []);
+    const { verb, rest } = splitCommand(line);
+    assert.equal(verb, "WAIT");
+    const wait = parseWait(rest);
+    assert.equal(wait.seconds, seconds);
+    assert.deepEqual(parseSendNames(wait.names), ODD_NAMES.map((name) => ({ ok: true, name })));
+  }
+  assert.equal(formatWaitRequest({ seconds: 5, names: ["a, b.txt"] }), "WAIT 5 a%2C b.txt\n");
+});
+
+Deno.test("protocol: formatPageRequest reads back through parsePaging; page 1 is asked without --page", () => {
+  const cases = [
+    { verb: "PEERS", page: undefined, text: undefined, line: "PEERS" },
+    { verb: "PEERS", page: 1, text: undefined, line: "PEERS" },
+    { verb: "PEERS", page: 7, text: undefined, line: "PEERS --page 7" },
+    { verb: "LIST", page: 1, text: "notes", line: "LIST notes" },
+    { verb: "LIST", page: 3, text: "my notes 2024", line: "LIST --page 3 my notes 2024" },
+    { verb: "LIST", page: 2, text: "", line: "LIST --page 2" },
+  ] as const;
+  for (const { verb, page, text, line } of cases) {
+    const [sent] = requestLines(formatPageRequest({ verb, page, text }));
+    assert.equal(sent, line);
+    const command = splitCommand(sent);
+    assert.equal(command.verb, verb);
+    assert.deepEqual(parsePaging(command.rest), { page: page ?? 1, text: text ?? "" }, line);
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Pages of PEERS and LIST
+
+const PAGE = Limits.LIST_PAGE;
+
+Deno.test("protocol: a PEERS page reads back with its END line's total, page and next page: first, middle, last, past the end", () => {
+  assert.equal(PAGE, 100);
+  const all: ListedPeer[] = Array.from(
+    { length: 250 },
+    (_, i) => ({ address: `10.0.${i >> 8}.${i & 255}:5555`, files: i }),
+  );
+  const cases = [
+    { page: 1, end: "END 250 peers (page 1, 100 per page; next: PEERS --page 2)", nextPage: 2 },
+    { page: 2, end: "END 250 peers (page 2, 100 per page; next: PEERS --page 3)", nextPage: 3 },
+    { page: 3, end: "END 250 peers (page 3, 100 per page; the last)", nextPage: undefined },
+    { page: 4, end: "END 250 peers (page 4, 100 per page; the last)", nextPage: undefined },
+  ];
+  for (const { page, end, nextPage } of cases) {
+    const peers = all.slice((page - 1) * PAGE, page * PAGE);
+    const lines = replyLines(formatPeersReply({ peers, total: all.length, page }));
+    assert.equal(lines.length, peers.length + 1, `page ${page}`);
+    assert.deepEqual(lines.at(-1), { status: 200, more: false, text: end });
+    const read = parsePeersReply(lines);
+    assert.deepEqual(read, { peers, total: 250, page, ...(nextPage === undefined ? {} : { nextPage }) });
+    assert.equal("nextPage" in read, nextPage !== undefined, `page ${page}`);
+  }
+  // One page, and none at all: an END line without page details.
+  const three = all.slice(0, 3);
+  assert.deepEqual(parsePeersReply(replyLines(formatPeersReply({ peers: three, total: 3, page: 1 }))), {
+    peers: three,
+    total: 3,
+    page: 1,
+  });
+  assert.equal(formatPeersReply({ peers: [], total: 0, page: 1 }), "200 END 0 peers\n");
+  assert.deepEqual(parsePeersReply(replyLines("200 END 0 peers\n")), { peers: [], total: 0, page: 1 });
+});
+
+Deno.test("protocol: a malformed END or PEER line of a PEERS page answers 400; an error reply keeps its status", () => {
+  const peer = "200-PEER 10.0.0.1:5555 3";
+  const badEnds = [
+    "200 END peers",
+    "200 END 3 files",
+    "200 END 3 peers extra",
+    "200 END -3 peers",
+    "200 END 3 peers (page x, 100 per page; the last)",
+    "200 END 3 peers (page 2, 100 per page)",
+    "200 END 3 peers (page 2, 100 per page; next: PEERS)",
+    "200 ENDS 3 peers",
+    "200 3 peers",
+  ];
+  for (const end of badEnds) throwsStatus(() => parsePeersReply([peer, end].map(parseReplyLine)), 400, end);
+  // The END line must be the last of the reply.
+  throwsStatus(() => parsePeersReply([parseReplyLine("200-END 3 peers")]), 400, "END with more to come");
+  const badPeers = [
+    "200-PEER 10.0.0.1:5555",
+    "200-PEER 10.0.0.1:5555 x",
+    "200-PEER a b c",
+    "200-PEERS a 1",
+    "200-x",
+    "200-PEER not-an-address 3",
+    "200-PEER 10.0.0.1:99999 3",
+  ];
+  for (const line of badPeers) {
+    throwsStatus(() => parsePeersReply([line, "200 END 1 peers"].map(parseReplyLine)), 400, line);
+  }
+  throwsStatus(() => parsePeersReply([parseReplyLine("400 pages count from 1")]), 400, "error reply");
+  throwsStatus(() => parsePeersReply([parseReplyLine("500 oops")]), 500, "server error");
+});
+
+Deno.test("protocol: a LIST page reads back with its END line's total, page and next page: first, middle, last, past the end", () => {
+  const all: ListedFile[] = Array.from({ length: 250 }, (_, i) => ({
+    name: `${ODD_NAMES[i % ODD_NAMES.length]} ${i}`,
+    size: i * 1000,
+    sha256: i % 2 ? SHA : SHA2,
+    holders: 1 + (i % 5),
+  }));
+  const text = "my notes";
+  const cases = [
+    { page: 1, end: "END 250 files (page 1, 100 per page; next: LIST --page 2 my notes)", nextPage: 2 },
+    { page: 2, end: "END 250 files (page 2, 100 per page; next: LIST --page 3 my notes)", nextPage: 3 },
+    { page: 3, end: "END 250 files (page 3, 100 per page; the last)", nextPage: undefined },
+    { page: 4, end: "END 250 files (page 4, 100 per page; the last)", nextPage: undefined },
+  ];
+  for (const { page, end, nextPage } of cases) {
+    const files = all.slice((page - 1) * PAGE, page * PAGE);
+    const lines = replyLines(formatListReply({ files, matched: all.length, page, text }));
+    assert.equal(lines.length, files.length + 1, `page ${page}`);
+    assert.deepEqual(lines.at(-1), { status: 200, more: false, text: end });
+    const read = parseListReply(lines);
+    assert.deepEqual(read, { files, total: 250, page, ...(nextPage === undefined ? {} : { nextPage }) });
+    assert.equal("nextPage" in read, nextPage !== undefined, `page ${page}`);
+  }
+  // Without a text, the next request has none either.
+  const first = formatListReply({ files: all.slice(0, PAGE), matched: 101, page: 1, text: "" });
+  assert.ok(first.endsWith("200 END 101 files (page 1, 100 per page; next: LIST --page 2)\n"));
+  assert.deepEqual(parseListReply(replyLines("200 END 0 files\n")), { files: [], total: 0, page: 1 });
+});
+
+Deno.test("protocol: a malformed END or FILE line of a LIST page answers 400", () => {
+  const file = `200-FILE 0 ${EMPTY_SHA256} 2 a.txt`;
+  for (const end of ["200 END files", "200 END 3 peers", "200 END 3 files (page 2)", "200 END x files"]) {
+    throwsStatus(() => parseListReply([file, end].map(parseReplyLine)), 400, end);
+  }
+  const badFiles = [
+    `200-FILE x ${SHA} 2 a.txt`,
+    `200-FILE 0 ${SHA.toUpperCase()} 2 a.txt`,
+    `200-FILE 0 ${SHA.slice(1)} 2 a.txt`,
+    `200-FILE 0 ${SHA} 2`,
+    `200-FILE 0 ${SHA} x a.txt`,
+    "200-FILE",
+    "200-HOLDER a.txt",
+  ];
+  for (const line of badFiles) {
+    throwsStatus(() => parseListReply([line, "200 END 1 files"].map(parseReplyLine)), 400, line);
+  }
+  throwsStatus(() => parseListReply([parseReplyLine("404 nothing matches")]), 404, "error reply");
+});
+
+// ---------------------------------------------------------------------------
+// The tracker's one-line answers
+
+Deno.test("protocol: formatIndexed, formatRemoved and formatNoted are one 200 line each", () => {
+  const added = { verb: "ADD" as const, files: 2, address: "[::1]:5555", fresh: 1, total: 4 };
+  const expected = [
+    [formatIndexed(added), "indexed 2 files as [::1]:5555 (1 new, 4 in all)"],
+    [formatIndexed({ ...added, verb: "UPDATE" }), "indexed 2 files as [::1]:5555"],
+    [formatRemoved({ removed: 0, asked: 3, left: 0 }), "removed 0 of 3 files (0 left)"],
+    [
+      formatNoted("10.0.0.1:5555", { succeeded: 0, failed: 3, served: 0, demoted: true }),
+      "noted: 10.0.0.1:5555 0 ok, 3 failed, 0 bytes served; no longer offered",
+    ],
+    [
+      formatNoted("10.0.0.1:5555", { succeeded: 4, failed: 0, served: 2 ** 40, demoted: false }),
+      "noted: 10.0.0.1:5555 4 ok, 0 failed, 1099511627776 bytes served",
+    ],
+  ];
+  for (const [line, text] of expected) {
+    assert.deepEqual(replyLines(line), [{ status: Status.OK, more: false, text }]);
+  }
+});
+
+Deno.test("protocol: formatStatsReply reads back through parseStatsReply; another reply is refused", () => {
+  const stats: TrackerStats = {
+    sessions: 10_000,
+    peers: 9_999,
+    files: 1_000_000,
+    holders: 5_000_000,
+    requests: 123_456_789,
+    rps: 1234.5,
+    reports: 0,
+    reportedBytes: Number.MAX_SAFE_INTEGER,
+    waiting: 3,
+    uptime: 0,
+  };
+  const lines = replyLines(formatStatsReply(stats));
+  assert.equal(lines.length, 1);
+  assert.deepEqual(parseStatsReply(lines), stats);
+  throwsStatus(() => parseStatsReply([parseReplyLine("200 PONG")]), 400, "not STATS");
+  throwsStatus(() => parseStatsReply([parseReplyLine("200 STATS peers=1")]), 400, "fields missing");
+  throwsStatus(() => parseStatsReply([parseReplyLine("500 stats unavailable")]), 500, "an error reply");
+});
+
+// ---------------------------------------------------------------------------
+// Chunk hashes
+
+Deno.test("protocol: formatChunkHashes writes one hash a line and parseChunkHash reads each back", () => {
+  const list = randomBytes(5 * HASH_BYTES, 3);
+  const lines = requestLines(formatChunkHashes(list));
+  assert.equal(lines.length, 5);
+  const read = new Uint8Array(list.length);
+  lines.forEach((line, i) => {
+    assert.match(line, /^[0-9a-f]{64}$/);
+    const hash = parseChunkHash(line);
+    assert.ok(hash, line);
+    read.set(hash, i * HASH_BYTES);
+  });
+  assert.deepEqual(read, list);
+  assert.equal(formatChunkHashes(new Uint8Array(0)), "");
+  for (const bad of ["", SHA.toUpperCase(), SHA.slice(1), SHA + "0", "g" + SHA.slice(1), ` ${SHA}`, `${SHA} `]) {
+    assert.equal(parseChunkHash(bad), undefined, JSON.stringify(bad));
+  }
+});
+
+// ---------------------------------------------------------------------------
+// The handshake of --secret
+
+Deno.test("protocol: AUTH lines carry a nonce of 32 hex digits or a proof of 64; anything else is not one", () => {
+  const nonce = "0123456789abcdef".repeat(2);
+  const proof = SHA;
+  assert.equal(formatAuth(nonce), `AUTH ${nonce}\n`);
+  assert.equal(parseAuth(formatAuth(nonce).slice(0, -1), "nonce"), nonce);
+  assert.equal(parseAuth(formatAuth(proof).slice(0, -1), "proof"), proof);
+  assert.equal(parseAuth(`AUTH ${nonce}`, "proof"), undefined, "a nonce is not a proof");
+  assert.equal(parseAuth(`AUTH ${proof}`, "nonce"), undefined, "a proof is not a nonce");
+  const notNonces = [
+    `AUTH ${nonce.toUpperCase()}`,
+    `AUTH ${nonce.slice(1)}`,
+    `AUTH ${nonce}0`,
+    `AUTH  ${nonce}`,
+    `AUTH ${nonce} `,
+    `auth ${nonce}`,
+    `AUTH ${nonce} ${nonce}`,
+    `AUTH\t${nonce}`,
+    `AUTH ${"g".repeat(32)}`,
+    "AUTH",
+    "GET a.txt",
+    "",
+  ];
+  for (const line of notNonces) assert.equal(parseAuth(line, "nonce"), undefined, JSON.stringify(line));
+  for (const line of [`AUTH ${proof.slice(1)}`, `AUTH ${proof.toUpperCase()}`, `AUTH ${proof}0`]) {
+    assert.equal(parseAuth(line, "proof"), undefined, JSON.stringify(line));
+  }
+});
+
+Deno.test("protocol: parseAuthReply gives the token of 334 or 235, any other reply as a refusal, and 400 for a non-reply", () => {
+  const nonce = "0123456789abcdef".repeat(2);
+  const proof = SHA;
+  assert.deepEqual(parseAuthReply(`334 ${nonce}`, Status.AUTH_CHALLENGE), { token: nonce });
+  assert.deepEqual(parseAuthReply(`235 ${proof}`, Status.AUTH_OK), { token: proof });
+  const refusals: [string, 334 | 235, number][] = [
+    [`334 ${proof}`, Status.AUTH_CHALLENGE, 334],
+    [`235 ${nonce}`, Status.AUTH_OK, 235],
+    [`334-${nonce}`, Status.AUTH_CHALLENGE, 334],
+    [`235 ${proof}`, Status.AUTH_CHALLENGE, 235],
+    [`334 ${nonce}`, Status.AUTH_OK, 334],
+    [`334 ${nonce.toUpperCase()}`, Status.AUTH_CHALLENGE, 334],
+    ["530 this server needs the shared secret (--secret)", Status.AUTH_CHALLENGE, 530],
+    ["535 wrong secret", Status.AUTH_OK, 535],
+    ["421 too many connections (1)", Status.AUTH_CHALLENGE, 421],
+    ['400 unknown command "AUTH"', Status.AUTH_CHALLENGE, 400],
+  ];
+  for (const [line, expect, status] of refusals) {
+    const reply = parseAuthReply(line, expect);
+    assert.ok("refusal" in reply, `${line} is a refusal`);
+    assert.deepEqual(reply.refusal, parseReplyLine(line));
+    assert.equal(reply.refusal.status, status);
+  }
+  for (const line of ["", "hello", nonce, `AUTH ${nonce}`]) {
+    throwsStatus(() => parseAuthReply(line, Status.AUTH_CHALLENGE), 400, JSON.stringify(line));
+  }
+});
+
+// ---------------------------------------------------------------------------
+// The chunk rule, against hashes computed without protocol.ts
+
+Deno.test("protocol: the chunk rule (chunkCount, chunkSpan, rootOf, impliedChunks, impliedRoot) agrees with hashes computed independently", () => {
+  assert.equal(CHUNK_SIZE, MiB);
+  for (const [i, size] of [0, 1, MiB, MiB + 1, 3 * MiB + 5].entries()) {
+    const bytes = randomBytes(size, 40 + i);
+    const expected = chunkHashes(bytes);
+    assert.equal(chunkCount(size), expected.length, `chunkCount(${size})`);
+    const list = new Uint8Array(expected.length * HASH_BYTES);
+    let covered = 0;
+    for (let c = 0; c < expected.length; c++) {
+      const span = chunkSpan(c, size);
+      assert.deepEqual(span, { offset: covered, length: Math.min(MiB, size - covered) }, `chunkSpan(${c}, ${size})`);
+      const hash = chunkHash(bytes.subarray(span.offset, span.offset + span.length));
+      assert.equal(bytesToHex(hash), expected[c], `chunk ${c} of ${size}`);
+      list.set(hash, c * HASH_BYTES);
+      covered += span.length;
+    }
+    assert.equal(covered, size, `the chunks of ${size} bytes cover it exactly`);
+    assert.equal(rootOf(list), rootOfBytes(bytes), `rootOf, ${size} bytes`);
+    const whole = sha256(bytes);
+    assert.equal(formatHashToken({ size, sha256: whole, root: rootOf(list) }), hashToken(bytes), `token, ${size}`);
+    if (size <= MiB) {
+      assert.deepEqual(impliedChunks(size, whole), list, `impliedChunks(${size})`);
+      assert.equal(impliedRoot(size, whole), rootOfBytes(bytes), `impliedRoot(${size})`);
+    } else {
+      assert.equal(impliedChunks(size, whole), undefined, `impliedChunks(${size})`);
+      assert.equal(impliedRoot(size, whole), undefined, `impliedRoot(${size})`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Status codes
+
+Deno.test("protocol: Status gives every code one name, and no two names the same code", () => {
+  const codes = Object.values(Status);
+  assert.equal(new Set(codes).size, codes.length, `duplicates in ${JSON.stringify(Status)}`);
+  for (const code of codes) assert.ok(Number.isInteger(code) && code >= 100 && code <= 599, `${code}`);
+});
+
+/** Every `.ts` file under `dir` (relative to the project), recursively. */
+async function sourceFiles(dir: string): Promise<string[]> {
+  const root = join(import.meta.dirname!, "..");
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(join(root, dir))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) files.push(...await sourceFiles(path));
+    else if (entry.name.endsWith(".ts")) files.push(path);
+  }
+  return files.sort();
+}
+
+Deno.test("protocol: every status code the code base sends is a named Status, never a bare number", async () => {
+  const root = join(import.meta.dirname!, "..");
+  const files = ["main.ts", "tracker.ts", "peer.ts"];
+  for (const dir of ["io", "disk", "tracker", "peer", "cli"]) files.push(...await sourceFiles(dir));
+  assert.ok(files.length > 30, `only ${files.length} source files found`);
+  const bare = [
+    /formatStatusLine\(\s*\d/,
+    /new (?:ProtocolError|AuthError|FatalRequestError)\(\s*\d/,
+    /\bstatus:\s*\d/,
+  ];
+  const found: string[] = [];
+  for (const file of files) {
+    // Comments (examples in doc comments among them) send nothing.
+    const code = (await Deno.readTextFile(join(root, file))).replace(
+      /\/\*[\s\S]*?\*\//g,
+      (c) => c.replace(/[^\n]/g, ""),
+    );
+    code.split("\n").forEach((line, i) => {
+      const text = line.replace(/^\s*\/\/.*$/, "");
+      if (bare.some((pattern) => pattern.test(text))) found.push(`${file}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(found, [], "status codes written as bare numbers");
+});
+
+Deno.test("protocol: a SEND reply for a refused name cut through a surrogate pair is one well-formed line", () => {
+  const name = "a".repeat(255) + "😀";
+  const lookups: Lookup[] = [
+    { name, status: Status.FORBIDDEN, holders: [], message: "longer than 255 bytes" },
+    { name: "b.txt", status: Status.NOT_FOUND, holders: [], message: "not found" },
+  ];
+  const text = formatSendReply(lookups);
+  assert.ok(text.isWellFormed());
+  const lines = replyLines(text);
+  assert.equal(lines.length, 3);
+  assert.equal(lines[0].status, Status.FORBIDDEN);
+  assert.ok(lines[0].text.length < 1024, "the name is cut, so the line does not grow with it");
+  // The cut leaves 255 "a" and half of the emoji, which becomes U+FFFD.
+  assert.deepEqual(parseSendReply(lines), [
+    { name: "a".repeat(255) + "\ufffd", status: Status.FORBIDDEN, holders: [], message: "longer than 255 bytes" },
+    lookups[1],
+  ]);
+  // One unit shorter, the cut falls after the whole emoji: the name comes back whole.
+  const whole = "a".repeat(254) + "😀";
+  assert.equal(parseSendReply(replyLines(formatSendReply([{ ...lookups[0], name: whole }])))[0].name, whole);
 });

@@ -53,8 +53,9 @@ export class Counters {
       if (this.#samples.length > SAMPLES) this.#samples.shift();
       this.#sample();
     }, SAMPLE_MS);
-    // A tracker that is otherwise done must not be kept alive by its statistics.
-    if (typeof this.#sampler === "number") Deno.unrefTimer(this.#sampler);
+    // A tracker that is otherwise done must not be kept alive by its statistics. Only the runtime's timers can be
+    // unref'd (they are objects here, not numbers); another clock's handle is its own business.
+    if (this.#clock === systemClock) Deno.unrefTimer(this.#sampler as number);
   }
 
   /** Everything `STATS` says; `waiting` comes from the waiting list. */

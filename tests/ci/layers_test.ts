@@ -23,7 +23,10 @@ Deno.test("layers: every module of the project sits in a layer, protocol.ts lowe
 });
 
 Deno.test("layers: imports pointing down pass; one pointing up, one sideways and a module in no layer are named", () => {
-  assert.deepEqual(checkGraph(new Map([["peer/swarm.ts", ["io/streams.ts", "protocol.ts", "peer/chunk_plan.ts"]]])), []);
+  assert.deepEqual(
+    checkGraph(new Map([["peer/swarm.ts", ["io/streams.ts", "protocol.ts", "peer/chunk_plan.ts"]]])),
+    [],
+  );
   const problems = checkGraph(
     new Map([
       ["protocol.ts", ["io/streams.ts"]],
@@ -32,7 +35,10 @@ Deno.test("layers: imports pointing down pass; one pointing up, one sideways and
     ]),
   );
   assert.equal(problems.length, 3, problems.join("\n"));
-  assert.match(problems[0], /^protocol\.ts \(the wire\) imports io\/streams\.ts \(bytes and connections\): an import up/);
+  assert.match(
+    problems[0],
+    /^protocol\.ts \(the wire\) imports io\/streams\.ts \(bytes and connections\): an import up/,
+  );
   assert.match(problems[1], /^tracker\/session\.ts .* imports peer\/swarm\.ts .*: an import sideways/);
   assert.match(problems[2], /^tools\/x\.ts is in no layer/);
 });

@@ -1,0 +1,141 @@
+/**
+ * How a peer process stops, as a user stops it: with its standard input
+ * ended it keeps serving until a signal; on SIGTERM it leaves the tracker
+ * first, stops accepting, closes idle connections at once, lets an upload
+ * in the middle of a file finish (for up to 10 s), and exits 0; a second
+ * signal while it waits exits at once with 1.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { assertSameBytes, re } from "../helpers/assert.ts";
+import { startCliPeer, startCliTracker } from "../helpers/cli.ts";
+import { eventually } from "../helpers/events.ts";
+import { MiB } from "../helpers/hashes.ts";
+import { LineClient } from "../helpers/net.ts";
+import { randomBytes } from "../helpers/random.ts";
+import { testTracker } from "../helpers/roles.ts";
+import { listDir, tempDir, writeFiles } from "../helpers/temp.ts";
+
+/** The chunks the journal of a download in `dir` lists so far (0 when there is none yet). */
+async function journaledChunks(dir: string): Promise<number> {
+  const journal = (await listDir(dir)).find((n) => n.startsWith(".p2p-") && n.endsWith(".journal"));
+  if (!journal) return 0;
+  const lines = (await Deno.readTextFile(join(dir, journal)).catch(() => "")).split("\n");
+  lines.pop(); // empty after the last line feed, or a line being written
+  return Math.max(0, lines.length - 1); // the first line is the header
+}
+
+/** True if a connection to 127.0.0.1:`port` is refused. */
+async function refused(port: number): Promise<boolean> {
+  try {
+    using _conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    return false;
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) return true;
+    throw error;
+  }
+}
+
+Deno.test("peer: with its stdin ended it keeps serving until SIGTERM, then exits 0", async () => {
+  await using tmp = await tempDir();
+  const shared = randomBytes(300_001, 4);
+  const aliceDir = await writeFiles(join(tmp.path, "alice"), { "shared.bin": shared });
+  const bobDir = await writeFiles(join(tmp.path, "bob"), {});
+
+  await using tracker = await startCliTracker();
+  await using alice = await startCliPeer(tracker.address, {
+    dir: aliceDir,
+    info: join(tmp.path, "alice-info.txt"),
+    stdin: "closed",
+  });
+  await using bob = await startCliPeer(tracker.address, { dir: bobDir, info: join(tmp.path, "bob-info.txt") });
+  await bob.write("SEND shared.bin\n");
+  await bob.waitFor(/^(saved|failed) shared\.bin.*$/m);
+  assert.match(
+    bob.stdout,
+    new RegExp(`^saved shared\\.bin \\(${shared.length} bytes\\) from ${re(alice.address)} `, "m"),
+  );
+  await assertSameBytes(join(bobDir, "shared.bin"), shared);
+  await alice.waitFor(/^sent shared\.bin \(300001 bytes\) to /m);
+  assert.ok(alice.running, "the peer is still running after its stdin ended");
+  assert.doesNotMatch(alice.stdout, /^> /m, "no prompt when stdin is not a terminal");
+
+  alice.kill("SIGTERM");
+  const status = await alice.exited();
+  assert.equal(status.code, 0, alice.stderr);
+  await tracker.waitFor(new RegExp(`^${re(alice.address)} left; 1 files removed from the index$`, "m"));
+});
+
+Deno.test("peer: on SIGTERM it leaves the tracker, stops accepting, closes idle connections, finishes the upload under way, exits 0", async () => {
+  await using tmp = await tempDir();
+  // At 2 MiB/s the upload takes about 2.5 s: the signal comes after its first chunk, 2 s before its end.
+  const big = randomBytes(5 * MiB + 5, 5);
+  const holderDir = await writeFiles(join(tmp.path, "holder"), { "big.bin": big });
+  const getterDir = await writeFiles(join(tmp.path, "getter"), {});
+  await using tracker = await startCliTracker();
+  await using holder = await startCliPeer(tracker.address, {
+    dir: holderDir,
+    info: join(tmp.path, "holder-info.txt"),
+    flags: ["--max-upload-rate", "2M"],
+  });
+  await using getter = await startCliPeer(tracker.address, { dir: getterDir, info: join(tmp.path, "getter-info.txt") });
+
+  // An idle connection: it asked once, was answered, and now sends nothing.
+  using idle = await LineClient.connect(holder.port);
+  assert.equal((await idle.ask("HASHES nothing-here.bin\n"))[0].status, 404);
+
+  // A slow download from the holder, under way: its first chunk is on the getter's disk.
+  await getter.write("SEND big.bin\n");
+  await eventually("the first chunk journaled by the getter", async () => (await journaledChunks(getterDir)) >= 1);
+  // The upload ends when the holder has sent the last byte: it prints `sent big.bin …` then, before it
+  // closes anything else; the getter prints `saved big.bin …` later still.
+  const uploadEnded = () => /^sent big\.bin /m.test(holder.stdout) || /^saved big\.bin /m.test(getter.stdout);
+  assert.ok(!uploadEnded(), "the download is still running when the signal comes");
+
+  holder.kill("SIGTERM");
+  // 1. It leaves the tracker first, while the upload still runs.
+  await tracker.waitFor(new RegExp(`^${re(holder.address)} left; 1 files removed from the index$`, "m"));
+  assert.ok(!uploadEnded(), "the tracker was told before the upload ended");
+  // 2. The idle connection is closed at once, not when the upload ends.
+  assert.equal(await idle.closed(), true);
+  assert.ok(!uploadEnded(), "the idle connection was closed while the upload still ran");
+  // 3. It accepts no new connection.
+  await eventually("a new connection refused", () => refused(holder.port));
+  assert.ok(!uploadEnded(), "it stopped accepting while the upload still ran");
+  assert.ok(holder.running, "the holder waits for its upload");
+
+  // 4. The upload in the middle of the file finishes, the file lands verified, and the holder exits 0.
+  const [outcome] = await getter.waitFor(/^(saved|failed) big\.bin.*$/m);
+  assert.match(outcome, new RegExp(`^saved big\\.bin \\(${big.length} bytes\\) from ${re(holder.address)} -> `));
+  await assertSameBytes(join(getterDir, "big.bin"), big);
+  await holder.waitFor(new RegExp(`^sent big\\.bin \\(${big.length} bytes\\) to `, "m"));
+  const status = await holder.exited();
+  assert.equal(status.code, 0, holder.stdout + holder.stderr);
+  assert.equal(status.signal, null);
+});
+
+Deno.test("peer: a second SIGTERM while an upload holds up the shutdown exits at once with 1", async () => {
+  await using tracker = testTracker();
+  await using dir = await tempDir();
+  // At 100 KiB/s this upload would take almost a minute: far past the 10 s the shutdown waits for it.
+  await writeFiles(dir.path, { "big.bin": randomBytes(5 * MiB, 6) });
+  await using holder = await startCliPeer(tracker.address, {
+    dir: dir.path,
+    info: join(dir.path, ".info.txt"),
+    flags: ["--max-upload-rate", "100K"],
+  });
+  using downloader = await LineClient.connect(holder.port);
+  await downloader.send("GET big.bin\n");
+  assert.match((await downloader.reader.readLine())!, /^200 5242880 [0-9a-f]{64}$/, "the upload has begun");
+
+  holder.kill("SIGTERM");
+  await tracker.events.next("left", (e) => e.peer === holder.address); // the first signal is being acted on
+  assert.ok(holder.running, "the first signal waits for the upload");
+  holder.kill("SIGTERM");
+  const status = await holder.exited();
+  assert.equal(status.code, 1, holder.stdout + holder.stderr);
+  assert.equal(status.signal, null, "it exits on its own, not killed by the signal");
+});

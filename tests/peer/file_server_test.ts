@@ -1,0 +1,347 @@
+/**
+ * `peer/file_server.ts`: the holder's side of the wire, spoken to raw on
+ * loopback. `GET` (then close), `RANGE` and `HASHES` (the connection kept
+ * for more), hostile and missing names; the caps: `maxConnections` (`421`),
+ * `maxUploads` (`503 busy`, the connection goes on); a connection silent
+ * for the idle time is closed, one that keeps asking is not; `close(grace)`
+ * stops accepting, closes idle connections at once, lets an upload in the
+ * middle of an answer finish within the grace and cuts it after. Time is a
+ * {@link ManualClock}; an upload is held in the middle of its answer by a
+ * client that stops reading (TCP's own flow control), never by a timer.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { isDisconnect } from "../../io/errors.ts";
+import type { BufferedReader } from "../../io/reader.ts";
+import { SharedFolder } from "../../disk/shared_folder.ts";
+import { downloadFile } from "../../peer/download.ts";
+import { type FileServerEvent, type FileServerOptions, startFileServer } from "../../peer/file_server.ts";
+import { ManualClock, settle } from "../helpers/clock.ts";
+import { EventLog, eventually, WAIT_MS } from "../helpers/events.ts";
+import { chunkHashes, MiB, sha256 } from "../helpers/hashes.ts";
+import { servingFolder } from "../helpers/holders.ts";
+import { LineClient, rawRequest, text } from "../helpers/net.ts";
+import { randomBytes } from "../helpers/random.ts";
+import { tempDir, writeFiles } from "../helpers/temp.ts";
+
+/** Reads exactly `n` bytes after a header; throws if the connection ends first. */
+async function readBytes(reader: BufferedReader, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await reader.read(out.subarray(filled));
+    if (got === null) throw new Error(`connection ended after ${filled} of ${n} bytes`);
+    filled += got;
+  }
+  return out;
+}
+
+/** Reads until the connection ends (or breaks); returns how many bytes came. */
+async function drain(reader: BufferedReader): Promise<number> {
+  const sink = new Uint8Array(MiB);
+  let total = 0;
+  try {
+    for (let n = await reader.read(sink); n !== null; n = await reader.read(sink)) total += n;
+  } catch (error) {
+    if (!isDisconnect(error)) throw error;
+  }
+  return total;
+}
+
+/**
+ * True when a new connection to `port` is not served: refused, reset, or
+ * closed without an answer to a request (a listener being closed may still
+ * take it into its backlog).
+ */
+async function notServed(port: number): Promise<boolean> {
+  let client: LineClient;
+  try {
+    client = await LineClient.connect(port);
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused || isDisconnect(error)) return true;
+    throw error;
+  }
+  using _ = client;
+  try {
+    await client.send("PING\n");
+    return (await client.reader.readLine()) === null;
+  } catch (error) {
+    if (isDisconnect(error)) return true;
+    throw error;
+  }
+}
+
+/** `promise`, or a failure naming `what` if it has not settled within the helpers' wait (only on a broken build). */
+async function within<T>(what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Whether `promise` has settled (after letting what is ready run). */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(() => done = true, () => done = true);
+  await settle();
+  return done;
+}
+
+/** A file server over a new temporary folder holding `files`, with `options`; its events in `events`. */
+async function fileServer(
+  files: Record<string, string | Uint8Array>,
+  options: Partial<FileServerOptions> = {},
+) {
+  const dir = await tempDir();
+  await writeFiles(dir.path, files);
+  const folder = await SharedFolder.open(dir.path);
+  await folder.scan();
+  const events = new EventLog<FileServerEvent>();
+  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder, onEvent: events.push, ...options });
+  return {
+    port: server.addr.port,
+    dir: dir.path,
+    events,
+    close: server.close,
+    [Symbol.asyncDispose]: async () => {
+      await server.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+// --- requests ----------------------------------------------------------------
+
+Deno.test("file server: GET sends a header then the bytes; RANGE sends a part", async () => {
+  await using src = await servingFolder({ "f.txt": "0123456789" });
+  assert.equal(text(await rawRequest(src.port, "GET f.txt\n")), `200 10 ${sha256("0123456789")}\n0123456789`);
+  assert.equal(text(await rawRequest(src.port, "RANGE 3 4 f.txt\r\n")), `206 10 ${sha256("0123456789")} 3 4\n3456`);
+  assert.equal(text(await rawRequest(src.port, "RANGE 8 * f.txt\n")), `206 10 ${sha256("0123456789")} 8 2\n89`);
+  assert.match(text(await rawRequest(src.port, "RANGE 11 * f.txt\n")), /^416 /);
+});
+
+Deno.test("file server: hostile names are refused with 403 and missing ones with 404", async () => {
+  await using outside = await tempDir();
+  await Deno.writeTextFile(join(outside.path, "secret"), "secret");
+  await using src = await servingFolder({ "f.txt": "x", ".hidden": "h" });
+  await Deno.symlink(join(outside.path, "secret"), join(src.dir, "link-out"));
+  await Deno.symlink(join(src.dir, "f.txt"), join(src.dir, "link-in"));
+  await Deno.mkdir(join(src.dir, "sub"));
+  for (const name of ["../secret", "/etc/passwd", "a%00b", ".hidden", "..", "sub%2F..%2Ff.txt", "link-out"]) {
+    assert.match(text(await rawRequest(src.port, `GET ${name}\n`)), /^403 /, name);
+  }
+  assert.match(text(await rawRequest(src.port, "GET nothing\n")), /^404 /);
+  assert.match(text(await rawRequest(src.port, "GET sub\n")), /^404 /);
+  assert.equal(text(await rawRequest(src.port, "GET link-in\n")), `200 1 ${sha256("x")}\nx`);
+  assert.match(text(await rawRequest(src.port, "HELLO\n")), /^400 unknown command/);
+  assert.match(text(await rawRequest(src.port, "GET " + "x".repeat(70_000) + "\n")), /^413 /);
+});
+
+Deno.test("file server: serves many downloads at once", async () => {
+  const data = randomBytes(1_000_000);
+  await using src = await servingFolder({ "f.bin": data });
+  const outs = await Promise.all(Array.from({ length: 8 }, () => tempDir()));
+  try {
+    await Promise.all(
+      outs.map((o) => downloadFile({ name: "f.bin", status: 200, holders: [src.holder("f.bin")] }, { outDir: o.path })),
+    );
+    for (const o of outs) assert.deepEqual(await Deno.readFile(join(o.path, "f.bin")), data);
+  } finally {
+    for (const o of outs) await o[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("file server: HASHES lists the SHA-256 of every 1 MiB chunk, the last one short, on one kept connection", async () => {
+  const big = randomBytes(2 * MiB + MiB / 2, 21);
+  const small = randomBytes(1000, 22);
+  await using src = await servingFolder({ "big.bin": big, "small.bin": small, "empty": new Uint8Array() });
+  using raw = await LineClient.connect(src.port);
+  const hashes = async (name: string, expected: Uint8Array) => {
+    await raw.send(`HASHES ${name}\n`);
+    const list = chunkHashes(expected);
+    assert.equal(
+      await raw.reader.readLine(),
+      `200 HASHES ${expected.length} ${sha256(expected)} ${MiB} ${list.length}`,
+    );
+    const lines = [];
+    for (let i = 0; i < list.length; i++) lines.push(await raw.reader.readLine());
+    assert.deepEqual(lines, list, name);
+  };
+  await hashes("big.bin", big);
+  assert.equal(chunkHashes(big).length, 3);
+  await hashes("small.bin", small); // one chunk: its hash is the file's
+  await hashes("empty", new Uint8Array()); // no chunk
+});
+
+Deno.test("file server: two RANGE requests sent together are both answered, in order, on one connection", async () => {
+  const data = randomBytes(3 * MiB + 11, 23);
+  await using src = await servingFolder({ "f.bin": data });
+  using raw = await LineClient.connect(src.port);
+  await raw.send(`RANGE 10 100 f.bin\nRANGE ${2 * MiB} * f.bin\n`);
+  assert.equal(await raw.reader.readLine(), `206 ${data.length} ${sha256(data)} 10 100`);
+  assert.deepEqual(await readBytes(raw.reader, 100), data.subarray(10, 110));
+  assert.equal(await raw.reader.readLine(), `206 ${data.length} ${sha256(data)} ${2 * MiB} ${MiB + 11}`);
+  assert.deepEqual(await readBytes(raw.reader, MiB + 11), data.subarray(2 * MiB));
+  // Still open: a third request is answered (the whole file as a range is a plain 200).
+  await raw.send("RANGE 0 * f.bin\n");
+  assert.equal(await raw.reader.readLine(), `200 ${data.length} ${sha256(data)}`);
+  assert.deepEqual(await readBytes(raw.reader, data.length), data);
+});
+
+Deno.test("file server: GET sends the whole file then closes, even with a request after it, after a RANGE too", async () => {
+  const data = randomBytes(MiB + 5, 24);
+  await using src = await servingFolder({ "f.bin": data });
+  using raw = await LineClient.connect(src.port);
+  await raw.send("RANGE 0 5 f.bin\nGET f.bin\nRANGE 0 5 f.bin\n");
+  assert.equal(await raw.reader.readLine(), `206 ${data.length} ${sha256(data)} 0 5`);
+  assert.deepEqual(await readBytes(raw.reader, 5), data.subarray(0, 5));
+  assert.equal(await raw.reader.readLine(), `200 ${data.length} ${sha256(data)}`);
+  assert.deepEqual(await readBytes(raw.reader, data.length), data);
+  // The end of the connection (so that nc ends), not an answer to the request after GET.
+  const next = await raw.reader.readLine().catch((e) => isDisconnect(e) ? null : Promise.reject(e));
+  assert.equal(next, null, "the holder closes after GET");
+});
+
+Deno.test("file server: a RANGE or HASHES of a missing file answers 404 and the connection serves the next request", async () => {
+  await using src = await servingFolder({ "f.txt": "0123456789" });
+  using raw = await LineClient.connect(src.port);
+  await raw.send("RANGE 0 * missing.bin\n");
+  assert.match((await raw.reader.readLine())!, /^404 /);
+  await raw.send("HASHES missing.bin\n");
+  assert.match((await raw.reader.readLine())!, /^404 /);
+  await raw.send("RANGE 2 3 f.txt\n");
+  assert.equal(await raw.reader.readLine(), `206 10 ${sha256("0123456789")} 2 3`);
+  assert.equal(text(await readBytes(raw.reader, 3)), "234");
+});
+
+// --- caps ----------------------------------------------------------------------
+
+/** A file big enough that a client that stops reading holds its upload in the middle of the answer. */
+const BIG = 16 * MiB;
+
+Deno.test("file server: at its most uploads, one more answers 503 busy at once, and the connection goes on", async () => {
+  const big = randomBytes(BIG, 91);
+  await using src = await fileServer({ "a.bin": big, "small.txt": "small" }, { maxUploads: 1 });
+  using first = await LineClient.connect(src.port);
+  await first.send("GET a.bin\n");
+  assert.equal(await first.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // and it reads no more
+  using second = await LineClient.connect(src.port);
+  const [busy] = await second.ask("RANGE 0 5 small.txt\n");
+  assert.equal(busy.status, 503);
+  assert.match(busy.text, /busy: 1 uploads at once; try later/);
+  // The connection goes on: HASHES is no upload, and once the first upload ends, a RANGE is served.
+  const [hashes] = await second.ask("HASHES small.txt\n");
+  assert.equal(hashes.status, 200);
+  assert.equal(await second.reader.readLine(), sha256("small"));
+  first[Symbol.dispose](); // the first upload is cut
+  const aborted = await src.events.next("aborted");
+  assert.equal(aborted.name, "a.bin");
+  const [served] = await second.ask("RANGE 0 4 small.txt\n");
+  assert.equal(served.status, 206);
+  assert.match(served.text, /^5 [0-9a-f]{64} 0 4$/);
+  assert.equal(text(await readBytes(second.reader, 4)), "smal");
+});
+
+Deno.test("file server: with maxConnections 2, a third connection gets 421 while two are open, and is served once one closes", async () => {
+  await using src = await fileServer({ "f.txt": "0123456789" }, { maxConnections: 2 });
+  using one = await LineClient.connect(src.port);
+  using two = await LineClient.connect(src.port);
+  assert.equal((await one.ask("RANGE 0 1 f.txt\n"))[0].status, 206);
+  assert.equal(text(await readBytes(one.reader, 1)), "0");
+  assert.equal((await two.ask("HASHES f.txt\n"))[0].status, 200);
+  assert.equal(await two.reader.readLine(), sha256("0123456789"));
+  {
+    using third = await LineClient.connect(src.port);
+    assert.equal(await within("the 421 line", third.reader.readLine()), "421 too many connections (2)");
+    assert.equal(await third.reader.readLine(), null, "and closed");
+  }
+  one[Symbol.dispose]();
+  await src.events.next("served"); // the server is done with it
+  using fourth = await LineClient.connect(src.port);
+  const [reply] = await fourth.ask("RANGE 2 3 f.txt\n");
+  assert.equal(reply.status, 206);
+  assert.equal(text(await readBytes(fourth.reader, 3)), "234");
+});
+
+// --- idle time and shutdown, on a manual clock -----------------------------------
+
+Deno.test("file server: a connection silent for the idle time is closed; one that keeps asking is not", async () => {
+  const clock = new ManualClock();
+  await using src = await fileServer({ "f.txt": "0123456789" }, { clock, idleTimeoutMs: 1_000 });
+  using silent = await LineClient.connect(src.port);
+  using busy = await LineClient.connect(src.port);
+  const ask = async (client: LineClient) => {
+    assert.equal((await client.ask("RANGE 0 2 f.txt\n"))[0].status, 206);
+    assert.equal(text(await readBytes(client.reader, 2)), "01");
+  };
+  await ask(silent);
+  await ask(busy);
+  const silentEnd = silent.reader.readLine();
+  await clock.advance(600);
+  await ask(busy);
+  assert.equal(await settled(silentEnd), false, "not closed before its idle time");
+  await clock.advance(600); // 1.2 s without a request from the silent one; 0.6 s from the busy one
+  assert.equal(await within("the silent one's close", silentEnd), null, "the silent one is closed");
+  const aborted = await src.events.next("aborted");
+  assert.equal(aborted.message, "idle timeout");
+  for (let i = 0; i < 3; i++) {
+    await ask(busy);
+    await clock.advance(600);
+  }
+  await ask(busy); // 3 idle times since the start, and still served
+  assert.equal(src.events.of("aborted").length, 1);
+});
+
+Deno.test("file server: close(grace) stops accepting, closes idle connections at once, and lets an upload in the middle of its answer finish", async () => {
+  const clock = new ManualClock();
+  const big = randomBytes(BIG, 92);
+  await using src = await fileServer({ "big.bin": big, "small.txt": "small" }, { clock });
+  using idle = await LineClient.connect(src.port);
+  assert.equal((await idle.ask("HASHES small.txt\n"))[0].status, 200);
+  assert.equal(await idle.reader.readLine(), sha256("small"));
+  using upload = await LineClient.connect(src.port);
+  await upload.send("GET big.bin\n");
+  assert.equal(await upload.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // and it reads no more, for now
+
+  const closing = src.close(10_000);
+  assert.equal(await notServed(src.port), true, "a new connection is not served");
+  assert.equal(await within("the idle one's close", idle.closed()), true, "the idle connection is closed at once");
+  assert.equal(await settled(closing), false, "the upload is still running");
+  // The clock never moves: the grace never runs out, and the upload finishes.
+  const got = await readBytes(upload.reader, BIG);
+  assert.equal(sha256(got), sha256(big));
+  await within("close()", closing);
+  assert.equal(await upload.reader.readLine(), null, "closed after the answer");
+  const served = await src.events.next("served");
+  assert.deepEqual([served.name, served.bytes], ["big.bin", BIG]);
+  assert.deepEqual(src.events.of("aborted").map((e) => e.name), ["small.txt"], "only the idle one was cut");
+});
+
+Deno.test("file server: close(grace) cuts an upload still in the middle of its answer when the grace runs out, not before", async () => {
+  const clock = new ManualClock();
+  const big = randomBytes(BIG, 93);
+  await using src = await fileServer({ "big.bin": big }, { clock });
+  using upload = await LineClient.connect(src.port);
+  await upload.send("GET big.bin\n");
+  assert.equal(await upload.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // and it reads no more
+  const timers = clock.pending; // the upload's idle watchdog
+  const closing = src.close(1_000);
+  await eventually("the grace period begins", () => clock.pending === timers + 1);
+  await clock.advance(999);
+  assert.equal(await settled(closing), false, "the grace has not run out");
+  await clock.advance(1);
+  await within("close()", closing);
+  const got = await drain(upload.reader);
+  assert.ok(got < BIG, `cut: ${got} of ${BIG} bytes came`);
+  const aborted = await src.events.next("aborted");
+  assert.equal(aborted.name, "big.bin");
+  assert.equal(src.events.of("served").length, 0);
+});

@@ -1,0 +1,242 @@
+/**
+ * The peer role with a watched folder, against a real tracker: each change
+ * of the folder reaches the tracker incrementally, once files hold still: a
+ * new or changed file by `ADD`, a removed one by `REMOVE`, a rename by both;
+ * never a full `UPDATE` after the start. A download into the folder is
+ * re-shared by one `ADD` and the watcher adds nothing more. A change the
+ * tracker refuses is told as a warning. Every wait is for an event of the
+ * peer or the tracker.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { PeerEvent } from "../peer.ts";
+import type { FileEntry, Holder } from "../protocol.ts";
+import type { Tracker, TrackerEvent, TrackerOptions } from "../tracker.ts";
+import { holderOf, MiB, sha256 } from "./helpers/hashes.ts";
+import { randomBytes } from "./helpers/random.ts";
+import { type TestPeer, testPeer, type TestTracker, testTracker } from "./helpers/roles.ts";
+import { tempDir, writeOld } from "./helpers/temp.ts";
+
+/** A tracker event, with what the announcing peer held in the index right after it. */
+interface Logged {
+  event: TrackerEvent;
+  files: FileEntry[];
+}
+
+type LoggingTracker = TestTracker & { log: Logged[] };
+
+/** A tracker that logs every event with a snapshot of the announcing peer's files. */
+function loggingTracker(options: Partial<TrackerOptions> = {}): LoggingTracker {
+  const log: Logged[] = [];
+  const tracker: TestTracker = testTracker({
+    ...options,
+    onEvent: (event) => log.push({ event, files: event.type === "announced" ? filesAt(tracker, event.peer) : [] }),
+  });
+  return Object.assign(tracker, { log });
+}
+
+function filesAt(tracker: Tracker, address: string): FileEntry[] {
+  const record = tracker.index.peers().find((p) => p.address === address);
+  return record ? tracker.index.filesOf(record.id) : [];
+}
+
+/** What the peer at `address` holds in the tracker's index, by name (with roots). */
+function held(tracker: Tracker, address: string): Map<string, Omit<Holder, "address">> {
+  const out = new Map<string, Omit<Holder, "address">>();
+  for (const file of filesAt(tracker, address)) {
+    const holder = tracker.index.holders(file.name, 1000).find((h) => h.address === address);
+    assert.ok(holder, `index: ${file.name} listed for ${address} but not among its holders`);
+    const { address: _, peer: __, ...rest } = holder;
+    out.set(file.name, rest);
+  }
+  return out;
+}
+
+/** The entry the tracker should list for `name` holding `bytes`. */
+function expected(bytes: Uint8Array | string): Omit<Holder, "address"> {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  const { address: _, ...rest } = holderOf("", data);
+  return rest;
+}
+
+type FolderChanged = Extract<PeerEvent, { type: "folder-changed" }>;
+
+/** A peer's `folder-changed` events so far. */
+const changes = (peer: TestPeer): FolderChanged[] => peer.events.of("folder-changed");
+
+/** Whether a `folder-changed` event of `peer` announced `name` (with `sha`, if given). */
+function announcedChange(peer: TestPeer, name: string, sha?: string): boolean {
+  return changes(peer).some((c) => c.changed.some((e) => e.name === name && (sha === undefined || e.sha256 === sha)));
+}
+
+/** The tracker's `announced` events for `address`, with their snapshots. */
+function announcements(tracker: LoggingTracker, address: string): (Logged & { event: { type: "announced" } })[] {
+  return tracker.log.filter((l): l is Logged & { event: { type: "announced" } } =>
+    l.event.type === "announced" && l.event.peer === address
+  );
+}
+
+/** A peer on `dir` that watches it (quietMs 50) and keeps a hash cache. */
+function livePeer(tracker: TestTracker, dir: string): Promise<TestPeer> {
+  return testPeer(tracker.address, {}, { dir, watch: { quietMs: 50 }, hashCache: true });
+}
+
+Deno.test("peer: with a watched folder, a new file is announced by ADD (not a full UPDATE) and folder-changed carries its entry", async () => {
+  await using dir = await tempDir();
+  await writeOld(dir.path, { "old.txt": "there from the start" });
+  await using tracker = loggingTracker();
+  await using peer = await livePeer(tracker, dir.path);
+  assert.deepEqual([...held(tracker, peer.address).keys()], ["old.txt"]);
+
+  await Deno.writeTextFile(join(dir.path, "new.txt"), "hello, watcher");
+  // The peer tells folder-changed once the tracker answered: the index has it by then.
+  await peer.events.until("folder-changed for new.txt", () => announcedChange(peer, "new.txt"));
+
+  assert.deepEqual(held(tracker, peer.address).get("new.txt"), expected("hello, watcher"));
+  assert.deepEqual(held(tracker, peer.address).get("old.txt"), expected("there from the start"), "untouched");
+  const change = changes(peer).find((c) => c.changed.some((e) => e.name === "new.txt"))!;
+  assert.deepEqual(change.changed, [{ name: "new.txt", ...expected("hello, watcher") }]);
+  assert.deepEqual(change.removed, []);
+  assert.match(change.answer, /^indexed 1 files as \S+ \(1 new, 2 in all\)$/);
+  assert.deepEqual(peer.folder.entry("new.txt"), { name: "new.txt", ...expected("hello, watcher") });
+
+  // The tracker saw one UPDATE (the start) and then only an ADD.
+  const seen = announcements(tracker, peer.address).map((l) => l.event);
+  assert.deepEqual(seen, [
+    { type: "announced", peer: peer.address, files: 1 },
+    { type: "announced", peer: peer.address, files: 2, added: 1 },
+  ]);
+});
+
+Deno.test("peer: with a watched folder, a changed file is announced again with its new hash (same size, then another size)", async () => {
+  await using dir = await tempDir();
+  await using tracker = loggingTracker();
+  await writeOld(dir.path, { "f.txt": "version one", "other.txt": "stays" });
+  await using peer = await livePeer(tracker, dir.path);
+  assert.deepEqual(held(tracker, peer.address).get("f.txt"), expected("version one"));
+
+  // Same size, other content.
+  await Deno.writeTextFile(join(dir.path, "f.txt"), "version two");
+  await peer.events.until("f.txt re-announced", () => announcedChange(peer, "f.txt", sha256("version two")));
+  assert.deepEqual(held(tracker, peer.address).get("f.txt"), expected("version two"));
+  // Another size, bigger than one chunk (so it has a root).
+  const big = randomBytes(MiB + 12_345, 7);
+  await Deno.writeFile(join(dir.path, "f.txt"), big);
+  await peer.events.until("f.txt re-announced, big", () => announcedChange(peer, "f.txt", sha256(big)));
+
+  assert.deepEqual(held(tracker, peer.address).get("f.txt"), expected(big));
+  assert.equal(tracker.index.holders("f.txt", 10).length, 1, "changed in place, not listed twice");
+  assert.equal(tracker.index.stats().entries, 2);
+  const last = changes(peer).findLast((c) => c.changed.some((e) => e.name === "f.txt"))!;
+  assert.deepEqual(last.changed.find((e) => e.name === "f.txt"), { name: "f.txt", ...expected(big) });
+  // Never a full UPDATE after the start; no announcement ever listed a wrong version of f.txt.
+  const after = announcements(tracker, peer.address).slice(1);
+  assert.ok(after.length >= 2);
+  assert.ok(after.every((l) => l.event.added !== undefined && l.event.removed === undefined), JSON.stringify(after));
+  const versions = new Set(after.map((l) => l.files.find((f) => f.name === "f.txt")?.sha256));
+  assert.deepEqual(versions, new Set([sha256("version two"), sha256(big)]));
+});
+
+Deno.test("peer: with a watched folder, a removed file leaves the index by REMOVE, another peer's copy stays", async () => {
+  await using dir = await tempDir();
+  await using tracker = loggingTracker();
+  await writeOld(dir.path, { "shared.txt": "common", "mine.txt": "keep" });
+  await using other = await testPeer(tracker.address, { "shared.txt": "common" });
+  await using peer = await livePeer(tracker, dir.path);
+  assert.deepEqual(tracker.index.holders("shared.txt", 10).map((h) => h.address), [other.address, peer.address]);
+
+  await Deno.remove(join(dir.path, "shared.txt"));
+  await peer.events.until("shared.txt removed", () => changes(peer).some((c) => c.removed.includes("shared.txt")));
+
+  assert.deepEqual(tracker.index.holders("shared.txt", 10).map((h) => h.address), [other.address]);
+  assert.deepEqual([...held(tracker, peer.address).keys()], ["mine.txt"]);
+  const change = changes(peer).find((c) => c.removed.includes("shared.txt"))!;
+  assert.deepEqual(change, {
+    type: "folder-changed",
+    changed: [],
+    removed: ["shared.txt"],
+    answer: "removed 1 of 1 files (1 left)",
+  });
+  assert.equal(peer.folder.entry("shared.txt"), undefined);
+  const last = announcements(tracker, peer.address).at(-1)!;
+  assert.deepEqual(last.event, { type: "announced", peer: peer.address, files: 1, removed: 1 });
+});
+
+Deno.test("peer: with a watched folder, a rename is a REMOVE of the old name and an ADD of the new one", async () => {
+  await using dir = await tempDir();
+  await using tracker = loggingTracker();
+  const data = randomBytes(3 * MiB, 3);
+  await writeOld(dir.path, { "before.bin": data, "still.txt": "s" });
+  await using peer = await livePeer(tracker, dir.path);
+
+  await Deno.rename(join(dir.path, "before.bin"), join(dir.path, "after.bin"));
+  await peer.events.until("rename announced", () => {
+    const removed = changes(peer).some((c) => c.removed.includes("before.bin"));
+    return removed && announcedChange(peer, "after.bin");
+  });
+
+  assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
+    "after.bin": expected(data),
+    "still.txt": expected("s"),
+  });
+  const changed = changes(peer).flatMap((c) => c.changed.map((e) => e.name));
+  const removed = changes(peer).flatMap((c) => c.removed);
+  assert.deepEqual(changed, ["after.bin"]);
+  assert.deepEqual(removed, ["before.bin"]);
+  const kinds = announcements(tracker, peer.address).slice(1).map((l) => l.event);
+  assert.ok(kinds.some((e) => e.removed === 1) && kinds.some((e) => e.added === 1), JSON.stringify(kinds));
+  assert.ok(kinds.every((e) => e.added !== undefined || e.removed !== undefined), "no full UPDATE");
+});
+
+Deno.test("peer: with a watched folder, a download into it is re-shared by one ADD; the watcher announces nothing more", async () => {
+  await using tracker = loggingTracker();
+  const data = randomBytes(2 * MiB + 5, 11);
+  await using source = await testPeer(tracker.address, { "f.bin": data });
+  await using dir = await tempDir();
+  await using peer = await livePeer(tracker, dir.path);
+
+  const report = await peer.send("f.bin");
+  assert.ok(report.outcomes[0].ok, JSON.stringify(report.outcomes[0]));
+  assert.match(report.announced ?? "", /^indexed 1 files as \S+ \(1 new, 1 in all\)$/);
+  assert.deepEqual(tracker.index.holders("f.bin", 10).map((h) => h.address), [source.address, peer.address]);
+  // A sentinel after it: once it is announced, the watcher has looked at f.bin too.
+  await Deno.writeTextFile(join(dir.path, "sentinel.txt"), "s");
+  await peer.events.until("sentinel announced", () => announcedChange(peer, "sentinel.txt"));
+
+  assert.ok(!announcedChange(peer, "f.bin"), "the watcher announced the download again");
+  const seen = announcements(tracker, peer.address).map((l) => l.event);
+  assert.deepEqual(seen, [
+    { type: "announced", peer: peer.address, files: 0 },
+    { type: "announced", peer: peer.address, files: 1, added: 1 },
+    { type: "announced", peer: peer.address, files: 2, added: 1 },
+  ]);
+  assert.deepEqual(held(tracker, peer.address).get("f.bin"), expected(data));
+});
+
+Deno.test("peer: with a watched folder, a change the tracker refuses (index full) is told as a warning, not dropped silently", async () => {
+  await using dir = await tempDir();
+  await using tracker = loggingTracker({ maxEntries: 1 });
+  await writeOld(dir.path, { "a.txt": "aaa" });
+  await using peer = await livePeer(tracker, dir.path);
+  assert.deepEqual([...held(tracker, peer.address).keys()], ["a.txt"]);
+
+  await Deno.writeTextFile(join(dir.path, "b.txt"), "bbb");
+  const refusal = await tracker.events.next("bad-request");
+  assert.equal(refusal.status, 413);
+  // Announcements go out one after the other: once a later REMOVE is told, the refused ADD was dealt with.
+  await Deno.remove(join(dir.path, "a.txt"));
+  await peer.events.until("a.txt removed", () => changes(peer).some((c) => c.removed.includes("a.txt")));
+  assert.deepEqual([...held(tracker, peer.address).keys()], []);
+  assert.ok(peer.folder.entry("b.txt"), "the folder counts b.txt as shared");
+  assert.ok(!announcedChange(peer, "b.txt"));
+  const warnings = peer.events.of("warning").map((w) => w.message);
+  assert.ok(
+    warnings.some((w) => w.includes("b.txt")),
+    `b.txt is shared here, unknown to the tracker, and nobody was told; peer events: ${
+      JSON.stringify(peer.events.events.map((e) => e.type))
+    }`,
+  );
+});

@@ -1,0 +1,133 @@
+/**
+ * The tracker's counters (`tracker/counters.ts`) on a clock moved by hand:
+ * requests per second over the last minute (sampled every 5 s), uptime in
+ * whole seconds, and sessions, peers, files and holders as the index counts
+ * them, all as `STATS` gives them.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { Counters } from "../../tracker/counters.ts";
+import { TrackerIndex } from "../../tracker/file_index.ts";
+import { ManualClock } from "../helpers/clock.ts";
+import { WAIT_MS } from "../helpers/events.ts";
+
+const SHA = "a".repeat(64);
+
+Deno.test("counters: rps is the request rate over the last minute, from samples every 5 s", async () => {
+  const clock = new ManualClock();
+  const counters = new Counters(new TrackerIndex(), { clock });
+  try {
+    assert.equal(counters.read(0).rps, 0, "no time has passed yet");
+    counters.requests += 5;
+    await clock.advance(2_500);
+    assert.equal(counters.read(0).rps, 2, "5 requests in 2.5 s");
+    await clock.advance(2_500);
+    // 60 more requests every 5 s, for the rest of the minute.
+    for (let t = 5; t < 60; t += 5) {
+      counters.requests += 60;
+      await clock.advance(5_000);
+    }
+    assert.equal(counters.requests, 665);
+    assert.equal(counters.read(0).rps, 11.1, "665 requests in the first minute (11.08… a second, to one decimal)");
+    await clock.advance(2_500);
+    assert.equal(counters.read(0).rps, 10.6, "no new sample yet: 665 in 62.5 s");
+    await clock.advance(2_500);
+    assert.equal(counters.read(0).rps, 11, "the first 5 s (5 requests) leave the window: 660 in 60 s");
+    await clock.advance(55_000);
+    assert.equal(counters.read(0).rps, 0, "a quiet minute");
+    counters.requests += 30;
+    await clock.advance(5_000);
+    assert.equal(counters.read(0).rps, 0.5, "30 requests in the last minute");
+  } finally {
+    counters.stop();
+  }
+});
+
+Deno.test("counters: uptime is in whole seconds", async () => {
+  const clock = new ManualClock();
+  const counters = new Counters(new TrackerIndex(), { clock });
+  try {
+    assert.equal(counters.read(0).uptime, 0);
+    await clock.advance(999);
+    assert.equal(counters.read(0).uptime, 0);
+    await clock.advance(1);
+    assert.equal(counters.read(0).uptime, 1);
+    await clock.advance(1_999);
+    assert.equal(counters.read(0).uptime, 2);
+    await clock.advance(60_000);
+    assert.equal(counters.read(0).uptime, 62);
+  } finally {
+    counters.stop();
+  }
+});
+
+Deno.test("counters: sessions, peers, files and holders come from the index; the rest from the sessions", () => {
+  const clock = new ManualClock();
+  const index = new TrackerIndex();
+  const counters = new Counters(index, { clock });
+  try {
+    const file = (name: string) => ({ name, size: 1, sha256: SHA });
+    index.announce({ id: 1, address: "10.0.0.1:1" }, [file("x"), file("y")]);
+    index.announce({ id: 2, address: "10.0.0.2:1" }, [file("x"), file("z")]);
+    index.announce({ id: 3, address: "10.0.0.3:1" }, []);
+    counters.sessions = 4;
+    counters.requests = 9;
+    counters.reports = 2;
+    counters.reportedBytes = 1_000;
+    assert.deepEqual(counters.read(7), {
+      sessions: 4,
+      peers: 3,
+      files: 3,
+      holders: 4,
+      requests: 9,
+      rps: 0,
+      reports: 2,
+      reportedBytes: 1_000,
+      waiting: 7,
+      uptime: 0,
+    });
+    index.remove(1);
+    const { peers, files, holders } = counters.read(0);
+    assert.deepEqual({ peers, files, holders }, { peers: 2, files: 2, holders: 2 });
+  } finally {
+    counters.stop();
+  }
+});
+
+Deno.test("counters: stop clears the sampling timer", async () => {
+  const clock = new ManualClock();
+  const counters = new Counters(new TrackerIndex(), { clock });
+  assert.equal(clock.pending, 1);
+  await clock.advance(5_000);
+  assert.equal(clock.pending, 1, "one sample taken, the next one set");
+  counters.stop();
+  assert.equal(clock.pending, 0);
+});
+
+Deno.test("counters: on the real clock, sampling does not keep a process alive", async () => {
+  const counters = new URL("../../tracker/counters.ts", import.meta.url).href;
+  const index = new URL("../../tracker/file_index.ts", import.meta.url).href;
+  const program = `import { Counters } from "${counters}";
+    import { TrackerIndex } from "${index}";
+    new Counters(new TrackerIndex());
+    console.log("counting");`;
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), WAIT_MS); // only a process kept alive reaches it
+  try {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-check", program],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: stop.signal,
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assert.equal(run.signal, null, `still running after ${WAIT_MS} ms: ${stderr}`);
+    assert.equal(run.code, 0, stderr);
+    assert.equal(new TextDecoder().decode(run.stdout), "counting\n");
+  } finally {
+    clearTimeout(timer);
+  }
+});

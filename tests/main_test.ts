@@ -23,7 +23,7 @@ interface Run {
 }
 
 /** Runs `main(args)`, collecting what it prints with `console.log` (stdout) and `console.error` (stderr). */
-async function run(args: string[]): Promise<Run> {
+async function runMain(args: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   const { log, error } = console;
@@ -40,7 +40,7 @@ async function run(args: string[]): Promise<Run> {
 
 Deno.test("main: --help (or -h, or help) prints the usage with every role on stdout and exits 0", async () => {
   for (const flag of ["--help", "-h", "help"]) {
-    const help = await run([flag]);
+    const help = await runMain([flag]);
     assert.equal(help.code, Exit.OK, flag);
     assert.equal(help.stdout, USAGE.main + "\n");
     assert.match(help.stdout, /^usage: main\.ts <role> \[flags\]/m);
@@ -50,14 +50,14 @@ Deno.test("main: --help (or -h, or help) prints the usage with every role on std
 });
 
 Deno.test("main: no role prints the usage and exits 2", async () => {
-  const noRole = await run([]);
+  const noRole = await runMain([]);
   assert.equal(noRole.code, Exit.USAGE);
   assert.match(noRole.stdout, /^usage: main\.ts <role>/m);
 });
 
 Deno.test("main: an unknown role exits 2 naming it, then the usage, on stderr", async () => {
   for (const args of [["fly"], ["fly", "--help"], ["Tracker"]]) {
-    const unknown = await run(args);
+    const unknown = await runMain(args);
     assert.equal(unknown.code, Exit.USAGE, args.join(" "));
     assert.match(unknown.stderr, new RegExp(`^unknown role "${args[0]}"$`, "m"));
     assert.match(unknown.stderr, /^usage: main\.ts <role>/m);
@@ -67,14 +67,14 @@ Deno.test("main: an unknown role exits 2 naming it, then the usage, on stderr", 
 
 Deno.test("main: <role> --help (or -h) prints that role's usage and exits 0, starting nothing", async () => {
   for (const [role, flag] of [...ROLES.map((role) => [role, "--help"]), ["peer", "-h"]]) {
-    const help = await run([role, flag]);
+    const help = await runMain([role, flag]);
     assert.equal(help.code, Exit.OK, `${role} ${flag}: ${help.stderr}`);
     assert.equal(help.stdout, USAGE[role] + "\n");
     assert.match(help.stdout, new RegExp(`^usage: ${role}\\b`), `${role} ${flag}`);
     assert.doesNotMatch(help.stdout, /^listening on/m, `${role} ${flag} starts nothing`);
   }
   // --help after other flags still prints the usage, and starts nothing.
-  const help = await run(["tracker", "--port", "0", "--help"]);
+  const help = await runMain(["tracker", "--port", "0", "--help"]);
   assert.equal(help.code, Exit.OK);
   assert.match(help.stdout, /^usage: tracker /);
 });
@@ -115,7 +115,7 @@ Deno.test("main: a bad flag value exits 2 with '<role>: <message>', a blank line
     [["demo", "--timeout", "0"], /^demo: --timeout must be seconds from 0\.001 to \d+, got 0$/m],
   ];
   for (const [args, message] of cases) {
-    const r = await run(args);
+    const r = await runMain(args);
     const what = args.join(" ");
     assert.equal(r.code, Exit.USAGE, `${what}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, message, what);

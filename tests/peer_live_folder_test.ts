@@ -13,12 +13,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PeerEvent } from "../peer.ts";
-import type { FileEntry, Holder } from "../protocol.ts";
-import type { Tracker, TrackerEvent, TrackerOptions } from "../tracker.ts";
-import { holderOf, MiB, sha256 } from "./helpers/hashes.ts";
+import type { FileEntry } from "../protocol.ts";
+import type { TrackerEvent, TrackerOptions } from "../tracker.ts";
+import { listedAs, MiB, sha256 } from "./helpers/hashes.ts";
 import { randomBytes } from "./helpers/random.ts";
-import { type TestPeer, testPeer, type TestTracker, testTracker } from "./helpers/roles.ts";
+import { announcedChange, type TestPeer, testPeer, type TestTracker, testTracker } from "./helpers/roles.ts";
 import { tempDir, writeOld } from "./helpers/temp.ts";
+import { entriesAt, held } from "./helpers/tracker_index.ts";
 
 /** A tracker event, with what the announcing peer held in the index right after it. */
 interface Logged {
@@ -33,44 +34,15 @@ function loggingTracker(options: Partial<TrackerOptions> = {}): LoggingTracker {
   const log: Logged[] = [];
   const tracker: TestTracker = testTracker({
     ...options,
-    onEvent: (event) => log.push({ event, files: event.type === "announced" ? filesAt(tracker, event.peer) : [] }),
+    onEvent: (event) => log.push({ event, files: event.type === "announced" ? entriesAt(tracker, event.peer) : [] }),
   });
   return Object.assign(tracker, { log });
-}
-
-function filesAt(tracker: Tracker, address: string): FileEntry[] {
-  const record = tracker.index.peers().find((p) => p.address === address);
-  return record ? tracker.index.filesOf(record.id) : [];
-}
-
-/** What the peer at `address` holds in the tracker's index, by name (with roots). */
-function held(tracker: Tracker, address: string): Map<string, Omit<Holder, "address">> {
-  const out = new Map<string, Omit<Holder, "address">>();
-  for (const file of filesAt(tracker, address)) {
-    const holder = tracker.index.holders(file.name, 1000).find((h) => h.address === address);
-    assert.ok(holder, `index: ${file.name} listed for ${address} but not among its holders`);
-    const { address: _, peer: __, ...rest } = holder;
-    out.set(file.name, rest);
-  }
-  return out;
-}
-
-/** The entry the tracker should list for `name` holding `bytes`. */
-function expected(bytes: Uint8Array | string): Omit<Holder, "address"> {
-  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
-  const { address: _, ...rest } = holderOf("", data);
-  return rest;
 }
 
 type FolderChanged = Extract<PeerEvent, { type: "folder-changed" }>;
 
 /** A peer's `folder-changed` events so far. */
 const changes = (peer: TestPeer): FolderChanged[] => peer.events.of("folder-changed");
-
-/** Whether a `folder-changed` event of `peer` announced `name` (with `sha`, if given). */
-function announcedChange(peer: TestPeer, name: string, sha?: string): boolean {
-  return changes(peer).some((c) => c.changed.some((e) => e.name === name && (sha === undefined || e.sha256 === sha)));
-}
 
 /** The tracker's `announced` events for `address`, with their snapshots. */
 function announcements(tracker: LoggingTracker, address: string): (Logged & { event: { type: "announced" } })[] {
@@ -95,13 +67,13 @@ Deno.test("peer: with a watched folder, a new file is announced by ADD (not a fu
   // The peer tells folder-changed once the tracker answered: the index has it by then.
   await peer.events.until("folder-changed for new.txt", () => announcedChange(peer, "new.txt"));
 
-  assert.deepEqual(held(tracker, peer.address).get("new.txt"), expected("hello, watcher"));
-  assert.deepEqual(held(tracker, peer.address).get("old.txt"), expected("there from the start"), "untouched");
+  assert.deepEqual(held(tracker, peer.address).get("new.txt"), listedAs("hello, watcher"));
+  assert.deepEqual(held(tracker, peer.address).get("old.txt"), listedAs("there from the start"), "untouched");
   const change = changes(peer).find((c) => c.changed.some((e) => e.name === "new.txt"))!;
-  assert.deepEqual(change.changed, [{ name: "new.txt", ...expected("hello, watcher") }]);
+  assert.deepEqual(change.changed, [{ name: "new.txt", ...listedAs("hello, watcher") }]);
   assert.deepEqual(change.removed, []);
   assert.match(change.answer, /^indexed 1 files as \S+ \(1 new, 2 in all\)$/);
-  assert.deepEqual(peer.folder.entry("new.txt"), { name: "new.txt", ...expected("hello, watcher") });
+  assert.deepEqual(peer.folder.entry("new.txt"), { name: "new.txt", ...listedAs("hello, watcher") });
 
   // The tracker saw one UPDATE (the start) and then only an ADD.
   const seen = announcements(tracker, peer.address).map((l) => l.event);
@@ -116,22 +88,22 @@ Deno.test("peer: with a watched folder, a changed file is announced again with i
   await using tracker = loggingTracker();
   await writeOld(dir.path, { "f.txt": "version one", "other.txt": "stays" });
   await using peer = await livePeer(tracker, dir.path);
-  assert.deepEqual(held(tracker, peer.address).get("f.txt"), expected("version one"));
+  assert.deepEqual(held(tracker, peer.address).get("f.txt"), listedAs("version one"));
 
   // Same size, other content.
   await Deno.writeTextFile(join(dir.path, "f.txt"), "version two");
   await peer.events.until("f.txt re-announced", () => announcedChange(peer, "f.txt", sha256("version two")));
-  assert.deepEqual(held(tracker, peer.address).get("f.txt"), expected("version two"));
+  assert.deepEqual(held(tracker, peer.address).get("f.txt"), listedAs("version two"));
   // Another size, bigger than one chunk (so it has a root).
   const big = randomBytes(MiB + 12_345, 7);
   await Deno.writeFile(join(dir.path, "f.txt"), big);
   await peer.events.until("f.txt re-announced, big", () => announcedChange(peer, "f.txt", sha256(big)));
 
-  assert.deepEqual(held(tracker, peer.address).get("f.txt"), expected(big));
+  assert.deepEqual(held(tracker, peer.address).get("f.txt"), listedAs(big));
   assert.equal(tracker.index.holders("f.txt", 10).length, 1, "changed in place, not listed twice");
   assert.equal(tracker.index.stats().entries, 2);
   const last = changes(peer).findLast((c) => c.changed.some((e) => e.name === "f.txt"))!;
-  assert.deepEqual(last.changed.find((e) => e.name === "f.txt"), { name: "f.txt", ...expected(big) });
+  assert.deepEqual(last.changed.find((e) => e.name === "f.txt"), { name: "f.txt", ...listedAs(big) });
   // Never a full UPDATE after the start; no announcement ever listed a wrong version of f.txt.
   const after = announcements(tracker, peer.address).slice(1);
   assert.ok(after.length >= 2);
@@ -179,8 +151,8 @@ Deno.test("peer: with a watched folder, a rename is a REMOVE of the old name and
   });
 
   assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
-    "after.bin": expected(data),
-    "still.txt": expected("s"),
+    "after.bin": listedAs(data),
+    "still.txt": listedAs("s"),
   });
   const changed = changes(peer).flatMap((c) => c.changed.map((e) => e.name));
   const removed = changes(peer).flatMap((c) => c.removed);
@@ -213,7 +185,7 @@ Deno.test("peer: with a watched folder, a download into it is re-shared by one A
     { type: "announced", peer: peer.address, files: 1, added: 1 },
     { type: "announced", peer: peer.address, files: 2, added: 1 },
   ]);
-  assert.deepEqual(held(tracker, peer.address).get("f.bin"), expected(data));
+  assert.deepEqual(held(tracker, peer.address).get("f.bin"), listedAs(data));
 });
 
 Deno.test("peer: with a watched folder, a change the tracker refuses (index full) is told as a warning, not dropped silently", async () => {

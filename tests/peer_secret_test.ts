@@ -21,6 +21,7 @@ import { downloadFile } from "../peer/download.ts";
 import { requestFile } from "../peer/request_file.ts";
 import { TrackerClient } from "../peer/tracker_client.ts";
 import { assertSameBytes } from "./helpers/assert.ts";
+import { containsBytes } from "./helpers/bytes.ts";
 import { holderOf, MiB } from "./helpers/hashes.ts";
 import { LineClient } from "./helpers/net.ts";
 import { randomBytes } from "./helpers/random.ts";
@@ -82,17 +83,6 @@ function recordingRelay(port: number) {
   };
 }
 
-/** Whether `needle` occurs in `haystack`. */
-function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
-  for (let at = haystack.indexOf(needle[0]); at !== -1; at = haystack.indexOf(needle[0], at + 1)) {
-    if (at + needle.length > haystack.length) return false;
-    let i = 1;
-    while (i < needle.length && haystack[at + i] === needle[i]) i++;
-    if (i === needle.length) return true;
-  }
-  return false;
-}
-
 const encode = (text: string) => new TextEncoder().encode(text);
 
 Deno.test("peer: peers that share the secret find and fetch files, from two holders at once", async () => {
@@ -135,16 +125,16 @@ Deno.test("peer: with a secret, the bytes between two peers and to the tracker a
   const trackerBytes = await toTracker.bytes();
   assert.ok(peerBytes.length > data.length, `the relay carried the file: ${peerBytes.length} bytes`);
   for (const at of [0, 1000, MiB - 10, MiB + 12_345, data.length - 40]) {
-    assert.ok(!contains(peerBytes, data.subarray(at, at + 32)), `the file's bytes at ${at} are on the wire`);
+    assert.ok(!containsBytes(peerBytes, data.subarray(at, at + 32)), `the file's bytes at ${at} are on the wire`);
   }
-  assert.ok(!contains(peerBytes, encode(name)), "the file's name is on the wire between the peers");
-  assert.ok(!contains(trackerBytes, encode(name)), "the file's name is on the wire to the tracker");
+  assert.ok(!containsBytes(peerBytes, encode(name)), "the file's name is on the wire between the peers");
+  assert.ok(!containsBytes(trackerBytes, encode(name)), "the file's name is on the wire to the tracker");
   for (const [what, wire] of [["the peers", peerBytes], ["the tracker", trackerBytes]] as const) {
-    assert.ok(!contains(wire, encode(SECRET)), `the secret is on the wire to ${what}`);
-    assert.ok(!contains(wire, encode("correct horse")), `part of the secret is on the wire to ${what}`);
+    assert.ok(!containsBytes(wire, encode(SECRET)), `the secret is on the wire to ${what}`);
+    assert.ok(!containsBytes(wire, encode("correct horse")), `part of the secret is on the wire to ${what}`);
   }
   // Only the handshake's lines are in the clear.
-  assert.ok(contains(peerBytes, encode("AUTH ")) && contains(trackerBytes, encode("AUTH ")));
+  assert.ok(containsBytes(peerBytes, encode("AUTH ")) && containsBytes(trackerBytes, encode("AUTH ")));
 });
 
 Deno.test("peer: a wrong secret is refused clearly, by the tracker and by a holder", async () => {

@@ -12,64 +12,14 @@
  */
 
 import assert from "node:assert/strict";
-import { isDisconnect } from "../io/errors.ts";
-import type { BufferedReader } from "../io/reader.ts";
 import { downloadFile } from "../peer/download.ts";
 import type { Transfer, TransferBoard } from "../peer/transfer_board.ts";
-import { WAIT_MS } from "./helpers/events.ts";
+import { WAIT_MS, within } from "./helpers/events.ts";
 import { holderOf, MiB, sha256 } from "./helpers/hashes.ts";
-import { LineClient } from "./helpers/net.ts";
+import { LineClient, notServed, readBytes } from "./helpers/net.ts";
 import { randomBytes } from "./helpers/random.ts";
 import { testPeer, testTracker } from "./helpers/roles.ts";
 import { listDir, tempDir } from "./helpers/temp.ts";
-
-/** Reads exactly `n` bytes; throws if the connection ends first. */
-async function readBytes(reader: BufferedReader, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const got = await reader.read(out.subarray(filled));
-    if (got === null) throw new Error(`connection ended after ${filled} of ${n} bytes`);
-    filled += got;
-  }
-  return out;
-}
-
-/**
- * True when a new connection to `port` is not served: refused, reset, or
- * closed without an answer (a listener being closed may still take it into
- * its backlog).
- */
-async function notServed(port: number): Promise<boolean> {
-  let client: LineClient;
-  try {
-    client = await LineClient.connect(port);
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused || isDisconnect(error)) return true;
-    throw error;
-  }
-  using _ = client;
-  try {
-    await client.send("HASHES f.txt\n");
-    return (await client.reader.readLine()) === null;
-  } catch (error) {
-    if (isDisconnect(error)) return true;
-    throw error;
-  }
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within the helpers' wait (a broken build). */
-async function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 Deno.test("peer: close() leaves the tracker while its file server still accepts, then stops accepting and closes idle connections at once", async () => {
   let peerAddress = "";
@@ -101,7 +51,7 @@ Deno.test("peer: close() leaves the tracker while its file server still accepts,
     assert.ok(probe, "the tracker told the peer left");
     const conn = await probe.then((c) => c, (e) => assert.fail(`refused at the moment it left the tracker: ${e}`));
     conn.close();
-    assert.equal(await notServed(peerPort), true, "after close() nothing is served");
+    assert.equal(await notServed(peerPort, "HASHES f.txt\n"), true, "after close() nothing is served");
     assert.deepEqual(tracker.index.holders("f.txt", 5), []);
   } finally {
     await peer[Symbol.asyncDispose]();
@@ -123,7 +73,7 @@ Deno.test("peer: close() lets an upload in the middle of a file finish within sh
     const left = await tracker.events.next("left", (e) => e.peer === peer.address);
     assert.equal(left.files, 2);
     assert.equal(tracker.index.stats().entries, 0);
-    assert.equal(await notServed(peer.addr.port), true, "a new connection is not served");
+    assert.equal(await notServed(peer.addr.port, "HASHES f.txt\n"), true, "a new connection is not served");
     assert.equal(closed, false, "close() waits for the upload");
 
     // The downloader reads on: the whole file arrives, then close() ends.

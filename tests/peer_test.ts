@@ -16,46 +16,20 @@ import { Peer } from "../peer.ts";
 import { formatAddress } from "../protocol.ts";
 import { RateLimit } from "../io/rate_limit.ts";
 import { writeAll, writeText } from "../io/streams.ts";
-import type { BufferedReader } from "../io/reader.ts";
 import type { FileOutcome } from "../peer/download_all.ts";
 import { downloadFile } from "../peer/download.ts";
 import { sendAndFetch } from "../peer/send.ts";
 import { TrackerClient } from "../peer/tracker_client.ts";
-import type { Transfer, TransferBoard } from "../peer/transfer_board.ts";
 import { assertSameBytes } from "./helpers/assert.ts";
+import { RecordingBoard } from "./helpers/board.ts";
 import { ManualClock } from "./helpers/clock.ts";
-import { WAIT_MS } from "./helpers/events.ts";
+import { within } from "./helpers/events.ts";
 import { hashToken, holderOf, MiB, sha256 } from "./helpers/hashes.ts";
 import { startFakeHolder } from "./helpers/holders.ts";
-import { deadAddress, LineClient } from "./helpers/net.ts";
+import { deadAddress, LineClient, readBytes } from "./helpers/net.ts";
 import { randomBytes } from "./helpers/random.ts";
 import { testPeer, testTracker } from "./helpers/roles.ts";
 import { listDir, tempDir } from "./helpers/temp.ts";
-
-/** Reads exactly `n` bytes after a header; throws if the connection ends first. */
-async function readBytes(reader: BufferedReader, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const got = await reader.read(out.subarray(filled));
-    if (got === null) throw new Error(`connection ended after ${filled} of ${n} bytes`);
-    filled += got;
-  }
-  return out;
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within the helpers' wait (only on a broken build). */
-async function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // --- announcing and downloading -----------------------------------------------------
 
@@ -167,49 +141,6 @@ Deno.test("peer: an invalid name is refused locally and the others still downloa
   assert.ok(good.ok);
   assert.equal(a.folder.entries().length, 1);
 });
-
-/** A board that records each begin and end, and every value set on a transfer. */
-class RecordingBoard implements TransferBoard {
-  begun: { name: string; size: number; transfer: Transfer }[] = [];
-  ended: { transfer: Transfer; bytes: number }[] = [];
-  sourcesSet: number[] = [];
-  lateSets = 0;
-  bytesBack = 0;
-
-  begin(name: string, size: number): Transfer {
-    let bytes = 0;
-    let sources = 0;
-    // deno-lint-ignore no-this-alias
-    const board = this;
-    const over = () => board.ended.some((e) => e.transfer === transfer);
-    const transfer: Transfer = {
-      name,
-      size,
-      get bytes() {
-        return bytes;
-      },
-      set bytes(value: number) {
-        if (over()) board.lateSets++;
-        if (value < bytes) board.bytesBack++;
-        bytes = value;
-      },
-      get sources() {
-        return sources;
-      },
-      set sources(value: number) {
-        if (over()) board.lateSets++;
-        board.sourcesSet.push(value);
-        sources = value;
-      },
-    };
-    this.begun.push({ name, size, transfer });
-    return transfer;
-  }
-
-  end(transfer: Transfer): void {
-    this.ended.push({ transfer, bytes: transfer.bytes });
-  }
-}
 
 Deno.test("peer: send with waitSeconds, board and onSettled: lands, shows on the board, is shared; close cancels a wait", async () => {
   await using tracker = testTracker();

@@ -92,7 +92,7 @@ import {
 } from "../protocol.ts";
 import { throwsStatus } from "./helpers/assert.ts";
 import { chunkHashes, hashToken, MiB, rootOf as rootOfBytes, sha256 } from "./helpers/hashes.ts";
-import { randomBytes, SeededRandom } from "./helpers/random.ts";
+import { mutatedLine, PROTOCOL_LINES, randomBytes, SeededRandom } from "./helpers/random.ts";
 
 const SHA = "0123456789abcdef".repeat(4);
 const SHA2 = "fedcba9876543210".repeat(4);
@@ -720,18 +720,7 @@ Deno.test("protocol: parseStats refuses a field with no value rather than readin
 // Random and mutated lines
 
 const FUZZ_SEEDS = [
-  "UPDATE 5555 2",
-  `12 ${"ab".repeat(32)} file.txt`,
-  `${2 * 1024 * 1024} ${"ab".repeat(32)}:${"cd".repeat(32)} big file.bin`,
-  "SEND a.txt, b%2C c.txt",
-  "GET notes.md",
-  "RANGE 0 1048576 big.bin",
-  "HASHES big.bin",
-  `200 12 ${"ab".repeat(32)}`,
-  `206 100 ${"ab".repeat(32)} 10 20`,
-  `200 HASHES 3000000 ${"ab".repeat(32)} 1048576 3`,
-  "REPORT 127.0.0.1:5555 EHASH 1048576 big.bin",
-  "200-HOLDER 127.0.0.1:5555 12 x",
+  ...PROTOCOL_LINES,
   // The lines added since: REMOVE, WAIT, pushes, pages, STATS, the handshake.
   "REMOVE 2",
   "WAIT 60 a.txt, b.txt",
@@ -743,32 +732,6 @@ const FUZZ_SEEDS = [
   `AUTH ${"0123456789abcdef".repeat(2)}`,
   `334 ${"0123456789abcdef".repeat(2)}`,
 ];
-const FUZZ_ALPHABET = [
-  ..."aZ09 ,%:.-/\\\t\r*[]",
-  "\u0000",
-  "\u00e9",
-  "\u2028",
-  "\ud83d\ude00",
-  "%2C",
-  "%00",
-  "..",
-  "\n",
-];
-
-/** A random line, or a seed line with a few random edits. */
-function fuzzLine(r: SeededRandom): string {
-  if (r.next() < 0.3) return Array.from({ length: r.int(40) }, () => r.pick(FUZZ_ALPHABET)).join("");
-  let s = r.pick(FUZZ_SEEDS);
-  for (let edits = 1 + r.int(4); edits > 0; edits--) {
-    const at = r.int(s.length + 1);
-    const kind = r.int(4);
-    if (kind === 0) s = s.slice(0, at) + r.pick(FUZZ_ALPHABET) + s.slice(at);
-    else if (kind === 1) s = s.slice(0, at) + s.slice(at + 1 + r.int(5));
-    else if (kind === 2) s = s.slice(0, at) + String(r.int(2) ? 2 ** 53 : r.int(100_000)) + s.slice(at);
-    else s = s.slice(0, at) + s.slice(at).repeat(1 + r.int(3));
-  }
-  return s;
-}
 
 /** Reply lines of a (possibly multi-line) input, for the parsers of whole replies. */
 const asReply = (text: string) => text.split("\n").map(parseReplyLine);
@@ -817,7 +780,7 @@ function fuzzEveryParser(): void {
   for (const seed of [1, 2, 3, 4]) {
     const r = new SeededRandom(seed);
     for (let i = 0; i < 5_000; i++) {
-      const line = fuzzLine(r);
+      const line = mutatedLine(r, FUZZ_SEEDS);
       for (const [name, parse] of PARSERS) {
         try {
           parse(line);
@@ -849,7 +812,7 @@ Deno.test("protocol: what parses from a random or mutated line formats back to t
     return true;
   };
   for (let i = 0; i < 20_000; i++) {
-    const line = fuzzLine(r);
+    const line = mutatedLine(r, FUZZ_SEEDS);
     const label = JSON.stringify(line);
     if (ifParsed(() => parseEntryLine(line), (e) => assert.deepEqual(parseEntryLine(formatEntryLine(e)), e, label))) {
       checked++;

@@ -10,20 +10,16 @@
  */
 
 import assert from "node:assert/strict";
-import { parseStatsReply, type ReplyLine } from "../protocol.ts";
+import { parseStatsReply } from "../protocol.ts";
 import { formatTrackerEvent } from "../cli/report.ts";
 import { Secret } from "../io/secret.ts";
 import { TrackerClient } from "../peer/tracker_client.ts";
 import { startTracker, type TrackerEvent } from "../tracker.ts";
 import { ManualClock } from "./helpers/clock.ts";
-import { LineClient, unusedPort } from "./helpers/net.ts";
+import { LineClient, texts, unusedPort } from "./helpers/net.ts";
 import { testTracker } from "./helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
-
-function texts(lines: ReplyLine[]): string[] {
-  return lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`);
-}
 
 Deno.test("tracker: startTracker listens on the given host and port, or a free port for 0; a taken port throws AddrInUse and leaves no timer", async () => {
   {

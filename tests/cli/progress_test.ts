@@ -22,16 +22,14 @@ import {
   type Screen,
   screenOf,
 } from "../../cli/progress.ts";
-import type { Link } from "../../io/link.ts";
-import { writeAll, writeText } from "../../io/streams.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
 import type { Transfer } from "../../peer/transfer_board.ts";
 import { assertSameBytes } from "../helpers/assert.ts";
 import { ManualClock } from "../helpers/clock.ts";
 import { EventLog } from "../helpers/events.ts";
-import { MiB, sha256 } from "../helpers/hashes.ts";
-import { type FakeHolder, startFakeHolder } from "../helpers/holders.ts";
-import { LineClient } from "../helpers/net.ts";
+import { MiB } from "../helpers/hashes.ts";
+import { gatedHolder } from "../helpers/holders.ts";
+import { announceAt } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testTracker } from "../helpers/roles.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -502,42 +500,12 @@ Deno.test("screenOf: a Screen over a real stream says whether it is a terminal, 
 // ---------------------------------------------------------------------------
 // ProgressDisplay fed by a real download
 
-/** Tells the tracker at `trackerPort` that a peer at `port` holds `data` as `name`; the session stays open until disposed. */
-async function announceAt(trackerPort: number, port: number, name: string, data: Uint8Array): Promise<LineClient> {
-  const session = await LineClient.connect(trackerPort);
-  const [reply] = await session.ask(`UPDATE ${port} 1\n${data.length} ${sha256(data)} ${name}\n`);
-  assert.equal(reply.status, 200, reply.text);
-  return session;
-}
-
-/**
- * A holder of one file of one chunk that answers any request with the whole
- * file: the first `firstPart` bytes at once, the rest once released (or
- * disposed of, so that a failed test leaves nothing waiting).
- */
-function gatedHolder(data: Uint8Array, firstPart: number): FakeHolder & { release: () => void } {
-  const gate = Promise.withResolvers<void>();
-  const holder = startFakeHolder({
-    script: async (conn: Link) => {
-      await writeText(conn, `200 ${data.length} ${sha256(data)}\n`);
-      await writeAll(conn, data.subarray(0, firstPart));
-      await gate.promise;
-      await writeAll(conn, data.subarray(firstPart));
-    },
-  });
-  const close = holder[Symbol.asyncDispose];
-  return Object.assign(holder, {
-    release: () => gate.resolve(),
-    [Symbol.asyncDispose]: () => (gate.resolve(), close()),
-  });
-}
-
 Deno.test("ProgressDisplay: on a terminal it draws a live line while a real download runs, and clears it when the file lands", async () => {
   await using tracker = testTracker();
   await using out = await tempDir();
   const data = randomBytes(600_000, 111);
   await using slow = gatedHolder(data, 300_000);
-  using _announced = await announceAt(tracker.addr.port, slow.port, "slow.bin", data);
+  using _announced = await announceAt(tracker.addr.port, slow.port, [[data, "slow.bin"]]);
   await using client = await TrackerClient.connect(tracker.address);
   const writes = new EventLog<{ type: "write"; text: string }>();
   const screen: Screen = {

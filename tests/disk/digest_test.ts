@@ -19,7 +19,7 @@ import { tempDir } from "../helpers/temp.ts";
 const SIZES = [0, 1, MiB, MiB + 1, 3 * MiB + 5];
 
 /** A digest as plain values: the chunk hashes in hex, so that a failure names the chunk that differs. */
-function plain(digest: FileDigest) {
+function digestInHex(digest: FileDigest) {
   const hex = Array.from(digest.chunks, (b) => b.toString(16).padStart(2, "0")).join("");
   return { size: digest.size, sha256: digest.sha256, chunks: hex.match(/.{64}/g) ?? [], root: digest.root };
 }
@@ -38,7 +38,7 @@ Deno.test("digest: digestFile gives size, SHA-256, chunk hashes and root for fil
     await Deno.writeFile(path, bytes);
     const pieces: number[] = [];
     const digest = await digestFile(path, (n) => pieces.push(n));
-    assert.deepEqual(plain(digest), expectedDigest(bytes), `${size} bytes`);
+    assert.deepEqual(digestInHex(digest), expectedDigest(bytes), `${size} bytes`);
     assert.equal(digest.chunks.length, 32 * Math.ceil(size / MiB), `${size} bytes: one 32-byte hash per chunk`);
     assert.equal(pieces.reduce((a, b) => a + b, 0), size, `${size} bytes: onBytes adds up to the size`);
     assert.ok(pieces.every((n) => n > 0 && n <= MiB), `${size} bytes: pieces ${pieces.join(", ")}`);
@@ -51,12 +51,12 @@ Deno.test("digest: the one chunk of a file up to 1 MiB has the file's own SHA-25
     const bytes = randomBytes(size, size);
     const path = join(dir.path, "one.bin");
     await Deno.writeFile(path, bytes);
-    const digest = plain(await digestFile(path));
+    const digest = digestInHex(await digestFile(path));
     assert.deepEqual(digest.chunks, [sha256(bytes)], `${size} bytes`);
   }
   const empty = join(dir.path, "empty.bin");
   await Deno.writeFile(empty, new Uint8Array(0));
-  const digest = plain(await digestFile(empty));
+  const digest = digestInHex(await digestFile(empty));
   assert.deepEqual(digest.chunks, [], "an empty file has no chunk");
   assert.equal(digest.root, sha256(""), "and the root of no chunk hashes");
 });
@@ -67,7 +67,7 @@ Deno.test("digest: digestSmall gives from the bytes what digestFile gives from t
     const bytes = randomBytes(size, 20 + i);
     const path = join(dir.path, `f${size}.bin`);
     await Deno.writeFile(path, bytes);
-    assert.deepEqual(plain(digestSmall(bytes)), expectedDigest(bytes), `${size} bytes`);
+    assert.deepEqual(digestInHex(digestSmall(bytes)), expectedDigest(bytes), `${size} bytes`);
     assert.deepEqual(digestSmall(bytes), await digestFile(path), `${size} bytes: the same as digestFile`);
   }
   assert.throws(() => digestSmall(randomBytes(MiB + 1, 29)), RangeError);

@@ -23,12 +23,14 @@ import { CACHE_FILE } from "../../disk/hash_cache.ts";
 import { type FolderChanges, SharedFolder } from "../../disk/shared_folder.ts";
 import type { TimerHandle } from "../../io/clock.ts";
 import type { TrackerEvent } from "../../tracker.ts";
+import { concat } from "../helpers/bytes.ts";
 import { ManualClock } from "../helpers/clock.ts";
 import { EventLog } from "../helpers/events.ts";
-import { MiB, rootOf, sha256 } from "../helpers/hashes.ts";
+import { entryOf, MiB, rootOf, sha256 } from "../helpers/hashes.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, type TestTracker, testTracker } from "../helpers/roles.ts";
 import { listDir, tempDir, writeFiles, writeOld } from "../helpers/temp.ts";
+import { entriesAt } from "../helpers/tracker_index.ts";
 
 /** The quiet period of the watcher tests, in the manual clock's milliseconds. */
 const QUIET = 1_000;
@@ -111,27 +113,9 @@ async function drive(w: Watch, what: string, check: () => boolean): Promise<void
   }
 }
 
-/** The entry a folder gives for `name` holding `bytes`. */
-function entryOf(name: string, bytes: Uint8Array | string): FileEntry {
-  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
-  const entry = { name, size: data.length, sha256: sha256(data) };
-  return data.length > MiB ? { ...entry, root: rootOf(data) } : entry;
-}
-
 /** Writes all of `bytes` to `file`. */
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   for (let written = 0; written < bytes.length;) written += await file.write(bytes.subarray(written));
-}
-
-/** `pieces` laid end to end. */
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    whole.set(piece, at);
-    at += piece.length;
-  }
-  return whole;
 }
 
 Deno.test("folder watch: a file written in pieces faster than quietMs is announced once, whole, a quiet period after it holds still", async () => {
@@ -286,8 +270,7 @@ function recordingTracker(): TestTracker & { snapshots: FileEntry[][] } {
   const tracker: TestTracker = testTracker({
     onEvent: (e: TrackerEvent) => {
       if (e.type !== "announced") return;
-      const record = tracker.index.peers().find((p) => p.address === e.peer);
-      snapshots.push(record ? tracker.index.filesOf(record.id) : []);
+      snapshots.push(entriesAt(tracker, e.peer));
     },
   });
   return Object.assign(tracker, { snapshots });

@@ -20,12 +20,12 @@ import type { TrackerEvent } from "../../tracker.ts";
 import { re } from "../helpers/assert.ts";
 import { MAIN_PATH } from "../helpers/cli.ts";
 import { WAIT_MS } from "../helpers/events.ts";
-import { MiB, rootOf, sha256 } from "../helpers/hashes.ts";
+import { listedAs, MiB, sha256 } from "../helpers/hashes.ts";
 import { randomBytes } from "../helpers/random.ts";
-import { type TestPeer, testPeer, type TestTracker, testTracker } from "../helpers/roles.ts";
-import { AN_HOUR_AGO, listDir, tempDir, writeFiles, writeOld } from "../helpers/temp.ts";
+import { announcedChange, type TestPeer, testPeer, type TestTracker, testTracker } from "../helpers/roles.ts";
+import { AN_HOUR_AGO, listDir, tempDir, TWO_HOURS_AGO, writeFiles, writeOld } from "../helpers/temp.ts";
+import { held } from "../helpers/tracker_index.ts";
 
-const TWO_HOURS_AGO = new Date(AN_HOUR_AGO.getTime() - 3_600_000);
 const HEADER = "p2p-hash-cache 2";
 
 /** A peer of `tracker` on `dir` that keeps a hash cache and watches the folder (quiet for 50 ms), unless `options` says otherwise. */
@@ -45,33 +45,6 @@ function hashed(peer: TestPeer): Set<string> {
 /** The messages of `peer`'s warnings. */
 function warnings(peer: TestPeer): string[] {
   return peer.events.of("warning").map((e) => e.message);
-}
-
-/** Whether a `folder-changed` event of `peer` announced `name` (with `sha`, if given). */
-function announcedChange(peer: TestPeer, name: string, sha?: string): boolean {
-  return peer.events.of("folder-changed").some((c) =>
-    c.changed.some((e) => e.name === name && (sha === undefined || e.sha256 === sha))
-  );
-}
-
-/** What the peer at `address` holds in the tracker's index, by name: size, SHA-256 and root. */
-function held(tracker: TestTracker, address: string): Map<string, Omit<Holder, "address">> {
-  const out = new Map<string, Omit<Holder, "address">>();
-  const record = tracker.index.peers().find((p) => p.address === address);
-  for (const file of record ? tracker.index.filesOf(record.id) : []) {
-    const holder = tracker.index.holders(file.name, 1000).find((h) => h.address === address);
-    assert.ok(holder, `index: ${file.name} listed for ${address} but not among its holders`);
-    const { address: _, peer: __, ...rest } = holder;
-    out.set(file.name, rest);
-  }
-  return out;
-}
-
-/** What the tracker lists for a holder of `data`: size, SHA-256, and for a file over 1 MiB its root. */
-function expected(data: Uint8Array | string): Omit<Holder, "address"> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const entry = { size: bytes.length, sha256: sha256(bytes) };
-  return bytes.length > MiB ? { ...entry, root: rootOf(bytes) } : entry;
 }
 
 /** The cache file in `dir`: its header, and its lines after the header. */
@@ -122,7 +95,7 @@ Deno.test("hash cache: a restart reads nothing again and announces the same hash
   await first.close();
   assert.deepEqual(hashed(first), new Set(Object.keys(files)), "the first run hashes every file");
   assert.deepEqual(warnings(first), []);
-  for (const [name, bytes] of Object.entries(files)) assert.deepEqual(firstHeld.get(name), expected(bytes), name);
+  for (const [name, bytes] of Object.entries(files)) assert.deepEqual(firstHeld.get(name), listedAs(bytes), name);
 
   const { header, lines } = await readCache(dir.path);
   assert.equal(header, HEADER);
@@ -159,15 +132,15 @@ Deno.test("hash cache: a file changed while the peer was down is the only one ha
     assert.deepEqual(hashed(second), new Set(["big.bin"]));
     const progress = second.events.of("hashing");
     assert.ok(progress.every((p) => p.files === 1 && p.bytes === grown.length), JSON.stringify(progress));
-    assert.deepEqual(held(tracker, second.address).get("big.bin"), expected(grown));
-    assert.deepEqual(held(tracker, second.address).get("small.txt"), expected(files["small.txt"]));
+    assert.deepEqual(held(tracker, second.address).get("big.bin"), listedAs(grown));
+    assert.deepEqual(held(tracker, second.address).get("small.txt"), listedAs(files["small.txt"]));
     assert.ok(!held(tracker, second.address).has("empty.txt"));
   }
   const { lines } = await readCache(dir.path);
   assert.deepEqual(cachedNames(lines).sort(), ["50%25%2C off.txt", "big.bin", "small.txt"]);
   await using third = await cachingPeer(tracker, dir.path);
   assert.deepEqual(hashed(third), new Set(), "the new version was cached");
-  assert.deepEqual(held(tracker, third.address).get("big.bin"), expected(grown));
+  assert.deepEqual(held(tracker, third.address).get("big.bin"), listedAs(grown));
 });
 
 Deno.test("hash cache: a file replaced by one of the same size with its old modification time (only the change time differs) is hashed again", async () => {
@@ -195,7 +168,7 @@ Deno.test("hash cache: a file replaced by one of the same size with its old modi
     await using second = await cachingPeer(tracker, dir.path, { watch: false });
     assert.deepEqual(hashed(second), new Set(["doc.txt"]));
     assert.equal(second.folder.entry("doc.txt")?.sha256, sha256("version 2"));
-    assert.deepEqual(held(tracker, second.address).get("doc.txt"), expected("version 2"));
+    assert.deepEqual(held(tracker, second.address).get("doc.txt"), listedAs("version 2"));
   }
   // The change time is what told: the same line with the file's change time now is believed (the lie of a
   // replacement within one second of the hashing).
@@ -252,7 +225,7 @@ Deno.test("hash cache: through a peer, a file whose whole-second modification ti
 
   await using second = await cachingPeer(tracker, dir.path);
   assert.deepEqual(hashed(second), new Set(["fresh.txt"]));
-  assert.deepEqual(held(tracker, second.address).get("fresh.txt"), expected("just written"));
+  assert.deepEqual(held(tracker, second.address).get("fresh.txt"), listedAs("just written"));
 });
 
 Deno.test("hash cache: bad lines are skipped one by one; the rest is hashed, results right, the cache rewritten clean", async () => {
@@ -291,9 +264,9 @@ Deno.test("hash cache: bad lines are skipped one by one; the rest is hashed, res
     await using peer = await cachingPeer(tracker, dir.path);
     assert.deepEqual(hashed(peer), new Set(["big.bin", "c.txt"]), "a.txt came from its good line");
     assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
-      "a.txt": expected("aaa"),
-      "big.bin": expected(big),
-      "c.txt": expected("ccc"),
+      "a.txt": listedAs("aaa"),
+      "big.bin": listedAs(big),
+      "c.txt": listedAs("ccc"),
     });
     assert.deepEqual(warnings(peer), []);
   }
@@ -327,8 +300,8 @@ Deno.test("hash cache: a cache with a wrong header, or binary garbage, is ignore
     await using peer = await cachingPeer(tracker, dir.path, { watch: false });
     assert.deepEqual(hashed(peer), new Set(["a.txt", "b.txt"]), label);
     assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
-      "a.txt": expected("aaa"),
-      "b.txt": expected("bbbb"),
+      "a.txt": listedAs("aaa"),
+      "b.txt": listedAs("bbbb"),
     });
     assert.deepEqual(warnings(peer), []);
     assert.equal((await readCache(dir.path)).header, HEADER, `${label}: rewritten`);
@@ -397,7 +370,7 @@ Deno.test("hash cache: an entry that lies (right size and times, wrong SHA-256) 
   // A new modification time (same content) makes the watcher hash it and announce the truth.
   await Deno.utime(join(dir.path, "a.txt"), TWO_HOURS_AGO, TWO_HOURS_AGO);
   await peer.events.until("a.txt re-announced", () => announcedChange(peer, "a.txt", sha256("truth")));
-  assert.deepEqual(held(tracker, peer.address).get("a.txt"), expected("truth"));
+  assert.deepEqual(held(tracker, peer.address).get("a.txt"), listedAs("truth"));
   const { lines } = await readCache(dir.path);
   assert.deepEqual(lines, [await cacheLine(dir.path, "a.txt", sha256("truth"))]);
 });
@@ -455,7 +428,7 @@ Deno.test("hash cache: a folder the peer may not write (Deno's permissions, so a
   assert.match(warned[0], new RegExp(`^warning: cannot write the hash cache ${re(join(dir.path, CACHE_FILE))}: `));
   assert.match(warned[0], /write access/);
   assert.match(out, new RegExp(`^shared 1 files from ${re(dir.path)}$`, "m"), dump);
-  assert.deepEqual(announced, [new Map([["a.txt", expected("aaa")]])], "announced, with the right hash");
+  assert.deepEqual(announced, [new Map([["a.txt", listedAs("aaa")]])], "announced, with the right hash");
   assert.deepEqual(await listDir(dir.path), ["a.txt"], "no cache nor temporary file left");
 });
 
@@ -470,12 +443,12 @@ Deno.test("hash cache: a cache that cannot be replaced (.p2p-hashes is a folder)
   assert.match(warnings(peer)[0], /^cannot write the hash cache .*\.p2p-hashes: /);
   assert.equal(peer.folder.cacheError, warnings(peer)[0]);
   assert.deepEqual(hashed(peer), new Set(["a.txt"]));
-  assert.deepEqual(held(tracker, peer.address).get("a.txt"), expected("aaa"));
+  assert.deepEqual(held(tracker, peer.address).get("a.txt"), listedAs("aaa"));
   assert.deepEqual((await listDir(dir.path)).filter((n) => n.startsWith(".")), [CACHE_FILE], "no temporary file left");
 
   await Deno.writeTextFile(join(dir.path, "b.txt"), "bbb");
   await peer.events.until("b.txt announced", () => announcedChange(peer, "b.txt"));
-  assert.deepEqual(held(tracker, peer.address).get("b.txt"), expected("bbb"));
+  assert.deepEqual(held(tracker, peer.address).get("b.txt"), listedAs("bbb"));
   const downloaded = await (async () => {
     await using downloader = await testPeer(tracker.address);
     const report = await downloader.send("b.txt");
@@ -498,5 +471,5 @@ Deno.test("hash cache: a file downloaded into the shared folder is kept in the c
   assert.match(cache, new RegExp(` ${sha256(data)} [0-9a-f]{192} big\\.bin$`, "m"));
   await using again = await cachingPeer(tracker, dir.path, { watch: false });
   assert.deepEqual(hashed(again), new Set(), "not read again on the next start");
-  assert.deepEqual(held(tracker, again.address).get("big.bin"), expected(data));
+  assert.deepEqual(held(tracker, again.address).get("big.bin"), listedAs(data));
 });

@@ -11,24 +11,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type FileEntry, ProtocolError } from "../../protocol.ts";
+import { ProtocolError } from "../../protocol.ts";
 import { type HashProgress, SharedFolder } from "../../disk/shared_folder.ts";
 import { LocalError } from "../../io/errors.ts";
 import { re } from "../helpers/assert.ts";
-import { chunkHashes, MiB, rootOf, sha256 } from "../helpers/hashes.ts";
+import { chunkHashes, entryOf, MiB, rootOf } from "../helpers/hashes.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
-import { AN_HOUR_AGO, tempDir, writeFiles, writeOld } from "../helpers/temp.ts";
-
-/** The entry a folder gives for `name` holding `data`: its size, SHA-256, and for a file over 1 MiB its root. */
-function entryOf(name: string, data: Uint8Array | string): FileEntry {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const entry = { name, size: bytes.length, sha256: sha256(bytes) };
-  return bytes.length > MiB ? { ...entry, root: rootOf(bytes) } : entry;
-}
-
-/** An hour before {@link AN_HOUR_AGO}: another modification time, also old. */
-const TWO_HOURS_AGO = new Date(AN_HOUR_AGO.getTime() - 3_600_000);
+import { AN_HOUR_AGO, tempDir, TWO_HOURS_AGO, writeFiles, writeOld } from "../helpers/temp.ts";
 
 /** `promise` rejects with a `ProtocolError` of `status`; returns it. */
 async function rejectsStatus(promise: Promise<unknown>, status: number, label: string): Promise<ProtocolError> {

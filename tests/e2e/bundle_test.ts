@@ -17,7 +17,7 @@ import { WAIT_MS } from "../helpers/events.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 /** Runs `deno <args>` (in `cwd`) to its end; its exit code and output. */
-async function run(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runDeno(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), { args, cwd, stdin: "null" }).output();
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
@@ -46,11 +46,11 @@ async function readUntil(reader: ReadableStreamDefaultReader<string>, pattern: R
 Deno.test("bundle: main.ts bundles into one file whose roles run: --help, a tracker, and get against it", async () => {
   await using dir = await tempDir();
   const bundle = join(dir.path, "p2p.js");
-  const built = await run(["bundle", "--quiet", "--platform", "deno", "-o", bundle, MAIN_PATH]);
+  const built = await runDeno(["bundle", "--quiet", "--platform", "deno", "-o", bundle, MAIN_PATH]);
   assert.equal(built.code, 0, built.stderr);
   assert.ok((await Deno.stat(bundle)).size > 0);
 
-  const help = await run(["run", "--no-prompt", bundle, "--help"]);
+  const help = await runDeno(["run", "--no-prompt", bundle, "--help"]);
   assert.equal(help.code, 0, help.stderr);
   for (const role of ["tracker", "peer", "get", "cat", "demo"]) {
     assert.match(help.stdout, new RegExp(`^  ${role} `, "m"));
@@ -87,7 +87,7 @@ Deno.test("bundle: main.ts bundles into one file whose roles run: --help, a trac
       assert.equal(stats.sessions, 1);
       assert.equal(stats.holders, 0);
 
-      const get = await run(
+      const get = await runDeno(
         [
           "run",
           "--no-prompt",

@@ -14,24 +14,11 @@ import { isAbsolute, join } from "node:path";
 import { assertSameBytes, re } from "../helpers/assert.ts";
 import { runCli, spawnCli, startCliPeer, startCliTracker } from "../helpers/cli.ts";
 import { MiB, sha256 } from "../helpers/hashes.ts";
-import { deadAddress, LineClient } from "../helpers/net.ts";
+import { announceAt, deadAddress } from "../helpers/net.ts";
+import { assertPlain, byName, JSON_KEYS } from "../helpers/output.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
 import { listDir, tempDir, writeFiles } from "../helpers/temp.ts";
-
-/** The fields of a `--json` line, in the order docs/JSON.md gives. */
-const JSON_KEYS = [
-  "name",
-  "status",
-  "size",
-  "sha256",
-  "path",
-  "durationMs",
-  "waitedMs",
-  "resumedBytes",
-  "sources",
-  "error",
-];
 
 /** Every line of `text` parsed as JSON; fails on any line that is not one compact JSON object. */
 function jsonLines(text: string): Record<string, unknown>[] {
@@ -47,28 +34,6 @@ function jsonLines(text: string): Record<string, unknown>[] {
     assert.equal(JSON.stringify(value), line, "one compact object per line");
     return value as Record<string, unknown>;
   });
-}
-
-/** The JSON line of `name` among `lines` (exactly one). */
-function byName(lines: Record<string, unknown>[], name: string): Record<string, unknown> {
-  const found = lines.filter((l) => l.name === name);
-  assert.equal(found.length, 1, `one line for ${name}: ${JSON.stringify(lines)}`);
-  return found[0];
-}
-
-/** No terminal control in output meant for a pipe: no escape sequence, no carriage return. */
-function assertPlain(text: string, what: string): void {
-  assert.ok(!text.includes("\x1b"), `${what} holds an escape character: ${JSON.stringify(text)}`);
-  assert.ok(!text.includes("\r"), `${what} holds a carriage return: ${JSON.stringify(text)}`);
-}
-
-/** Announces `files` as held at `port` of 127.0.0.1 (where nothing may listen); the session stays open until disposed. */
-async function announceAt(trackerPort: number, port: number, files: [Uint8Array, string][]): Promise<LineClient> {
-  const session = await LineClient.connect(trackerPort);
-  const lines = files.map(([bytes, name]) => `${bytes.length} ${sha256(bytes)} ${name}\n`).join("");
-  const [reply] = await session.ask(`UPDATE ${port} ${files.length}\n${lines}`);
-  assert.equal(reply.status, 200, reply.text);
-  return session;
 }
 
 Deno.test("get: exits 0 when every file arrives, 1 when any is missing, 2 without a name; lands in --out, saves --info", async () => {

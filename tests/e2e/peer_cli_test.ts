@@ -15,52 +15,13 @@ import { sendAndFetch } from "../../peer.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
 import { assertSameBytes, re } from "../helpers/assert.ts";
 import { runCli, startCliPeer, startCliTracker, startServer } from "../helpers/cli.ts";
-import { eventually, WAIT_MS } from "../helpers/events.ts";
+import { eventually, within } from "../helpers/events.ts";
 import { hashToken, sha256 } from "../helpers/hashes.ts";
 import { LineClient, unusedPort } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
+import { assertPlain, byName, JSON_KEYS } from "../helpers/output.ts";
 import { listDir, tempDir, writeFiles } from "../helpers/temp.ts";
-
-/** The fields of a `--json` line, in the order docs/JSON.md gives. */
-const JSON_KEYS = [
-  "name",
-  "status",
-  "size",
-  "sha256",
-  "path",
-  "durationMs",
-  "waitedMs",
-  "resumedBytes",
-  "sources",
-  "error",
-];
-
-/** No terminal control in output meant for a pipe: no escape sequence, no carriage return. */
-function assertPlain(text: string, what: string): void {
-  assert.ok(!text.includes("\x1b"), `${what} holds an escape character: ${JSON.stringify(text)}`);
-  assert.ok(!text.includes("\r"), `${what} holds a carriage return: ${JSON.stringify(text)}`);
-}
-
-/** `promise`, or a failure after `ms`. */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The JSON line of `name` among `lines` (exactly one). */
-function byName(lines: Record<string, unknown>[], name: string): Record<string, unknown> {
-  const found = lines.filter((l) => l.name === name);
-  assert.equal(found.length, 1, `one line for ${name}: ${JSON.stringify(lines)}`);
-  return found[0];
-}
 
 Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS and LIST, and leaves on QUIT", async () => {
   await using tmp = await tempDir();
@@ -343,8 +304,8 @@ Deno.test("peer: with --max-connections 2 it refuses a third connection with 421
     assert.equal(reply.status, 404, reply.text);
   }
   using third = await LineClient.connect(peer.port);
-  // Told at once, unasked; a peer that let it in would wait for a request (bounded here by WAIT_MS).
-  assert.deepEqual(await within(WAIT_MS, third.reply()), [{
+  // Told at once, unasked; a peer that let it in would wait for a request (bounded here by `within`).
+  assert.deepEqual(await within("the third connection's refusal", third.reply()), [{
     status: 421,
     more: false,
     text: "too many connections (2)",

@@ -24,6 +24,7 @@ import { eventually } from "../helpers/events.ts";
 import { hashesAnswer, hashToken, MiB, sha256 } from "../helpers/hashes.ts";
 import { type FakeHolder, startFakeHolder } from "../helpers/holders.ts";
 import { LineClient } from "../helpers/net.ts";
+import { hiddenFiles, readJournal } from "../helpers/part_files.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, type TestTracker, testTracker } from "../helpers/roles.ts";
 import { listDir, tempDir } from "../helpers/temp.ts";
@@ -42,26 +43,6 @@ function uploadMeter() {
       return events.reduce((n, e) => n + e.bytes, 0);
     },
   };
-}
-
-/** The hidden part file and journal of a download in `dir`, if there. */
-async function hiddenFiles(dir: string): Promise<{ part?: string; journal?: string; names: string[] }> {
-  const names = (await listDir(dir)).filter((n) => n.startsWith(".p2p-"));
-  const find = (ext: string) => names.find((n) => n.endsWith(ext));
-  const part = find(".part");
-  const journal = find(".journal");
-  return { part: part && join(dir, part), journal: journal && join(dir, journal), names };
-}
-
-/** The chunks the journal in `dir` lists (whole lines after the header), and its header. */
-async function readJournal(dir: string): Promise<{ header: unknown; chunks: number[] }> {
-  const { journal } = await hiddenFiles(dir);
-  if (!journal) return { header: undefined, chunks: [] };
-  const text = await Deno.readTextFile(journal).catch(() => "");
-  const lines = text.split("\n");
-  lines.pop(); // empty after the last line feed, or a line being written
-  if (lines.length === 0) return { header: undefined, chunks: [] };
-  return { header: JSON.parse(lines[0]), chunks: lines.slice(1).map(Number) };
 }
 
 /** Length of chunk `i` of `size` bytes. */
@@ -114,7 +95,7 @@ function holdersOfBudget(data: Uint8Array, count: number, budget: number): FakeH
 }
 
 /** Announces `data` as `name` held at each of `ports` (a session each, with its chunk root); dispose to leave. */
-async function announce(tracker: TestTracker, ports: number[], name: string, data: Uint8Array) {
+async function listHolders(tracker: TestTracker, ports: number[], name: string, data: Uint8Array) {
   const sessions: LineClient[] = [];
   for (const port of ports) {
     const session = await LineClient.connect(tracker.addr.port);
@@ -165,7 +146,7 @@ Deno.test("resume: a get killed half-way (one holder) carries on from the journa
   {
     // One holder that stops after half the chunks (and half of the next).
     await using stalling = startFakeHolder({ name: "big.bin", data, stall: Math.ceil(count / 2) });
-    await using _listed = await announce(tracker, [stalling.port], "big.bin", data);
+    await using _listed = await listHolders(tracker, [stalling.port], "big.bin", data);
     atKill = await killGetHalfWay(tracker.address, out.path, "big.bin", data);
   }
   const V = atKill.correct.length;
@@ -210,7 +191,7 @@ Deno.test("resume: a get killed half-way (3 holders, --sources 3) carries on, th
     // Three holders that together send half the chunks, then stop.
     const stalling = holdersOfBudget(data, 3, Math.ceil(count / 2));
     try {
-      await using _listed = await announce(tracker, stalling.map((h) => h.port), "big.bin", data);
+      await using _listed = await listHolders(tracker, stalling.map((h) => h.port), "big.bin", data);
       atKill = await killGetHalfWay(tracker.address, out.path, "big.bin", data, ["--sources", "3"]);
     } finally {
       for (const h of stalling) await h[Symbol.asyncDispose]();

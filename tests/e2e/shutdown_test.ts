@@ -15,18 +15,10 @@ import { startCliPeer, startCliTracker } from "../helpers/cli.ts";
 import { eventually } from "../helpers/events.ts";
 import { MiB } from "../helpers/hashes.ts";
 import { LineClient } from "../helpers/net.ts";
+import { readJournal } from "../helpers/part_files.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testTracker } from "../helpers/roles.ts";
-import { listDir, tempDir, writeFiles } from "../helpers/temp.ts";
-
-/** The chunks the journal of a download in `dir` lists so far (0 when there is none yet). */
-async function journaledChunks(dir: string): Promise<number> {
-  const journal = (await listDir(dir)).find((n) => n.startsWith(".p2p-") && n.endsWith(".journal"));
-  if (!journal) return 0;
-  const lines = (await Deno.readTextFile(join(dir, journal)).catch(() => "")).split("\n");
-  lines.pop(); // empty after the last line feed, or a line being written
-  return Math.max(0, lines.length - 1); // the first line is the header
-}
+import { tempDir, writeFiles } from "../helpers/temp.ts";
 
 /** True if a connection to 127.0.0.1:`port` is refused. */
 async function refused(port: number): Promise<boolean> {
@@ -89,7 +81,10 @@ Deno.test("peer: on SIGTERM it leaves the tracker, stops accepting, closes idle 
 
   // A slow download from the holder, under way: its first chunk is on the getter's disk.
   await getter.write("SEND big.bin\n");
-  await eventually("the first chunk journaled by the getter", async () => (await journaledChunks(getterDir)) >= 1);
+  await eventually(
+    "the first chunk journaled by the getter",
+    async () => (await readJournal(getterDir)).chunks.length >= 1,
+  );
   // The upload ends when the holder has sent the last byte: it prints `sent big.bin …` then, before it
   // closes anything else; the getter prints `saved big.bin …` later still.
   const uploadEnded = () => /^sent big\.bin /m.test(holder.stdout) || /^saved big\.bin /m.test(getter.stdout);

@@ -68,7 +68,7 @@ async function rssOf(pid: number): Promise<number> {
 }
 
 /** Reads `conn` until its end (or an error: a reset is an end too). */
-async function drain(conn: Deno.Conn): Promise<void> {
+async function drainToClose(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(16 * KiB);
   try {
     while ((await conn.read(buffer)) !== null) { /* discard */ }
@@ -109,7 +109,7 @@ const MALFORMED = [
  */
 async function garbageSession(port: number, r: SeededRandom): Promise<void> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const reading = drain(conn);
+  const reading = drainToClose(conn);
   // Not a timing assertion: a server that answered end of input by hanging would hang the test.
   let hung = false;
   const guard = setTimeout(() => {
@@ -150,7 +150,7 @@ async function garbageSession(port: number, r: SeededRandom): Promise<void> {
 async function drip(conn: Deno.Conn, keepGoing: () => boolean) {
   let isClosed = false;
   let refused = false;
-  const closed = drain(conn).then(() => void (isClosed = true));
+  const closed = drainToClose(conn).then(() => void (isClosed = true));
   const text = new TextEncoder().encode("SEND a-name-that-never-ends-".repeat(30));
   let sent = 0;
   while (!isClosed && keepGoing() && sent < DRIP_MAX_BYTES) {

@@ -12,46 +12,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { Link } from "../../io/link.ts";
-import { writeAll, writeText } from "../../io/streams.ts";
 import { assertSameBytes } from "../helpers/assert.ts";
-import { MiB, sha256 } from "../helpers/hashes.ts";
-import { type FakeHolder, startFakeHolder } from "../helpers/holders.ts";
-import { LineClient } from "../helpers/net.ts";
+import { MiB } from "../helpers/hashes.ts";
+import { type GatedHolder, gatedHolder } from "../helpers/holders.ts";
+import { announceAt, type LineClient } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testTracker } from "../helpers/roles.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { PtyRun, screenAfter, SCRIPT } from "../helpers/terminal.ts";
-
-/** Tells the tracker at `trackerPort` that a peer at `port` holds `data` as `name`; the session stays open until disposed. */
-async function announceAt(trackerPort: number, port: number, name: string, data: Uint8Array): Promise<LineClient> {
-  const session = await LineClient.connect(trackerPort);
-  const [reply] = await session.ask(`UPDATE ${port} 1\n${data.length} ${sha256(data)} ${name}\n`);
-  assert.equal(reply.status, 200, reply.text);
-  return session;
-}
-
-/**
- * A holder that answers any request with the whole of `data`: the first
- * `firstPart` bytes at once, the rest once released (or disposed of, so that
- * a failed test leaves nothing waiting).
- */
-function gatedHolder(data: Uint8Array, firstPart: number): FakeHolder & { release: () => void } {
-  const gate = Promise.withResolvers<void>();
-  const holder = startFakeHolder({
-    script: async (conn: Link) => {
-      await writeText(conn, `200 ${data.length} ${sha256(data)}\n`);
-      await writeAll(conn, data.subarray(0, firstPart));
-      await gate.promise;
-      await writeAll(conn, data.subarray(firstPart));
-    },
-  });
-  const close = holder[Symbol.asyncDispose];
-  return Object.assign(holder, {
-    release: () => gate.resolve(),
-    [Symbol.asyncDispose]: () => (gate.resolve(), close()),
-  });
-}
 
 Deno.test({
   name: "terminal: get draws a live line while a file comes, and leaves only the result lines",
@@ -61,7 +29,7 @@ Deno.test({
     await using tracker = testTracker();
     const data = randomBytes(600_000, 121);
     await using slow = gatedHolder(data, 300_000);
-    using _announced = await announceAt(tracker.addr.port, slow.port, "slow.bin", data);
+    using _announced = await announceAt(tracker.addr.port, slow.port, [[data, "slow.bin"]]);
     await using run = new PtyRun([
       "get",
       "--timeout",
@@ -94,7 +62,7 @@ Deno.test({
     // cat counts what it has written, and writes whole 1 MiB pieces: the holder stops after the first one.
     const data = randomBytes(2 * MiB, 131);
     await using slow = gatedHolder(data, MiB);
-    using _announced = await announceAt(tracker.addr.port, slow.port, "slow.bin", data);
+    using _announced = await announceAt(tracker.addr.port, slow.port, [[data, "slow.bin"]]);
     const file = join(tmp.path, "cat.out");
     await using run = new PtyRun(["cat", "--timeout", "60", "--tracker", tracker.address, "slow.bin"], file);
     await run.waitFor(/slow\.bin \[#{6}-{6}\] {3}50% {2}1\.00 MiB \/ 2\.00 MiB {2}\S+ \S+\/s {2}ETA \S+ {2}1 source/);
@@ -116,8 +84,8 @@ Deno.test({
     const fastData = new TextEncoder().encode("fast\n");
     await using slow = gatedHolder(slowData, 300_000);
     await using fast = gatedHolder(fastData, 0);
-    using _slowAnnounced = await announceAt(tracker.addr.port, slow.port, "slow.bin", slowData);
-    using _fastAnnounced = await announceAt(tracker.addr.port, fast.port, "fast.txt", fastData);
+    using _slowAnnounced = await announceAt(tracker.addr.port, slow.port, [[slowData, "slow.bin"]]);
+    using _fastAnnounced = await announceAt(tracker.addr.port, fast.port, [[fastData, "fast.txt"]]);
     await using run = new PtyRun([
       "get",
       "--json",
@@ -156,7 +124,7 @@ Deno.test({
   fn: async () => {
     await using tmp = await tempDir();
     await using tracker = testTracker();
-    const holders: (FakeHolder & { release: () => void })[] = [];
+    const holders: GatedHolder[] = [];
     const sessions: LineClient[] = [];
     const names: string[] = [];
     try {
@@ -165,7 +133,7 @@ Deno.test({
         const holder = gatedHolder(data, 100_000);
         holders.push(holder);
         names.push(`f${String(i).padStart(2, "0")}.bin`);
-        sessions.push(await announceAt(tracker.addr.port, holder.port, names[i], data));
+        sessions.push(await announceAt(tracker.addr.port, holder.port, [[data, names[i]]]));
       }
       await using run = new PtyRun([
         "get",

@@ -28,6 +28,11 @@ export function throwsStatus(fn: () => unknown, status: number, label = ""): Pro
   return thrown;
 }
 
+/** The error `promise` rejects with; fails if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return await promise.then(() => assert.fail("it did not fail"), (error: unknown) => error);
+}
+
 /** `text` with every character a regular expression gives a meaning to escaped. */
 export function re(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -1,6 +1,8 @@
 /**
  * A clock a test moves by hand: timers fire only when the test says time
- * has passed, so a test of a timeout takes no time and cannot be late.
+ * has passed, so a test of a timeout takes no time and cannot be late;
+ * and, once what is ready has run, whether a promise has settled yet (so
+ * that a test can say "not before" without waiting).
  *
  * @module
  */
@@ -69,4 +71,12 @@ export class ManualClock implements Clock {
 /** Lets what is ready run: promise reactions, and one turn of the event loop. */
 export async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Whether `promise` has settled (after letting what is ready run, as {@link settle} does). */
+export async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(() => done = true, () => done = true);
+  await settle();
+  return done;
 }

@@ -1,8 +1,9 @@
 /**
- * The one way tests wait for what a tracker or a peer reports: an
+ * The one way tests wait: for what a tracker or a peer reports, an
  * {@link EventLog} keeps every event, and a wait is answered by an event
  * already seen or by the next one, so that none is lost between the
- * action and the wait.
+ * action and the wait; for a promise, {@link within} bounds the wait and
+ * names what did not come.
  *
  * @module
  */
@@ -90,5 +91,22 @@ export async function eventually(
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${options.timeoutMs ?? WAIT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 10));
+  }
+}
+
+/**
+ * `promise`, or a failure naming `what` once {@link WAIT_MS} (or `options.timeoutMs`) has passed without it
+ * settling (only a broken build waits that long). Its timer is cleared either way.
+ */
+export async function within<T>(what: string, promise: Promise<T>, options: WaitOptions = {}): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? WAIT_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

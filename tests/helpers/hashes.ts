@@ -1,13 +1,13 @@
 /**
- * What the tracker and a holder say of a file, computed here from the bytes
- * independently of `protocol.ts` (so that a test of the chunk rule does not
- * check the code against itself).
+ * What the tracker, a holder and a shared folder say of a file, computed
+ * here from the bytes independently of `protocol.ts` (so that a test of the
+ * chunk rule does not check the code against itself).
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import type { Holder } from "../../protocol.ts";
+import type { FileEntry, Holder } from "../../protocol.ts";
 
 /** One chunk, as the protocol fixes it: 1 MiB. */
 export const MiB = 1024 * 1024;
@@ -48,6 +48,20 @@ export function hashToken(bytes: Uint8Array): string {
 export function holderOf(address: string, bytes: Uint8Array): Holder {
   const base = { address, size: bytes.length, sha256: sha256(bytes) };
   return bytes.length > MiB ? { ...base, root: rootOf(bytes) } : base;
+}
+
+/** How the tracker lists any holder of `bytes`, but for its address: size, SHA-256, and the root of a file over 1 MiB. */
+export function listedAs(bytes: Uint8Array | string): Omit<Holder, "address"> {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  const { address: _, ...rest } = holderOf("", data);
+  return rest;
+}
+
+/** The entry a shared folder gives (and a peer announces) for `name` holding `bytes`: size, SHA-256, and root over 1 MiB. */
+export function entryOf(name: string, bytes: Uint8Array | string): FileEntry {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  const entry = { name, size: data.length, sha256: sha256(data) };
+  return data.length > MiB ? { ...entry, root: rootOf(data) } : entry;
 }
 
 /** A holder's answer to `HASHES` for `bytes`, written out here. */

@@ -1,7 +1,8 @@
 /**
  * Holders for tests: one fake holder that serves given bytes and can
- * misbehave in one named way (or runs a script of its own), and a real
- * file server over a temporary folder.
+ * misbehave in one named way (or runs a script of its own), a holder that
+ * sends part of a file and the rest once released, and a real file server
+ * over a temporary folder.
  *
  * @module
  */
@@ -15,7 +16,8 @@ import { TcpServer } from "../../io/server.ts";
 import { writeAll, writeText } from "../../io/streams.ts";
 import { SharedFolder } from "../../disk/shared_folder.ts";
 import { downloadFile, type DownloadOptions } from "../../peer/download.ts";
-import { startFileServer } from "../../peer/file_server.ts";
+import { type FileServerEvent, type FileServerOptions, startFileServer } from "../../peer/file_server.ts";
+import { EventLog } from "./events.ts";
 import { chunkHashes, MiB, sha256 } from "./hashes.ts";
 import { tempDir, writeFiles } from "./temp.ts";
 
@@ -185,6 +187,7 @@ export function startFakeHolder(options: FakeHolderOptions): FakeHolder {
   };
 }
 
+/** The fake holder of {@link startFakeHolder} given a script: runs it for each connection. */
 function scripted(script: FakeHolderScript["script"]): FakeHolder {
   const requests: string[] = [];
   const hungUp = Promise.withResolvers<void>();
@@ -209,7 +212,43 @@ function scripted(script: FakeHolderScript["script"]): FakeHolder {
   };
 }
 
-/** A real file server over a temporary folder, and how the tracker would list its files. */
+/** Options of {@link gatedHolder}. */
+export interface GatedHolderOptions {
+  /** The SHA-256 its header gives. Default: that of the bytes it sends (give another to make it a liar). */
+  sha256?: string;
+}
+
+/** A {@link FakeHolder} that holds back the end of its answers until {@link GatedHolder.release}. */
+export interface GatedHolder extends FakeHolder {
+  /** Lets every answer, held or to come, send the rest of its bytes. */
+  release(): void;
+}
+
+/**
+ * A fake holder that answers any request with the whole of `data` (so list
+ * it without a chunk root: it is one stream, from one holder): a `200`
+ * header, the first `firstPart` bytes at once, the rest once released (or
+ * disposed of, so that a failed test leaves nothing waiting).
+ */
+export function gatedHolder(data: Uint8Array, firstPart: number, options: GatedHolderOptions = {}): GatedHolder {
+  const gate = Promise.withResolvers<void>();
+  const hash = options.sha256 ?? sha256(data);
+  const holder = startFakeHolder({
+    script: async (conn: Link) => {
+      await writeText(conn, `200 ${data.length} ${hash}\n`);
+      await writeAll(conn, data.subarray(0, firstPart));
+      await gate.promise;
+      await writeAll(conn, data.subarray(firstPart));
+    },
+  });
+  const close = holder[Symbol.asyncDispose];
+  return Object.assign(holder, {
+    release: () => gate.resolve(),
+    [Symbol.asyncDispose]: () => (gate.resolve(), close()),
+  });
+}
+
+/** A real file server over a temporary folder, what it reported, and how the tracker would list its files. */
 export interface ServingFolder extends AsyncDisposable {
   /** `127.0.0.1:<port>`. */
   address: string;
@@ -219,19 +258,31 @@ export interface ServingFolder extends AsyncDisposable {
   dir: string;
   /** The shared folder, scanned. */
   folder: SharedFolder;
+  /** Everything the file server reported. */
+  events: EventLog<FileServerEvent>;
+  /** Closes the file server, giving running uploads `graceMs` (default 0) to finish; the folder stays until dispose. */
+  close(graceMs?: number): Promise<void>;
   /** How the tracker lists this server as a holder of `name`. */
   holder(name: string): Holder;
   /** Downloads `name` as the tracker would offer it: first from `first` (a bad holder), then from here. */
   fetchAfter(name: string, first: string, options: DownloadOptions): ReturnType<typeof downloadFile>;
 }
 
-/** A real file server (`peer/file_server.ts`) on 127.0.0.1 over a new temporary folder holding `files`. */
-export async function servingFolder(files: Record<string, string | Uint8Array>): Promise<ServingFolder> {
+/**
+ * A real file server (`peer/file_server.ts`) on 127.0.0.1 over a new
+ * temporary folder holding `files`, with `options`; its events are kept in
+ * `events`. Dispose closes it and removes the folder.
+ */
+export async function servingFolder(
+  files: Record<string, string | Uint8Array>,
+  options: Partial<FileServerOptions> = {},
+): Promise<ServingFolder> {
   const dir = await tempDir();
   await writeFiles(dir.path, files);
   const folder = await SharedFolder.open(dir.path);
   const entries = await folder.scan();
-  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder });
+  const events = new EventLog<FileServerEvent>();
+  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder, onEvent: events.push, ...options });
   const address = `127.0.0.1:${server.addr.port}`;
   const holder = (name: string): Holder => {
     const e = entries.find((x) => x.name === name);
@@ -245,6 +296,8 @@ export async function servingFolder(files: Record<string, string | Uint8Array>):
     port: server.addr.port,
     dir: dir.path,
     folder,
+    events,
+    close: server.close,
     holder,
     fetchAfter: (name, first, options) =>
       downloadFile({ name, status: 200, holders: [{ ...holder(name), address: first }, holder(name)] }, options),

@@ -1,14 +1,19 @@
 /**
- * Raw sockets for tests: a line client, as a person with `nc` would be, an
- * address where nothing listens, and one request's whole answer.
+ * Raw sockets for tests: a line client, as a person with `nc` would be, and
+ * what it sends and reads: announcements, replies as text, the bytes of an
+ * answer, one request's whole answer; an address where nothing listens, and
+ * whether a port still serves.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { parseReplyLine, type ReplyLine } from "../../protocol.ts";
-import { closeQuietly } from "../../io/link.ts";
+import { isDisconnect } from "../../io/errors.ts";
+import { closeQuietly, type Link } from "../../io/link.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { writeText } from "../../io/streams.ts";
+import { sha256 } from "./hashes.ts";
 
 /** A raw protocol client, as a person with `nc` would be. */
 export class LineClient implements Disposable {
@@ -95,4 +100,81 @@ export async function rawRequest(port: number, line: string): Promise<Uint8Array
 /** Bytes as text. */
 export function text(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
+}
+
+/** Reply lines as the tracker wrote them: `<status><"-" if more follow, else " "><text>`. */
+export function texts(lines: ReplyLine[]): string[] {
+  return lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`);
+}
+
+/** The holder addresses a tracker's SEND reply lists (its `HOLDER` lines), in order. */
+export function holderAddresses(reply: ReplyLine[]): string[] {
+  return reply.flatMap((l) => l.text.startsWith("HOLDER ") ? [l.text.split(" ")[1]] : []);
+}
+
+/** `UPDATE`/`ADD <port> <count>` and its entry lines `[size, sha256, name]`, each ended by a line feed. */
+export function announcement(verb: "UPDATE" | "ADD", port: number, entries: [number, string, string][]): string {
+  return [`${verb} ${port} ${entries.length}`, ...entries.map(([size, sha, name]) => `${size} ${sha} ${name}`)]
+    .join("\n") + "\n";
+}
+
+/**
+ * Tells the tracker at `trackerPort` that a peer at `port` of 127.0.0.1 (where
+ * nothing need listen) holds `files`, each `[bytes, name]`, by their SHA-256
+ * alone (no chunk root); fails unless it answers 200. The session stays open
+ * until disposed: the files stay listed as long.
+ */
+export async function announceAt(
+  trackerPort: number,
+  port: number,
+  files: [Uint8Array, string][],
+): Promise<LineClient> {
+  const session = await LineClient.connect(trackerPort);
+  const entries = files.map(([bytes, name]): [number, string, string] => [bytes.length, sha256(bytes), name]);
+  const [reply] = await session.ask(announcement("UPDATE", port, entries));
+  assert.equal(reply.status, 200, reply.text);
+  return session;
+}
+
+/** Reads exactly `n` bytes (the body after a header); throws if the connection ends first. */
+export async function readBytes(reader: BufferedReader, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await reader.read(out.subarray(filled));
+    if (got === null) throw new Error(`connection ended after ${filled} of ${n} bytes`);
+    filled += got;
+  }
+  return out;
+}
+
+/** Reads what comes on `conn` until the other side closes (as a holder that answers nothing would). */
+export async function readToEnd(conn: Link): Promise<void> {
+  const reader = new BufferedReader(conn);
+  const sink = new Uint8Array(4096);
+  while ((await reader.read(sink)) !== null) { /* silent */ }
+}
+
+/**
+ * True when a new connection to `port` is not served: refused, reset, or
+ * closed without an answer to `request` (a listener being closed may still
+ * take it into its backlog). `request` is a line the server answers while it
+ * serves.
+ */
+export async function notServed(port: number, request: string): Promise<boolean> {
+  let client: LineClient;
+  try {
+    client = await LineClient.connect(port);
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused || isDisconnect(error)) return true;
+    throw error;
+  }
+  using _ = client;
+  try {
+    await client.send(request);
+    return (await client.reader.readLine()) === null;
+  } catch (error) {
+    if (isDisconnect(error)) return true;
+    throw error;
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * The roles, in the test's own process, on 127.0.0.1 and free ports, each
- * with an {@link EventLog} of what it reports and an `await using` handle.
+ * with an {@link EventLog} of what it reports and an `await using` handle;
+ * and what a peer's events say it announced.
  *
  * @module
  */
@@ -85,4 +86,11 @@ export async function testPeer(
       await temp?.[Symbol.asyncDispose]();
     },
   });
+}
+
+/** Whether a `folder-changed` event of `peer` so far announced `name` (with SHA-256 `sha`, if given). */
+export function announcedChange(peer: TestPeer, name: string, sha?: string): boolean {
+  return peer.events.of("folder-changed").some((c) =>
+    c.changed.some((e) => e.name === name && (sha === undefined || e.sha256 === sha))
+  );
 }

@@ -39,6 +39,9 @@ export async function listDir(dir: string): Promise<string[]> {
 /** A modification time an hour ago, in whole seconds: a file this old is not "racy" for the hash cache. */
 export const AN_HOUR_AGO: Date = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
 
+/** An hour before {@link AN_HOUR_AGO}: another modification time, also old. */
+export const TWO_HOURS_AGO: Date = new Date(AN_HOUR_AGO.getTime() - 3_600_000);
+
 /** Writes `files` into `dir` and sets their modification time to `when` (default {@link AN_HOUR_AGO}). */
 export async function writeOld(
   dir: string,

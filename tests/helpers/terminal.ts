@@ -5,7 +5,7 @@
  * @module
  */
 
-import { WAIT_MS } from "./events.ts";
+import { WAIT_MS, within } from "./events.ts";
 import { MAIN_PATH } from "./cli.ts";
 
 /** `script` from util-linux, if it is there and can open a pseudo-terminal here; else the terminal tests are skipped. */
@@ -41,6 +41,7 @@ export class PtyRun implements AsyncDisposable {
   #pump: Promise<void>;
   #status: Promise<Deno.CommandStatus>;
 
+  /** Starts `main.ts <args>` on a new pseudo-terminal; its standard output goes to the file `stdoutTo`, if given. */
   constructor(args: string[], stdoutTo?: string) {
     const deno = [Deno.execPath(), "run", "--allow-net", "--allow-read", "--allow-write", MAIN_PATH, ...args];
     const command = `stty cols 100 rows 50; exec ${deno.map(shellQuote).join(" ")}` +
@@ -65,6 +66,7 @@ export class PtyRun implements AsyncDisposable {
     this.#status = child.status;
   }
 
+  /** Everything the terminal got so far, as text (escape sequences and all). */
   get text(): string {
     return this.#text;
   }
@@ -92,15 +94,12 @@ export class PtyRun implements AsyncDisposable {
 
   /** Waits for the exit; returns the exit code of `main.ts`. */
   async exited(): Promise<number> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no exit within ${WAIT_MS} ms`)), WAIT_MS);
-    });
-    const status = await Promise.race([this.#status, late]).finally(() => clearTimeout(timer));
+    const status = await within("the exit of main.ts on the terminal", this.#status);
     await this.#pump;
     return status.code;
   }
 
+  /** Kills the run if it is still going, and waits until its output has ended. */
   async [Symbol.asyncDispose](): Promise<void> {
     try {
       this.#child.kill("SIGKILL");

@@ -10,11 +10,11 @@
 
 import assert from "node:assert/strict";
 import { MAX_TIMER_MS, sleep, systemClock } from "../../io/clock.ts";
-import { WAIT_MS } from "../helpers/events.ts";
+import { within } from "../helpers/events.ts";
 import { ManualClock, settle } from "../helpers/clock.ts";
 
-/** Tracks whether a promise has settled, and with what. */
-function watch<T>(promise: Promise<T>): { settled: boolean; value?: T } {
+/** Tracks whether a promise has settled, and with what: a state that changes as it does. */
+function settlement<T>(promise: Promise<T>): { settled: boolean; value?: T } {
   const state: { settled: boolean; value?: T } = { settled: false };
   promise.then((value) => Object.assign(state, { settled: true, value }));
   return state;
@@ -25,22 +25,9 @@ function realDelay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** `promise`, or a failure after {@link WAIT_MS} (only a broken build gets there). */
-async function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("clock: sleep resolves true once its time has passed on its clock, not before", async () => {
   const clock = new ManualClock();
-  const slept = watch(sleep(100, { clock }));
+  const slept = settlement(sleep(100, { clock }));
   await clock.advance(99);
   assert.equal(slept.settled, false);
   await clock.advance(1);
@@ -51,7 +38,7 @@ Deno.test("clock: sleep resolves true once its time has passed on its clock, not
 Deno.test("clock: sleep resolves false at once when its signal aborts, and clears its timer", async () => {
   const clock = new ManualClock();
   const stop = new AbortController();
-  const slept = watch(sleep(60_000, { clock, signal: stop.signal }));
+  const slept = settlement(sleep(60_000, { clock, signal: stop.signal }));
   await settle();
   assert.equal(slept.settled, false);
   assert.equal(clock.pending, 1);
@@ -61,7 +48,7 @@ Deno.test("clock: sleep resolves false at once when its signal aborts, and clear
   assert.equal(clock.pending, 0, "the timer is cleared");
   // A sleep that ran its course is not changed by a later abort.
   const other = new AbortController();
-  const done = watch(sleep(10, { clock, signal: other.signal }));
+  const done = settlement(sleep(10, { clock, signal: other.signal }));
   await clock.advance(10);
   other.abort();
   await settle();
@@ -80,11 +67,11 @@ Deno.test("clock: systemClock fires a 1 ms timer, clears another, and its time m
   const handle = systemClock.setTimeout(() => cleared = true, 1);
   systemClock.clearTimeout(handle);
   systemClock.clearTimeout(undefined); // ignored
-  await bounded("a 1 ms timer", new Promise<void>((resolve) => systemClock.setTimeout(resolve, 1)));
+  await within("a 1 ms timer", new Promise<void>((resolve) => systemClock.setTimeout(resolve, 1)));
   await realDelay(5);
   assert.equal(cleared, false, "a cleared timer does not fire");
   assert.ok(systemClock.now() > before);
-  assert.equal(await bounded("sleep(1)", sleep(1)), true, "sleep uses the system clock by default");
+  assert.equal(await within("sleep(1)", sleep(1)), true, "sleep uses the system clock by default");
 });
 
 Deno.test("clock: systemClock holds a delay longer than the runtime's timers take instead of firing at once", async () => {

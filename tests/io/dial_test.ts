@@ -16,7 +16,7 @@ import { BufferedReader } from "../../io/reader.ts";
 import { Secret } from "../../io/secret.ts";
 import { TcpServer } from "../../io/server.ts";
 import { writeText } from "../../io/streams.ts";
-import { WAIT_MS } from "../helpers/events.ts";
+import { within } from "../helpers/events.ts";
 import { deadAddress } from "../helpers/net.ts";
 
 const SECRET = "correct horse battery staple";
@@ -35,26 +35,13 @@ function lineServer(reply: (line: string) => string, secret?: Secret): TcpServer
 /** Sends `line` over `link` and reads one line back. */
 async function ask(link: Deno.Conn | Awaited<ReturnType<typeof dial>>, line: string): Promise<string | null> {
   await writeText(link, line);
-  return await bounded(`the answer to ${line.trim()}`, new BufferedReader(link).readLine());
-}
-
-/** `promise`, or a failure naming `what` after {@link WAIT_MS} (only a broken build waits that long). */
-async function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return await within(`the answer to ${line.trim()}`, new BufferedReader(link).readLine());
 }
 
 /** Reads `conn` to its end (whatever the client sent before closing); true once the other side has closed. */
 async function drained(conn: Deno.Conn): Promise<boolean> {
   const buffer = new Uint8Array(1024);
-  while ((await bounded("the close", conn.read(buffer))) !== null) { /* drain */ }
+  while ((await within("the close", conn.read(buffer))) !== null) { /* drain */ }
   return true;
 }
 
@@ -112,8 +99,8 @@ Deno.test("dial: with a secret, to a server that accepts and never answers the h
   const dialling = dial(`127.0.0.1:${listener.addr.port}`, { secret, timeoutMs: 200 });
   using silent = await accepted;
   // The client's first line arrived, and nothing is ever said back.
-  assert.match((await bounded("the first line", new BufferedReader(silent).readLine()))!, /^AUTH [0-9a-f]{32}$/);
-  await assert.rejects(bounded("the dial to give up", dialling), (error) => {
+  assert.match((await within("the first line", new BufferedReader(silent).readLine()))!, /^AUTH [0-9a-f]{32}$/);
+  await assert.rejects(within("the dial to give up", dialling), (error) => {
     assert.ok(error instanceof DOMException && error.name === "TimeoutError", String(error));
     assert.equal(classify(error).code, "ETIMEDOUT");
     return true;
@@ -128,9 +115,9 @@ Deno.test("dial: an abort signal gives up the handshake too", async () => {
   const stop = new AbortController();
   const dialling = dial(`127.0.0.1:${listener.addr.port}`, { secret, timeoutMs: 60_000, signal: stop.signal });
   using silent = await accepted;
-  assert.match((await bounded("the first line", new BufferedReader(silent).readLine()))!, /^AUTH /);
+  assert.match((await within("the first line", new BufferedReader(silent).readLine()))!, /^AUTH /);
   stop.abort();
-  await assert.rejects(bounded("the dial to give up", dialling), isCancelled);
+  await assert.rejects(within("the dial to give up", dialling), isCancelled);
   assert.equal(await drained(silent), true, "the client closed its side");
 });
 
@@ -144,7 +131,7 @@ Deno.test("dial: a signal that aborts just as the connection opens gives up at o
     using silent = await accepted;
     stop.abort(); // connected, and the dial has not gone on yet
     // The server never answers: only the abort can end the dial.
-    const outcome = await bounded(
+    const outcome = await within(
       "the dial to give up",
       dialling.then(() => "connected", (e) => isCancelled(e) && "gave up"),
     );

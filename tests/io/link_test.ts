@@ -8,20 +8,7 @@
 
 import assert from "node:assert/strict";
 import { closeQuietly } from "../../io/link.ts";
-import { WAIT_MS } from "../helpers/events.ts";
-
-/** `promise`, or a failure naming `what` after {@link WAIT_MS} (only a broken build waits that long). */
-async function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { within } from "../helpers/events.ts";
 
 Deno.test("link: closeQuietly closes a connection once and ignores a second close", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -29,7 +16,7 @@ Deno.test("link: closeQuietly closes a connection once and ignores a second clos
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   using other = await accepted;
   closeQuietly(conn);
-  assert.equal(await bounded("the close", other.read(new Uint8Array(8))), null, "the other side sees the close");
+  assert.equal(await within("the close", other.read(new Uint8Array(8))), null, "the other side sees the close");
   assert.throws(() => conn.close(), Deno.errors.BadResource, "a second close throws BadResource");
   closeQuietly(conn); // and closeQuietly does not
   closeQuietly(listener);

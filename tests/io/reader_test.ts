@@ -13,40 +13,11 @@ import { Limits, ProtocolError, Status } from "../../protocol.ts";
 import { LineTooLongError } from "../../io/errors.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { type ByteSource, writeAll } from "../../io/streams.ts";
-import { SeededRandom } from "../helpers/random.ts";
-import { WAIT_MS } from "../helpers/events.ts";
+import { ChunkSource } from "../helpers/bytes.ts";
+import { within } from "../helpers/events.ts";
+import { mutatedLine, SeededRandom } from "../helpers/random.ts";
 
 const encoder = new TextEncoder();
-
-/** A source that hands out `chunks` one read at a time (a read never spans two chunks). */
-class ChunkSource implements ByteSource {
-  #chunks: Uint8Array[];
-  /** Calls of `read`. */
-  reads = 0;
-  /** Largest buffer a caller asked to fill. */
-  largestRequest = 0;
-
-  constructor(chunks: Uint8Array[]) {
-    this.#chunks = chunks.filter((c) => c.length > 0);
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    this.reads++;
-    this.largestRequest = Math.max(this.largestRequest, buffer.length);
-    const chunk = this.#chunks[0];
-    if (!chunk) return Promise.resolve(null);
-    const n = Math.min(buffer.length, chunk.length);
-    buffer.set(chunk.subarray(0, n));
-    if (n === chunk.length) this.#chunks.shift();
-    else this.#chunks[0] = chunk.subarray(n);
-    return Promise.resolve(n);
-  }
-
-  /** Bytes not read yet. */
-  get left(): number {
-    return this.#chunks.reduce((sum, c) => sum + c.length, 0);
-  }
-}
 
 function bytesOf(input: string | Uint8Array): Uint8Array {
   return typeof input === "string" ? encoder.encode(input) : input;
@@ -77,7 +48,7 @@ function* everySplit(input: string | Uint8Array): Generator<[string, ChunkSource
 }
 
 /** Reads lines until `null`, writing an error as `!<status>`. */
-async function readAll(source: ByteSource, maxBytes?: number): Promise<string[]> {
+async function readLines(source: ByteSource, maxBytes?: number): Promise<string[]> {
   const reader = new BufferedReader(source);
   const out: string[] = [];
   for (let i = 0; i < 100; i++) {
@@ -95,7 +66,7 @@ async function readAll(source: ByteSource, maxBytes?: number): Promise<string[]>
 
 async function assertLinesEverySplit(input: string | Uint8Array, expected: string[], maxBytes?: number) {
   for (const [how, source] of everySplit(input)) {
-    assert.deepEqual(await readAll(source, maxBytes), expected, how);
+    assert.deepEqual(await readLines(source, maxBytes), expected, how);
   }
 }
 
@@ -251,26 +222,13 @@ Deno.test("reader: read() after the last line was read gives null", async () => 
 // ---------------------------------------------------------------------------
 // Over a real socket, and however the bytes are split
 
-/** `promise`, or a failure naming `what` after {@link WAIT_MS} (only a broken build waits that long). */
-async function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** `bytes` sent over a loopback connection (then our side ends); the lines the other side reads, errors as `!<status>`. */
 async function linesOverSocket(bytes: Uint8Array): Promise<string[]> {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   using server = await listener.accept();
   const sending = writeAll(client, bytes).then(() => client.closeWrite());
-  const [lines] = await bounded("the lines", Promise.all([readAll(server), sending]));
+  const [lines] = await within("the lines", Promise.all([readLines(server), sending]));
   return lines;
 }
 
@@ -290,54 +248,12 @@ Deno.test("reader: over a socket, a line of 65,537 bytes answers 413, is skipped
   ]);
 });
 
-/** Lines for the split test: the kinds of lines the protocol carries, with random edits. */
-const LINE_SEEDS = [
-  "UPDATE 5555 2",
-  `12 ${"ab".repeat(32)} file.txt`,
-  `${2 * 1024 * 1024} ${"ab".repeat(32)}:${"cd".repeat(32)} big file.bin`,
-  "SEND a.txt, b%2C c.txt",
-  "GET notes.md",
-  "RANGE 0 1048576 big.bin",
-  "HASHES big.bin",
-  `200 12 ${"ab".repeat(32)}`,
-  `206 100 ${"ab".repeat(32)} 10 20`,
-  `200 HASHES 3000000 ${"ab".repeat(32)} 1048576 3`,
-  "REPORT 127.0.0.1:5555 EHASH 1048576 big.bin",
-  "200-HOLDER 127.0.0.1:5555 12 x",
-];
-const LINE_ALPHABET = [
-  ..."aZ09 ,%:.-/\\\t\r*[]",
-  "\u0000",
-  "\u00e9",
-  "\u2028",
-  "\ud83d\ude00",
-  "%2C",
-  "%00",
-  "..",
-  "\n",
-];
-
-/** A random line, or a seed line with a few random edits (as `tests/protocol_test.ts` fuzzes the parsers). */
-function randomLine(r: SeededRandom): string {
-  if (r.next() < 0.3) return Array.from({ length: r.int(40) }, () => r.pick(LINE_ALPHABET)).join("");
-  let s = r.pick(LINE_SEEDS);
-  for (let edits = 1 + r.int(4); edits > 0; edits--) {
-    const at = r.int(s.length + 1);
-    const kind = r.int(4);
-    if (kind === 0) s = s.slice(0, at) + r.pick(LINE_ALPHABET) + s.slice(at);
-    else if (kind === 1) s = s.slice(0, at) + s.slice(at + 1 + r.int(5));
-    else if (kind === 2) s = s.slice(0, at) + String(r.int(2) ? 2 ** 53 : r.int(100_000)) + s.slice(at);
-    else s = s.slice(0, at) + s.slice(at).repeat(1 + r.int(3));
-  }
-  return s;
-}
-
 Deno.test("reader: 1,500 random lines read the same however the bytes are split", async () => {
   for (const seed of [11, 12, 13]) {
     const r = new SeededRandom(seed);
     // Round-tripped through UTF-8 first: a mutation may have cut a surrogate pair in half.
     const utf8 = (text: string) => new TextDecoder().decode(encoder.encode(text));
-    const lines = Array.from({ length: 500 }, () => utf8(randomLine(r).replaceAll("\n", "").replaceAll("\r", "")));
+    const lines = Array.from({ length: 500 }, () => utf8(mutatedLine(r).replaceAll("\n", "").replaceAll("\r", "")));
     const bytes = encoder.encode(lines.map((l, i) => l + (i % 3 === 0 ? "\r\n" : "\n")).join(""));
     let at = 0;
     const source = {

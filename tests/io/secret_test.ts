@@ -19,50 +19,18 @@ import { BufferedReader } from "../../io/reader.ts";
 import { authenticateClient, authenticateToServer, Secret, SecureLink } from "../../io/secret.ts";
 import { TcpServer } from "../../io/server.ts";
 import { writeAll, writeText } from "../../io/streams.ts";
+import { concat, containsBytes } from "../helpers/bytes.ts";
 import { ManualClock } from "../helpers/clock.ts";
-import { WAIT_MS } from "../helpers/events.ts";
+import { within } from "../helpers/events.ts";
 import { LineClient } from "../helpers/net.ts";
 
 const SECRET = "correct horse battery staple";
 const encoder = new TextEncoder();
 
-/** `promise`, or a failure naming `what` after {@link WAIT_MS} (only a broken build waits that long). */
-async function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Every form of the secret that would give it away on the wire. */
 function secretForms(secret: string): string[] {
   const bytes = encoder.encode(secret);
   return [secret, bytesToHex(bytes), bytesToHex(bytes).toUpperCase(), Buffer.from(bytes).toString("base64")];
-}
-
-/** True when `needle`'s bytes appear in `haystack`. */
-function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
-}
-
-/** All of `parts`, end to end. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 Deno.test("secret: the handshake never sends the secret, and a wrong proof gets 535", async () => {
@@ -84,10 +52,10 @@ Deno.test("secret: the handshake never sends the secret, and a wrong proof gets 
   await writeAll(conn, encoder.encode(`AUTH ${"0".repeat(32)}\n`));
   const wire: string[] = [];
   const reader = new BufferedReader(conn);
-  wire.push((await bounded("the challenge", reader.readLine()))!);
+  wire.push((await within("the challenge", reader.readLine()))!);
   await writeAll(conn, encoder.encode(`AUTH ${"1".repeat(64)}\n`));
-  wire.push((await bounded("the refusal", reader.readLine()))!);
-  assert.equal(await bounded("the close", reader.readLine()), null, "and the server closes");
+  wire.push((await within("the refusal", reader.readLine()))!);
+  assert.equal(await within("the close", reader.readLine()), null, "and the server closes");
   assert.match(wire[0], /^334 [0-9a-f]{32}$/, "no proof before the client's");
   assert.equal(wire[1], "535 wrong secret");
   for (const form of secretForms(SECRET)) assert.ok(!wire.join("\n").includes(form), form);
@@ -152,9 +120,9 @@ Deno.test("secret: the client side never sends the secret either, in the handsha
     await writeText(link, `PING ${SECRET}\n`); // even the secret as data travels sealed
     return await new BufferedReader(link).readLine();
   })();
-  const [served, answered] = await bounded("the exchange", Promise.allSettled([server, client]));
+  const [served, answered] = await within("the exchange", Promise.allSettled([server, client]));
   // First what crossed the wire, whatever became of the exchange.
-  const { fromClient, fromServer } = await bounded("the relay", wire.wire());
+  const { fromClient, fromServer } = await within("the relay", wire.wire());
   assert.match(new TextDecoder().decode(fromClient), /^AUTH [0-9a-f]{32}\nAUTH [0-9a-f]{64}\n/);
   assert.match(new TextDecoder().decode(fromServer), /^334 [0-9a-f]{32}\n235 [0-9a-f]{64}\n/);
   for (const form of secretForms(SECRET)) {
@@ -182,7 +150,7 @@ Deno.test("secret: bytes between peers are sealed records; a flipped bit is caug
   // What the wire carries: a 4-byte length, then ciphertext with its 16-byte tag; no plain text.
   const raw = new Uint8Array(4 + plain.length + 16);
   let filled = 0;
-  while (filled < raw.length) filled += (await bounded("the record", serverSide.reader.read(raw.subarray(filled))))!;
+  while (filled < raw.length) filled += (await within("the record", serverSide.reader.read(raw.subarray(filled))))!;
   assert.equal(new DataView(raw.buffer).getUint32(0), plain.length + 16);
   assert.ok(!new TextDecoder().decode(raw).includes("in the clear"));
   // The untouched record, read by the server's side, gives the plain bytes back.
@@ -231,7 +199,7 @@ Deno.test("secret: a client that stalls in the handshake is closed; a full serve
   });
   using staller = await LineClient.connect(server.addr.port);
   await staller.send(`AUTH ${"0".repeat(32)}\n`);
-  assert.match((await bounded("the challenge", staller.reader.readLine()))!, /^334 [0-9a-f]{32}$/);
+  assert.match((await within("the challenge", staller.reader.readLine()))!, /^334 [0-9a-f]{32}$/);
   // The slot is taken: a second client is told so, not that the server has no secret.
   await assert.rejects(
     () => dial(`127.0.0.1:${server.addr.port}`, { timeoutMs: 5_000, secret }),
@@ -246,5 +214,5 @@ Deno.test("secret: a client that stalls in the handshake is closed; a full serve
   await clock.advance(199);
   assert.equal(clock.pending, 1, "not before its time");
   await clock.advance(1);
-  assert.equal(await bounded("the close", staller.reader.readLine()), null);
+  assert.equal(await within("the close", staller.reader.readLine()), null);
 });

@@ -17,7 +17,7 @@ import { BufferedReader } from "../../io/reader.ts";
 import { TcpServer, type TcpServerOptions } from "../../io/server.ts";
 import { writeText } from "../../io/streams.ts";
 import { ManualClock } from "../helpers/clock.ts";
-import { EventLog, WAIT_MS } from "../helpers/events.ts";
+import { EventLog, within } from "../helpers/events.ts";
 import { LineClient } from "../helpers/net.ts";
 
 /** What the test servers report. */
@@ -63,22 +63,9 @@ function steps(events: EventLog<ServerEvent>): string[] {
   return events.events.map((e) => e.type).filter((type) => type === "drain" || type === "force" || type === "ended");
 }
 
-/** `promise`, or a failure naming `what` after {@link WAIT_MS} (only a broken build waits that long). */
-async function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Asks PING and expects PONG. */
 async function assertServed(client: LineClient, label: string): Promise<void> {
-  assert.deepEqual(await bounded(label, client.ask("PING\n")), [{ status: 200, more: false, text: "PONG" }], label);
+  assert.deepEqual(await within(label, client.ask("PING\n")), [{ status: 200, more: false, text: "PONG" }], label);
 }
 
 Deno.test("server: connections over the total cap (maxConnections) or the per-address cap get 421 and a close; the others are still served", async () => {
@@ -94,8 +81,8 @@ Deno.test("server: connections over the total cap (maxConnections) or the per-ad
     await assertServed(one, "first");
     await assertServed(two, "second");
     using third = await LineClient.connect(port);
-    assert.equal(await bounded("the refusal", third.reader.readLine()), refusal);
-    assert.equal(await bounded("the close", third.reader.readLine()), null, "and closed");
+    assert.equal(await within("the refusal", third.reader.readLine()), refusal);
+    assert.equal(await within("the close", third.reader.readLine()), null, "and closed");
     // The ones admitted are still served.
     await assertServed(one, "first, after the refusal");
     await assertServed(two, "second, after the refusal");
@@ -132,7 +119,7 @@ Deno.test("server: close({ graceMs }) gives a running handler the grace, tells o
   assert.deepEqual(steps(events), ["drain", "force", "ended"]);
   assert.equal(events.of("ended")[0].how, "its connection was closed");
   for (const { error } of events.of("error")) assert.ok(isDisconnect(error), `only the close itself: ${error}`);
-  assert.equal(await bounded("the close", client.closed()), true, "the client sees the close");
+  assert.equal(await within("the close", client.closed()), true, "the client sees the close");
   // Idempotent: a second close is the same close, and tells no one again.
   assert.equal(server.close({ onDrain: () => events.push({ type: "drain" }) }), closing);
   await server[Symbol.asyncDispose]();
@@ -183,7 +170,7 @@ Deno.test("server: a handler's error goes to onError, its connection is closed, 
   const { error } = await server.events.next("error");
   assert.ok(error instanceof Error);
   assert.equal(error.message, "the handler failed on purpose");
-  assert.equal(await bounded("the close", failing.closed()), true);
+  assert.equal(await within("the close", failing.closed()), true);
   using next = await LineClient.connect(server.addr.port);
   await assertServed(next, "after a handler failed");
 });

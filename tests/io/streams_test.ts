@@ -13,45 +13,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { CHUNK_SIZE } from "../../protocol.ts";
 import { TransferError } from "../../io/errors.ts";
-import {
-  BufferPool,
-  type ByteSource,
-  encodeText,
-  exactBytes,
-  sinkStream,
-  writeAll,
-  writeText,
-} from "../../io/streams.ts";
+import { BufferPool, encodeText, exactBytes, sinkStream, writeAll, writeText } from "../../io/streams.ts";
+import { ChunkSource, concat } from "../helpers/bytes.ts";
 import { randomBytes, SeededRandom } from "../helpers/random.ts";
 
 const encoder = new TextEncoder();
-
-/** A source that hands out `chunks` one read at a time (a read never spans two chunks). */
-class ChunkSource implements ByteSource {
-  #chunks: Uint8Array[];
-  /** Calls of `read`. */
-  reads = 0;
-
-  constructor(chunks: Uint8Array[]) {
-    this.#chunks = chunks.filter((c) => c.length > 0);
-  }
-
-  read(buffer: Uint8Array): Promise<number | null> {
-    this.reads++;
-    const chunk = this.#chunks[0];
-    if (!chunk) return Promise.resolve(null);
-    const n = Math.min(buffer.length, chunk.length);
-    buffer.set(chunk.subarray(0, n));
-    if (n === chunk.length) this.#chunks.shift();
-    else this.#chunks[0] = chunk.subarray(n);
-    return Promise.resolve(n);
-  }
-
-  /** Bytes not read yet. */
-  get left(): number {
-    return this.#chunks.reduce((sum, c) => sum + c.length, 0);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // writeAll
@@ -178,16 +144,6 @@ function recordingSink(max = Infinity) {
       return Promise.resolve(n);
     },
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 Deno.test("streams: sinkStream writes every byte (even through short writes) and hashes them like node:crypto", async () => {

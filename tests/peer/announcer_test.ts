@@ -11,19 +11,15 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { FileEntry } from "../../protocol.ts";
 import { SharedFolder } from "../../disk/shared_folder.ts";
 import { Announcer } from "../../peer/announcer.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
-import { sha256 } from "../helpers/hashes.ts";
+import { entryOf, sha256 } from "../helpers/hashes.ts";
 import { testTracker } from "../helpers/roles.ts";
 import { tempDir, writeOld } from "../helpers/temp.ts";
 
 const PORT = 7300;
 const ADDRESS = `127.0.0.1:${PORT}`;
-
-/** An entry as the folder would list a file holding `text`. */
-const entry = (name: string, text: string): FileEntry => ({ name, size: text.length, sha256: sha256(text) });
 
 Deno.test("announcer: all() announces the whole folder as one UPDATE, replacing what was announced", async () => {
   await using tracker = testTracker();
@@ -53,10 +49,10 @@ Deno.test("announcer: changes go as ADD and REMOVE, in the order they were made,
   await announcer.all();
   // Three changes handed over without waiting: added, removed, added again with other bytes.
   const answers = await Promise.all([
-    announcer.changes({ changed: [entry("x.txt", "one")], removed: [] }),
+    announcer.changes({ changed: [entryOf("x.txt", "one")], removed: [] }),
     announcer.changes({ changed: [], removed: ["x.txt"] }),
-    announcer.changes({ changed: [entry("x.txt", "three"), entry("y.txt", "y")], removed: ["gone.txt"] }),
-    announcer.added(entry("z.txt", "zz")),
+    announcer.changes({ changed: [entryOf("x.txt", "three"), entryOf("y.txt", "y")], removed: ["gone.txt"] }),
+    announcer.added(entryOf("z.txt", "zz")),
   ]);
   assert.deepEqual(answers, [
     `indexed 1 files as ${ADDRESS} (1 new, 1 in all)`,
@@ -85,8 +81,8 @@ Deno.test("announcer: a refused change rejects, and the next change still goes",
   const folder = await SharedFolder.open(dir.path);
   await using client = await TrackerClient.connect(tracker.address);
   const announcer = new Announcer({ folder, port: PORT, client: () => client, closing: () => false });
-  await announcer.changes({ changed: [entry("a.txt", "a")], removed: [] });
-  const refused = announcer.changes({ changed: [entry("b.txt", "b")], removed: [] });
+  await announcer.changes({ changed: [entryOf("a.txt", "a")], removed: [] });
+  const refused = announcer.changes({ changed: [entryOf("b.txt", "b")], removed: [] });
   const next = announcer.changes({ changed: [], removed: ["a.txt"] });
   await assert.rejects(refused, /index is full/);
   assert.equal(await next, "removed 1 of 1 files (0 left)");
@@ -102,10 +98,10 @@ Deno.test("announcer: nothing is sent while the tracker is away or the peer is c
   const announcer = new Announcer({ folder, port: PORT, client: () => client, closing: () => closing });
   await announcer.all();
   closing = true;
-  assert.equal(await announcer.changes({ changed: [entry("a.txt", "a")], removed: [] }), undefined);
+  assert.equal(await announcer.changes({ changed: [entryOf("a.txt", "a")], removed: [] }), undefined);
   closing = false;
   client.close();
-  assert.equal(await announcer.added(entry("b.txt", "b")), undefined);
+  assert.equal(await announcer.added(entryOf("b.txt", "b")), undefined);
   await client[Symbol.asyncDispose]();
   assert.deepEqual(tracker.events.of("announced").map((e) => e.files), [0], "only the first UPDATE");
   assert.equal(tracker.index.stats().entries, 0);

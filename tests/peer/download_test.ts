@@ -17,14 +17,15 @@ import { BufferedReader } from "../../io/reader.ts";
 import { writeAll, writeText } from "../../io/streams.ts";
 import { SharedFolder } from "../../disk/shared_folder.ts";
 import { downloadFile } from "../../peer/download.ts";
-import { type FileServerEvent, startFileServer } from "../../peer/file_server.ts";
+import type { FileServerEvent } from "../../peer/file_server.ts";
 import { assertSameBytes } from "../helpers/assert.ts";
-import { EventLog, eventually } from "../helpers/events.ts";
+import { eventually } from "../helpers/events.ts";
 import { hashesAnswer, holderOf, MiB, rootOf, sha256 } from "../helpers/hashes.ts";
-import { servingFolder, startFakeHolder } from "../helpers/holders.ts";
+import { gatedHolder, servingFolder, startFakeHolder } from "../helpers/holders.ts";
 import { deadAddress } from "../helpers/net.ts";
+import { hiddenFiles, readJournal } from "../helpers/part_files.ts";
 import { randomBytes } from "../helpers/random.ts";
-import { listDir, tempDir, writeFiles } from "../helpers/temp.ts";
+import { listDir, tempDir } from "../helpers/temp.ts";
 
 // --- holders, good and bad ---------------------------------------------------------
 
@@ -245,7 +246,7 @@ interface Look {
 }
 
 /** A watch of a download's target name: every look so far, and all of them once the download settled. */
-interface Watch {
+interface TargetWatch {
   looks: Look[];
   done: Promise<Look[]>;
 }
@@ -254,7 +255,7 @@ interface Watch {
  * Looks at `dir/name` (and the part file beside it) every few milliseconds
  * until `download` settles, and once more after.
  */
-function watchTarget(dir: string, name: string, download: Promise<unknown>): Watch {
+function watchTarget(dir: string, name: string, download: Promise<unknown>): TargetWatch {
   let over = false;
   const end = download.then(() => over = true, () => over = true);
   const looks: Look[] = [];
@@ -296,22 +297,10 @@ function assertOnlyVerified(looks: Look[], verified?: string): void {
  * and nothing was at the target; fails at once if a look found at the
  * target anything but `verified`.
  */
-function sawPart(watch: Watch, bytes: number, verified?: string): Promise<void> {
+function sawPart(watch: TargetWatch, bytes: number, verified?: string): Promise<void> {
   return eventually(`a look with ${bytes} bytes in the part file`, () => {
     assertOnlyVerified(watch.looks, verified);
     return watch.looks.some((l) => l.target === undefined && l.part >= bytes);
-  });
-}
-
-/** A holder of `data` (as one file, no chunk hashes asked) that sends `first` bytes, then the rest once `gate` opens. */
-function gatedStream(data: Uint8Array, first: number, gate: Promise<unknown>, header = sha256(data)) {
-  return startFakeHolder({
-    script: async (conn) => {
-      await writeText(conn, `200 ${data.length} ${header}\n`);
-      await writeAll(conn, data.subarray(0, first));
-      await gate;
-      await writeAll(conn, data.subarray(first));
-    },
   });
 }
 
@@ -325,9 +314,8 @@ function partHolds(dir: string, bytes: number): Promise<void> {
 
 Deno.test("download: nothing is ever at the final name until the whole file is verified, streaming from one holder", async () => {
   const data = randomBytes(3 * MiB + 5, 51);
-  const gate = Promise.withResolvers<void>();
   // No root: the file streams from one holder and only the whole file's hash can check it.
-  await using holder = gatedStream(data, 2 * MiB + 100, gate.promise);
+  await using holder = gatedHolder(data, 2 * MiB + 100);
   await using out = await tempDir();
   const download = downloadFile({
     name: "f.bin",
@@ -340,7 +328,7 @@ Deno.test("download: nothing is ever at the final name until the whole file is v
     // Unverified bytes on disk, nothing at the name; the watch goes on meanwhile.
     await sawPart(watching, 2 * MiB, sha256(data));
   } finally {
-    gate.resolve();
+    holder.release();
   }
   await download;
   const looks = await watching.done;
@@ -382,8 +370,7 @@ Deno.test("download: every byte arrived but the whole is wrong (EHASH): nothing 
   const data = randomBytes(3 * MiB + 5, 53);
   const wrong = data.slice();
   wrong[wrong.length - 1] ^= 0xff; // the last byte differs: only the whole file's hash can tell
-  const gate = Promise.withResolvers<void>();
-  await using liar = gatedStream(wrong, wrong.length - 1, gate.promise, sha256(data));
+  await using liar = gatedHolder(wrong, wrong.length - 1, { sha256: sha256(data) });
   await using out = await tempDir();
   const download = downloadFile({
     name: "f.bin",
@@ -395,7 +382,7 @@ Deno.test("download: every byte arrived but the whole is wrong (EHASH): nothing 
   try {
     await sawPart(watching, 3 * MiB); // all but one byte on disk, nothing at the name
   } finally {
-    gate.resolve();
+    liar.release();
   }
   const error = await download.then(() => undefined, (e) => e);
   const looks = await watching.done;
@@ -407,8 +394,7 @@ Deno.test("download: every byte arrived but the whole is wrong (EHASH): nothing 
 
 Deno.test("download: a file that appears at the target during the download is left as it is, and the download says so", async () => {
   const data = randomBytes(2 * MiB + 3, 54);
-  const gate = Promise.withResolvers<void>();
-  await using holder = gatedStream(data, MiB + 10, gate.promise);
+  await using holder = gatedHolder(data, MiB + 10);
   await using out = await tempDir();
   const download = downloadFile({
     name: "f.bin",
@@ -421,7 +407,7 @@ Deno.test("download: a file that appears at the target during the download is le
     // Someone else puts a file there meanwhile.
     await Deno.writeTextFile(join(out.path, "f.bin"), "someone else's");
   } finally {
-    gate.resolve();
+    holder.release();
   }
   const error = await download.then(() => undefined, (e) => e);
   assert.ok(error instanceof DownloadError, String(error));
@@ -431,26 +417,6 @@ Deno.test("download: a file that appears at the target during the download is le
 });
 
 // --- a download cancelled, carried on later --------------------------------------------
-
-/** The hidden part file and journal of a download in `dir`, if there. */
-async function hiddenFiles(dir: string): Promise<{ part?: string; journal?: string; names: string[] }> {
-  const names = (await listDir(dir)).filter((n) => n.startsWith(".p2p-"));
-  const find = (ext: string) => names.find((n) => n.endsWith(ext));
-  const part = find(".part");
-  const journal = find(".journal");
-  return { part: part && join(dir, part), journal: journal && join(dir, journal), names };
-}
-
-/** The chunks the journal in `dir` lists (whole lines after the header), and its header. */
-async function readJournal(dir: string): Promise<{ header: unknown; chunks: number[] }> {
-  const { journal } = await hiddenFiles(dir);
-  if (!journal) return { header: undefined, chunks: [] };
-  const text = await Deno.readTextFile(journal).catch(() => "");
-  const lines = text.split("\n");
-  lines.pop(); // empty after the last line feed, or a line being written
-  if (lines.length === 0) return { header: undefined, chunks: [] };
-  return { header: JSON.parse(lines[0]), chunks: lines.slice(1).map(Number) };
-}
 
 /**
  * A holder of `data` that answers `HASHES` truly and then, whatever range is
@@ -490,23 +456,15 @@ async function cancelAfterThreeChunks(data: Uint8Array, outDir: string): Promise
 
 /** Finishes `movie.bin` into `outDir` from a real file server whose uploads are counted (served and aborted bytes). */
 async function finishFromMeteredHolder(data: Uint8Array, outDir: string) {
-  await using dir = await tempDir();
-  await writeFiles(dir.path, { "movie.bin": data });
-  const folder = await SharedFolder.open(dir.path);
-  await folder.scan();
-  const log = new EventLog<FileServerEvent>();
-  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder, onEvent: log.push });
-  const holder = `127.0.0.1:${server.addr.port}`;
-  try {
-    const result = await downloadFile({ name: "movie.bin", status: 200, holders: [holderOf(holder, data)] }, {
-      outDir,
-    });
-    // The downloader hung up: the holder tells what it sent once it sees that.
-    await log.until("the holder's report", () => log.events.some((e) => e.type === "served" || e.type === "aborted"));
-    return { result, holder, events: log.events };
-  } finally {
-    await server.close();
-  }
+  await using server = await servingFolder({ "movie.bin": data });
+  const log = server.events;
+  const holder = server.address;
+  const result = await downloadFile({ name: "movie.bin", status: 200, holders: [holderOf(holder, data)] }, {
+    outDir,
+  });
+  // The downloader hung up: the holder tells what it sent once it sees that.
+  await log.until("the holder's report", () => log.events.some((e) => e.type === "served" || e.type === "aborted"));
+  return { result, holder, events: log.events };
 }
 
 /** Bytes a file server sent, from its `served` and `aborted` events. */

@@ -16,31 +16,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isDisconnect } from "../../io/errors.ts";
 import type { BufferedReader } from "../../io/reader.ts";
-import { SharedFolder } from "../../disk/shared_folder.ts";
 import { downloadFile } from "../../peer/download.ts";
-import { type FileServerEvent, type FileServerOptions, startFileServer } from "../../peer/file_server.ts";
-import { ManualClock, settle } from "../helpers/clock.ts";
-import { EventLog, eventually, WAIT_MS } from "../helpers/events.ts";
+import { ManualClock, settled } from "../helpers/clock.ts";
+import { eventually, within } from "../helpers/events.ts";
 import { chunkHashes, MiB, sha256 } from "../helpers/hashes.ts";
 import { servingFolder } from "../helpers/holders.ts";
-import { LineClient, rawRequest, text } from "../helpers/net.ts";
+import { LineClient, notServed, rawRequest, readBytes, text } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
-import { tempDir, writeFiles } from "../helpers/temp.ts";
+import { tempDir } from "../helpers/temp.ts";
 
-/** Reads exactly `n` bytes after a header; throws if the connection ends first. */
-async function readBytes(reader: BufferedReader, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const got = await reader.read(out.subarray(filled));
-    if (got === null) throw new Error(`connection ended after ${filled} of ${n} bytes`);
-    filled += got;
-  }
-  return out;
-}
-
-/** Reads until the connection ends (or breaks); returns how many bytes came. */
-async function drain(reader: BufferedReader): Promise<number> {
+/** Reads until the connection ends (or breaks); returns how many bytes came (the count, not the bytes). */
+async function bytesUntilClose(reader: BufferedReader): Promise<number> {
   const sink = new Uint8Array(MiB);
   let total = 0;
   try {
@@ -49,73 +35,6 @@ async function drain(reader: BufferedReader): Promise<number> {
     if (!isDisconnect(error)) throw error;
   }
   return total;
-}
-
-/**
- * True when a new connection to `port` is not served: refused, reset, or
- * closed without an answer to a request (a listener being closed may still
- * take it into its backlog).
- */
-async function notServed(port: number): Promise<boolean> {
-  let client: LineClient;
-  try {
-    client = await LineClient.connect(port);
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused || isDisconnect(error)) return true;
-    throw error;
-  }
-  using _ = client;
-  try {
-    await client.send("PING\n");
-    return (await client.reader.readLine()) === null;
-  } catch (error) {
-    if (isDisconnect(error)) return true;
-    throw error;
-  }
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within the helpers' wait (only on a broken build). */
-async function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Whether `promise` has settled (after letting what is ready run). */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  promise.then(() => done = true, () => done = true);
-  await settle();
-  return done;
-}
-
-/** A file server over a new temporary folder holding `files`, with `options`; its events in `events`. */
-async function fileServer(
-  files: Record<string, string | Uint8Array>,
-  options: Partial<FileServerOptions> = {},
-) {
-  const dir = await tempDir();
-  await writeFiles(dir.path, files);
-  const folder = await SharedFolder.open(dir.path);
-  await folder.scan();
-  const events = new EventLog<FileServerEvent>();
-  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder, onEvent: events.push, ...options });
-  return {
-    port: server.addr.port,
-    dir: dir.path,
-    events,
-    close: server.close,
-    [Symbol.asyncDispose]: async () => {
-      await server.close();
-      await dir[Symbol.asyncDispose]();
-    },
-  };
 }
 
 // --- requests ----------------------------------------------------------------
@@ -229,7 +148,7 @@ const BIG = 16 * MiB;
 
 Deno.test("file server: at its most uploads, one more answers 503 busy at once, and the connection goes on", async () => {
   const big = randomBytes(BIG, 91);
-  await using src = await fileServer({ "a.bin": big, "small.txt": "small" }, { maxUploads: 1 });
+  await using src = await servingFolder({ "a.bin": big, "small.txt": "small" }, { maxUploads: 1 });
   using first = await LineClient.connect(src.port);
   await first.send("GET a.bin\n");
   assert.equal(await first.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // and it reads no more
@@ -251,7 +170,7 @@ Deno.test("file server: at its most uploads, one more answers 503 busy at once, 
 });
 
 Deno.test("file server: with maxConnections 2, a third connection gets 421 while two are open, and is served once one closes", async () => {
-  await using src = await fileServer({ "f.txt": "0123456789" }, { maxConnections: 2 });
+  await using src = await servingFolder({ "f.txt": "0123456789" }, { maxConnections: 2 });
   using one = await LineClient.connect(src.port);
   using two = await LineClient.connect(src.port);
   assert.equal((await one.ask("RANGE 0 1 f.txt\n"))[0].status, 206);
@@ -275,7 +194,7 @@ Deno.test("file server: with maxConnections 2, a third connection gets 421 while
 
 Deno.test("file server: a connection silent for the idle time is closed; one that keeps asking is not", async () => {
   const clock = new ManualClock();
-  await using src = await fileServer({ "f.txt": "0123456789" }, { clock, idleTimeoutMs: 1_000 });
+  await using src = await servingFolder({ "f.txt": "0123456789" }, { clock, idleTimeoutMs: 1_000 });
   using silent = await LineClient.connect(src.port);
   using busy = await LineClient.connect(src.port);
   const ask = async (client: LineClient) => {
@@ -303,7 +222,7 @@ Deno.test("file server: a connection silent for the idle time is closed; one tha
 Deno.test("file server: close(grace) stops accepting, closes idle connections at once, and lets an upload in the middle of its answer finish", async () => {
   const clock = new ManualClock();
   const big = randomBytes(BIG, 92);
-  await using src = await fileServer({ "big.bin": big, "small.txt": "small" }, { clock });
+  await using src = await servingFolder({ "big.bin": big, "small.txt": "small" }, { clock });
   using idle = await LineClient.connect(src.port);
   assert.equal((await idle.ask("HASHES small.txt\n"))[0].status, 200);
   assert.equal(await idle.reader.readLine(), sha256("small"));
@@ -312,7 +231,7 @@ Deno.test("file server: close(grace) stops accepting, closes idle connections at
   assert.equal(await upload.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // and it reads no more, for now
 
   const closing = src.close(10_000);
-  assert.equal(await notServed(src.port), true, "a new connection is not served");
+  assert.equal(await notServed(src.port, "PING\n"), true, "a new connection is not served");
   assert.equal(await within("the idle one's close", idle.closed()), true, "the idle connection is closed at once");
   assert.equal(await settled(closing), false, "the upload is still running");
   // The clock never moves: the grace never runs out, and the upload finishes.
@@ -328,7 +247,7 @@ Deno.test("file server: close(grace) stops accepting, closes idle connections at
 Deno.test("file server: close(grace) cuts an upload still in the middle of its answer when the grace runs out, not before", async () => {
   const clock = new ManualClock();
   const big = randomBytes(BIG, 93);
-  await using src = await fileServer({ "big.bin": big }, { clock });
+  await using src = await servingFolder({ "big.bin": big }, { clock });
   using upload = await LineClient.connect(src.port);
   await upload.send("GET big.bin\n");
   assert.equal(await upload.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // and it reads no more
@@ -339,7 +258,7 @@ Deno.test("file server: close(grace) cuts an upload still in the middle of its a
   assert.equal(await settled(closing), false, "the grace has not run out");
   await clock.advance(1);
   await within("close()", closing);
-  const got = await drain(upload.reader);
+  const got = await bytesUntilClose(upload.reader);
   assert.ok(got < BIG, `cut: ${got} of ${BIG} bytes came`);
   const aborted = await src.events.next("aborted");
   assert.equal(aborted.name, "big.bin");

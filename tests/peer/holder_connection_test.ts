@@ -12,21 +12,19 @@
 import assert from "node:assert/strict";
 import { bytesToHex, ProtocolError } from "../../protocol.ts";
 import { TransferError } from "../../io/errors.ts";
-import type { Link } from "../../io/link.ts";
-import { BufferedReader } from "../../io/reader.ts";
 import { BufferPool, writeAll, writeText } from "../../io/streams.ts";
 import { HolderConnection, type Version } from "../../peer/holder_connection.ts";
-import { chunkHashes, MiB, rootOf, sha256 } from "../helpers/hashes.ts";
+import { rejection } from "../helpers/assert.ts";
+import { chunkHashes, entryOf, MiB, sha256 } from "../helpers/hashes.ts";
 import { type FakeHolder, startFakeHolder } from "../helpers/holders.ts";
+import { readToEnd } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 
 const NAME = "f.bin";
 
 /** The version of `data` the tracker would announce (with its root when over a chunk). */
 function versionOf(data: Uint8Array): Version {
-  return data.length > MiB
-    ? { name: NAME, size: data.length, sha256: sha256(data), root: rootOf(data) }
-    : { name: NAME, size: data.length, sha256: sha256(data) };
+  return entryOf(NAME, data);
 }
 
 /** A connection to `holder` for `version`, opened; dispose closes it. */
@@ -48,18 +46,6 @@ async function connect(holder: FakeHolder, version: Version, timeoutMs = 10_000)
       source.close();
     },
   });
-}
-
-/** Reads what comes on `conn` until the other side closes (a holder that answers nothing). */
-async function readToEnd(conn: Link): Promise<void> {
-  const reader = new BufferedReader(conn);
-  const sink = new Uint8Array(4096);
-  while ((await reader.read(sink)) !== null) { /* silent */ }
-}
-
-/** The error `promise` rejects with; fails if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return await promise.then(() => assert.fail("it did not fail"), (error: unknown) => error);
 }
 
 /** Asserts `error` is a `TransferError` with `code` and a message matching `message`. */

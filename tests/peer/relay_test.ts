@@ -13,7 +13,7 @@ import { DownloadError } from "../../io/errors.ts";
 import type { ByteSink } from "../../io/streams.ts";
 import { relayFile } from "../../peer/relay.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
-import type { Transfer, TransferBoard } from "../../peer/transfer_board.ts";
+import { RecordingBoard } from "../helpers/board.ts";
 import { MiB, sha256 } from "../helpers/hashes.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
@@ -76,49 +76,6 @@ Deno.test("relay: a sink that keeps the chunks it is given still gets the right 
   assert.equal(got.length, data.length);
   assert.equal(sha256(got), sha256(data)); // a hash, not deepEqual: a diff of 5 MiB would swamp the report
 });
-
-/** A board that records each begin and end, and every value set on a transfer. */
-class RecordingBoard implements TransferBoard {
-  begun: { name: string; size: number; transfer: Transfer }[] = [];
-  ended: { transfer: Transfer; bytes: number }[] = [];
-  sourcesSet: number[] = [];
-  lateSets = 0;
-  bytesBack = 0;
-
-  begin(name: string, size: number): Transfer {
-    let bytes = 0;
-    let sources = 0;
-    // deno-lint-ignore no-this-alias
-    const board = this;
-    const over = () => board.ended.some((e) => e.transfer === transfer);
-    const transfer: Transfer = {
-      name,
-      size,
-      get bytes() {
-        return bytes;
-      },
-      set bytes(value: number) {
-        if (over()) board.lateSets++;
-        if (value < bytes) board.bytesBack++;
-        bytes = value;
-      },
-      get sources() {
-        return sources;
-      },
-      set sources(value: number) {
-        if (over()) board.lateSets++;
-        board.sourcesSet.push(value);
-        sources = value;
-      },
-    };
-    this.begun.push({ name, size, transfer });
-    return transfer;
-  }
-
-  end(transfer: Transfer): void {
-    this.ended.push({ transfer, bytes: transfer.bytes });
-  }
-}
 
 Deno.test("relay: a board shows one transfer of the header's size from one source", async () => {
   await using tracker = testTracker();

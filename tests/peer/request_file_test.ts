@@ -11,31 +11,19 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "../../protocol.ts";
 import { TransferError } from "../../io/errors.ts";
-import type { Link } from "../../io/link.ts";
-import { BufferedReader } from "../../io/reader.ts";
 import { writeAll, writeText } from "../../io/streams.ts";
 import { requestFile } from "../../peer/request_file.ts";
+import { rejection } from "../helpers/assert.ts";
 import { MiB, sha256 } from "../helpers/hashes.ts";
 import { servingFolder, startFakeHolder } from "../helpers/holders.ts";
+import { readToEnd } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 
 /** Every byte of `body`, in one array. */
-async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+async function bodyBytes(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) chunks.push(chunk.slice());
   return new Uint8Array(await new Blob(chunks as BlobPart[]).arrayBuffer());
-}
-
-/** Reads what comes on `conn` until the other side closes (a holder that answers nothing). */
-async function readToEnd(conn: Link): Promise<void> {
-  const reader = new BufferedReader(conn);
-  const sink = new Uint8Array(4096);
-  while ((await reader.read(sink)) !== null) { /* silent */ }
-}
-
-/** The error `promise` rejects with; fails if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return await promise.then(() => assert.fail("it did not fail"), (error: unknown) => error);
 }
 
 Deno.test("request file: the header, then exactly the bytes it announces, from a real holder", async () => {
@@ -44,13 +32,13 @@ Deno.test("request file: the header, then exactly the bytes it announces, from a
   {
     using remote = await requestFile(holder.address, "f.bin");
     assert.deepEqual(remote.header, { size: data.length, sha256: sha256(data), offset: 0, length: data.length });
-    const got = await readAll(remote.body);
+    const got = await bodyBytes(remote.body);
     assert.equal(got.length, data.length);
     assert.equal(sha256(got), sha256(data));
   }
   using empty = await requestFile(holder.address, "empty");
   assert.equal(empty.header.size, 0);
-  assert.equal((await readAll(empty.body)).length, 0);
+  assert.equal((await bodyBytes(empty.body)).length, 0);
 });
 
 Deno.test("request file: the holder's 404 comes back as a ProtocolError", async () => {
@@ -82,7 +70,7 @@ Deno.test("request file: a holder silent for the timeout is ETIMEDOUT, before th
     },
   });
   using remote = await requestFile(stalls.address, "f.txt", { timeoutMs: 100 });
-  const inBody = await rejection(readAll(remote.body));
+  const inBody = await rejection(bodyBytes(remote.body));
   assert.ok(inBody instanceof TransferError && inBody.code === "ETIMEDOUT", String(inBody));
 });
 
@@ -95,7 +83,7 @@ Deno.test("request file: a holder that dies in the middle of the body is ETRUNCA
     },
   });
   using remote = await requestFile(dies.address, "f.bin");
-  const error = await rejection(readAll(remote.body));
+  const error = await rejection(bodyBytes(remote.body));
   assert.ok(error instanceof TransferError && error.code === "ETRUNCATED", String(error));
   assert.match(error.message, /after 2000 of 5000 bytes/);
 });
@@ -111,7 +99,7 @@ Deno.test("request file: aborting the signal closes the connection and the body 
   });
   const abort = new AbortController();
   using remote = await requestFile(stalls.address, "f.txt", { signal: abort.signal, timeoutMs: 60_000 });
-  const reading = rejection(readAll(remote.body));
+  const reading = rejection(bodyBytes(remote.body));
   abort.abort();
   const error = await reading;
   assert.ok(error instanceof TransferError && error.code === "ECANCELED", String(error));

@@ -12,7 +12,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReplyLine } from "../../protocol.ts";
 import { RateLimit } from "../../io/rate_limit.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { writeAll, writeText } from "../../io/streams.ts";
@@ -23,7 +22,7 @@ import { TrackerClient } from "../../peer/tracker_client.ts";
 import { assertSameBytes } from "../helpers/assert.ts";
 import { hashesAnswer, hashToken, MiB, sha256 } from "../helpers/hashes.ts";
 import { startFakeHolder } from "../helpers/holders.ts";
-import { LineClient } from "../helpers/net.ts";
+import { holderAddresses, LineClient } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -162,11 +161,6 @@ Deno.test("send: many downloads sharing a slow download budget wait their turn w
   for (const [name, data] of Object.entries(files)) await assertSameBytes(join(out.path, name), data);
   assert.ok(Math.max(...waits) > 200, `a read waited its turn longer than the timeout: ${Math.max(...waits)} ms`);
 });
-
-/** The holder addresses a tracker's SEND reply lists, in order. */
-function holderAddresses(reply: ReplyLine[]): string[] {
-  return reply.flatMap((l) => l.text.startsWith("HOLDER ") ? [l.text.split(" ")[1]] : []);
-}
 
 /** A holder that lies: the true `HASHES` and headers for `data`, but every byte of a body inverted. */
 function lyingHolder(data: Uint8Array) {

@@ -19,8 +19,8 @@ import { writeAll, writeText } from "../../io/streams.ts";
 import { type Downloaded, downloadFile } from "../../peer/download.ts";
 import { sendAndFetch } from "../../peer/send.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
-import type { Transfer, TransferBoard } from "../../peer/transfer_board.ts";
 import { assertSameBytes } from "../helpers/assert.ts";
+import { RecordingBoard } from "../helpers/board.ts";
 import { chunkHashes, holderOf, MiB, rootOfHex, sha256 } from "../helpers/hashes.ts";
 import { type FakeHolder, servingFolder, startFakeHolder } from "../helpers/holders.ts";
 import { LineClient } from "../helpers/net.ts";
@@ -279,57 +279,6 @@ Deno.test("swarm: a holder whose file changed since it announced is dropped (ECH
 });
 
 // --- what a progress board is told ---------------------------------------------------
-
-/** A board that records what a download tells it: each begin and end, every value set on its transfers. */
-class RecordingBoard implements TransferBoard {
-  begun: { name: string; size: number; transfer: Transfer }[] = [];
-  ended: { transfer: Transfer; bytes: number; sources: number }[] = [];
-  /** Every value given to `sources`, in order. */
-  sourcesSet: number[] = [];
-  /** Values set on a transfer after it ended. */
-  lateSets = 0;
-  /** Times `bytes` went down. */
-  bytesBack = 0;
-  /** The most `bytes` ever was. */
-  maxBytes = 0;
-
-  begin(name: string, size: number): Transfer {
-    let bytes = 0;
-    let sources = 0;
-    let over = false;
-    // deno-lint-ignore no-this-alias
-    const board = this;
-    const transfer: Transfer & { over: () => void } = {
-      name,
-      size,
-      get bytes() {
-        return bytes;
-      },
-      set bytes(value: number) {
-        if (over) board.lateSets++;
-        if (value < bytes) board.bytesBack++;
-        bytes = value;
-        board.maxBytes = Math.max(board.maxBytes, value);
-      },
-      get sources() {
-        return sources;
-      },
-      set sources(value: number) {
-        if (over) board.lateSets++;
-        board.sourcesSet.push(value);
-        sources = value;
-      },
-      over: () => over = true,
-    };
-    this.begun.push({ name, size, transfer });
-    return transfer;
-  }
-
-  end(transfer: Transfer): void {
-    this.ended.push({ transfer, bytes: transfer.bytes, sources: transfer.sources });
-    (transfer as Transfer & { over: () => void }).over();
-  }
-}
 
 /** Checks that `board` saw exactly one transfer of `name`, `size` bytes, run from start to end. */
 function assertOneTransfer(board: RecordingBoard, name: string, size: number): void {

@@ -15,42 +15,14 @@ import { ProtocolError } from "../../protocol.ts";
 import { ConnectionClosedError } from "../../io/errors.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
-import type { Tracker } from "../../tracker.ts";
-import { ManualClock, settle } from "../helpers/clock.ts";
-import { WAIT_MS } from "../helpers/events.ts";
+import { ManualClock, settle, settled } from "../helpers/clock.ts";
+import { within } from "../helpers/events.ts";
 import { LineClient } from "../helpers/net.ts";
 import { testTracker } from "../helpers/roles.ts";
+import { fileLinesAt } from "../helpers/tracker_index.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
-
-/** Files the peer announcing as `address` holds, as `name size first-hash-letter`, sorted. */
-function filesAt(tracker: Tracker, address: string): string[] {
-  const peer = tracker.index.peers().find((p) => p.address === address);
-  assert.ok(peer, `no peer ${address} in the index`);
-  return tracker.index.filesOf(peer.id).map((f) => `${f.name} ${f.size} ${f.sha256[0]}`).sort();
-}
-
-/** `promise`, or a failure naming `what` if it has not settled within the helpers' wait (only on a broken build). */
-async function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Whether `promise` has settled (after letting what is ready run). */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  promise.then(() => done = true, () => done = true);
-  await settle();
-  return done;
-}
 
 Deno.test("tracker client: a tracker that never answers fails the request at the timeout, not before, then the client is closed", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -99,7 +71,7 @@ Deno.test("tracker client: add() and remove() round-trip names that need encodin
   );
   assert.deepEqual(tracker.index.peers().map((p) => [p.address, p.files]), [["127.0.0.1:7001", 3]]);
   assert.equal(await client.remove([names[0], names[2], "nope.txt"]), "removed 2 of 3 files (1 left)");
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:7001"), ["100%.txt 2 a"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:7001"), ["100%.txt 2 a"]);
   const { lookups } = await client.send(names);
   assert.deepEqual(lookups.map((l) => [l.name, l.status]), [["a, b.txt", 404], ["100%.txt", 200], [names[2], 404]]);
   await assert.rejects(client.remove(["../x"]), (e: unknown) => e instanceof ProtocolError && e.status === 400);

@@ -10,31 +10,15 @@
  */
 
 import assert from "node:assert/strict";
-import { Limits, type ReplyLine } from "../../protocol.ts";
+import { Limits } from "../../protocol.ts";
 import type { Tracker } from "../../tracker.ts";
-import { LineClient } from "../helpers/net.ts";
+import { announcement, LineClient, texts } from "../helpers/net.ts";
 import { testTracker } from "../helpers/roles.ts";
+import { fileLinesAt } from "../helpers/tracker_index.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
 const SHA_C = "c".repeat(64);
-
-function texts(lines: ReplyLine[]): string[] {
-  return lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`);
-}
-
-/** `UPDATE`/`ADD <port> <count>` and its entry lines `[size, sha256, name]`. */
-function announcement(verb: "UPDATE" | "ADD", port: number, entries: [number, string, string][]): string {
-  return [`${verb} ${port} ${entries.length}`, ...entries.map(([size, sha, name]) => `${size} ${sha} ${name}`)]
-    .join("\n") + "\n";
-}
-
-/** Files the peer announcing as `address` holds, as `name size <first hex digit of sha256>`, sorted. */
-function filesAt(tracker: Tracker, address: string): string[] {
-  const peer = tracker.index.peers().find((p) => p.address === address);
-  assert.ok(peer, `no peer ${address} in the index`);
-  return tracker.index.filesOf(peer.id).map((f) => `${f.name} ${f.size} ${f.sha256[0]}`).sort();
-}
 
 function holdersOf(tracker: Tracker, name: string): string[] {
   return tracker.index.holders(name, 100).map((h) => h.address);
@@ -68,7 +52,7 @@ Deno.test("tracker UPDATE: replaces what the peer announced before", async () =>
   await peer.ask(`UPDATE 5001 1\n10 ${SHA_A} old.txt\n`);
   await peer.ask(`UPDATE 5001 1\n20 ${SHA_B} new.txt\n`);
   assert.deepEqual(texts(await peer.ask("LIST\n")), [`200-FILE 20 ${SHA_B} 1 new.txt`, "200 END 1 files"]);
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["new.txt 20 b"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["new.txt 20 b"]);
 });
 
 Deno.test("tracker UPDATE: a malformed entry changes nothing and answers 400 naming the entry; the session goes on", async () => {
@@ -124,7 +108,7 @@ Deno.test("tracker UPDATE: the index has a ceiling: an UPDATE that would pass it
   assert.equal((await two.ask(`UPDATE 7002 1\n${entries(1, "b")}`))[0].status, 200);
   const [again] = await two.ask(`UPDATE 7002 3\n${entries(3, "c", SHA_B)}`);
   assert.equal(again.status, 413);
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:7002"), ["b0 1 a"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:7002"), ["b0 1 a"]);
   // A peer replacing its own announcement counts only the difference.
   assert.equal((await one.ask(`UPDATE 7001 4\n${entries(4, "a")}`))[0].status, 200);
   assert.deepEqual(tracker.index.stats(), { peers: 2, names: 5, entries: 5 });
@@ -147,7 +131,7 @@ Deno.test("tracker ADD: adds and changes files without touching the others, and 
     files: 3,
     added: 2,
   });
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["change.txt 21 c", "keep.txt 10 a", "new one.txt 30 c"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["change.txt 21 c", "keep.txt 10 a", "new one.txt 30 c"]);
   assert.deepEqual(tracker.index.stats(), { peers: 1, names: 3, entries: 3 });
   assert.deepEqual(texts(await a.ask("SEND change.txt\n")), [
     `200-HOLDER 127.0.0.1:5001 21 ${SHA_C} change.txt`,
@@ -170,7 +154,7 @@ Deno.test("tracker ADD: works before any UPDATE, makes a peer, and a later UPDAT
   ]);
   assert.deepEqual(holdersOf(tracker, "shared.txt"), ["127.0.0.1:5002", "127.0.0.1:5001"]);
   await a.ask(announcement("UPDATE", 5001, [[2, SHA_B, "only.txt"]]));
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["only.txt 2 b"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["only.txt 2 b"]);
   assert.deepEqual(holdersOf(tracker, "shared.txt"), ["127.0.0.1:5002"], "the other peer's holder stays");
 });
 
@@ -182,7 +166,7 @@ Deno.test("tracker ADD: a bad entry line answers 400 naming it, changes nothing,
   assert.equal(reply.length, 1);
   assert.equal(reply[0].status, 400);
   assert.match(reply[0].text, /^entry 2: refused name .*; nothing changed$/);
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["keep.txt 10 a"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["keep.txt 10 a"]);
   assert.equal(tracker.index.has("fine.txt"), false);
   assert.deepEqual(texts(await a.ask("PING\n")), ["200 PONG"], "every entry line was read, none taken as a command");
 });
@@ -215,7 +199,7 @@ Deno.test("tracker ADD: changing a file already held is not refused when the ind
   );
   const reply = await a.ask(announcement("ADD", 5001, [[3, SHA_C, "x.txt"]]));
   assert.equal(reply[0].status, 200, `ADD of a held name at a full index: ${texts(reply)}`);
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["x.txt 3 c", "y.txt 1 a"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["x.txt 3 c", "y.txt 1 a"]);
 });
 
 // ---------------------------------------------------------------------------
@@ -237,7 +221,7 @@ Deno.test("tracker REMOVE: takes this peer's files out, keeps other peers' holde
     files: 1,
     removed: 2,
   });
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["stay.txt 2 a"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["stay.txt 2 a"]);
   assert.deepEqual(holdersOf(tracker, "both.txt"), ["127.0.0.1:5002"]);
   assert.equal(tracker.index.has("go, now.txt"), false);
   assert.deepEqual(texts(await b.ask("SEND both.txt, go%2C now.txt\n")), [
@@ -289,7 +273,7 @@ Deno.test("tracker REMOVE: a bad name line answers 400 naming it and nothing cha
   assert.equal(reply.length, 1);
   assert.equal(reply[0].status, 400);
   assert.match(reply[0].text, /^name 2: refused name "\.\.\/b\.txt".*; nothing changed$/);
-  assert.deepEqual(filesAt(tracker, "127.0.0.1:5001"), ["a.txt 1 a", "b.txt 1 a"]);
+  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["a.txt 1 a", "b.txt 1 a"]);
   assert.deepEqual(texts(await c.ask("PING\n")), ["200 PONG"]);
 });
 

@@ -11,21 +11,17 @@
  */
 
 import assert from "node:assert/strict";
-import { Limits, type ReplyLine, Timeouts, TRACKER_COMMANDS } from "../../protocol.ts";
+import { Limits, Timeouts, TRACKER_COMMANDS } from "../../protocol.ts";
 import type { TrackerIndex } from "../../tracker/file_index.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
 import { ManualClock, settle } from "../helpers/clock.ts";
-import { LineClient } from "../helpers/net.ts";
-import { SeededRandom } from "../helpers/random.ts";
+import { LineClient, texts } from "../helpers/net.ts";
+import { mutatedLine, SeededRandom } from "../helpers/random.ts";
 import { testTracker } from "../helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
 const IDLE_MS = Timeouts.TRACKER_IDLE_MS;
-
-function texts(lines: ReplyLine[]): string[] {
-  return lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`);
-}
 
 Deno.test("tracker session: unknown commands answer 400 with a hint to try HELP; empty lines and CRLF are fine; the session goes on", async () => {
   await using tracker = testTracker();
@@ -172,36 +168,6 @@ Deno.test("tracker session: a client dripping a line byte by byte is dropped lik
 // Garbage
 
 const SHA = "ab".repeat(32);
-const SEEDS = [
-  "UPDATE 5555 2",
-  `12 ${SHA} file.txt`,
-  `${2 * 1024 * 1024} ${SHA}:${"cd".repeat(32)} big file.bin`,
-  "SEND a.txt, b%2C c.txt",
-  "GET notes.md",
-  "RANGE 0 1048576 big.bin",
-  "HASHES big.bin",
-  `200 12 ${SHA}`,
-  `206 100 ${SHA} 10 20`,
-  `200 HASHES 3000000 ${SHA} 1048576 3`,
-  "REPORT 127.0.0.1:5555 EHASH 1048576 big.bin",
-  "200-HOLDER 127.0.0.1:5555 12 x",
-];
-const ALPHABET = [..."aZ09 ,%:.-/\\\t\r*[]", "\u0000", "\u00e9", "\u2028", "\ud83d\ude00", "%2C", "%00", "..", "\n"];
-
-/** A random line, or a protocol line with a few random edits. */
-function garbage(r: SeededRandom): string {
-  if (r.next() < 0.3) return Array.from({ length: r.int(40) }, () => r.pick(ALPHABET)).join("");
-  let s = r.pick(SEEDS);
-  for (let edits = 1 + r.int(4); edits > 0; edits--) {
-    const at = r.int(s.length + 1);
-    const kind = r.int(4);
-    if (kind === 0) s = s.slice(0, at) + r.pick(ALPHABET) + s.slice(at);
-    else if (kind === 1) s = s.slice(0, at) + s.slice(at + 1 + r.int(5));
-    else if (kind === 2) s = s.slice(0, at) + String(r.int(2) ? 2 ** 53 : r.int(100_000)) + s.slice(at);
-    else s = s.slice(0, at) + s.slice(at).repeat(1 + r.int(3));
-  }
-  return s;
-}
 
 /** Everything the index holds: counts, every peer with every file, every name with every holder. */
 function wholeIndex(index: TrackerIndex) {
@@ -229,7 +195,8 @@ Deno.test("tracker session: fed 3,000 garbage lines split at random, the tracker
   for (let round = 0; round < 3; round++) {
     using bad = await LineClient.connect(tracker.addr.port);
     // Garbage only, never UPDATE (whose entry lines would legitimately swallow what follows).
-    const text = Array.from({ length: 1_000 }, () => garbage(r).replace(/^\s*update/i, "X")).join("\n") + "\nPING\n";
+    const text = Array.from({ length: 1_000 }, () => mutatedLine(r).replace(/^\s*update/i, "X")).join("\n") +
+      "\nPING\n";
     const bytes = new TextEncoder().encode(text);
     const reading = (async () => {
       while (true) {

@@ -12,20 +12,11 @@ import assert from "node:assert/strict";
 import { Limits, parseStats, type ReplyLine } from "../../protocol.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
 import { ManualClock } from "../helpers/clock.ts";
-import { LineClient } from "../helpers/net.ts";
+import { announcement, holderAddresses, LineClient, texts } from "../helpers/net.ts";
 import { testTracker } from "../helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
-
-function texts(lines: ReplyLine[]): string[] {
-  return lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`);
-}
-
-/** The addresses of a SEND reply's `HOLDER` lines, in order. */
-function holderAddresses(reply: ReplyLine[]): string[] {
-  return reply.flatMap((l) => l.text.startsWith("HOLDER ") ? [l.text.split(" ")[1]] : []);
-}
 
 /**
  * `count` sessions, each announcing `name` (`size` bytes) from port
@@ -146,10 +137,6 @@ function twoHundredFifty(): [number, string, string][] {
   ];
 }
 
-function update(port: number, entries: [number, string, string][]): string {
-  return `UPDATE ${port} ${entries.length}\n` + entries.map(([size, sha, name]) => `${size} ${sha} ${name}\n`).join("");
-}
-
 function fileNames(reply: ReplyLine[]): string[] {
   return reply.slice(0, -1).map((l) => {
     assert.match(l.text, /^FILE \d+ [0-9a-f]{64} \d+ /);
@@ -163,7 +150,7 @@ Deno.test(`tracker LIST: pages of ${Limits.LIST_PAGE} with a pointer to the next
   await using tracker = testTracker();
   using c = await LineClient.connect(tracker.addr.port);
   const entries = twoHundredFifty();
-  await c.ask(update(5001, entries));
+  await c.ask(announcement("UPDATE", 5001, entries));
   const all = entries.map((e) => e[2]).sort();
 
   const page1 = await c.ask("LIST\n");
@@ -210,7 +197,7 @@ Deno.test("tracker LIST: a text filter works with paging, and the next-page poin
 Deno.test("tracker LIST and PEERS: --page 0, --page x and the like answer 400; the session goes on", async () => {
   await using tracker = testTracker();
   using c = await LineClient.connect(tracker.addr.port);
-  await c.ask(update(5001, [[1, SHA_A, "a.txt"]]));
+  await c.ask(announcement("UPDATE", 5001, [[1, SHA_A, "a.txt"]]));
   const cases: [string, number, RegExp][] = [
     ["LIST --page 0", 400, /pages count from 1/],
     ["LIST --page x", 400, /page is not a number/],
@@ -237,7 +224,7 @@ Deno.test(`tracker PEERS: pages of ${Limits.LIST_PAGE} peers with a pointer to t
   for (let i = 0; i < 105; i++) {
     const c = stack.use(await LineClient.connect(tracker.addr.port));
     peers.push(c);
-    await c.ask(update(10_000 + i, i % 2 ? [[1, SHA_A, `f${i}`]] : []));
+    await c.ask(announcement("UPDATE", 10_000 + i, i % 2 ? [[1, SHA_A, `f${i}`]] : []));
   }
   const asker = peers[0];
   const page1 = await asker.ask("PEERS\n");
@@ -269,8 +256,8 @@ Deno.test("tracker STATS: one line whose counters agree with what the sessions d
   using a = await LineClient.connect(tracker.addr.port);
   using b = await LineClient.connect(tracker.addr.port);
   using c = await LineClient.connect(tracker.addr.port);
-  await a.ask(update(5001, [[10, SHA_A, "a.txt"], [20, SHA_B, "b.txt"]])); // 1
-  await b.ask(update(5002, [[10, SHA_A, "a.txt"]])); // 2
+  await a.ask(announcement("UPDATE", 5001, [[10, SHA_A, "a.txt"], [20, SHA_B, "b.txt"]])); // 1
+  await b.ask(announcement("UPDATE", 5002, [[10, SHA_A, "a.txt"]])); // 2
   await c.send("\n\r\n"); // empty lines are no requests
   await c.ask("SEND a.txt\n"); // 3
   assert.deepEqual(texts(await c.ask("REPORT 127.0.0.1:5001 OK 1000000 a.txt\n")), [ // 4

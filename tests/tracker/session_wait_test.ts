@@ -10,42 +10,24 @@
  */
 
 import assert from "node:assert/strict";
-import { isPush, Limits, parseReplyLine, type ReplyLine } from "../../protocol.ts";
+import { isPush, Limits, parseReplyLine } from "../../protocol.ts";
 import { ManualClock } from "../helpers/clock.ts";
-import { eventually, WAIT_MS } from "../helpers/events.ts";
-import { LineClient } from "../helpers/net.ts";
+import { eventually, within } from "../helpers/events.ts";
+import { announcement, LineClient, texts } from "../helpers/net.ts";
 import { testTracker } from "../helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
 
-function texts(lines: ReplyLine[]): string[] {
-  return lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`);
-}
-
-/** `UPDATE`/`ADD <port> <count>` and its entry lines `[size, sha256, name]`. */
-function announcement(verb: "UPDATE" | "ADD", port: number, entries: [number, string, string][]): string {
-  return [`${verb} ${port} ${entries.length}`, ...entries.map(([size, sha, name]) => `${size} ${sha} ${name}`)]
-    .join("\n") + "\n";
-}
-
 /**
  * The next raw line from the tracker (a reply line or a push); fails if the
- * connection ends, or if no line comes within {@link WAIT_MS} (which only
+ * connection ends, or if no line comes within the helpers' wait (which only
  * keeps a missing push from hanging the run: it asserts nothing about timing).
  */
 async function nextLine(c: LineClient): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no line from the tracker in ${WAIT_MS} ms`)), WAIT_MS);
-  });
-  try {
-    const line = await Promise.race([c.reader.readLine(), hung]);
-    assert.notEqual(line, null, "the tracker closed the connection");
-    return line!;
-  } finally {
-    clearTimeout(timer);
-  }
+  const line = await within("a line from the tracker", c.reader.readLine());
+  assert.notEqual(line, null, "the tracker closed the connection");
+  return line!;
 }
 
 Deno.test("tracker WAIT: answers like SEND, then pushes FOUND when another session UPDATEs the name", async () => {

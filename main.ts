@@ -13,6 +13,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { DownloadError, errorMessage, UsageError } from "./io/errors.ts";
 import { runDemo } from "./cli/demo.ts";
 import { Exit, type Flags, parseFlags } from "./cli/flags.ts";
@@ -39,7 +40,8 @@ const ROLES: Record<string, Role> = {
     port: 0,
     run: async (flags) => {
       if (flags.secret !== undefined) throw new UsageError("demo runs without a secret");
-      return await runDemo(console.log) ? Exit.OK : Exit.FAILED;
+      const samples = fileURLToPath(new URL("./files/", import.meta.url));
+      return await runDemo(console.log, { samples }) ? Exit.OK : Exit.FAILED;
     },
   },
 };

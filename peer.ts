@@ -328,6 +328,7 @@ export class Peer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#abort.abort();
+      this.#link?.stop(); // no tracker reached again now: it would be told of a peer that is going
       await this.#watcher?.close();
       await Promise.allSettled([...this.#running]);
       await this.#link?.close(); // first, so that no one is sent here any more

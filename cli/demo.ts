@@ -23,7 +23,18 @@ import {
 import { startTracker } from "../tracker.ts";
 import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
 
+/** The project's sample folder, beside this module's folder. */
 const SAMPLES = fileURLToPath(new URL("../files/", import.meta.url));
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /**
+   * The sample folder alice shares (it must hold `hello.txt`). Default: the
+   * project's `files/`, found beside this module (`main.ts` passes the one
+   * beside itself, which holds in a bundle too).
+   */
+  samples?: string;
+}
 
 /** The demo's folders, one per party. */
 type Folders = Record<"alice" | "bob" | "carol" | "dave", string>;
@@ -33,11 +44,11 @@ type Folders = Record<"alice" | "bob" | "carol" | "dave", string>;
  * when every file arrived (and the one nobody has was reported missing), as
  * the closing line then says; false, naming what went wrong, otherwise.
  */
-export async function runDemo(print: (line: string) => void): Promise<boolean> {
+export async function runDemo(print: (line: string) => void, options: DemoOptions = {}): Promise<boolean> {
   // Declared first, so disposed last: the folders go even if a step fails.
   const root = await Deno.makeTempDir({ prefix: "p2p-demo-" });
   await using _folders = { [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
-  const folders = await sampleFolders(root);
+  const folders = await sampleFolders(root, options.samples ?? SAMPLES);
   const tally = new Tally(print);
 
   await using tracker = startTracker({
@@ -81,7 +92,7 @@ export async function runDemo(print: (line: string) => void): Promise<boolean> {
 }
 
 /** Alice gets the sample folder; bob `hello.txt` and 8 MiB of random bytes; carol and dave nothing. */
-async function sampleFolders(root: string): Promise<Folders> {
+async function sampleFolders(root: string, samples: string): Promise<Folders> {
   const folders = {
     alice: join(root, "alice"),
     bob: join(root, "bob"),
@@ -89,10 +100,10 @@ async function sampleFolders(root: string): Promise<Folders> {
     dave: join(root, "dave"),
   };
   for (const dir of Object.values(folders)) await Deno.mkdir(dir);
-  for await (const entry of Deno.readDir(SAMPLES)) {
-    if (entry.isFile) await Deno.copyFile(join(SAMPLES, entry.name), join(folders.alice, entry.name));
+  for await (const entry of Deno.readDir(samples)) {
+    if (entry.isFile) await Deno.copyFile(join(samples, entry.name), join(folders.alice, entry.name));
   }
-  await Deno.copyFile(join(SAMPLES, "hello.txt"), join(folders.bob, "hello.txt"));
+  await Deno.copyFile(join(samples, "hello.txt"), join(folders.bob, "hello.txt"));
   const random = new Uint8Array(8 * 1024 * 1024);
   for (let i = 0; i < random.length; i += 65_536) crypto.getRandomValues(random.subarray(i, i + 65_536));
   await Deno.writeFile(join(folders.bob, "random 8MiB.bin"), random);

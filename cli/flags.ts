@@ -146,12 +146,7 @@ export function parseFlags(args: string[], defaults: { port: number; secret?: st
     numberFlag(flag, text(flag), { min, max: 1_000_000, whole: true, says: `${min}-1000000` });
   const rate = (flag: "max-upload-rate" | "max-download-rate") =>
     v[flag] === undefined ? undefined : parseRate(v[flag], `--${flag}`);
-  try {
-    parseAddress(v.tracker);
-  } catch {
-    throw new UsageError(`--tracker must be HOST:PORT, got ${v.tracker}`);
-  }
-  return {
+  const flags: Flags = {
     tracker: v.tracker,
     host: v.host,
     port: v.port === undefined
@@ -188,4 +183,11 @@ export function parseFlags(args: string[], defaults: { port: number; secret?: st
     help: v.help,
     names: parsed.positionals,
   };
+  // Checked last, as it always was: with several bad flags, the one named is the same as before.
+  try {
+    parseAddress(v.tracker);
+  } catch {
+    throw new UsageError(`--tracker must be HOST:PORT, got ${v.tracker}`);
+  }
+  return flags;
 }

@@ -96,7 +96,7 @@ export class SharedFolder {
           cause: error,
         });
       }
-      throw localError(`cannot open the shared folder ${dir}`, error);
+      throw localError(`cannot open the shared folder ${dir}`, error, { flag: "--dir" });
     }
     if (!(await Deno.stat(real)).isDirectory) {
       throw new LocalError(`shared folder ${dir} is not a folder; choose a folder with --dir`);

@@ -18,6 +18,9 @@ import { ProtocolError, Status } from "../protocol.ts";
 export const CODES = {
   ECONNREFUSED: "nothing listens at the address",
   ECONNRESET: "the connection broke",
+  ENETUNREACH: "no route to the holder's network",
+  EHOSTUNREACH: "no route to the holder",
+  EADDRNOTAVAIL: "the address cannot be used from here",
   ETIMEDOUT: "no byte for the timeout (connecting, or while the holder should be sending)",
   ECLOSED: "closed without answering",
   ETRUNCATED: "closed in the middle of the file",
@@ -95,16 +98,18 @@ export class LocalError extends Error {
 /**
  * What went wrong with our own disk, and what a person can do about it:
  * `cannot write /x/.p2p-….part: No space left on device (os error 28); free
- * some space or choose another --out`.
+ * some space or choose another --out` (`options.flag` names the flag the
+ * folder came from; default `--out`).
  */
-export function localError(what: string, error: unknown): LocalError {
+export function localError(what: string, error: unknown, options: { flag?: string } = {}): LocalError {
+  const flag = options.flag ?? "--out";
   const message = errorMessage(error);
   let hint = "";
-  if (error instanceof Deno.errors.NotFound) hint = "; create the folder or choose another --out";
+  if (error instanceof Deno.errors.NotFound) hint = `; create the folder or choose another ${flag}`;
   else if (error instanceof Deno.errors.PermissionDenied || /permission denied/i.test(message)) {
-    hint = "; check the folder's permissions or choose another --out";
-  } else if (/no space left|os error 28\b|quota/i.test(message)) hint = "; free some space or choose another --out";
-  else if (/read-only file system|os error 30\b/i.test(message)) hint = "; choose a writable --out";
+    hint = `; check the folder's permissions or choose another ${flag}`;
+  } else if (/no space left|os error 28\b|quota/i.test(message)) hint = `; free some space or choose another ${flag}`;
+  else if (/read-only file system|os error 30\b/i.test(message)) hint = `; choose a writable ${flag}`;
   return new LocalError(`${what}: ${message}${hint}`, { cause: error });
 }
 
@@ -220,7 +225,14 @@ export function classify(error: unknown, signal?: AbortSignal): { code: string; 
   if (error instanceof DOMException && error.name === "AbortError") return { code: "ECANCELED", message: "cancelled" };
   if (error instanceof Deno.errors.ConnectionRefused) return { code: "ECONNREFUSED", message: "connection refused" };
   if (isDisconnect(error)) return { code: "ECONNRESET", message: "connection lost: " + errorMessage(error) };
-  return { code: "EUNKNOWN", message: errorMessage(error) };
+  const message = errorMessage(error);
+  if (error instanceof Deno.errors.NetworkUnreachable) return { code: "ENETUNREACH", message };
+  if (error instanceof Deno.errors.AddrNotAvailable) return { code: "EADDRNOTAVAIL", message };
+  if (error instanceof Deno.errors.TimedOut) return { code: "ETIMEDOUT", message };
+  // An error the system names with one of our codes (EHOSTUNREACH, say) keeps it.
+  const system = (error as { code?: unknown } | undefined)?.code;
+  if (typeof system === "string" && Object.hasOwn(CODES, system)) return { code: system, message };
+  return { code: "EUNKNOWN", message };
 }
 
 /** The message of anything thrown. */

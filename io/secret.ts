@@ -162,7 +162,7 @@ export async function authenticateToServer(conn: Deno.Conn, secret: Secret): Pro
   if (challenge === null) {
     throw new AuthError(Status.FORBIDDEN, "the server closed the connection during the handshake");
   }
-  const asked = parseAuthReply(challenge, Status.AUTH_CHALLENGE);
+  const asked = authReply(challenge, Status.AUTH_CHALLENGE);
   if ("refusal" in asked) {
     throw new AuthError(
       Status.FORBIDDEN,
@@ -175,7 +175,7 @@ export async function authenticateToServer(conn: Deno.Conn, secret: Secret): Pro
   await writeText(conn, formatAuth(await secret.proof("client", nonces)));
   const welcome = await reader.readLine(Limits.MAX_HEADER_BYTES);
   if (welcome === null) throw new AuthError(Status.FORBIDDEN, "refused by the server: closed");
-  const proven = parseAuthReply(welcome, Status.AUTH_OK);
+  const proven = authReply(welcome, Status.AUTH_OK);
   if ("refusal" in proven) {
     throw new AuthError(
       Status.FORBIDDEN,
@@ -188,6 +188,20 @@ export async function authenticateToServer(conn: Deno.Conn, secret: Secret): Pro
     throw new AuthError(Status.FORBIDDEN, "the server does not know the secret (wrong --secret on one side)");
   }
   return { nonces, reader };
+}
+
+/** A server's handshake reply; a line that is not a reply at all is the server not taking the handshake. */
+function authReply(
+  line: string,
+  expect: typeof Status.AUTH_CHALLENGE | typeof Status.AUTH_OK,
+): ReturnType<typeof parseAuthReply> {
+  try {
+    return parseAuthReply(line, expect);
+  } catch (error) {
+    throw new AuthError(Status.FORBIDDEN, `the server did not take the handshake: ${line.slice(0, 120)}`, {
+      cause: error,
+    });
+  }
 }
 
 /**

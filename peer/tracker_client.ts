@@ -138,6 +138,8 @@ export class TrackerClient implements AsyncDisposable {
     } catch (error) {
       const message = error instanceof AuthError
         ? `the tracker at ${address} refused us: ${error.message}`
+        : error instanceof DOMException && error.name === "TimeoutError"
+        ? `cannot reach the tracker at ${address}: no answer within ${timeoutMs / 1000} s`
         : `cannot reach the tracker at ${address}: ${errorMessage(error)}`;
       throw new ConnectionClosedError(message, { cause: error });
     }

@@ -115,10 +115,15 @@ export class TrackerLink {
     }
   }
 
-  /** Stops reaching the tracker again, and says goodbye to it. Idempotent. */
-  async close(): Promise<void> {
+  /** Stops reaching the tracker again (a try under way gives up), without leaving it yet. Idempotent. */
+  stop(): void {
     this.#closing = true;
     this.#abort.abort();
+  }
+
+  /** Stops reaching the tracker again, and says goodbye to it. Idempotent. */
+  async close(): Promise<void> {
+    this.stop();
     await this.#reconnecting;
     await this.#client.quit();
   }

@@ -92,6 +92,18 @@ Deno.test("dial: with a secret, to a server without one, fails with an AuthError
   });
 });
 
+Deno.test("dial: with a secret, to a server that answers the handshake with a line that is no reply, fails with an AuthError quoting it", async () => {
+  const secret = await Secret.from(SECRET);
+  // Something else listens there: a web server, say.
+  await using server = lineServer(() => "HTTP/1.1 400 Bad Request\n");
+  await assert.rejects(dial(server.address, { secret, timeoutMs: 5_000 }), (error) => {
+    assert.ok(error instanceof AuthError, String(error));
+    assert.equal(classify(error).code, "EAUTH");
+    assert.match(error.message, /^the server did not take the handshake: HTTP\/1\.1 400 Bad Request$/);
+    return true;
+  });
+});
+
 Deno.test("dial: with a secret, to a server that accepts and never answers the handshake, fails within timeoutMs as a timeout", async () => {
   const secret = await Secret.from(SECRET);
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -91,6 +91,9 @@ const OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
+/** The name of every flag the command line takes (each role reads those it has; `--help` lists them). */
+export const FLAG_NAMES: readonly string[] = Object.keys(OPTIONS);
+
 /** How a number flag is read. */
 interface NumberSpec {
   /** Smallest value allowed. */

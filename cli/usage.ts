@@ -34,7 +34,8 @@ usage: main.ts <role> [flags]   (deno task <role> [flags])
 
 roles:
   tracker   run the tracker (default 0.0.0.0:4444)
-  peer      share a folder, serve it (default 0.0.0.0:5555), download at a prompt
+  peer      share a folder, serve it (default 0.0.0.0:5555), download at a
+            prompt
   get       download files once and exit: 0 all arrived, 1 some failed, 2 usage
   cat       relay mode: print a file from the first active peer that has it
   demo      a tracker and three peers on loopback, moving files while you watch
@@ -55,12 +56,14 @@ ${COMMON}
 
 Prints 'listening on HOST:PORT', then one line per peer event. SIGINT or
 SIGTERM stops it.`,
-  peer: `usage: peer [--dir DIR] [--out DIR] [--host HOST] [--port PORT] [--tracker HOST:PORT]
+  peer: `usage: peer [--dir DIR] [--out DIR] [--host HOST] [--port PORT]
+            [--tracker HOST:PORT] [flags]
 
   --dir DIR           the shared folder (default ./files)
   --out DIR           where downloads land (default: the shared folder,
                       and they are then shared too)
-  --info FILE         where the tracker's reply to SEND is saved (default info.txt)
+  --info FILE         where the tracker's reply to SEND is saved
+                      (default info.txt)
   --host HOST         address to serve on (default 0.0.0.0)
   --port PORT         port to serve on, 0 for any free one (default 5555)
   --max-upload-rate R all uploads together send at most R bytes per second

@@ -161,9 +161,12 @@ export class Peer implements AsyncDisposable {
   #watcher: FolderWatcher | undefined;
   #downloadLimit: RateLimit | undefined;
 
-  private constructor(options: PeerOptions, parts: { folder: SharedFolder; server: FileServer }) {
+  private constructor(
+    options: PeerOptions,
+    parts: { folder: SharedFolder; server: FileServer; emit: (event: PeerEvent) => void },
+  ) {
     this.#options = options;
-    this.#emit = safely(options.onEvent);
+    this.#emit = parts.emit;
     this.folder = parts.folder;
     this.server = parts.server;
     this.#downloadLimit = options.maxDownloadRate ? new RateLimit(options.maxDownloadRate) : undefined;
@@ -199,7 +202,7 @@ export class Peer implements AsyncDisposable {
       onError: options.onError,
     });
     options.onListening?.(server.addr);
-    const peer = new Peer(options, { folder, server });
+    const peer = new Peer(options, { folder, server, emit });
     try {
       await folder.scan((progress) => emit({ type: "hashing", ...progress }));
       if (folder.cacheError) emit({ type: "warning", message: folder.cacheError });

@@ -14,7 +14,7 @@
  */
 
 import { relative } from "node:path";
-import { LAYERS, TOP_LEVEL } from "./layers.ts";
+import { denoJson, LAYERS, TOP_LEVEL } from "./layers.ts";
 
 /** A parameter as `deno doc --json` gives it. */
 interface Param {
@@ -87,14 +87,7 @@ function callables(symbol: DocSymbol, root: string): Callable[] {
 
 /** `deno doc --json` of `files`: every symbol of every file. */
 async function readDocs(root: string, files: string[]): Promise<{ file: string; symbols: DocSymbol[] }[]> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--json", ...files],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error("deno doc --json failed; see above");
-  const doc = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+  const doc = await denoJson(root, ["doc", "--json", ...files]) as {
     nodes: Record<string, { symbols: DocSymbol[] }>;
   };
   return Object.entries(doc.nodes).map(([url, node]) => ({

@@ -99,16 +99,17 @@ export function findCycles(graph: Graph): string[][] {
   return cycles;
 }
 
+/** What `deno <args>` prints on standard output, as JSON, run in `root`; its errors go to standard error. */
+export async function denoJson(root: string, args: string[]): Promise<unknown> {
+  const output = await new Deno.Command(Deno.execPath(), { args, cwd: root, stdout: "piped", stderr: "inherit" })
+    .output();
+  if (!output.success) throw new Error(`deno ${args.join(" ")} failed; see above`);
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
 /** The project's import graph from `deno info --json main.ts`: local modules only, type-only imports included. */
 export async function readGraph(root: string): Promise<Map<string, string[]>> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "main.ts"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error("deno info --json main.ts failed; see above");
-  const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+  const info = await denoJson(root, ["info", "--json", "main.ts"]) as {
     modules: { specifier: string; dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[] }[];
   };
   const local = (specifier: string | undefined) =>

@@ -24,13 +24,13 @@ import { type HashProgress, SharedFolder } from "./disk/shared_folder.ts";
 import { Announcer } from "./peer/announcer.ts";
 import type { FileOutcome } from "./peer/download_all.ts";
 import { type FileServer, type FileServerEvent, startFileServer } from "./peer/file_server.ts";
-import { sendAndFetch, type SendReport } from "./peer/send.ts";
+import { sendAndFetch, type SendReport, SharedTally } from "./peer/send.ts";
 import type { TrackerClient } from "./peer/tracker_client.ts";
 import { TrackerLink, type TrackerLinkEvent } from "./peer/tracker_link.ts";
 import type { TransferBoard } from "./peer/transfer_board.ts";
 
 export { sendAndFetch } from "./peer/send.ts";
-export type { FetchOptions, SendReport } from "./peer/send.ts";
+export type { FetchOptions, SendReport, Shared } from "./peer/send.ts";
 export { relayFile } from "./peer/relay.ts";
 export type { Relayed, RelayOptions } from "./peer/relay.ts";
 export { TrackerClient } from "./peer/tracker_client.ts";
@@ -44,7 +44,7 @@ export type {
   PendingLookup,
   Timing,
 } from "./peer/download_all.ts";
-export type { FileServer, FileServerEvent, FileServerOptions } from "./peer/file_server.ts";
+export type { FileServer, FileServerEvent, FileServerOptions, Sending } from "./peer/file_server.ts";
 export type { TrackerLinkEvent } from "./peer/tracker_link.ts";
 export type { Transfer, TransferBoard } from "./peer/transfer_board.ts";
 export type { FolderChanges, HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
@@ -111,8 +111,8 @@ export interface PeerOptions {
   onEvent?: (event: PeerEvent) => void;
   /** Told of unexpected errors while serving. */
   onError?: (error: unknown) => void;
-  /** Told the bound address as soon as the file server listens, before the tracker is contacted. */
-  onListening?: (addr: Deno.NetAddr) => void;
+  /** Told the bound address and the folder it serves as soon as the file server listens, before the folder is hashed. */
+  onListening?: (addr: Deno.NetAddr, folder: SharedFolder) => void;
 }
 
 /** Options of one {@link Peer.send}. */
@@ -125,6 +125,12 @@ export interface SendOptions {
   board?: TransferBoard;
   /** Told of each file's outcome as soon as it is known (after it is shared and reported). */
   onSettled?: (outcome: FileOutcome) => void;
+  /**
+   * Cancels this SEND (its downloads and waits) as closing the peer would:
+   * what arrived of a file over one chunk stays, hidden, for the next try.
+   * Default: only closing the peer cancels it.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -173,16 +179,20 @@ export class Peer implements AsyncDisposable {
     this.#announcer = new Announcer({
       folder: parts.folder,
       port: parts.server.addr.port,
-      client: () => this.tracker,
+      // While no tracker connection is up the announcer sends nothing: reaching the tracker announces the folder.
+      client: () => this.#link?.current,
       closing: () => this.#closing !== undefined,
     });
   }
 
   /**
-   * Starts serving the folder (told by `onListening`), hashes it, connects
-   * to the tracker and announces; with `watch`, announces each change from
-   * then on. Throws, naming what failed, when the folder cannot be opened or
-   * the tracker not reached.
+   * Starts serving the folder (told by `onListening`), hashes it, tries
+   * once to reach the tracker and announce; with `watch`, announces each
+   * change from then on. A tracker that cannot be reached does not stop the
+   * start: the peer serves its folder, says so (`tracker-unreachable`) and
+   * keeps trying in the background; the first connection announces. Throws,
+   * naming what failed, when the folder cannot be opened, the address not
+   * listened on, or the tracker refused our secret.
    */
   static async start(options: PeerOptions): Promise<Peer> {
     const emit = safely(options.onEvent);
@@ -201,12 +211,12 @@ export class Peer implements AsyncDisposable {
       onEvent: emit,
       onError: options.onError,
     });
-    options.onListening?.(server.addr);
+    options.onListening?.(server.addr, folder);
     const peer = new Peer(options, { folder, server, emit });
     try {
       await folder.scan((progress) => emit({ type: "hashing", ...progress }));
       if (folder.cacheError) emit({ type: "warning", message: folder.cacheError });
-      peer.#link = await TrackerLink.connect({
+      peer.#link = await TrackerLink.start({
         address: options.tracker,
         timeoutMs: options.timeoutMs,
         secret: options.secret,
@@ -220,7 +230,6 @@ export class Peer implements AsyncDisposable {
       throw error;
     }
     try {
-      await peer.announce();
       if (options.watch) peer.#watch(typeof options.watch === "object" ? options.watch.quietMs : undefined);
     } catch (error) {
       await peer.close();
@@ -256,7 +265,12 @@ export class Peer implements AsyncDisposable {
     });
   }
 
-  /** Its tracker connection (a new one after the tracker was lost and reached again). */
+  /**
+   * Its tracker connection (a new one after the tracker was lost and reached
+   * again). While the tracker is unreachable it throws a
+   * `ConnectionClosedError` saying which tracker, since when and why, and
+   * that uploads go on: the same words for every command that needs it.
+   */
   get tracker(): TrackerClient {
     return this.#link.client;
   }
@@ -267,16 +281,21 @@ export class Peer implements AsyncDisposable {
   }
 
   /** Tells the tracker every file of the folder, as it is now known; returns the tracker's answer. */
-  announce(): Promise<string> {
-    return this.#announcer.all();
+  async announce(): Promise<string> {
+    return await this.#announcer.all(this.tracker);
+  }
+
+  /** Where downloads land: `out`, else the shared folder. */
+  get outDir(): string {
+    return this.#options.out ?? this.folder.path;
   }
 
   /**
    * Looks up `list` (names separated by commas) and downloads every found
    * file in parallel, as {@link sendAndFetch}. Each file that lands in the
    * shared folder is announced as soon as it is verified, so that the next
-   * downloader can fetch it from here (`announced` holds the tracker's last
-   * answer).
+   * downloader can fetch it from here (`announced` says, in one line, every
+   * file announced and the tracker's total; `shared` the same as values).
    */
   send(list: string, options: SendOptions = {}): Promise<SendReport> {
     if (this.#closing) return Promise.reject(new Error("the peer is closing"));
@@ -286,20 +305,17 @@ export class Peer implements AsyncDisposable {
   }
 
   async #send(list: string, more: SendOptions): Promise<SendReport> {
-    if (!this.tracker.open) {
-      throw new Error("the tracker is unreachable, trying again in the background (uploads go on)");
-    }
+    this.tracker; // throws, saying since when and why, while the tracker is unreachable
     const outDir = this.#options.out ?? this.folder.path;
     const shared = (await Deno.realPath(outDir).catch(() => undefined)) === this.folder.path;
-    let announced: string | undefined;
-    let announceError: string | undefined;
+    const tally = new SharedTally();
     const report = await sendAndFetch(this.tracker, list, {
       outDir,
       infoPath: this.#options.infoPath,
       timeoutMs: this.#options.timeoutMs,
       sources: this.#options.sources,
       secret: this.#options.secret,
-      signal: this.#abort.signal,
+      signal: more.signal ? AbortSignal.any([this.#abort.signal, more.signal]) : this.#abort.signal,
       limit: this.#downloadLimit,
       board: more.board,
       waitSeconds: more.waitSeconds,
@@ -310,16 +326,16 @@ export class Peer implements AsyncDisposable {
           try {
             await this.folder.add(outcome.result, outcome.result.chunks);
             const entry = this.folder.entry(outcome.result.name);
-            if (entry) announced = await this.#announcer.added(entry);
+            const answer = entry && await this.#announcer.added(entry);
+            if (answer !== undefined) tally.announced(outcome.name, answer);
           } catch (error) {
-            announceError = errorMessage(error);
+            tally.failed(outcome.name, error);
           }
         }
         more.onSettled?.(outcome);
       },
     });
-    if (announceError !== undefined) return { ...report, announceError };
-    return announced === undefined ? report : { ...report, announced };
+    return tally.into(report);
   }
 
   /**

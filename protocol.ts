@@ -1153,8 +1153,25 @@ function decodeLoosely(text: string): string {
   }
 }
 
+/** `1 file`, `2 files`: a count and its noun, in the singular for one. */
+function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** What the tracker did with an announcement, as its answer says. */
+export interface Indexed {
+  /** The entries of the announcement. */
+  files: number;
+  /** Where the tracker lists the announcer: `HOST:PORT`. */
+  address: string;
+  /** For an `ADD`: how many of them the peer did not announce before. */
+  fresh?: number;
+  /** For an `ADD`: how many files the tracker now lists for the peer in all. */
+  total?: number;
+}
+
 /**
- * `indexed N files as ADDR`, and for an `ADD` ` (F new, T in all)`: the answer to an announcement.
+ * `indexed N file(s) as ADDR`, and for an `ADD` ` (F new, T in all)`: the answer to an announcement.
  *
  * @example
  * ```ts
@@ -1163,12 +1180,13 @@ function decodeLoosely(text: string): string {
  * const result = { verb: "ADD" as const, files: 2, address: "10.0.0.1:5555", fresh: 1, total: 4 };
  * assert.equal(formatIndexed(result), "200 indexed 2 files as 10.0.0.1:5555 (1 new, 4 in all)\n");
  * assert.equal(formatIndexed({ ...result, verb: "UPDATE" }), "200 indexed 2 files as 10.0.0.1:5555\n");
+ * assert.equal(formatIndexed({ ...result, files: 1 }), "200 indexed 1 file as 10.0.0.1:5555 (1 new, 4 in all)\n");
  * ```
  */
 export function formatIndexed(
   result: { verb: AnnounceVerb; files: number; address: string; fresh: number; total: number },
 ): string {
-  const text = `indexed ${result.files} files as ${result.address}`;
+  const text = `indexed ${counted(result.files, "file")} as ${result.address}`;
   return formatStatusLine(
     Status.OK,
     result.verb === "UPDATE" ? text : `${text} (${result.fresh} new, ${result.total} in all)`,
@@ -1176,17 +1194,49 @@ export function formatIndexed(
 }
 
 /**
- * `removed R of N files (T left)`: the answer to a `REMOVE`.
+ * Reads the text of the answer to an `UPDATE` or `ADD` (see
+ * {@link formatIndexed}); `file` and `files` are both taken, whatever the
+ * count, as trackers before 0.12 wrote `1 files`. Throws `ProtocolError`
+ * (`400`) for any other text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseIndexed("indexed 1 file as 10.0.0.1:5555 (1 new, 4 in all)"), {
+ *   files: 1,
+ *   address: "10.0.0.1:5555",
+ *   fresh: 1,
+ *   total: 4,
+ * });
+ * assert.deepEqual(parseIndexed("indexed 1 files as [::1]:5555"), { files: 1, address: "[::1]:5555" });
+ * assert.throws(() => parseIndexed("indexed many"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * ```
+ */
+export function parseIndexed(text: string): Indexed {
+  const m = /^indexed (\d+) files? as (\S+)(?: \((\d+) new, (\d+) in all\))?$/.exec(text);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, `not an answer to an announcement: ${text.slice(0, 80)}`);
+  const files = parseCount(m[1], Fields.ENTRIES);
+  const { host, port } = parseAddress(m[2]);
+  const address = formatAddress(host, port);
+  if (m[3] === undefined) return { files, address };
+  return { files, address, fresh: parseCount(m[3], Fields.ENTRIES), total: parseCount(m[4], Fields.ENTRIES) };
+}
+
+/**
+ * `removed R of N file(s) (T left)`: the answer to a `REMOVE`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  *
  * assert.equal(formatRemoved({ removed: 1, asked: 2, left: 3 }), "200 removed 1 of 2 files (3 left)\n");
+ * assert.equal(formatRemoved({ removed: 1, asked: 1, left: 0 }), "200 removed 1 of 1 file (0 left)\n");
  * ```
  */
 export function formatRemoved(result: { removed: number; asked: number; left: number }): string {
-  return formatStatusLine(Status.OK, `removed ${result.removed} of ${result.asked} files (${result.left} left)`);
+  const text = `removed ${result.removed} of ${counted(result.asked, "file")} (${result.left} left)`;
+  return formatStatusLine(Status.OK, text);
 }
 
 // ---------------------------------------------------------------------------
@@ -1243,24 +1293,26 @@ export interface PageEnd {
 /**
  * `END 250 files`, or with more than one page
  * `END 250 files (page 2, 100 per page; next: LIST --page 3 text)` and
- * `(page 3, 100 per page; the last)`: the last line of a page.
+ * `(page 3, 100 per page; the last)`: the last line of a page. `LIST`
+ * counts `1 file`; `PEERS` writes `peers` whatever the count, since peers
+ * before 0.12 read its `END` line strictly and `cat` would fail on `1 peer`.
  */
-function formatPageEnd(end: { total: number; noun: "files" | "peers"; page: number; more: boolean; next: string }) {
-  const head = `END ${end.total} ${end.noun}`;
+function formatPageEnd(end: { total: number; noun: "file" | "peer"; page: number; more: boolean; next: string }) {
+  const head = `END ${end.noun === "peer" ? `${end.total} peers` : counted(end.total, end.noun)}`;
   if (end.page === 1 && !end.more) return head;
   const next = end.more ? `; next: ${end.next}` : "; the last";
   return `${head} (page ${end.page}, ${Limits.LIST_PAGE} per page${next})`;
 }
 
-/** Reads a page's `END` line (see {@link formatPageEnd}). */
-function parsePageEnd(line: ReplyLine, noun: "files" | "peers"): PageEnd {
+/** Reads a page's `END` line (see {@link formatPageEnd}); the noun may be singular or plural, whatever the count. */
+function parsePageEnd(line: ReplyLine, noun: "file" | "peer"): PageEnd {
   const m = new RegExp(
-    `^END (\\d+) ${noun}(?: \\(page (\\d+), \\d+ per page; (?:next: \\S+ --page (\\d+)(?: .*)?|the last)\\))?$`,
+    `^END (\\d+) ${noun}s?(?: \\(page (\\d+), \\d+ per page; (?:next: \\S+ --page (\\d+)(?: .*)?|the last)\\))?$`,
     "s",
   )
     .exec(line.text);
   if (line.more || !m) throw new ProtocolError(Status.BAD_REQUEST, `bad END line: ${line.text.slice(0, 80)}`);
-  const total = parseCount(m[1], { what: noun, max: Limits.MAX_FILE_SIZE });
+  const total = parseCount(m[1], { what: `${noun} count`, max: Limits.MAX_FILE_SIZE });
   const page = m[2] === undefined ? 1 : parseCount(m[2], Fields.PAGE);
   return m[3] === undefined ? { total, page } : { total, page, nextPage: parseCount(m[3], Fields.PAGE) };
 }
@@ -1296,7 +1348,7 @@ export function formatPeersReply(page: { peers: readonly ListedPeer[]; total: nu
       status: Status.OK,
       text: formatPageEnd({
         total: page.total,
-        noun: "peers",
+        noun: "peer",
         page: page.page,
         more,
         next: `PEERS --page ${page.page + 1}`,
@@ -1319,6 +1371,7 @@ export function formatPeersReply(page: { peers: readonly ListedPeer[]; total: nu
  *   page: 1,
  *   nextPage: 2,
  * });
+ * assert.equal(parsePeersReply([parseReplyLine("200 END 1 peer")]).total, 1); // a singular is read too
  * assert.throws(
  *   () => parsePeersReply([parseReplyLine("200 END peers")]),
  *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
@@ -1326,7 +1379,7 @@ export function formatPeersReply(page: { peers: readonly ListedPeer[]; total: nu
  * ```
  */
 export function parsePeersReply(lines: readonly ReplyLine[]): { peers: ListedPeer[] } & PageEnd {
-  const end = parsePageEnd(expectOk(lines), "peers");
+  const end = parsePageEnd(expectOk(lines), "peer");
   const peers = lines.slice(0, -1).map((line) => {
     const m = /^PEER (\S+) (\d+)$/.exec(line.text);
     if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad PEER line: ${line.text.slice(0, 80)}`);
@@ -1357,7 +1410,7 @@ export interface ListedFile {
  *
  * const files = [{ name: "a.txt", size: 0, sha256: EMPTY_SHA256, holders: 2 }];
  * const line = `200-FILE 0 ${EMPTY_SHA256} 2 a.txt\n`;
- * assert.equal(formatListReply({ files, matched: 1, page: 1, text: "" }), `${line}200 END 1 files\n`);
+ * assert.equal(formatListReply({ files, matched: 1, page: 1, text: "" }), `${line}200 END 1 file\n`);
  * assert.equal(
  *   formatListReply({ files, matched: 101, page: 1, text: "a" }),
  *   `${line}200 END 101 files (page 1, 100 per page; next: LIST --page 2 a)\n`,
@@ -1374,7 +1427,7 @@ export function formatListReply(
       status: Status.OK,
       text: `FILE ${f.size} ${f.sha256} ${f.holders} ${encodeName(f.name)}`,
     })),
-    { status: Status.OK, text: formatPageEnd({ total: page.matched, noun: "files", page: page.page, more, next }) },
+    { status: Status.OK, text: formatPageEnd({ total: page.matched, noun: "file", page: page.page, more, next }) },
   ]);
 }
 
@@ -1385,12 +1438,14 @@ export function formatListReply(
  * ```ts
  * import assert from "node:assert/strict";
  *
- * const lines = [`200-FILE 0 ${EMPTY_SHA256} 2 a%2C b.txt`, "200 END 1 files"].map(parseReplyLine);
+ * const lines = [`200-FILE 0 ${EMPTY_SHA256} 2 a%2C b.txt`, "200 END 1 file"].map(parseReplyLine);
  * assert.deepEqual(parseListReply(lines), {
  *   files: [{ name: "a, b.txt", size: 0, sha256: EMPTY_SHA256, holders: 2 }],
  *   total: 1,
  *   page: 1,
  * });
+ * // Trackers before 0.12 wrote "1 files": still read.
+ * assert.equal(parseListReply([...lines.slice(0, 1), parseReplyLine("200 END 1 files")]).total, 1);
  * assert.throws(
  *   () => parseListReply([parseReplyLine("400 bad page")]),
  *   (e: ProtocolError) => e.status === Status.BAD_REQUEST,
@@ -1398,7 +1453,7 @@ export function formatListReply(
  * ```
  */
 export function parseListReply(lines: readonly ReplyLine[]): { files: ListedFile[] } & PageEnd {
-  const end = parsePageEnd(expectOk(lines), "files");
+  const end = parsePageEnd(expectOk(lines), "file");
   const files = lines.slice(0, -1).map((line) => {
     const m = /^FILE (\d+) ([0-9a-f]{64}) (\d+) (.+)$/s.exec(line.text);
     if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad FILE line: ${line.text.slice(0, 80)}`);
@@ -1460,8 +1515,30 @@ export function parseFileRequest(line: string): FileRequest {
   }
   throw new ProtocolError(
     Status.BAD_REQUEST,
-    `unknown command ${JSON.stringify(verb.slice(0, 32))}; a peer answers GET, RANGE and HASHES`,
+    `unknown command ${JSON.stringify(verb.slice(0, 32))}; ${PEER_REQUESTS}`,
   );
+}
+
+/** How a peer's answer to a line that is not a file request ends, in every version: what tells it from a tracker. */
+const PEER_REQUESTS = "a peer answers GET, RANGE and HASHES";
+
+/**
+ * True for a peer's answer to a line that is not a file request
+ * (`400 unknown command "SEND"; a peer answers GET, RANGE and HASHES`): a
+ * client that meant to talk to a tracker has reached a peer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const refused = () => parseFileRequest("SEND a.txt");
+ * assert.throws(refused, (e: ProtocolError) => isPeerRefusal({ status: e.status, more: false, text: e.message }));
+ * assert.equal(isPeerRefusal(parseReplyLine('400 unknown command "FROB"; try HELP')), false); // a tracker's
+ * ```
+ */
+export function isPeerRefusal(line: ReplyLine): boolean {
+  return line.status === Status.BAD_REQUEST && !line.more && line.text.startsWith("unknown command ") &&
+    line.text.endsWith(`; ${PEER_REQUESTS}`);
 }
 
 /**
@@ -1733,7 +1810,9 @@ export function formatNoted(address: string, score: ReportScore): string {
   const verdict = score.demoted ? "; no longer offered" : "";
   return formatStatusLine(
     Status.OK,
-    `noted: ${address} ${score.succeeded} ok, ${score.failed} failed, ${score.served} bytes served${verdict}`,
+    `noted: ${address} ${score.succeeded} ok, ${score.failed} failed, ${
+      counted(score.served, "byte")
+    } served${verdict}`,
   );
 }
 

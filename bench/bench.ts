@@ -1,8 +1,10 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce] [--tmp DIR]`:
- * measures
- * the system on loopback beside baselines measured in the same run, prints a
- * table and writes the same figures as JSON. See docs/PERFORMANCE.md.
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live] [--tmp DIR]`:
+ * measures the system on loopback beside baselines measured in the same
+ * run, prints a table and writes the same figures as JSON: to `--json FILE`,
+ * else to docs/bench.json, except with `--quick`, whose figures (a CI-sized
+ * run) mean little and are written only where `--json` says. See
+ * docs/PERFORMANCE.md.
  *
  * Every role runs in its own process (`bench/workers.ts`, `main.ts`), started
  * and set up before the clock starts.
@@ -26,12 +28,22 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     size: { type: "string" },
     runs: { type: "string" },
-    json: { type: "string", default: join(HERE, "..", "docs", "bench.json") },
+    json: { type: "string" },
     only: { type: "string", default: "one,four,swarm,tracker,announce,live" },
     tmp: { type: "string" },
   },
 });
 const QUICK = flags.quick;
+/** Where the figures go: docs/bench.json is the record of a full run; a quick run's are thrown away unless asked for. */
+const JSON_PATH = flags.json ?? (QUICK ? undefined : join(HERE, "..", "docs", "bench.json"));
+const CASES = ["one", "four", "swarm", "tracker", "announce", "live"];
+const ONLY = new Set(flags.only!.split(","));
+for (const name of ONLY) {
+  if (!CASES.includes(name)) {
+    console.error(`bench: --only ${name}: no such case; the cases are ${CASES.join(",")}`);
+    Deno.exit(2);
+  }
+}
 const SIZE = Number(flags.size ?? (QUICK ? 16 : 1024)) * MiB;
 const PARALLEL_SIZE = Math.max(MiB, Math.floor(SIZE / 4));
 const RUNS = Number(flags.runs ?? (QUICK ? 1 : 3));
@@ -565,19 +577,18 @@ console.error(`bench: Deno ${version}, ${cores} cores, files in ${root}${QUICK ?
 const hasSocat = await have("socat");
 if (!hasSocat) console.error("socat not found: its baselines are skipped (the bench task installs it where it can)");
 try {
-  const only = new Set(flags.only!.split(","));
-  if (only.has("one")) await oneFile(hasSocat);
-  if (only.has("four")) await fourFiles(hasSocat);
-  if (only.has("swarm")) await swarm();
-  if (only.has("tracker")) await trackerScale();
-  if (only.has("announce")) await announceOne();
-  if (only.has("live")) await livePeer();
+  if (ONLY.has("one")) await oneFile(hasSocat);
+  if (ONLY.has("four")) await fourFiles(hasSocat);
+  if (ONLY.has("swarm")) await swarm();
+  if (ONLY.has("tracker")) await trackerScale();
+  if (ONLY.has("announce")) await announceOne();
+  if (ONLY.has("live")) await livePeer();
 } finally {
   await Deno.remove(root, { recursive: true });
 }
 results.machine = { deno: version, cores, quick: QUICK, runs: RUNS, date: new Date().toISOString() };
 results.rows = rows;
-await Deno.writeTextFile(flags.json!, JSON.stringify(results, null, 2) + "\n");
+if (JSON_PATH !== undefined) await Deno.writeTextFile(JSON_PATH, JSON.stringify(results, null, 2) + "\n");
 
 const widths = [0, 1, 2, 3].map((i) =>
   Math.max(...rows.map((r) => r[i].length), ["what", "measured", "baseline / target", "ratio"][i].length)
@@ -590,6 +601,8 @@ const out = [
   line(widths.map((w) => "-".repeat(w))),
   ...rows.map(line),
   "",
-  `(JSON: ${flags.json})`,
+  JSON_PATH !== undefined
+    ? `(JSON: ${JSON_PATH})`
+    : "(quick: the figures are not written, docs/bench.json keeps the last full run; --json FILE to keep them)",
 ];
 await writeText(Deno.stdout, out.join("\n") + "\n");

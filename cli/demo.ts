@@ -1,9 +1,13 @@
 /**
  * `deno task demo`: a tracker and three peers on 127.0.0.1, each with a
- * sample folder in a temporary directory (watched), moving files while you
- * watch; at the end a download waits for a file that then appears.
+ * sample folder in a temporary directory (watched, and removed at the end),
+ * moving files; at the end a download waits for a file that then appears.
  * Everything runs in this one process over real loopback sockets, and the
  * last line says whether every step went as shown.
+ *
+ * On a terminal it is paced for a person: a pause before each step, and one
+ * download held to {@link PACED_RATE} with its live progress line. Piped
+ * (tests, CI) it runs at full speed and prints plain lines only.
  *
  * @module
  */
@@ -11,6 +15,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatAddress } from "../protocol.ts";
+import { RateLimit } from "../io/rate_limit.ts";
 import {
   type FailureKind,
   type FileOutcome,
@@ -21,10 +26,17 @@ import {
   TrackerClient,
 } from "../peer.ts";
 import { startTracker } from "../tracker.ts";
-import { formatAttempt, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
+import { ProgressDisplay, screenOf } from "./progress.ts";
+import { formatAttempt, formatBytes, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
 
 /** The project's sample folder, beside this module's folder. */
 const SAMPLES = fileURLToPath(new URL("../files/", import.meta.url));
+
+/** Paced: the pause before each step, ms. */
+export const PACED_PAUSE_MS = 1_500;
+
+/** Paced: dave's downloads are held to this, bytes per second (the 8 MiB file then takes about 4 s). */
+export const PACED_RATE = 2 * 1024 * 1024;
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -34,6 +46,13 @@ export interface DemoOptions {
    * beside itself, which holds in a bundle too).
    */
   samples?: string;
+  /**
+   * Paced for a person watching: a pause of {@link PACED_PAUSE_MS} before
+   * each step, and dave's downloads held to {@link PACED_RATE}, with live
+   * progress lines when standard output is a terminal. Default: when
+   * standard output is a terminal.
+   */
+  paced?: boolean;
 }
 
 /** The demo's folders, one per party. */
@@ -45,21 +64,29 @@ type Folders = Record<"alice" | "bob" | "carol" | "dave", string>;
  * the closing line then says; false, naming what went wrong, otherwise.
  */
 export async function runDemo(print: (line: string) => void, options: DemoOptions = {}): Promise<boolean> {
-  // Declared first, so disposed last: the folders go even if a step fails.
+  const paced = options.paced ?? Deno.stdout.isTerminal();
+  // Live lines only where `print` writes on a terminal; every line then goes around them.
+  using display = paced ? new ProgressDisplay(screenOf(Deno.stdout)) : undefined;
+  const show = display?.live ? (line: string) => display.interrupt(() => print(line)) : print;
+  // Declared before the roles, so disposed after them: the folders go even if a step fails.
   const root = await Deno.makeTempDir({ prefix: "p2p-demo-" });
   await using _folders = { [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
   const folders = await sampleFolders(root, options.samples ?? SAMPLES);
-  const tally = new Tally(print);
+  const tally = new Tally(show, { pauseMs: paced ? PACED_PAUSE_MS : 0 });
+  tally.print(`[demo] a tracker, three peers and dave, who only downloads, in this one process on 127.0.0.1;`);
+  tally.print(`       their folders are in ${root},`);
+  tally.print(`       removed when the demo ends${paced ? "; paced: a pause before each step" : ""}`);
 
   await using tracker = startTracker({
     hostname: "127.0.0.1",
     port: 0,
-    onEvent: (e) => print(`[tracker] ${formatTrackerEvent(e)}`),
+    onEvent: (e) => tally.print(`[tracker] ${formatTrackerEvent(e)}`),
   });
   const trackerAddress = formatAddress(tracker.addr.hostname, tracker.addr.port);
-  print(`[tracker] listening on ${trackerAddress}`);
-  const start = (name: keyof Folders) =>
-    Peer.start({
+  tally.print(`[tracker] listening on ${trackerAddress}`);
+  const start = (name: keyof Folders) => {
+    const hashed = hashingSummary();
+    return Peer.start({
       tracker: trackerAddress,
       hostname: "127.0.0.1",
       port: 0,
@@ -67,19 +94,23 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
       infoPath: join(root, `${name}-info.txt`),
       timeoutMs: 2_000,
       watch: true,
-      onEvent: (e: PeerEvent) => print(`[${name}] ${formatPeerEvent(e)}`),
+      onEvent: (e: PeerEvent) => {
+        const line = e.type === "hashing" ? hashed(e) : formatPeerEvent(e);
+        if (line !== undefined) tally.print(`[${name}] ${line}`);
+      },
       onListening: (a) =>
-        print(`[${name}] listening on ${formatAddress(a.hostname, a.port)}, sharing ${folders[name]}`),
+        tally.print(`[${name}] listening on ${formatAddress(a.hostname, a.port)}, sharing ${folders[name]}`),
     });
+  };
   await using alice = await start("alice");
   await using bob = await start("bob");
   await using carol = await start("carol");
 
-  await carolSends(carol, tally);
-  print(`\n-- alice stops serving files, but is still listed by the tracker --`);
+  await carolSends(carol, { root, tally });
+  await tally.step(`-- alice stops serving files, but is still listed by the tracker --`);
   await alice.server.close();
   await using dave = await TrackerClient.connect(trackerAddress);
-  await daveGets(dave, { folders, tally });
+  await daveGets(dave, { folders, tally, paced, board: display });
   await daveCats(dave, tally);
   await daveWaits(dave, { folders, tally });
 
@@ -110,26 +141,55 @@ async function sampleFolders(root: string, samples: string): Promise<Folders> {
   return folders;
 }
 
+/**
+ * One line for the hashing of a peer's folder, once it is done (`hashed 2
+ * files (8.00 MiB) in 0.0 s`), as a peer prints it when not on a terminal;
+ * nothing for the steps before.
+ */
+function hashingSummary(): (e: Extract<PeerEvent, { type: "hashing" }>) => string | undefined {
+  let started: number | undefined;
+  return (e) => {
+    started ??= performance.now();
+    if (e.filesDone < e.files) return undefined;
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    return `hashed ${e.files} file${e.files === 1 ? "" : "s"} (${formatBytes(e.bytes)}) in ${seconds} s`;
+  };
+}
+
 /** Carol, at her prompt, asks for three files and one nobody has. */
-async function carolSends(carol: Peer, tally: Tally): Promise<void> {
+async function carolSends(carol: Peer, context: { root: string; tally: Tally }): Promise<void> {
+  const { root, tally } = context;
   const list = "hello.txt, random 8MiB.bin, table%2C with comma.csv, missing.txt";
-  tally.print(`\n[carol] > SEND ${list}`);
+  await tally.step(`[carol] > SEND ${list}`);
   const report = await carol.send(list);
-  tally.print(`[carol] the tracker's reply, saved to carol-info.txt:`);
+  tally.print(`[carol] the tracker's reply, saved to ${join(root, "carol-info.txt")}:`);
   for (const line of report.reply.trimEnd().split("\n")) tally.print(`          ${line}`);
   tally.outcomes("carol", { outcomes: report.outcomes, expected: { "missing.txt": "not-found" } });
   tally.print(`[carol] shared the new files: ${report.announced}`);
 }
 
-/** Dave, who only downloads, gets four files; one of alice's falls back to another holder. */
-async function daveGets(dave: TrackerClient, context: { folders: Folders; tally: Tally }): Promise<void> {
-  const { folders, tally } = context;
-  tally.print(`[dave] $ get hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`);
+/**
+ * Dave, who only downloads, gets four files; one of alice's falls back to
+ * another holder. Paced, his downloads are held to {@link PACED_RATE}, and
+ * on a terminal `board` shows them live.
+ */
+async function daveGets(
+  dave: TrackerClient,
+  context: { folders: Folders; tally: Tally; paced: boolean; board?: ProgressDisplay },
+): Promise<void> {
+  const { folders, tally, paced } = context;
+  const rate = paced ? ` --max-download-rate ${PACED_RATE / 1024 / 1024}M` : "";
+  await tally.step(
+    `[dave] $ get${rate} hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`,
+  );
   tally.print(`        (bob and carol both hold random 8MiB.bin now: it comes from both at once, chunk by chunk;`);
   tally.print(`         only alice holds notes.md, and she has stopped: that one fails, naming her)`);
+  if (paced) tally.print(`        (held to ${formatBytes(PACED_RATE)}/s, so that you can watch it arrive)`);
   const got = await sendAndFetch(dave, "hello.txt, table%2C with comma.csv, notes.md, random 8MiB.bin", {
     outDir: folders.dave,
     timeoutMs: 2_000,
+    limit: paced ? new RateLimit(PACED_RATE) : undefined,
+    board: context.board?.live ? context.board : undefined,
     onAttemptFailed: (name, a) => tally.print(`[dave] ${formatAttempt(name, a)}`),
   });
   tally.outcomes("dave", { outcomes: got.outcomes, expected: { "notes.md": "failed" } });
@@ -137,7 +197,7 @@ async function daveGets(dave: TrackerClient, context: { folders: Folders; tally:
 
 /** Dave, in relay mode, prints `hello.txt` from the first active peer that has it. */
 async function daveCats(dave: TrackerClient, tally: Tally): Promise<void> {
-  tally.print(`\n[dave] $ cat hello.txt   (relay mode: ask each active peer in turn)`);
+  await tally.step(`[dave] $ cat hello.txt   (relay mode: ask each active peer in turn)`);
   const chunks: Uint8Array[] = [];
   const relayed = await relayFile(dave, "hello.txt", {
     out: {
@@ -151,14 +211,16 @@ async function daveCats(dave: TrackerClient, tally: Tally): Promise<void> {
   });
   const text = new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
   for (const line of text.trimEnd().split("\n")) tally.print(`          ${line}`);
-  tally.print(`[dave] cat: ${relayed.size} bytes from ${relayed.from}`);
+  tally.print(`[dave] cat: ${formatBytes(relayed.size)} from ${relayed.from}`);
   tally.verified++;
 }
 
 /** Dave waits for `news.txt`, which nobody has until it appears in bob's watched folder. */
 async function daveWaits(dave: TrackerClient, context: { folders: Folders; tally: Tally }): Promise<void> {
   const { folders, tally } = context;
-  tally.print(`\n[dave] $ get --wait news.txt   (nobody has it yet: the tracker tells dave the moment someone does)`);
+  await tally.step(
+    `[dave] $ get --wait news.txt   (nobody has it yet: the tracker tells dave the moment someone does)`,
+  );
   const told = Promise.withResolvers<void>();
   const waiting = sendAndFetch(dave, "news.txt", {
     outDir: folders.dave,
@@ -183,13 +245,21 @@ class Tally {
   verified = 0;
   #problems: string[] = [];
   #print: (line: string) => void;
+  #pauseMs: number;
 
-  constructor(print: (line: string) => void) {
+  constructor(print: (line: string) => void, pacing: { pauseMs: number }) {
     this.#print = print;
+    this.#pauseMs = pacing.pauseMs;
   }
 
   print(line: string): void {
     this.#print(line);
+  }
+
+  /** Begins a step: a pause when paced, then a blank line and its `header`. */
+  async step(header: string): Promise<void> {
+    if (this.#pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#pauseMs));
+    this.#print(`\n${header}`);
   }
 
   /**

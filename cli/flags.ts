@@ -1,14 +1,16 @@
 /**
- * The command line's flags: one set for every role, each checked with a
+ * The command line's flags: which role takes which, each checked with a
  * message naming the flag, and the exit codes.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { isAbsolute, resolve } from "node:path";
 import { Limits, parseAddress } from "../protocol.ts";
-import { errorMessage, UsageError } from "../io/errors.ts";
+import { UsageError } from "../io/errors.ts";
 import { MAX_TIMER_MS } from "../io/clock.ts";
+import { shellWord } from "../io/words.ts";
 
 /** Exit codes. */
 export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -16,7 +18,7 @@ export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 /** The longest timeout a timer can hold, in whole seconds. */
 const MAX_TIMEOUT_S = Math.floor(MAX_TIMER_MS / 1000);
 
-/** Every flag of every role, checked; each role reads those it has. */
+/** Every flag of every role, checked; each role is given only its own (see {@link ROLE_FLAGS}). */
 export interface Flags {
   /** `--tracker HOST:PORT`. */
   tracker: string;
@@ -24,11 +26,11 @@ export interface Flags {
   host: string;
   /** `--port`: where to listen. */
   port: number;
-  /** `--dir`: the shared folder. */
+  /** `--dir`: the peer's shared folder, absolute (default `CWD/files`); `""` for the roles without `--dir`. */
   dir: string;
-  /** `--out`: where downloads land. */
+  /** `--out`, absolute: where downloads land. peer: `undefined` is the shared folder; get: default `CWD`. */
   out?: string;
-  /** `--info`: where the tracker's reply is saved. */
+  /** `--info`, absolute: where the tracker's reply is saved. peer: default `CWD/info.txt`; get: only when given. */
   info?: string;
   /** `--timeout`, in ms. */
   timeoutMs: number;
@@ -58,11 +60,15 @@ export interface Flags {
   waitSeconds: number;
   /** `--json`. */
   json: boolean;
+  /** get `--parts`: list the leftover part files of interrupted downloads in the `--out` folder. */
+  parts: boolean;
+  /** get `--clean`: discard them. */
+  clean: boolean;
   /** `--secret`, or `P2P_SECRET`. */
   secret?: string;
-  /** `--help`. */
+  /** `--help` (or `-h`). */
   help: boolean;
-  /** The arguments that are not flags: file names. */
+  /** The arguments that are not flags: file names (get and cat only). */
   names: string[];
 }
 
@@ -70,7 +76,7 @@ const OPTIONS = {
   tracker: { type: "string", default: "127.0.0.1:4444" },
   host: { type: "string", default: "0.0.0.0" },
   port: { type: "string" },
-  dir: { type: "string", default: "./files" },
+  dir: { type: "string", default: "files" },
   out: { type: "string" },
   info: { type: "string" },
   timeout: { type: "string", default: "10" },
@@ -87,12 +93,158 @@ const OPTIONS = {
   wait: { type: "boolean", default: false },
   "wait-timeout": { type: "string", default: "300" },
   json: { type: "boolean", default: false },
+  parts: { type: "boolean", default: false },
+  clean: { type: "boolean", default: false },
   secret: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-/** The name of every flag the command line takes (each role reads those it has; `--help` lists them). */
-export const FLAG_NAMES: readonly string[] = Object.keys(OPTIONS);
+/** A flag's name, without its dashes. */
+export type FlagName = keyof typeof OPTIONS;
+
+/** The name of every flag the command line takes (each role takes those {@link ROLE_FLAGS} gives it). */
+export const FLAG_NAMES: readonly FlagName[] = Object.keys(OPTIONS) as FlagName[];
+
+/** A role of the command line. */
+export type RoleName = "tracker" | "peer" | "get" | "cat" | "demo";
+
+/**
+ * The flags each role takes: those its command reads, nothing else, so that
+ * no flag is silently ignored. (`cat` takes no `--sources`: a relay reads
+ * the whole file from one peer at a time.)
+ */
+export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
+  tracker: [
+    "host",
+    "port",
+    "demote-after",
+    "idle-timeout",
+    "max-connections",
+    "max-per-address",
+    "stats-every",
+    "secret",
+    "help",
+  ],
+  peer: [
+    "dir",
+    "out",
+    "info",
+    "host",
+    "port",
+    "tracker",
+    "timeout",
+    "sources",
+    "max-upload-rate",
+    "max-uploads",
+    "max-connections",
+    "max-per-address",
+    "no-watch",
+    "max-download-rate",
+    "wait-timeout",
+    "json",
+    "secret",
+    "help",
+  ],
+  get: [
+    "out",
+    "info",
+    "wait",
+    "wait-timeout",
+    "tracker",
+    "timeout",
+    "sources",
+    "max-download-rate",
+    "json",
+    "parts",
+    "clean",
+    "secret",
+    "help",
+  ],
+  cat: ["tracker", "timeout", "secret", "help"],
+  demo: ["help"],
+};
+
+/** The roles that take file names after their flags; the others take no argument but flags. */
+const TAKES_NAMES: readonly RoleName[] = ["get", "cat"];
+
+/** With `--parts` or `--clean`, get touches only the `--out` folder: these are all the flags that then apply. */
+const PARTS_FLAGS: readonly FlagName[] = ["out", "parts", "clean"];
+
+/** What follows each flag that takes a value, in the messages (as in `--help`). */
+const VALUE_NAMES: Partial<Record<FlagName, string>> = {
+  tracker: "HOST:PORT",
+  host: "HOST",
+  port: "PORT",
+  dir: "DIR",
+  out: "DIR",
+  info: "FILE",
+  timeout: "SECONDS",
+  sources: "N",
+  "max-upload-rate": "R",
+  "max-download-rate": "R",
+  "demote-after": "N",
+  "idle-timeout": "S",
+  "max-connections": "N",
+  "max-per-address": "N",
+  "max-uploads": "N",
+  "stats-every": "S",
+  "wait-timeout": "S",
+  secret: "S",
+};
+
+/** Options of {@link parseFlags}. */
+export interface ParseFlagsOptions {
+  /** The role whose flags these are: it takes only its own ({@link ROLE_FLAGS}). */
+  role: RoleName;
+  /** The role's port when `--port` is not given. */
+  port: number;
+  /** The secret when `--secret` is not given (from `P2P_SECRET`). Default: none. */
+  secret?: string;
+  /**
+   * The folder relative paths (`--dir`, `--out`, `--info` and their
+   * defaults) are resolved against: where the user typed the command
+   * (`deno task` runs in the project's folder and passes that one as
+   * `INIT_CWD`). Default: `Deno.cwd()`.
+   */
+  cwd?: string;
+}
+
+/** Edit distance between `a` and `b`, a swap of two neighbours counting as one edit (`prot` → `port`: 1). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The word of `candidates` closest to `word`, if it is close: at most one
+ * edit for a word of up to five letters, then one more per three letters,
+ * at most three. The first of equally close ones wins.
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const most = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  let best: string | undefined;
+  let bestDistance = most + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(words: readonly string[]): string {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+}
 
 /** How a number flag is read. */
 interface NumberSpec {
@@ -108,56 +260,214 @@ interface NumberSpec {
   says: string;
 }
 
-/** Reads `--flag value` as a number within `spec`, or throws a usage error naming the flag and the value. */
-function numberFlag(flag: string, text: string, spec: NumberSpec): number {
+/**
+ * Reads `--flag value` as a number within `spec`, or throws a usage error
+ * naming the flag and the value. Only plain decimals are numbers here:
+ * `1e3`, `0x10`, `+5`, ` 5` and `Infinity` are refused, though
+ * JavaScript's `Number` reads them, since `--timeout 1e3` is more likely a
+ * slip than a wish for 1000 seconds, and `--help` shows only decimals.
+ */
+function numberFlag(flag: FlagName, text: string, spec: NumberSpec): number {
   const value = Number(text);
-  const wellFormed = spec.whole ? /^\d+$/.test(text) : text.trim() !== "" && Number.isFinite(value);
+  const wellFormed = (spec.whole ? /^\d+$/ : /^(?:\d+(?:\.\d*)?|\.\d+)$/).test(text);
   if (wellFormed && (value >= spec.min && value <= spec.max || spec.zero && value === 0)) return value;
-  throw new UsageError(`--${flag} must be ${spec.says}, got ${text}`);
+  throw new UsageError(`--${flag} must be ${spec.says}, got ${shellWord(text)}`);
 }
 
-/** Reads `R`, `RK`, `RM` or `RG` (powers of 1024) as bytes per second, for `flag`. */
+/** The units of a rate: K, M and G are powers of 1024, with or without `B` or `iB` after them. */
+const RATE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/**
+ * Reads a rate for `flag` (`--max-upload-rate`, `--max-download-rate`) as
+ * bytes per second: a number, whole or decimal, then optionally `K`, `M` or
+ * `G` (any case: all powers of 1024), then optionally `B` or `iB`. So `10M`,
+ * `10m`, `10MB` and `10MiB` are all 10485760; `1.5G` and `1048576` work too.
+ * A lowercase `b` (bits) is refused rather than read as bytes.
+ */
 export function parseRate(text: string, flag = "--max-upload-rate"): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
-  const units: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
-  const rate = m ? Math.floor(Number(m[1]) * units[m[2].toUpperCase()]) : NaN;
-  if (!(rate >= 1 && rate <= Number.MAX_SAFE_INTEGER)) {
-    throw new UsageError(`${flag} must be bytes per second like 500K or 2M, got ${text}`);
+  const m = /^(\d+(?:\.\d+)?)(?:([KMG])(i?B)?)?$/i.exec(text);
+  const bytes = m !== null && (m[3] === undefined || m[3].endsWith("B"));
+  if (bytes && Number(m[1]) === 0) {
+    const what = flag.includes("upload") ? "upload" : "download";
+    throw new UsageError(`${flag} ${shellWord(text)} would stop every ${what}; leave the flag out for no limit`);
   }
-  return rate;
+  const rate = bytes ? Math.floor(Number(m[1]) * RATE_UNITS[(m[2] ?? "").toUpperCase()]) : NaN;
+  if (rate >= 1 && rate <= Number.MAX_SAFE_INTEGER) return rate;
+  const bits = m !== null && !bytes ? " (b is bits: write B for bytes)" : "";
+  throw new UsageError(
+    `${flag} must be bytes per second like 10M, 512K or 1048576 (K, M, G: powers of 1024), got ${
+      shellWord(text)
+    }${bits}`,
+  );
+}
+
+/** A token of `parseArgs` that is a flag. */
+interface OptionToken {
+  name: string;
+  rawName: string;
+  index: number;
+  value?: string;
+  inlineValue?: boolean;
+}
+
+/** True when `arg` is a flag of any role (`--json`, `--port=1`, `-h`): then it is not the value of the flag before. */
+function isFlag(arg: string): boolean {
+  const name = arg.startsWith("--") ? arg.slice(2).split("=")[0] : undefined;
+  return arg === "-h" || name !== undefined && Object.hasOwn(OPTIONS, name);
 }
 
 /**
- * Reads a role's arguments: `defaults.port` is the role's port when
- * `--port` is not given, `defaults.secret` the secret when `--secret` is not.
- * Throws a `UsageError` naming the first bad flag.
+ * Checks one flag as typed against `role`: known, the role's own, with a
+ * value if it takes one (a value starting with `-`, like `-1`, is its value
+ * and checked as such), none if it is a switch. `given` collects each flag
+ * given with its value (`""` for a switch).
  */
-export function parseFlags(args: string[], defaults: { port: number; secret?: string }): Flags {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
+function checkToken(token: OptionToken, args: readonly string[], role: RoleName, given: Map<FlagName, string>): void {
+  const own = ROLE_FLAGS[role];
+  const arg = args[token.index];
+  if (!Object.hasOwn(OPTIONS, token.name)) {
+    // `-port` reads as -p -o -r -t; the word typed is what the message names.
+    const typed = arg.startsWith("--") ? token.rawName : arg.split("=")[0];
+    const near = closest(typed.replace(/^--?/, ""), own);
+    throw new UsageError(`unknown flag ${typed}${near ? ` (did you mean --${near}?)` : ""}`);
   }
-  const v = parsed.values;
-  const text = (flag: keyof typeof v) => v[flag] as string;
+  const name = token.name as FlagName;
+  if (!own.includes(name)) {
+    const takers = (Object.keys(ROLE_FLAGS) as RoleName[]).filter((r) => ROLE_FLAGS[r].includes(name));
+    throw new UsageError(
+      `--${name} is not a ${role} flag (${listed(takers)} ${takers.length > 1 ? "take" : "takes"} it)`,
+    );
+  }
+  if (OPTIONS[name].type === "boolean") {
+    if (token.inlineValue) {
+      throw new UsageError(`--${name} takes no value, got ${shellWord(arg)}; write --${name} alone`);
+    }
+    given.set(name, "");
+    return;
+  }
+  const form = `--${name} ${VALUE_NAMES[name]}`;
+  if (token.value === undefined) throw new UsageError(`--${name} needs a value (${form})`);
+  if (!token.inlineValue && isFlag(token.value)) {
+    throw new UsageError(
+      `--${name} needs a value (${form}), got the flag ${token.value}; for a value starting with a dash write --${name}=VALUE`,
+    );
+  }
+  const before = given.get(name);
+  if (before !== undefined) {
+    throw new UsageError(`--${name} given twice (${shellWord(before)}, then ${shellWord(token.value)}); give it once`);
+  }
+  given.set(name, token.value);
+}
+
+/** Refuses the arguments that are not flags, for a role that takes none, saying what they likely meant. */
+function refuseArguments(role: RoleName, positionals: readonly string[]): void {
+  const shown = positionals.map(shellWord).join(" ");
+  const own = ROLE_FLAGS[role];
+  const only = own.length > 1 ? `the ${role} takes flags only` : `the ${role} takes no argument`;
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments ${shown} (${only})`);
+  const [arg] = positionals;
+  const meant = /^\d+$/.test(arg) && Number(arg) <= 65_535 && own.includes("port")
+    ? `did you mean --port ${arg}?`
+    : own.includes("dir")
+    ? `did you mean --dir ${shown}?`
+    : only;
+  throw new UsageError(`unexpected argument ${shown} (${meant})`);
+}
+
+/** Get's checks of flags that depend on one another. */
+function checkGet(given: ReadonlySet<FlagName>, positionals: readonly string[]): void {
+  if (given.has("parts") && given.has("clean")) {
+    throw new UsageError("--parts and --clean go one at a time: --parts lists the leftovers, --clean discards them");
+  }
+  const mode = given.has("parts") ? "parts" : given.has("clean") ? "clean" : undefined;
+  if (mode !== undefined) {
+    const does = mode === "parts" ? "lists" : "discards";
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `--${mode} takes no file name, got ${positionals.map(shellWord).join(" ")}; ` +
+          `it ${does} the leftovers of every interrupted download in the --out folder`,
+      );
+    }
+    const stray = [...given].find((flag) => !PARTS_FLAGS.includes(flag));
+    if (stray !== undefined) {
+      throw new UsageError(
+        `--${stray} does not apply to --${mode}, which looks only at the --out folder; leave it out`,
+      );
+    }
+  }
+  if (given.has("wait-timeout") && !given.has("wait")) {
+    throw new UsageError("--wait-timeout only applies with --wait; add --wait, or leave --wait-timeout out");
+  }
+}
+
+/**
+ * Reads `args`, the arguments after the role's name, as `options.role`'s
+ * flags (then file names, for get and cat). Throws a `UsageError` naming
+ * the first problem: a flag unknown or of another role, a missing or bad
+ * value, a flag given twice, an argument the role does not take. With
+ * `--help` (or `-h`) anywhere nothing else is checked, since nothing is
+ * going to run: the result has `help` set and every other field at its
+ * default.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const flags = parseFlags(["--port", "5609", "--dir", "p6"], { role: "peer", port: 5555, cwd: "/home/me" });
+ * assert.equal(flags.port, 5609);
+ * assert.equal(flags.dir, "/home/me/p6");
+ * assert.throws(() => parseFlags(["--dir", "x"], { role: "tracker", port: 4444 }), /not a tracker flag/);
+ * ```
+ */
+export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
+  const { role } = options;
+  // Not strict: the checks below name each problem in our words, and a value
+  // starting with a dash (`--timeout -1`) stays the flag's value.
+  const { values: v, positionals, tokens } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: OPTIONS,
+  });
+  const flagTokens = tokens.filter((t) => t.kind === "option");
+  if (flagTokens.some((t) => t.name === "help")) return { ...parseFlags([], options), help: true };
+  const given = new Map<FlagName, string>();
+  for (const token of flagTokens) checkToken(token, args, role, given);
+  if (positionals.length > 0 && !TAKES_NAMES.includes(role)) refuseArguments(role, positionals);
+  if (role === "get") checkGet(new Set(given.keys()), positionals);
+
+  const text = (flag: FlagName) => v[flag] as string;
   const seconds = (flag: "timeout" | "idle-timeout" | "stats-every", min: number, zero = false) => {
     const says = zero ? `0 or seconds up to ${MAX_TIMEOUT_S}` : `seconds from ${min} to ${MAX_TIMEOUT_S}`;
     return Math.round(numberFlag(flag, text(flag), { min, max: MAX_TIMEOUT_S, zero, says }) * 1000);
   };
-  const count = (flag: "sources" | "demote-after" | "max-connections" | "max-per-address" | "max-uploads", min = 1) =>
+  const count = (flag: "demote-after" | "max-connections" | "max-per-address" | "max-uploads", min = 1) =>
     numberFlag(flag, text(flag), { min, max: 1_000_000, whole: true, says: `${min}-1000000` });
   const rate = (flag: "max-upload-rate" | "max-download-rate") =>
-    v[flag] === undefined ? undefined : parseRate(v[flag], `--${flag}`);
+    v[flag] === undefined ? undefined : parseRate(text(flag), `--${flag}`);
+  // Relative paths are the user's, typed where they stand: resolved against that folder now, so that
+  // every later message shows the whole path. Only the roles with paths need the folder at all.
+  const own = ROLE_FLAGS[role];
+  const takesPaths = own.includes("dir") || own.includes("out") || own.includes("info");
+  const cwd = takesPaths ? options.cwd ?? Deno.cwd() : "";
+  const path = (flag: "dir" | "out" | "info", fallback?: string) => {
+    const typed = v[flag] as string | undefined;
+    if (typed === "") throw new UsageError(`--${flag} must name a ${flag === "info" ? "file" : "folder"}, got ''`);
+    const chosen = typed ?? fallback;
+    return chosen === undefined ? undefined : isAbsolute(chosen) ? chosen : resolve(cwd, chosen);
+  };
   const flags: Flags = {
-    tracker: v.tracker,
-    host: v.host,
+    tracker: text("tracker"),
+    host: text("host"),
     port: v.port === undefined
-      ? defaults.port
-      : numberFlag("port", v.port, { min: 0, max: 65_535, whole: true, says: "0-65535" }),
-    dir: v.dir,
-    out: v.out,
-    info: v.info,
+      ? options.port
+      : numberFlag("port", text("port"), { min: 0, max: 65_535, whole: true, says: "0-65535" }),
+    dir: own.includes("dir") ? path("dir", text("dir")) ?? "" : "",
+    // get saves into the folder the command was typed in; a peer into its shared folder (undefined).
+    out: own.includes("out") ? path("out", role === "get" ? "." : undefined) : undefined,
+    // A peer always keeps the tracker's last reply; get only when asked.
+    info: own.includes("info") ? path("info", role === "peer" ? "info.txt" : undefined) : undefined,
     timeoutMs: seconds("timeout", 0.001),
     sources: numberFlag("sources", text("sources"), { min: 1, max: 64, whole: true, says: "1-64" }),
     maxUploadRate: rate("max-upload-rate"),
@@ -174,23 +484,27 @@ export function parseFlags(args: string[], defaults: { port: number; secret?: st
     maxUploads: count("max-uploads"),
     statsEveryMs: seconds("stats-every", 0.01, true),
     watch: !v["no-watch"],
-    wait: v.wait,
+    wait: v.wait === true,
     waitSeconds: numberFlag("wait-timeout", text("wait-timeout"), {
       min: 1,
       max: Limits.MAX_WAIT_SECONDS,
       whole: true,
       says: `whole seconds from 1 to ${Limits.MAX_WAIT_SECONDS}`,
     }),
-    json: v.json,
-    secret: v.secret ?? defaults.secret,
-    help: v.help,
-    names: parsed.positionals,
+    json: v.json === true,
+    parts: v.parts === true,
+    clean: v.clean === true,
+    secret: (v.secret as string | undefined) ?? options.secret,
+    help: false,
+    names: positionals,
   };
+  if (v.host === "") throw new UsageError("--host must be an address to listen on, like 0.0.0.0 or 127.0.0.1, got ''");
+  if (v.secret === "") throw new UsageError("--secret must not be empty; leave it out for no secret");
   // Checked last, as it always was: with several bad flags, the one named is the same as before.
   try {
-    parseAddress(v.tracker);
+    parseAddress(text("tracker"));
   } catch {
-    throw new UsageError(`--tracker must be HOST:PORT, got ${v.tracker}`);
+    throw new UsageError(`--tracker must be HOST:PORT, got ${shellWord(text("tracker"))}`);
   }
   return flags;
 }

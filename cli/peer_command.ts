@@ -1,12 +1,15 @@
 /**
- * `deno task peer`: shares a folder, serves it, and takes commands at a
- * prompt (or on standard input) until `QUIT`, SIGINT or SIGTERM.
+ * `deno task peer`: shares a folder (creating it if it does not exist),
+ * serves it, says who can reach it, and takes commands at a prompt (or on
+ * standard input) until `QUIT`, SIGINT or SIGTERM; then says what stopping
+ * waits for, and when it has stopped.
  *
  * @module
  */
 
-import { formatAddress } from "../protocol.ts";
-import { Peer } from "../peer.ts";
+import { formatAddress, Timeouts } from "../protocol.ts";
+import { errorMessage, LocalError, localError } from "../io/errors.ts";
+import { Peer, type Sending } from "../peer.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { hashingReporter } from "./printers.ts";
 import { Prompt } from "./prompt.ts";
@@ -20,6 +23,9 @@ export async function runPeer(flags: Flags): Promise<number> {
   using out = new ProgressDisplay(screenOf(Deno.stdout));
   const hashing = hashingReporter(out);
   const stop = untilSignal();
+  let signalled: string | undefined;
+  stop.promise.then((signal) => signalled = signal);
+  const created = await createFolder(flags.dir);
   const starting = Peer.start({
     secret,
     tracker: flags.tracker,
@@ -27,7 +33,7 @@ export async function runPeer(flags: Flags): Promise<number> {
     port: flags.port,
     dir: flags.dir,
     out: flags.out,
-    infoPath: flags.info ?? "info.txt",
+    infoPath: flags.info,
     timeoutMs: flags.timeoutMs,
     sources: flags.sources,
     maxUploadRate: flags.maxUploadRate,
@@ -39,22 +45,96 @@ export async function runPeer(flags: Flags): Promise<number> {
     hashCache: true,
     onEvent: (e) => e.type === "hashing" ? hashing(e) : out.log(formatPeerEvent(e)),
     onError: (e) => console.error("error:", e),
-    onListening: (addr) => out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`),
+    onListening: (addr, folder) => {
+      out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`);
+      if (created) out.log(`created the shared folder ${folder.path} (empty)`);
+      out.log(exposure(addr, folder.path, secret !== undefined));
+    },
   });
   const peer = await Promise.race([starting, stop.promise.then(() => null)]);
-  if (peer === null) return Exit.OK;
-  out.log(`shared ${peer.folder.entries().length} files from ${peer.folder.path}`);
+  if (peer === null) {
+    out.log(`${signalled}: stopping before the peer had started`);
+    out.log("stopped");
+    return Exit.OK;
+  }
+  const count = peer.folder.entries().length;
+  out.log(`shared ${count} ${count === 1 ? "file" : "files"} from ${peer.folder.path}`);
   if (secret) out.log("dealing only with parties that know the secret; traffic encrypted");
   if (flags.watch) out.log("watching the folder: files added, changed or removed are announced");
   for (const skipped of peer.folder.skipped) out.log(`not shared: ${skipped}`);
-  const prompt = new Prompt(peer, { flags, out });
-  const quit = await Promise.race([prompt.run(), stop.promise.then(() => true)]);
+  const prompt = new Prompt(peer, { flags, out, stopped: stop.promise });
+  // What ended the prompt (QUIT, Ctrl-C, Ctrl-D, a signal); false at the end of piped input: serve until a signal.
+  const quit = await prompt.run();
+  if (quit) {
+    signalled ??= quit; // the stopping line names it
+    stop.stopping(); // from now on a signal stops at once
+  }
   if (!quit) await stop.promise;
+  out.log(stopping(signalled ?? "QUIT", peer.server.sending()));
   try {
     // Still listening while it closes: a second signal exits at once instead of waiting for uploads.
     await peer.close();
   } finally {
     stop.cancel();
   }
+  out.log("stopped");
   return Exit.OK;
+}
+
+/**
+ * Creates the shared folder `dir` when nothing is there (it is then an
+ * empty shared folder and where downloads land); true if it did. Anything
+ * already there is left to `Peer.start`, which says when it is not a folder.
+ */
+async function createFolder(dir: string): Promise<boolean> {
+  try {
+    await Deno.lstat(dir);
+    return false;
+  } catch (error) {
+    // Not there, or a part of the path is a file (creating it says so); anything else, Peer.start says.
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) return false;
+  }
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    return true;
+  } catch (error) {
+    const what = `cannot create the shared folder ${dir}`;
+    const told = localError(what, error, { flag: "--dir" });
+    // A part of the path that is a file, say: no hint of localError's fits, the flag still does.
+    if (told.message.includes("--dir")) throw told;
+    throw new LocalError(`${what}: ${errorMessage(error)}; choose another --dir`, { cause: error });
+  }
+}
+
+/**
+ * Who can download what this peer shares, said once as it starts listening:
+ * the whole network by default (`0.0.0.0`), one address, or only this
+ * machine; with a secret, only parties that know it.
+ */
+function exposure(addr: Deno.NetAddr, path: string, secret: boolean): string {
+  const what = `the files in ${path}`;
+  const loopback = /^127\./.test(addr.hostname) || addr.hostname === "::1";
+  if (loopback) return `only this machine can download ${what}${secret ? ", and only with the secret" : ""}`;
+  const anyAddress = addr.hostname === "0.0.0.0" || addr.hostname === "::";
+  const who = anyAddress
+    ? `anyone who can reach this machine on port ${addr.port}`
+    : `anyone who can reach ${formatAddress(addr.hostname, addr.port)}`;
+  if (secret) return `${who} and knows the secret can download ${what}`;
+  return `${who} can download ${what}; --host 127.0.0.1 keeps them to this machine`;
+}
+
+/**
+ * `SIGTERM: stopping; 1 upload under way gets up to 10 s to finish what it
+ * is sending (big.bin to 127.0.0.1:50123); SIGINT or SIGTERM again stops at
+ * once`, or `SIGTERM: stopping; no upload under way`.
+ */
+function stopping(why: string, sending: Sending[]): string {
+  if (sending.length === 0) return `${why}: stopping; no upload under way`;
+  const shown = sending.slice(0, 3).map((u) => `${u.name} to ${u.to}`);
+  if (sending.length > 3) shown.push(`${sending.length - 3} more`);
+  const [uploads, get, they] = sending.length === 1
+    ? ["1 upload under way", "gets", "it is"]
+    : [`${sending.length} uploads under way`, "get", "they are"];
+  const grace = `up to ${Timeouts.SHUTDOWN_GRACE_MS / 1000} s to finish what ${they} sending`;
+  return `${why}: stopping; ${uploads} ${get} ${grace} (${shown.join(", ")}); SIGINT or SIGTERM again stops at once`;
 }

@@ -37,11 +37,25 @@ export async function secretOf(text: string | undefined): Promise<Secret | undef
   return await Secret.from(text);
 }
 
+/** What {@link untilSignal} gives. */
+export interface SignalStop {
+  /** Resolves with the signal's name (`SIGINT`, `SIGTERM`) on the first one. */
+  promise: Promise<string>;
+  /**
+   * Says that stopping has begun for another reason (`QUIT` typed, say):
+   * from now on any signal exits at once, as a second one does.
+   */
+  stopping: () => void;
+  /** Removes the listeners. */
+  cancel: () => void;
+}
+
 /**
  * Resolves on the first SIGINT or SIGTERM, so that the caller can shut down
- * cleanly; a second signal exits at once. `cancel` removes the listeners.
+ * cleanly; a second signal (or any, once {@link SignalStop.stopping} was
+ * called) exits at once with 1. `cancel` removes the listeners.
  */
-export function untilSignal(): { promise: Promise<string>; cancel: () => void } {
+export function untilSignal(): SignalStop {
   const { promise, resolve } = Promise.withResolvers<string>();
   let received = false;
   const handler = (signal: "SIGINT" | "SIGTERM") => () => {
@@ -52,5 +66,5 @@ export function untilSignal(): { promise: Promise<string>; cancel: () => void } 
   const handlers = (["SIGINT", "SIGTERM"] as const).map((signal) => [signal, handler(signal)] as const);
   for (const [signal, h] of handlers) Deno.addSignalListener(signal, h);
   const cancel = () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h));
-  return { promise, cancel };
+  return { promise, stopping: () => void (received = true), cancel };
 }

@@ -1,9 +1,10 @@
 /**
  * Progress on a terminal: one live line per running transfer (name, bytes,
  * percent, speed, time left, sources in use), redrawn a few times a second
- * below the lines already printed; a finished transfer leaves only its
- * result line. When the output is not a terminal nothing live is drawn and
- * no control character is written: result lines only.
+ * below the lines already printed, and under them the prompt line being
+ * typed, if any (with the cursor where the typing is); a finished transfer
+ * leaves only its result line. When the output is not a terminal nothing
+ * live is drawn and no control character is written: result lines only.
  *
  * @module
  */
@@ -67,7 +68,8 @@ export function formatProgressLine(t: Transfer, view: { speed: number; columns: 
   const eta = `ETA ${bytesPerSecond > 0 ? formatDuration((t.size - t.bytes) / bytesPerSecond) : "--"}`;
   const sources = `${t.sources} source${t.sources === 1 ? "" : "s"}`;
   const barWidth = 12;
-  const bar = `[${"#".repeat(Math.round(fraction * barWidth)).padEnd(barWidth, "-")}]`;
+  // Floor, as the percent: the bar is full only when the transfer is whole.
+  const bar = `[${"#".repeat(Math.floor(fraction * barWidth)).padEnd(barWidth, "-")}]`;
   // Code points, not UTF-16 units: shortening must not cut a character in two.
   const name = Array.from(t.name);
   // Drop what does not fit, least useful first: the bar, sources, ETA, speed, amount.
@@ -90,16 +92,30 @@ export const MAX_LIVE_LINES = 10;
 /** No byte for this long: the speed shows 0 and the ETA `--`. */
 const STALLED_MS = 3_000;
 
+/** Speed samples are taken at least this far apart (a shorter span measures the event loop, not the transfer). */
+const SAMPLE_MS = 100;
+
 interface Live {
   transfer: Transfer;
-  /** Smoothed bytes per second. */
-  speed: number;
+  /** When it began, and so when its bytes began to come. */
+  begunAt: number;
+  /** Smoothed bytes per second over the samples; `undefined` before the first sample. */
+  speed: number | undefined;
+  /** The last sample (or the first look): bytes then, and when. */
   lastBytes: number;
   lastAt: number;
   /** When the bytes last moved. */
   movedAt: number;
-  startedAt: number;
-  startBytes: number;
+  /** Looked at once: bytes found by then (resumed from an earlier run, say) are kept out of the samples. */
+  looked: boolean;
+}
+
+/** What the prompt line shows: its text (at most the width less one) and the column the cursor stands in, from 0. */
+export interface PromptView {
+  /** The whole line, the prompt included, at most `columns - 1` columns wide. */
+  text: string;
+  /** The column the cursor goes to, from 0. */
+  cursor: number;
 }
 
 /** Options of {@link ProgressDisplay}. */
@@ -113,15 +129,23 @@ export interface DisplayOptions {
 /**
  * The live area under the printed lines. Every line printed while it runs
  * must go through {@link ProgressDisplay.log}, so that it lands above the
- * live lines instead of through them.
+ * live lines (and the prompt line) instead of through them.
+ *
+ * The area is the live lines, each ended by a line feed, then the prompt
+ * line, if one is set, with no line feed: the cursor stays in it, where the
+ * typing is. To clear the area the cursor goes to the start of the prompt
+ * line, up over the live lines, and everything below is erased.
  */
 export class ProgressDisplay implements TransferBoard, Disposable {
   #screen: Screen;
   #now: () => number;
   #live = new Set<Live>();
   #status: string | undefined;
-  /** Lines of the live area now on the screen. */
+  /** Live lines now on the screen, each ended by a line feed. */
   #drawn = 0;
+  /** The cursor is in a prompt line drawn below them. */
+  #promptDrawn = false;
+  #prompt: ((columns: number) => PromptView) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #intervalMs: number;
 
@@ -140,7 +164,15 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     const transfer: Transfer = { name, size, bytes: 0, sources: 0 };
     if (!this.#screen.isTerminal) return transfer;
     const now = this.#now();
-    this.#live.add({ transfer, speed: 0, lastBytes: 0, lastAt: now, movedAt: now, startedAt: now, startBytes: -1 });
+    this.#live.add({
+      transfer,
+      begunAt: now,
+      speed: undefined,
+      lastBytes: 0,
+      lastAt: now,
+      movedAt: now,
+      looked: false,
+    });
     this.#timer ??= setInterval(() => this.draw(), this.#intervalMs);
     return transfer;
   }
@@ -156,6 +188,25 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     if (!this.#screen.isTerminal) return;
     this.#status = text;
     this.draw();
+  }
+
+  /**
+   * Sets the prompt line, drawn at the bottom of the area by `render` (given
+   * the width in columns), or with `undefined` takes it away. Terminal only:
+   * elsewhere nothing is drawn.
+   */
+  setPrompt(render: ((columns: number) => PromptView) | undefined): void {
+    if (!this.#screen.isTerminal) return;
+    this.#screen.write(this.#clear());
+    this.#prompt = render;
+    this.#screen.write(this.#area());
+  }
+
+  /** Draws the prompt line again after its text or cursor changed; the live lines stay as they are. */
+  promptChanged(): void {
+    if (!this.#screen.isTerminal || !this.#prompt) return;
+    if (!this.#promptDrawn) return this.draw();
+    this.#screen.write(`\r${this.#promptLine()}`);
   }
 
   /**
@@ -181,7 +232,17 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     this.#screen.write(this.#clear() + line + "\n" + this.#area());
   }
 
-  /** The live lines as they would be drawn now (speeds updated). */
+  /**
+   * The live lines as they would be drawn now (speeds updated), without
+   * the prompt line.
+   *
+   * The speed of a transfer is smoothed over samples at least
+   * {@link SAMPLE_MS} apart, counted from the first look at it, so that what
+   * was there at once (resumed from an earlier run) is not taken for speed.
+   * Until the first sample it is the average since the transfer began: a
+   * first look that comes late (a busy event loop, a fast transfer) must not
+   * show a transfer that moved 100 MiB as `0 B/s`.
+   */
   render(): string[] {
     const now = this.#now();
     const columns = this.#screen.columns();
@@ -193,24 +254,24 @@ export class ProgressDisplay implements TransferBoard, Disposable {
         break;
       }
       const t = live.transfer;
-      if (live.startBytes < 0) {
-        // What was there before the first look (resumed from an earlier run) is not speed.
-        live.startBytes = live.lastBytes = t.bytes;
-        live.lastAt = live.startedAt = live.movedAt = now;
+      if (!live.looked) {
+        live.looked = true;
+        live.lastBytes = t.bytes;
+        live.lastAt = live.movedAt = now;
       }
       const elapsed = now - live.lastAt;
-      if (elapsed >= 100) {
+      if (elapsed >= SAMPLE_MS) {
         const instant = (t.bytes - live.lastBytes) * 1000 / elapsed;
         if (t.bytes !== live.lastBytes) live.movedAt = now;
         // Stalled for STALLED_MS: 0 (and no ETA), not a speed that only shrinks.
         if (now - live.movedAt >= STALLED_MS) live.speed = 0;
-        else live.speed = live.speed === 0 ? instant : 0.7 * live.speed + 0.3 * instant;
+        else live.speed = !live.speed ? instant : 0.7 * live.speed + 0.3 * instant;
         live.lastBytes = t.bytes;
         live.lastAt = now;
       }
-      const average = now > live.startedAt ? (t.bytes - live.startBytes) * 1000 / (now - live.startedAt) : 0;
+      const average = now > live.begunAt ? t.bytes * 1000 / (now - live.begunAt) : 0;
       const stalled = now - live.movedAt >= STALLED_MS;
-      lines.push(formatProgressLine(t, { speed: stalled ? 0 : live.speed || average, columns }));
+      lines.push(formatProgressLine(t, { speed: stalled ? 0 : live.speed ?? average, columns }));
     }
     if (this.#status !== undefined) lines.push(this.#status.slice(0, Math.max(20, columns - 1)));
     return lines;
@@ -222,18 +283,30 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     this.#screen.write(this.#clear() + this.#area());
   }
 
-  /** Moves to the top of the live area and clears it. */
+  /** Moves to the top of the live area and clears it (the prompt line too). */
   #clear(): string {
-    if (this.#drawn === 0) return ""; // nothing drawn: leave the line (a prompt, say) alone
-    const up = `\x1b[${this.#drawn}F\x1b[J`;
+    if (this.#drawn === 0 && !this.#promptDrawn) return ""; // nothing drawn: leave the line alone
+    // ESC[nF goes to the start of the line n up (n = 0 means 1 to a terminal: not written then).
+    const up = this.#drawn > 0 ? `\x1b[${this.#drawn}F\x1b[J` : "\r\x1b[J";
     this.#drawn = 0;
+    this.#promptDrawn = false;
     return up;
   }
 
+  /** The live lines, then the prompt line. */
   #area(): string {
-    const lines = this.render();
-    this.#drawn = lines.length;
-    return lines.map((l) => l + "\n").join("");
+    const live = this.render();
+    this.#drawn = live.length;
+    const text = live.map((l) => l + "\n").join("");
+    if (!this.#prompt) return text;
+    this.#promptDrawn = true;
+    return text + this.#promptLine();
+  }
+
+  /** The prompt line from its start: its text, the rest of the line erased, the cursor put in place. */
+  #promptLine(): string {
+    const { text, cursor } = this.#prompt!(this.#screen.columns());
+    return `${text}\x1b[K\x1b[${cursor + 1}G`;
   }
 
   #idle(): void {
@@ -242,12 +315,13 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     this.#timer = undefined;
   }
 
-  /** Clears the live area and stops redrawing. */
+  /** Clears the live area (and the prompt line) and stops redrawing. */
   close(): void {
     this.#live.clear();
     this.#status = undefined;
+    this.#prompt = undefined;
     this.#idle();
-    if (this.#screen.isTerminal && this.#drawn > 0) this.#screen.write(this.#clear());
+    if (this.#screen.isTerminal) this.#screen.write(this.#clear());
   }
 
   [Symbol.dispose](): void {

@@ -6,8 +6,12 @@
  */
 
 import { formatStats } from "../protocol.ts";
-import type { Attempt, FileOutcome, PeerEvent, SourceReport } from "../peer.ts";
+import { errorMessage } from "../io/errors.ts";
+import { formatBytes } from "../io/words.ts";
+import type { Attempt, Failure, FileOutcome, PeerEvent, SourceReport } from "../peer.ts";
 import type { TrackerEvent } from "../tracker.ts";
+
+export { formatBytes };
 
 /** `attempt NAME from HOLDER failed: CODE message` */
 export function formatAttempt(name: string, a: Attempt): string {
@@ -15,26 +19,38 @@ export function formatAttempt(name: string, a: Attempt): string {
 }
 
 /**
- * `saved NAME (N bytes) from HOLDER -> PATH`, `have NAME already …`, or
- * `failed NAME: reason [CODE from HOLDER; …]`. A file that came from several
- * holders, or resumed an earlier run, gets one more line per holder.
+ * `saved NAME (96 B) from HOLDER -> PATH`, `have NAME already …`, or
+ * `failed NAME: reason [CODE from HOLDER; …]`: sizes in units
+ * ({@link formatBytes}); `--json` keeps the exact counts. A file that came
+ * from several holders, or resumed an earlier run, gets one more line per
+ * holder.
  */
 export function formatOutcome(o: FileOutcome): string {
-  if (o.ok && o.result.from === "here") return `have ${o.name} already (${o.result.size} bytes) at ${o.result.path}`;
+  if (o.ok && o.result.from === "here") {
+    return `have ${o.name} already (${formatBytes(o.result.size)}) at ${o.result.path}`;
+  }
   if (o.ok) {
     const { result } = o;
     const delivered = result.sources.filter((s) => s.bytes > 0);
-    const resumed = result.resumed > 0 ? `, ${result.resumed} resumed from an earlier run` : "";
+    const resumed = result.resumed > 0 ? `, ${formatBytes(result.resumed)} resumed from an earlier run` : "";
     // From one holder: one line (failed tries were told as they happened).
     if (delivered.length <= 1 && !resumed) {
-      return `saved ${o.name} (${result.size} bytes) from ${result.from} -> ${result.path}`;
+      return `saved ${o.name} (${formatBytes(result.size)}) from ${result.from} -> ${result.path}`;
     }
     const from = plural(delivered.length, "source");
-    const head = `saved ${o.name} (${result.size} bytes${resumed}) from ${from} -> ${result.path}`;
+    const head = `saved ${o.name} (${formatBytes(result.size)}${resumed}) from ${from} -> ${result.path}`;
     return [head, ...result.sources.map(formatSource)].join("\n");
   }
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
   return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;
+}
+
+/**
+ * The outcome of a name asked for whose download never began, because the
+ * run failed first (`error`: the tracker could not be reached, say).
+ */
+export function notStarted(name: string, error: unknown): Failure {
+  return { name, ok: false, reason: errorMessage(error), attempts: [], sources: [], kind: "failed" };
 }
 
 /** One source of a file in {@link outcomeJson}. */
@@ -109,50 +125,67 @@ export function outcomeJson(o: FileOutcome, absolute: (path: string) => string =
   };
 }
 
-/** `  HOLDER: N chunks, N bytes` and, for a dropped holder, why. */
+/** `  HOLDER: 14 chunks, 14.0 MiB` and, for a dropped holder, why. */
 export function formatSource(s: SourceReport): string {
-  const served = `${plural(s.chunks, "chunk")}, ${s.bytes} bytes`;
+  const served = `${plural(s.chunks, "chunk")}, ${formatBytes(s.bytes)}`;
   return `  ${s.holder}: ${served}${s.code ? `; dropped: ${s.code} ${s.message ?? ""}`.trimEnd() : ""}`;
 }
 
-/** `512 B`, `1.5 KiB`, `12.0 MiB`, `3.25 GiB`: powers of 1024, three significant digits or so. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-  // Two decimals under 10, one under 100, none above; what would show as 1000 or more goes to the next unit.
-  const shown = (v: number) => v.toFixed(Number(v.toFixed(2)) < 10 ? 2 : Number(v.toFixed(1)) < 100 ? 1 : 0);
-  let value = n / 1024;
-  let unit = 0;
-  while (Number(shown(value)) >= 1000 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${shown(value)} ${units[unit]}`;
+/**
+ * `cat: NAME (3.00 MiB) from HOLDER`: what `cat` printed, and from where.
+ */
+export function formatRelayed(name: string, relayed: { size: number; from: string }): string {
+  return `cat: ${name} (${formatBytes(relayed.size)}) from ${relayed.from}`;
 }
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+/** `1 try`, `12 tries`. */
+function tries(n: number): string {
+  return `${n} ${n === 1 ? "try" : "tries"}`;
+}
+
+/** How long the tracker was away: `4.2 s`, `35 s`, `2 min 5 s`, `15 min`, `3 h 20 min`. */
+function formatAway(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return m < 10 && s % 60 > 0 ? `${m} min ${s % 60} s` : `${m} min`;
+  return m % 60 > 0 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+}
+
 /** One line for a peer's event. */
 export function formatPeerEvent(e: PeerEvent): string {
   switch (e.type) {
     case "served":
-      return `sent ${e.name} (${e.bytes} bytes${e.ranges > 1 ? ` in ${e.ranges} ranges` : ""}) to ${e.to}`;
+      // A whole file in one answer, or parts of it (a swarm's ranges): never the one read as the other.
+      if (e.ranges === 1 && e.bytes === e.size) return `sent ${e.name} (${formatBytes(e.bytes)}) to ${e.to}`;
+      return `sent ${plural(e.ranges, "range")} of ${e.name} (${formatBytes(e.bytes)} of ${
+        formatBytes(e.size)
+      }) to ${e.to}`;
     case "refused":
       return `refused a request from ${e.to}: ${e.status} ${e.message}`;
     case "aborted":
-      return `upload of ${e.name} to ${e.to} stopped after ${e.bytes} bytes: ${e.message}`;
+      return `stopped sending ${e.name} to ${e.to} after ${formatBytes(e.bytes)} of ${
+        formatBytes(e.size)
+      }: ${e.message}`;
     case "attempt-failed":
       return formatAttempt(e.name, e);
+    case "tracker-unreachable":
+      return `cannot reach the tracker at ${e.tracker} (${e.message}); serving anyway, and trying again in the ` +
+        `background (a line at 1, 5 and 15 min, then hourly, while it is away)`;
     case "tracker-lost":
-      return `lost the tracker (${e.message}); still serving, trying to reach it again`;
+      return `lost the tracker at ${e.tracker} (${e.message}); serving anyway, and trying again in the background ` +
+        `(a line at 1, 5 and 15 min, then hourly, while it is away)`;
     case "tracker-retry":
-      return `tracker still unreachable (try ${e.attempt}: ${e.message}); next try in ${
-        (e.nextInMs / 1000).toFixed(1)
-      } s`;
+      return `the tracker at ${e.tracker} is still unreachable after ${formatAway(e.awayMs)} ` +
+        `(${tries(e.attempts)}, the last: ${e.message}); still serving, still trying`;
     case "tracker-back":
-      return `reached the tracker again: ${e.announced}`;
+      return `reached the tracker at ${e.tracker}${e.again ? " again" : ""} after ${formatAway(e.awayMs)} ` +
+        `(${tries(e.attempts)}): ${e.announced}`;
     case "hashing":
       return `hashing ${e.file}: ${e.filesDone} of ${plural(e.files, "file")}, ${formatBytes(e.bytesDone)} of ${
         formatBytes(e.bytes)
@@ -160,7 +193,7 @@ export function formatPeerEvent(e: PeerEvent): string {
     case "folder-changed": {
       const parts = [];
       if (e.changed.length > 0) {
-        parts.push(`now sharing ${e.changed.map((f) => `${f.name} (${f.size} bytes)`).join(", ")}`);
+        parts.push(`now sharing ${e.changed.map((f) => `${f.name} (${formatBytes(f.size)})`).join(", ")}`);
       }
       if (e.removed.length > 0) parts.push(`no longer sharing ${e.removed.join(", ")}`);
       return `${parts.join("; ")}${e.answer ? ` (tracker: ${e.answer})` : ""}`;
@@ -176,11 +209,11 @@ export function formatTrackerEvent(e: TrackerEvent): string {
     case "joined":
       return `connection from ${e.peer}`;
     case "announced":
-      if (e.added !== undefined) return `${e.peer} added ${e.added} files (${e.files} in all)`;
-      if (e.removed !== undefined) return `${e.peer} removed ${e.removed} files (${e.files} left)`;
-      return `${e.peer} announced ${e.files} files`;
+      if (e.added !== undefined) return `${e.peer} added ${plural(e.added, "file")} (${e.files} in all)`;
+      if (e.removed !== undefined) return `${e.peer} removed ${plural(e.removed, "file")} (${e.files} left)`;
+      return `${e.peer} announced ${plural(e.files, "file")}`;
     case "left":
-      return `${e.peer} left${e.reason ? ` (${e.reason})` : ""}; ${e.files} files removed from the index`;
+      return `${e.peer} left${e.reason ? ` (${e.reason})` : ""}; ${plural(e.files, "file")} removed from the index`;
     case "bad-request":
       return `${e.peer}: answered ${e.status} ${e.message}`;
     case "reported":

@@ -1,6 +1,6 @@
 /**
  * `deno task tracker`: runs a tracker until SIGINT or SIGTERM, printing one
- * line per event.
+ * line per event; then what it closes, and when it has stopped.
  *
  * @module
  */
@@ -29,7 +29,13 @@ export async function runTracker(flags: Flags): Promise<number> {
   console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
   if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
   const signal = await untilSignal().promise;
-  console.log(`${signal}: closing`);
+  const { sessions, peers } = tracker.stats();
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const closing = sessions === 0
+    ? "no session open"
+    : `closing ${count(sessions, "session")} (${count(peers, "peer")} sharing files)`;
+  console.log(`${signal}: stopping; ${closing}`);
   await tracker.close();
+  console.log("stopped");
   return Exit.OK;
 }

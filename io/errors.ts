@@ -28,7 +28,7 @@ export const CODES = {
   EHASH: "bytes that do not match their hash",
   EHASHES: "chunk hashes that do not come to the announced root",
   EPROTO: "an answer that breaks the protocol",
-  EAUTH: "the handshake of --secret failed",
+  EAUTH: "the handshake of --secret failed, or the server needs the secret",
   ECANCELED: "cancelled on our side",
   EEXIST: "a different file is in the way at the target",
   ELOCAL: "our own disk failed",
@@ -56,6 +56,46 @@ export class ConnectionClosedError extends Error {
   constructor(message = "the tracker closed the connection", options?: ErrorOptions) {
     super(message, options);
     this.name = "ConnectionClosedError";
+  }
+}
+
+/**
+ * A tracker that could not be reached: `reason` says why in a few words
+ * (`connection refused`, `no answer within 10 s`), the message also what to
+ * do: `cannot reach the tracker at 127.0.0.1:4444 (connection refused); is
+ * it running? start one with 'deno task tracker' or point --tracker at it`.
+ */
+export class TrackerUnreachableError extends ConnectionClosedError {
+  /** The tracker, `HOST:PORT`. */
+  readonly address: string;
+  /** Why, in a few words. */
+  readonly reason: string;
+  /** Builds the error; the original error goes in `options.cause`. */
+  constructor(address: string, reason: string, options?: ErrorOptions) {
+    super(
+      `cannot reach the tracker at ${address} (${reason}); is it running? ` +
+        "start one with 'deno task tracker' or point --tracker at it",
+      options,
+    );
+    this.name = "TrackerUnreachableError";
+    this.address = address;
+    this.reason = reason;
+  }
+}
+
+/**
+ * What answers at a tracker's address is a peer (it answered a tracker's
+ * command as peers do): `127.0.0.1:5555 is a peer, not a tracker; point
+ * --tracker at the tracker (default port 4444)`. Trying again cannot help.
+ */
+export class NotATrackerError extends ConnectionClosedError {
+  /** The address given as the tracker's, `HOST:PORT`. */
+  readonly address: string;
+  /** Builds the error. */
+  constructor(address: string, options?: ErrorOptions) {
+    super(`${address} is a peer, not a tracker; point --tracker at the tracker (default port 4444)`, options);
+    this.name = "NotATrackerError";
+    this.address = address;
   }
 }
 
@@ -215,6 +255,10 @@ export class UsageError extends Error {
 export function classify(error: unknown, signal?: AbortSignal): { code: string; message: string } {
   if (signal?.aborted) return { code: "ECANCELED", message: "cancelled" };
   if (error instanceof AuthError) return { code: "EAUTH", message: error.message };
+  // A server with a secret answers a plain request so (its words name neither it nor how to give the secret).
+  if (error instanceof ProtocolError && error.status === Status.NEEDS_SECRET) {
+    return { code: "EAUTH", message: "needs the shared secret (--secret); give it with --secret or P2P_SECRET" };
+  }
   if (error instanceof ProtocolError) return { code: String(error.status), message: error.message };
   if (error instanceof TransferError) return { code: error.code, message: error.message };
   if (error instanceof LocalError) return { code: "ELOCAL", message: error.message };

@@ -30,6 +30,7 @@ import {
   Limits,
   parseAuth,
   parseAuthReply,
+  ProtocolError,
   Status,
 } from "../protocol.ts";
 import { AuthError } from "./errors.ts";
@@ -164,11 +165,14 @@ export async function authenticateToServer(conn: Deno.Conn, secret: Secret): Pro
   }
   const asked = authReply(challenge, Status.AUTH_CHALLENGE);
   if ("refusal" in asked) {
+    // The refusal is the cause: a caller may tell from it what answered (a peer where a tracker was meant).
+    const { status, text } = asked.refusal;
     throw new AuthError(
       Status.FORBIDDEN,
-      asked.refusal.status === Status.BAD_REQUEST
+      status === Status.BAD_REQUEST
         ? "the server runs without a secret (it did not take AUTH); drop --secret to talk to it"
         : `the server did not take the handshake: ${challenge.slice(0, 120)}`,
+      { cause: new ProtocolError(status, text) },
     );
   }
   const nonces = { client, server: asked.token };

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatStatusLine, Limits, Status, Timeouts } from "../protocol.ts";
+import { formatAddress, formatStatusLine, Limits, Status, Timeouts } from "../protocol.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import { closeQuietly, type Link } from "./link.ts";
 import { authenticateClient, type Secret, SecureLink } from "./secret.ts";
@@ -40,8 +40,12 @@ export interface CloseOptions {
   clock?: Clock;
 }
 
-/** Handles one connection; the server closes it after the returned promise settles. */
-export type ConnectionHandler = (link: Link) => Promise<void>;
+/**
+ * Handles one connection (`link`: what to read and write, encrypted with a
+ * secret; `conn`: the TCP connection under it, for its addresses); the
+ * server closes it after the returned promise settles.
+ */
+export type ConnectionHandler = (link: Link, conn: Deno.Conn) => Promise<void>;
 
 /** Options of {@link TcpServer}. */
 export interface TcpServerOptions extends ListenOptions {
@@ -81,9 +85,17 @@ export class TcpServer implements AsyncDisposable {
   #acceptLoop: Promise<void>;
   #closing: Promise<void> | undefined;
 
-  /** Listens at once; throws `Deno.errors.AddrInUse` and the like. */
+  /**
+   * Listens at once; throws `Deno.errors.AddrInUse` and the like, with a
+   * message that names the address and what to do ({@link listenError}).
+   */
   constructor(handler: ConnectionHandler, options: TcpServerOptions) {
-    this.#listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+    const hostname = options.hostname ?? "0.0.0.0";
+    try {
+      this.#listener = Deno.listen({ hostname, port: options.port });
+    } catch (error) {
+      throw listenError(formatAddress(hostname, options.port), error);
+    }
     this.addr = this.#listener.addr;
     this.#handler = handler;
     this.#onError = options.onError ?? (() => {});
@@ -125,7 +137,7 @@ export class TcpServer implements AsyncDisposable {
       this.#conns.add(conn);
       this.#perAddress.set(from, fromCount + 1);
       const session = this.#admit(conn)
-        .then((link) => link && this.#handler(link))
+        .then((link) => link && this.#handler(link, conn))
         .catch((error) => this.#onError(error))
         .finally(() => {
           closeQuietly(conn);
@@ -192,4 +204,25 @@ export class TcpServer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * Why `address` (`HOST:PORT`) cannot be listened on, and what to do, as an
+ * error of the same class as `error` (its `cause`):
+ * `cannot listen on 0.0.0.0:5555: the address is in use (another peer or
+ * tracker?); choose another with --port`. A missing permission of Deno's
+ * (which names the address already) is returned as it is.
+ */
+export function listenError(address: string, error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof Deno.errors.NotCapable) return error;
+  const host = address.slice(0, address.lastIndexOf(":"));
+  const what = error instanceof Deno.errors.AddrInUse
+    ? "the address is in use (another peer or tracker?); choose another with --port"
+    : error instanceof Deno.errors.AddrNotAvailable
+    ? `${host} is not an address of this machine; check --host`
+    : error instanceof Deno.errors.PermissionDenied
+    ? "permission denied (ports below 1024 need privileges); choose another with --port"
+    : `${error.message}; check --host and --port`;
+  const Class = error.constructor as new (message: string, options?: ErrorOptions) => Error;
+  return new Class(`cannot listen on ${address}: ${what}`, { cause: error });
 }

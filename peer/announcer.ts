@@ -7,6 +7,7 @@
  */
 
 import type { FileEntry } from "../protocol.ts";
+import { ConnectionClosedError } from "../io/errors.ts";
 import type { FolderChanges, SharedFolder } from "../disk/shared_folder.ts";
 import type { TrackerClient } from "./tracker_client.ts";
 
@@ -16,8 +17,8 @@ export interface AnnouncerOptions {
   folder: SharedFolder;
   /** The port the peer serves them on. */
   port: number;
-  /** The tracker connection now; announcing nothing while it is down. */
-  client: () => TrackerClient;
+  /** The tracker connection now, `undefined` while there is none: then nothing is announced. */
+  client: () => TrackerClient | undefined;
   /** True once the peer is closing: nothing more is sent. */
   closing: () => boolean;
 }
@@ -33,9 +34,14 @@ export class Announcer {
     this.#options = options;
   }
 
-  /** Tells `client` every file of the folder, as it is now known; returns the tracker's answer. */
-  all(client: TrackerClient = this.#options.client()): Promise<string> {
-    return client.update(this.#options.port, this.#options.folder.entries());
+  /**
+   * Tells `client` (default: the connection now) every file of the folder,
+   * as it is now known; returns the tracker's answer. Throws when there is
+   * no connection.
+   */
+  async all(client: TrackerClient | undefined = this.#options.client()): Promise<string> {
+    if (!client) throw new ConnectionClosedError("no connection to the tracker: nothing announced");
+    return await client.update(this.#options.port, this.#options.folder.entries());
   }
 
   /**
@@ -46,7 +52,7 @@ export class Announcer {
   changes(changes: FolderChanges): Promise<string | undefined> {
     const next = this.#last.catch(() => {}).then(async () => {
       const client = this.#options.client();
-      if (!client.open || this.#options.closing()) return undefined;
+      if (!client?.open || this.#options.closing()) return undefined;
       const answers: string[] = [];
       if (changes.changed.length > 0) answers.push(await client.add(this.#options.port, changes.changed));
       if (changes.removed.length > 0) answers.push(await client.remove(changes.removed));

@@ -13,6 +13,7 @@ import { chunkCount, type Holder, type Lookup, Timeouts } from "../protocol.ts";
 import { type Attempt, DownloadError, errorMessage, FetchError, LocalError, type SourceReport } from "../io/errors.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import type { Secret } from "../io/secret.ts";
+import { formatBytes, shellWord } from "../io/words.ts";
 import { hashFile } from "../disk/digest.ts";
 import { PartFile } from "../disk/part_file.ts";
 import { fetchVersion, type Version } from "./swarm.ts";
@@ -116,7 +117,7 @@ class FileDownload {
       }
     }
     const n = this.#attempts.length;
-    throw this.#error(n === 0 ? "no holder" : `all ${n} holders failed`);
+    throw this.#error(n === 0 ? "no holder" : n === 1 ? "the holder failed" : `all ${n} holders failed`);
   }
 
   #error(message: string, cause?: unknown): DownloadError {
@@ -191,7 +192,10 @@ class FileDownload {
       keep = error.resumable;
       if (error.local) throw this.#error(error.message, error);
       if (options.signal?.aborted) {
-        throw this.#error(`cancelled${keep ? "; what arrived is kept for the next try" : ""}`, error);
+        throw this.#error(
+          `cancelled${keep ? `; ${keptNote(part, { name: target.name, dir: options.outDir })}` : ""}`,
+          error,
+        );
       }
       return error.corrupt ? "corrupt" : "failed";
     } finally {
@@ -199,6 +203,17 @@ class FileDownload {
       await part.close(keep);
     }
   }
+}
+
+/**
+ * What a cancelled download left, and how to be rid of it: `kept 3.00 MiB
+ * of movie.bin in out/.p2p-….part for the next try (get --clean --out out,
+ * or CLEAN at a peer's prompt, discards it)`.
+ */
+function keptNote(part: PartFile, where: { name: string; dir: string }): string {
+  const out = where.dir === "." ? "" : ` --out ${shellWord(where.dir)}`;
+  return `kept ${formatBytes(part.journaledBytes)} of ${where.name} in ${part.path} for the next try ` +
+    `(get --clean${out}, or CLEAN at a peer's prompt, discards it)`;
 }
 
 /** The holders grouped by version, in the order each version first appears. */

@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { Status } from "../protocol.ts";
 import { type Attempt, classify, DownloadError } from "../io/errors.ts";
 import type { Secret } from "../io/secret.ts";
 import { type ByteSink, sinkStream } from "../io/streams.ts";
@@ -21,7 +22,11 @@ export interface RelayOptions {
   timeoutMs?: number;
   /** With a secret: peers must prove they know it, and every byte is encrypted. */
   secret?: Secret;
-  /** Told of each peer that did not have the file or failed before sending it. */
+  /**
+   * Told of each peer that failed before sending the file (refused the
+   * connection, broke, refused the request). A peer that does not have it
+   * (`404`) is not told: asking the peers in turn, that is expected.
+   */
   onAttemptFailed?: (attempt: Attempt) => void;
   /** Where the transfer shows its progress. */
   board?: TransferBoard;
@@ -35,7 +40,7 @@ export interface Relayed {
   size: number;
   /** Its SHA-256, checked. */
   sha256: string;
-  /** The peers that did not have it or failed before sending it, in order. */
+  /** The peers that did not have it (`404`) or failed before sending it, in order. */
   failed: Attempt[];
 }
 
@@ -43,7 +48,8 @@ export interface Relayed {
  * Writes `name` to `options.out` from the first active peer that has it,
  * checked against the size and SHA-256 that peer announces in its header. A
  * failure once bytes have been written is final (they cannot be taken
- * back): it throws `DownloadError`, as does a file no peer has.
+ * back): it throws `DownloadError`, as does a file no peer has
+ * (`none of the 3 active peers has it`).
  *
  * @example
  * ```ts
@@ -65,7 +71,7 @@ export async function relayFile(tracker: TrackerClient, name: string, options: R
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       failed.push(attempt);
-      options.onAttemptFailed?.(attempt);
+      if (attempt.code !== String(Status.NOT_FOUND)) options.onAttemptFailed?.(attempt);
       continue;
     }
     using _ = remote;
@@ -96,6 +102,20 @@ export async function relayFile(tracker: TrackerClient, name: string, options: R
     }
     return { from: peer.address, size: remote.header.size, sha256, failed };
   }
-  const message = peers.length === 0 ? "no active peers" : `none of ${peers.length} active peers has it`;
-  throw new DownloadError(message, { file: name, attempts: failed });
+  throw new DownloadError(nobodySent(peers.length, failed), { file: name, attempts: failed });
+}
+
+/**
+ * Why no peer sent the file: `none of the 3 active peers has it`, or, when
+ * some failed otherwise (each told as it happened), how many of each.
+ */
+function nobodySent(peers: number, failed: readonly Attempt[]): string {
+  if (peers === 0) return "no peer is active at the tracker; start one that shares the file";
+  const missing = failed.filter((a) => a.code === String(Status.NOT_FOUND)).length;
+  if (peers === 1) {
+    return missing === 1 ? "the one active peer does not have it" : "the one active peer failed to send it";
+  }
+  if (missing === failed.length) return `none of the ${peers} active peers has it`;
+  const have = missing === 1 ? "does" : "do";
+  return `none of the ${peers} active peers sent it: ${missing} ${have} not have it, ${failed.length - missing} failed`;
 }

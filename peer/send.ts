@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Lookup, notFound, parseSendNames } from "../protocol.ts";
+import { type Indexed, type Lookup, notFound, parseIndexed, parseSendNames } from "../protocol.ts";
 import { errorMessage } from "../io/errors.ts";
 import { downloadAll, type DownloadAllOptions, type FileOutcome, type PendingLookup } from "./download_all.ts";
 import type { Arrival, TrackerClient } from "./tracker_client.ts";
@@ -18,12 +18,92 @@ export interface SendReport {
   reply: string;
   /** One outcome per requested name, in the order asked. */
   outcomes: FileOutcome[];
-  /** The tracker's answer when files that landed in the shared folder were announced. */
+  /**
+   * The files that landed in the shared folder and were announced, in one
+   * line (see {@link describeShared}): `café.txt, c.bin (2 files; the
+   * tracker lists 10 in all for 127.0.0.1:5556)`.
+   */
   announced?: string;
-  /** Why announcing the files that landed failed (they are still there). */
+  /** The same, as values. */
+  shared?: Shared;
+  /** Why announcing files that landed failed (they are still there): `NAME: why`, `; ` between files. */
   announceError?: string;
   /** Why `info.txt` could not be written (the downloads went on). */
   infoError?: string;
+}
+
+/** The files of one SEND that landed in the shared folder and were announced. */
+export interface Shared {
+  /** Their names, in the order they were announced. */
+  names: string[];
+  /** What the tracker answered to the last of them, when it could be read: its total, and where it lists us. */
+  indexed?: Indexed;
+}
+
+/** Most names {@link describeShared} writes out; the rest are counted. */
+const NAMES_SHOWN = 10;
+
+/**
+ * One line for what a SEND shared: every name, how many, and the
+ * tracker's total for this peer after the last one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const indexed = { files: 1, address: "127.0.0.1:5556", fresh: 1, total: 10 };
+ * assert.equal(
+ *   describeShared({ names: ["café.txt", "c.bin", "d.bin"], indexed }),
+ *   "café.txt, c.bin, d.bin (3 files; the tracker lists 10 in all for 127.0.0.1:5556)",
+ * );
+ * assert.equal(describeShared({ names: ["a.txt"] }), "a.txt (1 file)");
+ * ```
+ */
+export function describeShared(shared: Shared): string {
+  const { names, indexed } = shared;
+  const more = names.length > NAMES_SHOWN ? ` and ${names.length - NAMES_SHOWN} more` : "";
+  const count = `${names.length} file${names.length === 1 ? "" : "s"}`;
+  const total = indexed?.total === undefined
+    ? ""
+    : `; the tracker lists ${indexed.total} in all for ${indexed.address}`;
+  return `${names.slice(0, NAMES_SHOWN).join(", ")}${more} (${count}${total})`;
+}
+
+/**
+ * Keeps what a SEND shared as each landed file is announced: every name,
+ * and the tracker's latest answer (announcements go out one after the
+ * other, so the answer read last is the latest).
+ */
+export class SharedTally {
+  #names: string[] = [];
+  #indexed: Indexed | undefined;
+  #errors: string[] = [];
+
+  /** `name` was announced, and the tracker answered `answer`. */
+  announced(name: string, answer: string): void {
+    this.#names.push(name);
+    try {
+      this.#indexed = parseIndexed(answer);
+    } catch {
+      // An answer of another form: the name counts, the total is not known.
+    }
+  }
+
+  /** Announcing `name` failed with `error`. */
+  failed(name: string, error: unknown): void {
+    this.#errors.push(`${name}: ${errorMessage(error)}`);
+  }
+
+  /** `report`, with what was shared and what could not be announced. */
+  into(report: SendReport): SendReport {
+    const out = { ...report };
+    if (this.#names.length > 0) {
+      out.shared = { names: [...this.#names], ...(this.#indexed ? { indexed: this.#indexed } : {}) };
+      out.announced = describeShared(out.shared);
+    }
+    if (this.#errors.length > 0) out.announceError = this.#errors.join("; ");
+    return out;
+  }
 }
 
 /** Options of {@link sendAndFetch}. */

@@ -18,6 +18,7 @@ import {
   formatReport,
   formatWaitRequest,
   type HolderReport,
+  isPeerRefusal,
   isPush,
   Limits,
   type ListedPeer,
@@ -36,7 +37,15 @@ import {
 } from "../protocol.ts";
 import { type Clock, systemClock, type TimerHandle } from "../io/clock.ts";
 import { dial } from "../io/dial.ts";
-import { AuthError, ConnectionClosedError, errorMessage, isDisconnect } from "../io/errors.ts";
+import {
+  AuthError,
+  classify,
+  ConnectionClosedError,
+  errorMessage,
+  isDisconnect,
+  NotATrackerError,
+  TrackerUnreachableError,
+} from "../io/errors.ts";
 import { closeQuietly, type Link } from "../io/link.ts";
 import { BufferedReader } from "../io/reader.ts";
 import type { Secret } from "../io/secret.ts";
@@ -49,6 +58,16 @@ export interface Reply {
   lines: ReplyLine[];
   /** The lines as they came, each with its line feed. */
   text: string;
+}
+
+/** What a request to a tracker that needs `--secret` fails with. */
+function needsSecret(address: string): string {
+  return `the tracker at ${address} needs the shared secret (--secret); give the tracker's secret with --secret or P2P_SECRET`;
+}
+
+/** The reply line an error from the other side carries. */
+function replyOf(error: ProtocolError): ReplyLine {
+  return { status: error.status, more: false, text: error.message };
 }
 
 /** A request waiting for its reply. */
@@ -103,6 +122,7 @@ export interface TrackerClientOptions {
  * ```
  */
 export class TrackerClient implements AsyncDisposable {
+  #address: string;
   #conn: Link;
   #reader: BufferedReader;
   #timeoutMs: number;
@@ -113,10 +133,13 @@ export class TrackerClient implements AsyncDisposable {
   #gone = Promise.withResolvers<string>();
   #heartbeat: TimerHandle | undefined;
   #loop: Promise<void>;
+  /** Set once what answers turned out to be a peer: what every request then fails with. */
+  #notATracker: NotATrackerError | undefined;
   /** Names waited for (WAIT), told by push lines. */
   #watches = new Map<string, Watch[]>();
 
-  private constructor(conn: Link, options: { timeoutMs: number; clock: Clock }) {
+  private constructor(conn: Link, options: { address: string; timeoutMs: number; clock: Clock }) {
+    this.#address = options.address;
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);
     this.#timeoutMs = options.timeoutMs;
@@ -127,21 +150,32 @@ export class TrackerClient implements AsyncDisposable {
   /**
    * Connects to `address` (`HOST:PORT`). A request that takes longer than
    * the timeout closes the connection (the next reply could not be told
-   * apart). Throws an error saying which tracker could not be reached, and
-   * why (the original error is its `cause`).
+   * apart). Throws an error saying which tracker could not be reached, why,
+   * and what to do (the original error is its `cause`):
+   * `cannot reach the tracker at 127.0.0.1:4444 (connection refused); is it
+   * running? start one with 'deno task tracker' or point --tracker at it`.
+   *
+   * What answers at `address` may turn out to be a peer rather than a
+   * tracker: the first reply (or the `--secret` handshake) tells, and every
+   * request then fails with `ADDRESS is a peer, not a tracker; …`.
    */
   static async connect(address: string, options: TrackerClientOptions = {}): Promise<TrackerClient> {
     const timeoutMs = options.timeoutMs ?? Timeouts.REQUEST_MS;
     try {
       const conn = await dial(address, { timeoutMs, secret: options.secret });
-      return new TrackerClient(conn, { timeoutMs, clock: options.clock ?? systemClock });
+      return new TrackerClient(conn, { address, timeoutMs, clock: options.clock ?? systemClock });
     } catch (error) {
-      const message = error instanceof AuthError
-        ? `the tracker at ${address} refused us: ${error.message}`
-        : error instanceof DOMException && error.name === "TimeoutError"
-        ? `cannot reach the tracker at ${address}: no answer within ${timeoutMs / 1000} s`
-        : `cannot reach the tracker at ${address}: ${errorMessage(error)}`;
-      throw new ConnectionClosedError(message, { cause: error });
+      if (error instanceof AuthError) {
+        // A peer without a secret answers AUTH as any command it does not know: it is no tracker.
+        if (error.cause instanceof ProtocolError && isPeerRefusal(replyOf(error.cause))) {
+          throw new NotATrackerError(address, { cause: error });
+        }
+        throw new ConnectionClosedError(`the tracker at ${address} refused us: ${error.message}`, { cause: error });
+      }
+      const why = error instanceof DOMException && error.name === "TimeoutError"
+        ? `no answer within ${timeoutMs / 1000} s`
+        : classify(error).message;
+      throw new TrackerUnreachableError(address, why, { cause: error });
     }
   }
 
@@ -178,7 +212,9 @@ export class TrackerClient implements AsyncDisposable {
    * replies come in order.
    */
   request(text: string): Promise<Reply> {
-    if (this.#closed) return Promise.reject(new ConnectionClosedError("the tracker connection is closed"));
+    if (this.#closed) {
+      return Promise.reject(this.#notATracker ?? new ConnectionClosedError("the tracker connection is closed"));
+    }
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     const deadline = new Watchdog(
       this.#timeoutMs,
@@ -207,8 +243,20 @@ export class TrackerClient implements AsyncDisposable {
           continue;
         }
         const line = parseReplyLine(raw);
+        // A peer answers a tracker's command so, and closes: every request would fail the same way.
+        if (isPeerRefusal(line)) {
+          this.#notATracker = new NotATrackerError(this.#address);
+          break;
+        }
         const pending = this.#pending[0];
         if (!pending) throw new ProtocolError(Status.BAD_REQUEST, `a reply nobody asked for: ${raw.slice(0, 80)}`);
+        if (line.status === Status.NEEDS_SECRET && !line.more) {
+          // The tracker closes after it: the request fails saying which tracker, and how to give the secret.
+          this.#pending.shift();
+          pending.deadline.stop();
+          pending.reject(new AuthError(Status.NEEDS_SECRET, needsSecret(this.#address)));
+          continue;
+        }
         pending.lines.push(line);
         pending.text += raw + "\n";
         pending.deadline.touch();
@@ -223,7 +271,7 @@ export class TrackerClient implements AsyncDisposable {
     } catch (error) {
       if (!isDisconnect(error)) why = errorMessage(error);
     }
-    this.#close(why);
+    this.#close(this.#notATracker?.message ?? why);
   }
 
   #pushed(push: Push): void {
@@ -243,7 +291,7 @@ export class TrackerClient implements AsyncDisposable {
     closeQuietly(this.#conn);
     for (const p of this.#pending.splice(0)) {
       p.deadline.stop();
-      p.reject(new ConnectionClosedError(why));
+      p.reject(this.#notATracker ?? new ConnectionClosedError(why));
     }
     for (const watches of this.#watches.values()) {
       for (const w of watches) {

@@ -72,7 +72,7 @@ Deno.test("peer: with a watched folder, a new file is announced by ADD (not a fu
   const change = changes(peer).find((c) => c.changed.some((e) => e.name === "new.txt"))!;
   assert.deepEqual(change.changed, [{ name: "new.txt", ...listedAs("hello, watcher") }]);
   assert.deepEqual(change.removed, []);
-  assert.match(change.answer, /^indexed 1 files as \S+ \(1 new, 2 in all\)$/);
+  assert.match(change.answer, /^indexed 1 file as \S+ \(1 new, 2 in all\)$/);
   assert.deepEqual(peer.folder.entry("new.txt"), { name: "new.txt", ...listedAs("hello, watcher") });
 
   // The tracker saw one UPDATE (the start) and then only an ADD.
@@ -130,7 +130,7 @@ Deno.test("peer: with a watched folder, a removed file leaves the index by REMOV
     type: "folder-changed",
     changed: [],
     removed: ["shared.txt"],
-    answer: "removed 1 of 1 files (1 left)",
+    answer: "removed 1 of 1 file (1 left)",
   });
   assert.equal(peer.folder.entry("shared.txt"), undefined);
   const last = announcements(tracker, peer.address).at(-1)!;
@@ -172,7 +172,7 @@ Deno.test("peer: with a watched folder, a download into it is re-shared by one A
 
   const report = await peer.send("f.bin");
   assert.ok(report.outcomes[0].ok, JSON.stringify(report.outcomes[0]));
-  assert.match(report.announced ?? "", /^indexed 1 files as \S+ \(1 new, 1 in all\)$/);
+  assert.match(report.announced ?? "", /^f\.bin \(1 file; the tracker lists 1 in all for \S+\)$/);
   assert.deepEqual(tracker.index.holders("f.bin", 10).map((h) => h.address), [source.address, peer.address]);
   // A sentinel after it: once it is announced, the watcher has looked at f.bin too.
   await Deno.writeTextFile(join(dir.path, "sentinel.txt"), "s");

@@ -1,19 +1,26 @@
 /**
  * The peer role's shutdown (`Peer.close`), against a real tracker: it
  * leaves the tracker first (the tracker lets it go while its file server
- * still accepts), then stops accepting, closes idle connections at once,
- * lets an upload in the middle of a file finish within `shutdownGraceMs`,
- * and cuts one that needs longer. An upload is held in the middle of its
- * answer by a client that stops reading (TCP's own flow control), or
- * slowed by `maxUploadRate`; the order of what happens is checked, not a
- * window of time.
+ * still accepts), then stops accepting, tells idle connections it is
+ * stopping and closes them at once, lets an upload in the middle of a file
+ * finish within `shutdownGraceMs`, and cuts one that needs longer, saying
+ * so. A swarm download whose holder stops is told `503 the peer at … is
+ * stopping` and finishes from the other holder, naming why. An upload is
+ * held in the middle of its answer by a client that stops reading (TCP's
+ * own flow control), or slowed by `maxUploadRate` or by the downloader's
+ * budget on a clock of the test's; the order of what happens is checked,
+ * not a window of time.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { isDisconnect } from "../io/errors.ts";
+import { RateLimit } from "../io/rate_limit.ts";
 import { downloadFile } from "../peer/download.ts";
 import type { Transfer, TransferBoard } from "../peer/transfer_board.ts";
+import { assertSameBytes } from "./helpers/assert.ts";
+import { ManualClock } from "./helpers/clock.ts";
 import { WAIT_MS, within } from "./helpers/events.ts";
 import { holderOf, MiB, sha256 } from "./helpers/hashes.ts";
 import { LineClient, notServed, readBytes } from "./helpers/net.ts";
@@ -21,7 +28,7 @@ import { randomBytes } from "./helpers/random.ts";
 import { testPeer, testTracker } from "./helpers/roles.ts";
 import { listDir, tempDir } from "./helpers/temp.ts";
 
-Deno.test("peer: close() leaves the tracker while its file server still accepts, then stops accepting and closes idle connections at once", async () => {
+Deno.test("peer: close() leaves the tracker while its file server still accepts, then stops accepting and ends idle connections at once", async () => {
   let peerAddress = "";
   let peerPort = 0;
   const order: string[] = [];
@@ -43,7 +50,10 @@ Deno.test("peer: close() leaves the tracker while its file server still accepts,
     using idle = await LineClient.connect(peerPort);
     assert.equal((await idle.ask("HASHES f.txt\n"))[0].status, 200);
     assert.equal(await idle.reader.readLine(), sha256("0123456789"));
-    const idleClosed = idle.closed().then(() => order.push("idle connection closed"));
+    const idleClosed = idle.closed().then(() => {
+      order.push("idle connection closed");
+      idle[Symbol.dispose](); // as a downloader does at the end of the connection (else the peer waits a moment for it)
+    });
 
     await within("close()", peer.close());
     await within("the idle connection's close", idleClosed);
@@ -73,7 +83,7 @@ Deno.test("peer: close() lets an upload in the middle of a file finish within sh
     const left = await tracker.events.next("left", (e) => e.peer === peer.address);
     assert.equal(left.files, 2);
     assert.equal(tracker.index.stats().entries, 0);
-    assert.equal(await notServed(peer.addr.port, "HASHES f.txt\n"), true, "a new connection is not served");
+    assert.ok(await servesNothing(peer.addr.port), "a new connection is not served");
     assert.equal(closed, false, "close() waits for the upload");
 
     // The downloader reads on: the whole file arrives, then close() ends.
@@ -87,6 +97,30 @@ Deno.test("peer: close() lets an upload in the middle of a file finish within sh
     await peer[Symbol.asyncDispose]();
   }
 });
+
+/**
+ * True when a new connection to `port` gets no file: not taken, closed
+ * unanswered, or (taken in the instant before the file server began to
+ * stop) told `503 the peer at … is stopping`.
+ */
+async function servesNothing(port: number): Promise<boolean> {
+  let client: LineClient;
+  try {
+    client = await LineClient.connect(port);
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused || isDisconnect(error)) return true;
+    throw error;
+  }
+  using _ = client;
+  try {
+    await client.send("HASHES f.txt\n");
+    const line = await client.reader.readLine();
+    return line === null || /^503 the peer at \S+ is stopping; try another holder$/.test(line);
+  } catch (error) {
+    if (isDisconnect(error)) return true;
+    throw error;
+  }
+}
 
 /** A board whose one transfer tells when its first bytes came. */
 function flowBoard(): TransferBoard & { flowing: Promise<void>; transfer?: Transfer } {
@@ -140,11 +174,53 @@ Deno.test("peer: close() cuts an upload that needs longer than shutdownGraceMs",
       JSON.stringify(error.attempts),
     );
     const aborted = await peer.events.next("aborted");
-    assert.equal(aborted.name, "slow.bin");
+    assert.deepEqual([aborted.name, aborted.size, aborted.message], ["slow.bin", data.length, "this peer is stopping"]);
     assert.ok(aborted.bytes < data.length, `cut after ${aborted.bytes} of ${data.length} bytes`);
     assert.deepEqual(peer.events.of("served"), []);
     assert.ok(!(await listDir(out.path)).includes("slow.bin"), "nothing landed");
   } finally {
     await peer[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("peer: a holder that stops during a swarm download tells the downloader 503 the peer at HOST:PORT is stopping; the file comes from the other holder, and the holder says how much it sent", async () => {
+  await using tracker = testTracker();
+  const data = randomBytes(8 * MiB, 73);
+  const leaving = await testPeer(tracker.address, { "big.bin": data }, { shutdownGraceMs: 10 * WAIT_MS });
+  await using staying = await testPeer(tracker.address, { "big.bin": data });
+  try {
+    await using out = await tempDir();
+    // The download is paid from a budget on a clock of the test's: it moves only as the test moves time.
+    const clock = new ManualClock();
+    const board = flowBoard();
+    let finished = false;
+    const download = downloadFile({
+      name: "big.bin",
+      status: 200,
+      holders: [holderOf(leaving.address, data), holderOf(staying.address, data)],
+    }, { outDir: out.path, board, sources: 2, limit: new RateLimit(MiB, { clock }) }).finally(() => finished = true);
+    download.catch(() => {}); // looked at below
+    let flowing = false;
+    board.flowing.then(() => flowing = true);
+    while (!flowing) await clock.advance(50);
+
+    const closing = leaving.close(); // with most of the file still to come
+    while (!finished) await clock.advance(100);
+    await within("close()", closing);
+
+    const got = await download;
+    await assertSameBytes(got.path, data);
+    const stopped = got.sources.find((s) => s.holder === leaving.address);
+    assert.deepEqual([stopped?.code, stopped?.message], [
+      "503",
+      `the peer at ${leaving.address} is stopping; try another holder`,
+    ]);
+    assert.equal(got.sources.find((s) => s.holder === staying.address)?.code, undefined, "the other served to the end");
+    const [aborted] = leaving.events.of("aborted");
+    assert.deepEqual([aborted.size, aborted.message], [data.length, "this peer is stopping"]);
+    assert.ok(aborted.bytes > 0 && aborted.bytes < data.length, `${aborted.bytes} of ${data.length} bytes`);
+    assert.deepEqual(leaving.events.of("served"), [], "not told as a file sent");
+  } finally {
+    await leaving[Symbol.asyncDispose]();
   }
 });

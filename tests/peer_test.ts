@@ -4,8 +4,9 @@
  * files at once, from several peers) and re-shares what lands in its
  * folder; its caps (`maxConnections`, `maxUploads`, `maxDownloadRate`)
  * reach the parts that enforce them; it keeps serving and downloading when
- * the tracker goes away, and comes back to a tracker that restarts. IPv6
- * works; start fails clearly without a tracker.
+ * the tracker goes away (every use of the tracker then says so in the same
+ * words), and comes back to a tracker that restarts. IPv6 works; start
+ * fails clearly, naming the address, when its port is taken.
  *
  * @module
  */
@@ -89,7 +90,9 @@ Deno.test("peer: a file downloaded into the shared folder is listed at once, by 
   await using b = await testPeer(tracker.address);
   const report = await b.send("f.bin");
   assert.ok(report.outcomes[0].ok, JSON.stringify(report.outcomes[0]));
-  assert.match(report.announced ?? "", /^indexed 1 files as \S+ \(1 new, 1 in all\)$/, "an incremental ADD");
+  assert.ok(report.announced, JSON.stringify(report));
+  const added = await tracker.events.next("announced", (e) => e.peer === b.address && e.added !== undefined);
+  assert.deepEqual([added.added, added.files], [1, 1], "an incremental ADD");
   const { address: _, ...version } = holderOf("", data);
   assert.deepEqual(tracker.index.holders("f.bin", 10).map(({ peer: _, ...h }) => h), [
     { address: a.address, ...version },
@@ -222,12 +225,16 @@ Deno.test("peer: after close its files leave the tracker's index", async () => {
   assert.deepEqual(tracker.index.holders("a.txt", 10), []);
 });
 
-Deno.test("peer: start fails clearly when the tracker is not there", async () => {
+Deno.test("peer: start fails clearly, naming the address, when its port is taken", async () => {
   await using dir = await tempDir();
-  const tracker = deadAddress();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const address = `127.0.0.1:${taken.addr.port}`;
   await assert.rejects(
-    Peer.start({ tracker, hostname: "127.0.0.1", port: 0, dir: dir.path }),
-    (e: Error) => e.message.startsWith(`cannot reach the tracker at ${tracker}`),
+    Peer.start({ tracker: deadAddress(), hostname: "127.0.0.1", port: taken.addr.port, dir: dir.path }),
+    (e: Error) =>
+      e instanceof Deno.errors.AddrInUse &&
+      e.message === `cannot listen on ${address}: the address is in use (another peer or tracker?); ` +
+          "choose another with --port",
   );
 });
 
@@ -323,8 +330,17 @@ Deno.test("peer: a tracker that restarts gets every peer back, re-announced, and
   });
   assert.equal(got.size, big.length);
   await assertSameBytes(join(out.path, "big.bin"), big);
-  // And SEND says why it cannot look anything up.
-  await assert.rejects(() => a.send("b.txt"), /tracker is unreachable/);
+  // And SEND says why it cannot look anything up, in the same words as anything else that needs the tracker.
+  const unreachable = new RegExp(
+    `^the tracker at ${first.address.replaceAll(".", "\\.")} is unreachable since \\d\\d:\\d\\d:\\d\\d ` +
+      // Why: the loss, or the last try since (the tracker's port refuses now).
+      "\\((the tracker closed the connection|connection refused)\\); still trying in the background, uploads go on; " +
+      "try again once a line says it is back$",
+  );
+  const sendError = await a.send("b.txt").then(() => assert.fail("SEND while the tracker is away"), (e) => e);
+  assert.match(sendError.message, unreachable);
+  assert.throws(() => a.tracker.peers(), (e: Error) => unreachable.test(e.message));
+  await assert.rejects(() => a.announce(), (e: Error) => unreachable.test(e.message));
 
   await using second = testTracker({ port });
   await a.events.next("tracker-back");

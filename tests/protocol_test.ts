@@ -50,10 +50,12 @@ import {
   formatSendReply,
   formatStats,
   formatStatsReply,
+  formatStatusLine,
   formatWaitRequest,
   HASH_BYTES,
   impliedChunks,
   impliedRoot,
+  isPeerRefusal,
   isPush,
   Limits,
   type ListedFile,
@@ -69,6 +71,7 @@ import {
   parseFileRequest,
   parseHashesHeader,
   parseHashToken,
+  parseIndexed,
   parseListReply,
   parsePaging,
   parsePeersReply,
@@ -763,6 +766,8 @@ const PARSERS: [string, (line: string) => unknown][] = [
   ["parsePeersReply", (l) => parsePeersReply(asReply(l))],
   ["parseListReply", (l) => parseListReply(asReply(l))],
   ["parseStatsReply", (l) => parseStatsReply(asReply(l))],
+  ["parseIndexed", (l) => parseIndexed(l.replace(/^200 /, ""))],
+  ["isPeerRefusal", (l) => isPeerRefusal(parseReplyLine(l))],
 ];
 
 Deno.test("protocol: 20,000 random and mutated lines give each parser a value or a ProtocolError, nothing else", () => {
@@ -1117,6 +1122,86 @@ Deno.test("protocol: formatIndexed, formatRemoved and formatNoted are one 200 li
   ];
   for (const [line, text] of expected) {
     assert.deepEqual(replyLines(line), [{ status: Status.OK, more: false, text }]);
+  }
+});
+
+Deno.test("protocol: one file, one byte: the tracker's answers count in the singular for one", () => {
+  const one = { verb: "ADD" as const, files: 1, address: "127.0.0.1:5556", fresh: 1, total: 10 };
+  const lines = [
+    formatIndexed(one),
+    formatIndexed({ ...one, verb: "UPDATE" }),
+    formatRemoved({ removed: 1, asked: 1, left: 9 }),
+    formatNoted("10.0.0.1:5555", { succeeded: 1, failed: 0, served: 1, demoted: false }),
+    formatListReply({ files: [], matched: 1, page: 2, text: "" }),
+  ];
+  assert.deepEqual(lines.map((l) => replyLines(l).at(-1)!.text), [
+    "indexed 1 file as 127.0.0.1:5556 (1 new, 10 in all)",
+    "indexed 1 file as 127.0.0.1:5556",
+    "removed 1 of 1 file (9 left)",
+    "noted: 10.0.0.1:5555 1 ok, 0 failed, 1 byte served",
+    "END 1 file (page 2, 100 per page; the last)",
+  ]);
+  // PEERS keeps "peers" for every count: peers before 0.12 read its END line strictly (cat would fail on "1 peer").
+  assert.equal(
+    replyLines(formatPeersReply({ peers: [{ address: "10.0.0.1:5555", files: 3 }], total: 1, page: 1 })).at(-1)!.text,
+    "END 1 peers",
+  );
+});
+
+Deno.test("protocol: the answers of trackers before and after 0.12 both read back: '1 file' and '1 files', '1 peer' and '1 peers'", () => {
+  for (const noun of ["file", "files"]) {
+    assert.deepEqual(parseIndexed(`indexed 1 ${noun} as 127.0.0.1:5556 (1 new, 10 in all)`), {
+      files: 1,
+      address: "127.0.0.1:5556",
+      fresh: 1,
+      total: 10,
+    });
+    assert.deepEqual(parseIndexed(`indexed 1 ${noun} as [::1]:5556`), { files: 1, address: "[::1]:5556" });
+    assert.deepEqual(parseListReply(replyLines(`200 END 1 ${noun}\n`)), { files: [], total: 1, page: 1 });
+    assert.deepEqual(
+      parseListReply(replyLines(`200 END 101 ${noun} (page 1, 100 per page; next: LIST --page 2)\n`)),
+      { files: [], total: 101, page: 1, nextPage: 2 },
+    );
+  }
+  for (const noun of ["peer", "peers"]) {
+    assert.deepEqual(parsePeersReply(replyLines(`200-PEER 10.0.0.1:5555 3\n200 END 1 ${noun}\n`)), {
+      peers: [{ address: "10.0.0.1:5555", files: 3 }],
+      total: 1,
+      page: 1,
+    });
+  }
+  for (
+    const bad of ["indexed 1 file", "indexed x files as 1.2.3.4:5", "indexed 1 file as nowhere", "removed 1 of 1 file"]
+  ) {
+    throwsStatus(() => parseIndexed(bad), 400, bad);
+  }
+  throwsStatus(() => parseListReply(replyLines("200 END 1 peer\n")), 400, "a PEERS end is no LIST end");
+});
+
+Deno.test("protocol: isPeerRefusal tells a peer's answer to a tracker command from a tracker's own refusals", () => {
+  for (const line of ["SEND a.txt", "UPDATE 5555 1", "PEERS", "AUTH 0123", "WAIT 5 a"]) {
+    const refused = (() => {
+      try {
+        parseFileRequest(line);
+      } catch (error) {
+        if (error instanceof ProtocolError) return formatStatusLine(error.status, error.message);
+      }
+      assert.fail(`a peer took ${line}`);
+    })();
+    assert.equal(isPeerRefusal(replyLines(refused)[0]), true, refused);
+  }
+  // What peers before 0.12 answered, byte for byte.
+  assert.equal(isPeerRefusal(parseReplyLine('400 unknown command "SEND"; a peer answers GET, RANGE and HASHES')), true);
+  for (
+    const line of [
+      '400 unknown command "FROB"; try HELP',
+      "400 entry 1: size is not a number; nothing changed",
+      '400-unknown command "SEND"; a peer answers GET, RANGE and HASHES',
+      '500 unknown command "SEND"; a peer answers GET, RANGE and HASHES',
+      "530 this server needs the shared secret (--secret)",
+    ]
+  ) {
+    assert.equal(isPeerRefusal(parseReplyLine(line)), false, line);
   }
 });
 

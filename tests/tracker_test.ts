@@ -66,8 +66,8 @@ Deno.test("tracker: events tell of peers joining, announcing, reporting, asking 
     [
       `connection from ${holderName}`,
       "127.0.0.1:5001 announced 2 files",
-      "127.0.0.1:5001 added 1 files (3 in all)",
-      "127.0.0.1:5001 removed 1 files (2 left)",
+      "127.0.0.1:5001 added 1 file (3 in all)",
+      "127.0.0.1:5001 removed 1 file (2 left)",
       `connection from ${tracker.events.of("bad-request")[0].peer}`,
       `${tracker.events.of("bad-request")[0].peer} left; 0 files removed from the index`,
       "127.0.0.1:5001 left; 2 files removed from the index",
@@ -201,7 +201,7 @@ Deno.test("tracker: onError is told of an unexpected error in a session, and the
   assert.deepEqual(errors, [boom], "told before the connection closed");
   using next = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await next.ask(`UPDATE 5001 1\n1 ${SHA_A} a.txt\n`)), [
-    "200 indexed 1 files as 127.0.0.1:5001",
+    "200 indexed 1 file as 127.0.0.1:5001",
   ]);
   assert.deepEqual(tracker.index.stats(), { peers: 1, names: 1, entries: 1 });
 });

@@ -1,28 +1,45 @@
 /**
  * The demonstration (`cli/demo.ts`, `main.ts demo`): run as a user runs it,
  * it moves every file it says it moves and ends with `demo done: N files
- * moved…` and exit 0; run in this process with one step disturbed (a sample
- * file gone from alice's folder before she shares it), `runDemo` resolves
- * false and its last line names what did not arrive instead.
+ * moved…` and exit 0; each peer sums up its hashing in one line; every file
+ * it names is in the temporary folder it says it removes at the end, and
+ * that folder is gone; piped, it does not pause. On a terminal it is paced:
+ * a pause before each step and a throttled download with its live progress
+ * line. Run in this process with one step disturbed (a sample file gone
+ * from alice's folder before she shares it), `runDemo` resolves false and
+ * its last line names what did not arrive instead.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runDemo } from "../../cli/demo.ts";
+import { PACED_PAUSE_MS, runDemo } from "../../cli/demo.ts";
 import { runCli } from "../helpers/cli.ts";
+import { PtyRun, screenAfter, SCRIPT } from "../helpers/terminal.ts";
+
+// Sizes are matched as `8388608 bytes` or `8.00 MiB`: the wording of result lines is cli/report.ts's to decide.
+
+/** The folder the demo's first lines say it works in and removes at the end. */
+function demoFolder(output: string): string {
+  const m = /^\s+their folders are in (\/\S+),\n\s+removed when the demo ends/m.exec(output);
+  assert.ok(m, `the demo names its folder and says it is removed:\n${output}`);
+  return m[1];
+}
+
+/** The number of steps the demo pauses before when paced: one per blank line before a step. */
+const STEPS = 5;
 
 Deno.test("demo: runs to completion, exits 0 and its last line says demo done with every file it moved", async () => {
   const demo = await runCli(["demo"]);
   assert.equal(demo.code, 0, demo.stdoutText + demo.stderrText);
-  assert.match(demo.stdoutText, /^\[carol\] saved random 8MiB\.bin \(8388608 bytes\) from /m);
+  assert.match(demo.stdoutText, /^\[carol\] saved random 8MiB\.bin \((?:8388608 bytes|8\.00 MiB)\) from /m);
   // The fall-back: alice stopped serving, so notes.md fails naming her, and the rest still come.
   assert.match(demo.stdoutText, /^\[dave\] failed notes\.md: /m);
-  assert.match(demo.stdoutText, /^\[dave\] cat: \d+ bytes from /m);
+  assert.match(demo.stdoutText, /^\[dave\] cat: \d+ (?:bytes|B) from /m);
   // The watched folder and the wait: a file dropped into bob's folder reaches dave, who was waiting for it.
-  assert.match(demo.stdoutText, /^\[bob\] now sharing news\.txt \(46 bytes\)/m);
-  assert.match(demo.stdoutText, /^\[dave\] saved news\.txt \(46 bytes\) from /m);
+  assert.match(demo.stdoutText, /^\[bob\] now sharing news\.txt \(46 (?:bytes|B)\)/m);
+  assert.match(demo.stdoutText, /^\[dave\] saved news\.txt \(46 (?:bytes|B)\) from /m);
   assert.match(demo.stdoutText, /^demo done/m);
   // Carol 3, dave 3 by get, 1 by cat, 1 after waiting.
   assert.equal(
@@ -31,6 +48,63 @@ Deno.test("demo: runs to completion, exits 0 and its last line says demo done wi
   );
   assert.doesNotMatch(demo.stdoutText, /problem/);
   assert.equal(demo.stderrText, "");
+  // Piped: no pause, no throttle.
+  assert.doesNotMatch(demo.stdoutText, /paced|max-download-rate|held to/);
+});
+
+Deno.test("demo: each peer sums up its hashing in one line at most, as a peer does when not on a terminal", async () => {
+  const demo = await runCli(["demo"]);
+  assert.equal(demo.code, 0, demo.stdoutText + demo.stderrText);
+  const hashing = demo.stdoutText.split("\n").filter((l) => /^\[\w+\] hash/.test(l));
+  for (const who of ["alice", "bob", "carol"]) {
+    const lines = hashing.filter((l) => l.startsWith(`[${who}] `));
+    assert.ok(lines.length <= 1, `${who}: ${lines.length} hashing lines:\n${lines.join("\n")}`);
+  }
+  assert.match(demo.stdoutText, /^\[alice\] hashed 3 files \(323 B\) in \d+\.\d s$/m);
+  assert.match(demo.stdoutText, /^\[bob\] hashed 2 files \(8\.00 MiB\) in \d+\.\d s$/m);
+});
+
+Deno.test("demo: every file it names is in the folder it says it removes at the end, and that folder is gone", async () => {
+  const demo = await runCli(["demo"]);
+  assert.equal(demo.code, 0, demo.stdoutText + demo.stderrText);
+  const root = demoFolder(demo.stdoutText);
+  // What it says it saved: the tracker's reply, and every download.
+  const saved = [
+    ...[...demo.stdoutText.matchAll(/ saved to (.+):$/gm)].map((m) => m[1]),
+    ...[...demo.stdoutText.matchAll(/^\[\w+\] saved .* -> (.+)$/gm)].map((m) => m[1]),
+  ];
+  assert.ok(saved.length >= 8, saved.join("\n"));
+  for (const path of saved) assert.ok(path.startsWith(`${root}/`), `${path} is not in ${root}`);
+  assert.ok(saved.some((p) => p.endsWith("/carol-info.txt")), saved.join("\n"));
+  assert.equal(await Deno.lstat(root).then(() => "there", () => "gone"), "gone", `${root} is removed, as said`);
+});
+
+Deno.test({
+  name: "demo: on a terminal it is paced: a pause before each step, and a throttled download with its live line",
+  ignore: SCRIPT === undefined,
+  fn: async () => {
+    await using run = new PtyRun(["demo"]);
+    const started = performance.now();
+    await run.waitFor(/their folders are in .*\r?\n.*removed when the demo ends; paced: a pause before each step/);
+    await run.waitFor(/^\[dave\] \$ get --max-download-rate 2M /m);
+    const getAt = performance.now();
+    // A live line of the throttled download, part-way, from both holders at once.
+    await run.waitFor(/random 8MiB\.bin \[[#-]{12}\] +[1-9]\d?% {2}[^\r\n]* 2 sources\r?\n/);
+    await run.waitFor(/^\[dave\] saved random 8MiB\.bin /m);
+    // 8 MiB at 2 MiB/s: about 4 s to watch it.
+    const took = performance.now() - getAt;
+    assert.ok(took >= 3_000, `random 8MiB.bin arrived in ${took.toFixed(0)} ms: not held to 2 MiB/s`);
+    assert.equal(await run.exited(), 0, run.text);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= STEPS * PACED_PAUSE_MS, `over in ${elapsed.toFixed(0)} ms: no time to watch`);
+    // What stays on the screen: the result lines, no live line left over.
+    const screen = screenAfter(run.text);
+    assert.equal(screen.at(-1), "demo done: 8 files moved peer to peer over 127.0.0.1, each verified by SHA-256.");
+    assert.ok(!screen.some((l) => /\[[#-]{12}\]/.test(l)), screen.join("\n"));
+    assert.ok(
+      screen.some((l) => /^\[dave\] saved random 8MiB\.bin \((?:8388608 bytes|8\.00 MiB)\) from 2 sources -> /.test(l)),
+    );
+  },
 });
 
 Deno.test("demo: when a step does not go as shown, runDemo resolves false and the last line names the problem", async () => {
@@ -44,7 +118,7 @@ Deno.test("demo: when a step does not go as shown, runDemo resolves false and th
       Deno.removeSync(join(alice[1], "table, with comma.csv"));
       removed = true;
     }
-  });
+  }, { paced: false });
   assert.ok(removed, "alice's folder was seen");
   assert.equal(ok, false);
   const last = lines.at(-1)!;
@@ -56,5 +130,5 @@ Deno.test("demo: when a step does not go as shown, runDemo resolves false and th
   assert.ok(!lines.some((l) => l.includes("demo done")), "no claim that it all went well");
   // The other steps still ran and said what happened.
   assert.ok(lines.some((l) => /^\[carol\] failed table, with comma\.csv: 404 /.test(l)), lines.join("\n"));
-  assert.ok(lines.some((l) => /^\[dave\] saved news\.txt \(46 bytes\) from /.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /^\[dave\] saved news\.txt \(46 (?:bytes|B)\) from /.test(l)), lines.join("\n"));
 });

@@ -2,9 +2,12 @@
  * What `cli/flags.ts` reads from a command line, called directly (no
  * process): every flag's default, the values it takes and what they become,
  * and every value it refuses with a `UsageError` whose message names the
- * flag, says what it must be, and quotes the value given. `main.ts` prints
- * that message after the role's name, then the usage, and exits 2 (see
- * tests/main_test.ts; tests/e2e/usage_test.ts runs that once per role).
+ * flag, says what it must be, and quotes the value given. Which role takes
+ * which flag, unknown flags and stray arguments are in
+ * tests/cli/flags_roles_test.ts; paths in tests/cli/flags_paths_test.ts.
+ * `main.ts` prints a message after the role's name with a pointer to
+ * `--help` and exits 2 (tests/main_test.ts; tests/e2e/usage_test.ts runs
+ * that as a user does).
  *
  * @module
  */
@@ -12,45 +15,36 @@
 import assert from "node:assert/strict";
 import { Limits } from "../../protocol.ts";
 import { UsageError } from "../../io/errors.ts";
-import { Exit, type Flags, parseFlags, parseRate } from "../../cli/flags.ts";
+import { Exit, type FlagName, type Flags, parseFlags, parseRate, ROLE_FLAGS, type RoleName } from "../../cli/flags.ts";
+import { CWD, parse, refuses } from "../helpers/flags.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 /** The longest timer, in whole seconds (2^31 - 1 ms). */
 const MAX_S = 2_147_483;
 
-/** The flags `args` give, with the port default 5555 and no secret from the environment. */
-function parse(args: string[]): Flags {
-  return parseFlags(args, { port: 5555 });
-}
-
-/** `parseFlags(args)` throws a `UsageError` whose message is exactly `message` (text) or matches it. */
-function refuses(args: string[], message: string | RegExp): void {
-  let thrown: unknown;
-  try {
-    parse(args);
-  } catch (error) {
-    thrown = error;
-  }
-  assert.ok(thrown instanceof UsageError, `${args.join(" ")}: expected a UsageError, got ${String(thrown)}`);
-  if (typeof message === "string") assert.equal(thrown.message, message, args.join(" "));
-  else assert.match(thrown.message, message, args.join(" "));
+/** The first role that takes `flag` (the peer for most). */
+function roleOf(flag: FlagName): RoleName {
+  return (["peer", "get", "tracker", "cat"] as const).find((role) => ROLE_FLAGS[role].includes(flag)) ?? "demo";
 }
 
 /**
- * `--flag=value` is refused with `message`; so is `--flag value` when the
- * value does not start with a dash (which would read as another flag).
+ * `--flag value` and `--flag=value` are both refused with `message`: a
+ * value starting with a dash (`--timeout -1`) is the flag's value too.
  */
-function refusesValue(flag: string, value: string, message: string): void {
-  refuses([`--${flag}=${value}`], message);
-  if (!value.startsWith("-")) refuses([`--${flag}`, value], message);
+function refusesValue(flag: FlagName, value: string, message: string): void {
+  const extra = flag === "wait-timeout" && roleOf(flag) === "get" ? ["--wait"] : [];
+  refuses([...extra, `--${flag}=${value}`], message, roleOf(flag));
+  refuses([...extra, `--${flag}`, value], message, roleOf(flag));
 }
 
 /** Each value of `flag` in `values` gives `read(flags)` the value paired with it. */
-function takes<T>(flag: string, values: [string, T][], read: (flags: Flags) => T): void {
+function takes<T>(flag: FlagName, values: [string, T][], read: (flags: Flags) => T): void {
+  const role = roleOf(flag);
   for (const [text, expected] of values) {
-    assert.deepEqual(read(parse([`--${flag}`, text])), expected, `--${flag} ${text}`);
-    assert.deepEqual(read(parse([`--${flag}=${text}`])), expected, `--${flag}=${text}`);
+    assert.deepEqual(read(parse([`--${flag}`, text], role)), expected, `--${flag} ${text}`);
+    assert.deepEqual(read(parse([`--${flag}=${text}`], role)), expected, `--${flag}=${text}`);
   }
 }
 
@@ -59,13 +53,13 @@ Deno.test("flags: the exit codes are 0 done, 1 failed, 2 a usage error", () => {
 });
 
 Deno.test("flags: with no flags every field has its documented default, and the port is the role's", () => {
-  assert.deepEqual(parseFlags([], { port: 4444 }), {
+  const peer = {
     tracker: "127.0.0.1:4444",
     host: "0.0.0.0",
-    port: 4444,
-    dir: "./files",
+    port: 5555,
+    dir: "/home/me/files",
     out: undefined,
-    info: undefined,
+    info: "/home/me/info.txt",
     timeoutMs: 10_000,
     sources: 4,
     maxUploadRate: undefined,
@@ -80,17 +74,25 @@ Deno.test("flags: with no flags every field has its documented default, and the 
     wait: false,
     waitSeconds: 300,
     json: false,
+    parts: false,
+    clean: false,
     secret: undefined,
     help: false,
     names: [],
-  });
-  assert.equal(parseFlags([], { port: 0 }).port, 0);
+  };
+  assert.deepEqual(parse([], "peer"), peer);
+  // get saves into the folder it is run in and keeps no info file unless asked; it has no shared folder.
+  assert.deepEqual(parse([], "get"), { ...peer, dir: "", out: CWD, info: undefined });
+  // The roles without paths resolve none.
+  assert.deepEqual(parseFlags([], { role: "tracker", port: 4444 }), { ...peer, port: 4444, dir: "", info: undefined });
+  assert.equal(parseFlags([], { role: "cat", port: 0 }).port, 0);
 });
 
-Deno.test("flags: arguments that are not flags are file names, spaces and commas kept; after -- even a dash", () => {
-  const flags = parse(["a b.txt", "--json", "x, y.csv", "--", "--not-a-flag"]);
-  assert.deepEqual(flags.names, ["a b.txt", "x, y.csv", "--not-a-flag"]);
+Deno.test("flags: arguments that are not flags are file names of get and cat, spaces and commas kept; after -- even a dash", () => {
+  const flags = parse(["a b.txt", "--json", "x, y.csv", "--", "--not-a-flag", "-1"], "get");
+  assert.deepEqual(flags.names, ["a b.txt", "x, y.csv", "--not-a-flag", "-1"]);
   assert.equal(flags.json, true);
+  assert.deepEqual(parse(["--timeout", "3", "hello.txt"], "cat").names, ["hello.txt"]);
 });
 
 Deno.test("flags: --tracker takes HOST:PORT and refuses anything else, quoting it", () => {
@@ -104,56 +106,105 @@ Deno.test("flags: --tracker takes HOST:PORT and refuses anything else, quoting i
   }
 });
 
-Deno.test("flags: --host, --dir, --out and --info are taken as given", () => {
-  const flags = parse(["--host", "127.0.0.1", "--dir", "my files", "--out", "/tmp/x", "--info", "i.txt"]);
-  assert.deepEqual([flags.host, flags.dir, flags.out, flags.info], ["127.0.0.1", "my files", "/tmp/x", "i.txt"]);
+Deno.test("flags: --host is taken as given, but not empty", () => {
+  assert.equal(parse(["--host", "127.0.0.1"]).host, "127.0.0.1");
+  assert.equal(parse(["--host", "::"], "tracker").host, "::");
+  refusesValue("host", "", "--host must be an address to listen on, like 0.0.0.0 or 127.0.0.1, got ''");
 });
 
-Deno.test("flags: --port takes 0-65535 and refuses the rest", () => {
+Deno.test("flags: --port takes 0-65535 and refuses the rest, a negative number too", () => {
   takes("port", [["0", 0], ["1", 1], ["4444", 4444], ["65535", 65_535]], (f) => f.port);
-  for (const bad of ["65536", "abc", "-1", "1.5", "", "0x10", " 80"]) {
-    refusesValue("port", bad, `--port must be 0-65535, got ${bad}`);
+  const shown: Record<string, string> = { "": "''", " 80": "' 80'" };
+  for (const bad of ["65536", "abc", "-1", "1.5", "", "0x10", " 80", "+80", "1e3"]) {
+    refusesValue("port", bad, `--port must be 0-65535, got ${shown[bad] ?? bad}`);
   }
 });
 
-Deno.test("flags: --timeout takes seconds from 0.001 to the longest timer, as ms", () => {
-  takes("timeout", [["0.001", 1], ["0.5", 500], ["10", 10_000], [String(MAX_S), MAX_S * 1000]], (f) => f.timeoutMs);
-  for (const bad of ["0", "0.0001", "-1", "abc", " ", "Infinity", "NaN", String(MAX_S + 1)]) {
-    refusesValue("timeout", bad, `--timeout must be seconds from 0.001 to ${MAX_S}, got ${bad}`);
+Deno.test("flags: --timeout takes plain decimal seconds from 0.001 to the longest timer, as ms; -1 is its value, refused", () => {
+  takes(
+    "timeout",
+    [["0.001", 1], ["0.5", 500], [".5", 500], ["10", 10_000], [String(MAX_S), MAX_S * 1000]],
+    (f) => f.timeoutMs,
+  );
+  // 1e3, 0x10, +5 are numbers to JavaScript, but refused: more likely a slip than a wish (see numberFlag).
+  const shown: Record<string, string> = { " ": "' '", " 5": "' 5'" };
+  for (
+    const bad of [
+      "0",
+      "0.0001",
+      "-1",
+      "-0.5",
+      "abc",
+      " ",
+      "Infinity",
+      "NaN",
+      String(MAX_S + 1),
+      "1e3",
+      "0x10",
+      "+5",
+      " 5",
+    ]
+  ) {
+    refusesValue("timeout", bad, `--timeout must be seconds from 0.001 to ${MAX_S}, got ${shown[bad] ?? bad}`);
   }
 });
 
 Deno.test("flags: --sources takes whole numbers 1-64", () => {
   takes("sources", [["1", 1], ["3", 3], ["64", 64]], (f) => f.sources);
-  for (const bad of ["0", "x", "65", "1.5", "-2", "+4", ""]) {
+  for (const bad of ["0", "x", "65", "1.5", "-2", "+4"]) {
     refusesValue("sources", bad, `--sources must be 1-64, got ${bad}`);
   }
+  refusesValue("sources", "", "--sources must be 1-64, got ''");
 });
 
-Deno.test("flags: --max-upload-rate and --max-download-rate take bytes per second with K, M or G (powers of 1024)", () => {
+Deno.test("flags: rates take bytes per second, K, M or G (any case) with or without B or iB, all powers of 1024", () => {
   const rates: [string, number][] = [
     ["1", 1],
-    ["100", 100],
-    ["500K", 500 * KiB],
-    ["500k", 500 * KiB],
-    ["2M", 2 * MiB],
+    ["1048576", MiB],
+    ["512K", 512 * KiB],
+    ["512k", 512 * KiB],
+    ["512KB", 512 * KiB],
+    ["512KiB", 512 * KiB],
+    ["10M", 10 * MiB],
+    ["10m", 10 * MiB],
+    ["10MB", 10 * MiB],
+    ["10MiB", 10 * MiB],
     ["1.5M", 1.5 * MiB],
-    ["16M", 16 * MiB],
-    ["1G", 1024 * MiB],
-    [" 2M ", 2 * MiB],
+    ["1.5G", 1.5 * GiB],
+    ["1GB", GiB],
+    ["0.5K", 512],
   ];
   takes("max-upload-rate", rates, (f) => f.maxUploadRate);
   takes("max-download-rate", rates, (f) => f.maxDownloadRate);
-  for (const flag of ["max-upload-rate", "max-download-rate"]) {
-    for (const bad of ["0", "fast", "abc", "-1M", "2T", "0.5", "", "M", "1e3"]) {
-      refusesValue(flag, bad, `--${flag} must be bytes per second like 500K or 2M, got ${bad}`);
+  assert.equal(parseRate("2M"), 2 * MiB);
+  assert.equal(parse(["--max-download-rate", "4M"], "get").maxDownloadRate, 4 * MiB);
+});
+
+Deno.test("flags: a rate of 0 says it would stop every transfer; other bad rates name the flag, the value and an example", () => {
+  for (const zero of ["0", "0K", "0.0M", "0MB"]) {
+    refusesValue(
+      "max-upload-rate",
+      zero,
+      `--max-upload-rate ${zero} would stop every upload; leave the flag out for no limit`,
+    );
+    refusesValue(
+      "max-download-rate",
+      zero,
+      `--max-download-rate ${zero} would stop every download; leave the flag out for no limit`,
+    );
+  }
+  const example = "bytes per second like 10M, 512K or 1048576 (K, M, G: powers of 1024)";
+  const shown: Record<string, string> = { "": "''", " 2M ": "' 2M '", "10 M": "'10 M'" };
+  for (const flag of ["max-upload-rate", "max-download-rate"] as const) {
+    for (const bad of ["fast", "-1M", "2T", "0.5", "", "M", "1e3", "10 M", " 2M ", "10Bi", "10KiBB", "99999999G"]) {
+      refusesValue(flag, bad, `--${flag} must be ${example}, got ${shown[bad] ?? bad}`);
+    }
+    // A lowercase b is bits: refused, and said so, rather than read as bytes.
+    for (const bits of ["10mb", "10Mb", "10Mib", "512kb"]) {
+      refusesValue(flag, bits, `--${flag} must be ${example}, got ${bits} (b is bits: write B for bytes)`);
     }
   }
-  assert.equal(parseRate("2M"), 2 * MiB);
-  assert.throws(
-    () => parseRate("fast"),
-    /^UsageError: --max-upload-rate must be bytes per second like 500K or 2M, got fast$/,
-  );
+  assert.throws(() => parseRate("fast"), new UsageError(`--max-upload-rate must be ${example}, got fast`));
 });
 
 Deno.test("flags: --demote-after takes 1 or more", () => {
@@ -174,7 +225,7 @@ Deno.test("flags: --max-connections and --max-uploads take 1-1000000; --max-per-
   takes("max-connections", [["1", 1], ["2", 2], ["1000000", 1_000_000]], (f) => f.maxConnections);
   takes("max-uploads", [["1", 1], ["64", 64]], (f) => f.maxUploads);
   takes("max-per-address", [["0", 0], ["5", 5]], (f) => f.maxPerAddress);
-  for (const flag of ["max-connections", "max-uploads"]) {
+  for (const flag of ["max-connections", "max-uploads"] as const) {
     for (const bad of ["0", "-1", "1.5", "many", "1000001"]) {
       refusesValue(flag, bad, `--${flag} must be 1-1000000, got ${bad}`);
     }
@@ -194,29 +245,89 @@ Deno.test("flags: --stats-every takes 0 (never) or seconds from 0.01, as ms", ()
 Deno.test("flags: --wait-timeout takes whole seconds from 1 to a day", () => {
   assert.equal(Limits.MAX_WAIT_SECONDS, 86_400);
   takes("wait-timeout", [["1", 1], ["60", 60], ["86400", 86_400]], (f) => f.waitSeconds);
+  assert.equal(parse(["--wait", "--wait-timeout", "5", "x"], "get").waitSeconds, 5);
   for (const bad of ["0", "1.5", "86401", "-1", "x"]) {
     refusesValue("wait-timeout", bad, `--wait-timeout must be whole seconds from 1 to 86400, got ${bad}`);
   }
 });
 
-Deno.test("flags: --no-watch, --wait, --json and --help (or -h) are switches that take no value", () => {
-  const on = parse(["--no-watch", "--wait", "--json", "--help"]);
-  assert.deepEqual([on.watch, on.wait, on.json, on.help], [false, true, true, true]);
+Deno.test("flags: --no-watch, --wait, --json, --parts, --clean and --help (or -h) are switches that take no value", () => {
+  const peer = parse(["--no-watch", "--json"]);
+  assert.deepEqual([peer.watch, peer.json], [false, true]);
+  const get = parse(["--wait", "--json", "x"], "get");
+  assert.deepEqual([get.wait, get.json], [true, true]);
+  assert.equal(parse(["--parts"], "get").parts, true);
+  assert.equal(parse(["--clean"], "get").clean, true);
   assert.equal(parse(["-h"]).help, true);
-  refuses(["--json=x"], /^Option '--json' does not take an argument/);
-  refuses(["--wait=yes"], /^Option '--wait' does not take an argument/);
+  assert.equal(parse(["--help"], "demo").help, true);
+  refuses(["--json=x"], "--json takes no value, got --json=x; write --json alone");
+  refuses(["--wait=yes", "x"], "--wait takes no value, got --wait=yes; write --wait alone", "get");
+  refuses(["--no-watch="], "--no-watch takes no value, got --no-watch=; write --no-watch alone");
 });
 
-Deno.test("flags: --secret is taken as given; without it the secret from the environment is used", () => {
+Deno.test("flags: --secret is taken as given, a leading dash too; without it the secret from the environment is used", () => {
   assert.equal(parse(["--secret", "s3cret"]).secret, "s3cret");
-  assert.equal(parseFlags([], { port: 1, secret: "from env" }).secret, "from env");
-  assert.equal(parseFlags(["--secret", "flag"], { port: 1, secret: "from env" }).secret, "flag", "the flag wins");
+  assert.equal(parse(["--secret", "-s3cret"]).secret, "-s3cret");
+  refuses(["--secret="], "--secret must not be empty; leave it out for no secret");
+  assert.equal(parseFlags([], { role: "get", port: 0, secret: "from env" }).secret, "from env");
+  assert.equal(
+    parseFlags(["--secret", "flag"], { role: "tracker", port: 1, secret: "from env" }).secret,
+    "flag",
+    "the flag wins",
+  );
 });
 
-Deno.test("flags: an unknown flag or a flag without its value is a usage error naming it", () => {
-  refuses(["--bogus", "file1.txt"], /^Unknown option '--bogus'/);
-  refuses(["--port"], /^Option '--port <value>' argument missing/);
-  refuses(["--tracker"], /^Option '--tracker <value>' argument missing/);
-  // A value starting with a dash reads as another flag: it must be written --flag=-1.
-  refuses(["--stats-every", "-1"], /^Option '--stats-every' argument is ambiguous\./);
+Deno.test("flags: a flag without its value, or whose value is another flag, is refused naming what it needs", () => {
+  refuses(["--port"], "--port needs a value (--port PORT)");
+  refuses(["--tracker"], "--tracker needs a value (--tracker HOST:PORT)");
+  refuses(["--json", "--timeout"], "--timeout needs a value (--timeout SECONDS)");
+  refuses(
+    ["--out", "--json"],
+    "--out needs a value (--out DIR), got the flag --json; for a value starting with a dash write --out=VALUE",
+  );
+  refuses(["--secret", "-h"], /^--secret needs a value \(--secret S\), got the flag -h; /);
+  refuses(["--dir", "--port=1"], /^--dir needs a value \(--dir DIR\), got the flag --port=1; /);
+  // Written with =, it is the value, whatever it looks like.
+  assert.equal(parse(["--out=--json"]).out, "/home/me/--json");
+  // A dash that is no flag of ours is a value.
+  assert.equal(parse(["--dir", "-x"]).dir, "/home/me/-x");
+});
+
+Deno.test("flags: a flag with a value given twice is refused, quoting both; a switch twice is the same switch", () => {
+  refuses(["--port", "5609", "--port=5610"], "--port given twice (5609, then 5610); give it once");
+  refuses(["--dir", "a b", "--json", "--dir", "c"], "--dir given twice ('a b', then c); give it once");
+  assert.equal(parse(["--json", "--json"]).json, true);
+});
+
+Deno.test("flags: get's --wait-timeout only applies with --wait; the peer takes it alone (SEND --wait)", () => {
+  refuses(
+    ["--wait-timeout", "5", "x"],
+    "--wait-timeout only applies with --wait; add --wait, or leave --wait-timeout out",
+    "get",
+  );
+  assert.equal(parse(["--wait-timeout", "5", "--wait", "x"], "get").waitSeconds, 5);
+  assert.equal(parse(["--wait-timeout", "5"], "peer").waitSeconds, 5);
+});
+
+Deno.test("flags: get --parts and --clean take no file name, not each other, and no flag but --out", () => {
+  refuses(["--parts", "--clean"], /^--parts and --clean go one at a time: /, "get");
+  refuses(["--clean", "--parts"], /^--parts and --clean go one at a time: /, "get");
+  refuses(
+    ["--parts", "a.txt", "b c"],
+    "--parts takes no file name, got a.txt 'b c'; it lists the leftovers of every interrupted download in the --out folder",
+    "get",
+  );
+  refuses(["x", "--clean"], /^--clean takes no file name, got x; it discards the leftovers /, "get");
+  for (const stray of [["--wait"], ["--tracker", "h:1"], ["--json"], ["--timeout", "3"], ["--info", "i"]]) {
+    const flag = stray[0].slice(2);
+    refuses(
+      ["--parts", ...stray],
+      `--${flag} does not apply to --parts, which looks only at the --out folder; leave it out`,
+      "get",
+    );
+  }
+  const parts = parse(["--parts", "--out", "downloads"], "get");
+  assert.deepEqual([parts.parts, parts.clean, parts.out, parts.names], [true, false, "/home/me/downloads", []]);
+  // P2P_SECRET in the environment is no flag typed: it does not stop --clean.
+  assert.equal(parseFlags(["--clean"], { role: "get", port: 0, secret: "s", cwd: CWD }).clean, true);
 });

@@ -75,7 +75,7 @@ Deno.test("printers: outcomePrinter without --json prints each outcome's result 
     print(MISSING);
   });
   assert.deepEqual(writes, [
-    { to: "screen", text: "saved a b.bin (5 bytes) from 127.0.0.1:2 -> out/a b.bin\n" },
+    { to: "screen", text: "saved a b.bin (5 B) from 127.0.0.1:2 -> out/a b.bin\n" },
     { to: "screen", text: "failed missing.txt: 404 not found\n" },
   ]);
 });

@@ -33,6 +33,7 @@ import { announceAt } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testTracker } from "../helpers/roles.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { screenAfter, screenState } from "../helpers/terminal.ts";
 
 const KiB = 1024;
 const GiB = 1024 * MiB;
@@ -128,6 +129,16 @@ Deno.test("formatProgressLine: singular source, full and empty bars, ETA from th
   assert.match(done, /^a \[#{12}\] {2}100% {2}10\.0 MiB \/ 10\.0 MiB {2}1\.00 MiB\/s {2}ETA 0:00 {2}0 sources$/);
   const long = formatProgressLine(transfer("a", 10 * GiB, 0, 2), { speed: 1 * MiB, columns: 120 });
   assert.match(long, / {2}ETA 2h50m {2}2 sources$/, "10 GiB at 1 MiB/s: 10240 s, 2 h 50 min 40 s");
+});
+
+Deno.test("formatProgressLine: the bar is full only when the transfer is whole (floor, as the percent)", () => {
+  const bar = (bytes: number) =>
+    /\[(#*)-*\]/.exec(formatProgressLine(transfer("a", 1000, bytes), { speed: 1, columns: 120 }))![1].length;
+  assert.equal(bar(970), 11, "97%: not full");
+  assert.equal(bar(999), 11, "99.9%: not full");
+  assert.equal(bar(1000), 12);
+  assert.equal(bar(40), 0, "4%: not a mark yet");
+  assert.equal(bar(84), 1, "8.4%: one mark of 12");
 });
 
 Deno.test("formatProgressLine: speed 0 gives ETA --, never a division by zero", () => {
@@ -360,6 +371,23 @@ Deno.test("ProgressDisplay: a stalled transfer shows 0 B/s with ETA --, never an
   );
 });
 
+Deno.test("ProgressDisplay: a fast transfer first looked at after 100 MiB arrived shows its speed and ETA, not 0 B/s", async () => {
+  // The first draw comes when the redraw timer first fires (or later, with a busy event loop): 100 MiB are in by then.
+  const screen = new FakeScreen(true, 120);
+  const clock = new ManualClock(0);
+  using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => clock.now() });
+  const t = display.begin("fast.bin", 200 * MiB);
+  await clock.advance(200);
+  t.bytes = 100 * MiB;
+  display.draw();
+  const first = linesOf(screen.take())[0];
+  assert.match(first, / 100 MiB \/ 200 MiB {2}500 MiB\/s {2}ETA 0:00 /, first);
+  // Then the samples take over: 31 MiB in the next 100 ms.
+  t.bytes += 31 * MiB;
+  await clock.advance(100);
+  assert.match(display.render()[0], / 131 MiB \/ 200 MiB {2}310 MiB\/s {2}ETA 0:00 /);
+});
+
 Deno.test("ProgressDisplay: log before anything is drawn writes just the line; several lines at once", () => {
   const screen = new FakeScreen(true, 80);
   using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => 0 });
@@ -397,7 +425,7 @@ Deno.test("ProgressDisplay: on a terminal it redraws on its own every intervalMs
   t.bytes = 40;
   // Nothing but the display's own timer draws here.
   const { text } = await writes.next("write", (w) => w.text.includes("tick.bin"));
-  assert.match(text, /^tick\.bin \[#{5}-{7}\] {3}40% {2}40 B \/ 100 B /m);
+  assert.match(text, /^tick\.bin \[#{4}-{8}\] {3}40% {2}40 B \/ 100 B /m);
   display.end(t); // the last transfer ends: the timer stops (the sanitizers fail a test that leaks it)
 });
 
@@ -545,4 +573,106 @@ Deno.test("ProgressDisplay: on a terminal it draws a live line while a real down
     }
   }
   await assertSameBytes(join(out.path, "slow.bin"), data);
+});
+
+// ---------------------------------------------------------------------------
+// ProgressDisplay with a prompt line
+
+/** The prompt line of a fake line editor: `> ` and `text`, the cursor `cursor` characters into the text. */
+function promptOf(state: { text: string; cursor: number }) {
+  return () => ({ text: `> ${state.text}`, cursor: 2 + state.cursor });
+}
+
+Deno.test("ProgressDisplay with a prompt: the prompt line is drawn last with the cursor in it; lines land above it and it is drawn again", async () => {
+  const screen = new FakeScreen(true, 100);
+  const clock = new ManualClock(0);
+  using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => clock.now() });
+  const typed = { text: "", cursor: 0 };
+  display.setPrompt(promptOf(typed));
+  assert.equal(screen.take(), "> \x1b[K\x1b[3G", "the prompt alone: no line feed, the cursor after it");
+  typed.text = "LIST hel";
+  typed.cursor = 8;
+  display.promptChanged();
+  assert.equal(screen.take(), "\r> LIST hel\x1b[K\x1b[11G", "only the prompt line is written again");
+  // A transfer: its live line goes above the prompt line.
+  const t = display.begin("big.bin", 100 * MiB);
+  t.bytes = 13 * MiB;
+  display.draw();
+  let written = screen.take();
+  assert.ok(written.startsWith("\r\x1b[J"), JSON.stringify(written));
+  assert.deepEqual(screenAfter(written.slice(4).replaceAll("\n", "\r\n")), [
+    "big.bin [#-----------]   13%  13.0 MiB / 100 MiB  0 B/s  ETA --  0 sources",
+    "> LIST hel",
+  ]);
+  // A line printed in the background, the cursor moved into the text meanwhile: above both, the text and cursor kept.
+  typed.cursor = 5;
+  display.log("sent hello.txt (6 B) to 127.0.0.1:5555");
+  written = screen.take();
+  assert.ok(written.startsWith("\x1b[1F\x1b[J"), "up over the live line, from the prompt line");
+  assert.ok(written.endsWith("> LIST hel\x1b[K\x1b[8G"), JSON.stringify(written));
+  assert.deepEqual(screenAfter(written.replaceAll("\n", "\r\n")), [
+    "sent hello.txt (6 B) to 127.0.0.1:5555",
+    "big.bin [#-----------]   13%  13.0 MiB / 100 MiB  0 B/s  ETA --  0 sources",
+    "> LIST hel",
+  ]);
+  // Redrawn by the timer: the same.
+  await clock.advance(1000);
+  display.draw();
+  written = screen.take();
+  assert.ok(
+    written.startsWith("\x1b[1F\x1b[J") && written.endsWith("> LIST hel\x1b[K\x1b[8G"),
+    JSON.stringify(written),
+  );
+  // The transfer ends: its line goes; the prompt stays, alone.
+  display.end(t);
+  assert.equal(screen.take(), "\x1b[1F\x1b[J> LIST hel\x1b[K\x1b[8G");
+  // The prompt taken away: the line is cleared, nothing is drawn; a line then prints as with no prompt.
+  display.setPrompt(undefined);
+  assert.equal(screen.take(), "\r\x1b[J");
+  display.log("stopped");
+  assert.equal(screen.take(), "stopped\n");
+});
+
+Deno.test("ProgressDisplay with a prompt: the whole screen, as a terminal shows it, after lines, redraws and typing", () => {
+  const screen = new FakeScreen(true, 100);
+  using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => 0 });
+  const typed = { text: "", cursor: 0 };
+  display.log("listening on 127.0.0.1:5555");
+  display.setPrompt(promptOf(typed));
+  const t = display.begin("slow.bin", 1000);
+  t.bytes = 500;
+  display.draw();
+  typed.text = "PEERS";
+  typed.cursor = 5;
+  display.promptChanged();
+  display.log("> STATS");
+  display.log("tracker: 1 peer");
+  display.draw();
+  // A terminal turns each line feed into CR LF (output processing, kept in Deno's raw mode).
+  const state = screenState(screen.text.replaceAll("\n", "\r\n"));
+  assert.deepEqual(state.lines, [
+    "listening on 127.0.0.1:5555",
+    "> STATS",
+    "tracker: 1 peer",
+    "slow.bin [######------]   50%  500 B / 1000 B  0 B/s  ETA --  0 sources",
+    "> PEERS",
+  ]);
+  assert.deepEqual({ row: state.row, col: state.col }, { row: 4, col: 7 }, "the cursor at the end of the typed text");
+  display.end(t);
+  display.close();
+  assert.deepEqual(screenAfter(screen.text.replaceAll("\n", "\r\n")), [
+    "listening on 127.0.0.1:5555",
+    "> STATS",
+    "tracker: 1 peer",
+  ]);
+});
+
+Deno.test("ProgressDisplay with a prompt: not on a terminal nothing of it is drawn", () => {
+  const screen = new FakeScreen(false, 80);
+  using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS });
+  display.setPrompt(() => ({ text: "> x", cursor: 3 }));
+  display.promptChanged();
+  display.log("a line");
+  display.setPrompt(undefined);
+  assert.equal(screen.text, "a line\n");
 });

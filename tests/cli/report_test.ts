@@ -15,8 +15,10 @@ import {
   formatBytes,
   formatOutcome,
   formatPeerEvent,
+  formatRelayed,
   formatSource,
   formatTrackerEvent,
+  notStarted,
   outcomeJson,
 } from "../../cli/report.ts";
 import type { Attempt, SourceReport } from "../../io/errors.ts";
@@ -82,7 +84,7 @@ Deno.test("formatBytes: a value just under the next unit never shows as 1024 of 
 
 Deno.test("formatOutcome: one line for a file from one holder, a line per source for several or a resume", () => {
   const one: FileOutcome = { name: "a.txt", ok: true, result: landed({ name: "a.txt", path: "out/a.txt", size: 5 }) };
-  assert.equal(formatOutcome(one), "saved a.txt (5 bytes) from 127.0.0.1:2 -> out/a.txt");
+  assert.equal(formatOutcome(one), "saved a.txt (5 B) from 127.0.0.1:2 -> out/a.txt");
   const sources: SourceReport[] = [
     { holder: "127.0.0.1:2", bytes: MiB, chunks: 1 },
     { holder: "127.0.0.1:3", bytes: MiB, chunks: 1 },
@@ -91,10 +93,10 @@ Deno.test("formatOutcome: one line for a file from one holder, a line per source
   const several: FileOutcome = { name: "f.bin", ok: true, result: landed({ sources }) };
   assert.equal(
     formatOutcome(several),
-    `saved f.bin (${2 * MiB} bytes) from 2 sources -> out/f.bin\n` +
-      `  127.0.0.1:2: 1 chunk, ${MiB} bytes\n` +
-      `  127.0.0.1:3: 1 chunk, ${MiB} bytes\n` +
-      "  127.0.0.1:4: 0 chunks, 0 bytes; dropped: EHASH chunk 1 does not match",
+    "saved f.bin (2.00 MiB) from 2 sources -> out/f.bin\n" +
+      "  127.0.0.1:2: 1 chunk, 1.00 MiB\n" +
+      "  127.0.0.1:3: 1 chunk, 1.00 MiB\n" +
+      "  127.0.0.1:4: 0 chunks, 0 B; dropped: EHASH chunk 1 does not match",
   );
   const resumed: FileOutcome = {
     name: "f.bin",
@@ -103,8 +105,8 @@ Deno.test("formatOutcome: one line for a file from one holder, a line per source
   };
   assert.equal(
     formatOutcome(resumed),
-    `saved f.bin (${2 * MiB} bytes, ${MiB} resumed from an earlier run) from 1 source -> out/f.bin\n` +
-      `  127.0.0.1:2: 1 chunk, ${MiB} bytes`,
+    "saved f.bin (2.00 MiB, 1.00 MiB resumed from an earlier run) from 1 source -> out/f.bin\n" +
+      "  127.0.0.1:2: 1 chunk, 1.00 MiB",
   );
 });
 
@@ -114,7 +116,7 @@ Deno.test("formatOutcome: a file already there says so; a failure gives the reas
     ok: true,
     result: landed({ name: "p", path: "out/p", size: 3, from: "here" }),
   };
-  assert.equal(formatOutcome(here), "have p already (3 bytes) at out/p");
+  assert.equal(formatOutcome(here), "have p already (3 B) at out/p");
   const failed: FileOutcome = {
     name: "g.txt",
     ok: false,
@@ -133,10 +135,10 @@ Deno.test("formatOutcome: a file already there says so; a failure gives the reas
 });
 
 Deno.test("formatSource and formatAttempt: a holder's share, and a failed try", () => {
-  assert.equal(formatSource({ holder: "h:1", bytes: 10, chunks: 1 }), "  h:1: 1 chunk, 10 bytes");
+  assert.equal(formatSource({ holder: "h:1", bytes: 10, chunks: 1 }), "  h:1: 1 chunk, 10 B");
   assert.equal(
     formatSource({ holder: "h:1", bytes: 0, chunks: 0, code: "ETIMEDOUT" }),
-    "  h:1: 0 chunks, 0 bytes; dropped: ETIMEDOUT",
+    "  h:1: 0 chunks, 0 B; dropped: ETIMEDOUT",
   );
   const a: Attempt = { holder: "127.0.0.1:9", code: "503", message: "busy" };
   assert.equal(formatAttempt("x.bin", a), "attempt x.bin from 127.0.0.1:9 failed: 503 busy");
@@ -266,7 +268,7 @@ Deno.test("formatPeerEvent and formatTrackerEvent: hashing, folder changes, warn
         removed: ["old.txt", "gone.bin"],
         answer: "indexed 2 more files as 127.0.0.1:5555 (3 in all)",
       },
-      "now sharing new.txt (5 bytes), b c.txt (0 bytes); no longer sharing old.txt, gone.bin " +
+      "now sharing new.txt (5 B), b c.txt (0 B); no longer sharing old.txt, gone.bin " +
       "(tracker: indexed 2 more files as 127.0.0.1:5555 (3 in all))",
     ],
     [
@@ -275,8 +277,9 @@ Deno.test("formatPeerEvent and formatTrackerEvent: hashing, folder changes, warn
     ],
     [{ type: "warning", message: "cannot write the hash cache" }, "warning: cannot write the hash cache"],
     [
-      { type: "tracker-retry", attempt: 3, message: "connection refused", nextInMs: 1500 },
-      "tracker still unreachable (try 3: connection refused); next try in 1.5 s",
+      { type: "tracker-retry", tracker: "127.0.0.1:4444", attempts: 3, message: "connection refused", awayMs: 65_000 },
+      "the tracker at 127.0.0.1:4444 is still unreachable after 1 min 5 s (3 tries, the last: connection refused); " +
+      "still serving, still trying",
     ],
   ];
   for (const [event, line] of cases) assert.equal(formatPeerEvent(event), line);
@@ -301,30 +304,41 @@ Deno.test("formatPeerEvent and formatTrackerEvent: hashing, folder changes, warn
 Deno.test("formatPeerEvent: uploads, refusals, failed tries and the tracker lost and back", () => {
   const cases: [PeerEvent, string][] = [
     [
-      { type: "served", name: "a.bin", to: "127.0.0.1:9", bytes: 10, ranges: 1 },
-      "sent a.bin (10 bytes) to 127.0.0.1:9",
+      { type: "served", name: "a.bin", to: "127.0.0.1:9", bytes: 10, ranges: 1, size: 10 },
+      "sent a.bin (10 B) to 127.0.0.1:9",
     ],
     [
-      { type: "served", name: "a.bin", to: "127.0.0.1:9", bytes: 10, ranges: 3 },
-      "sent a.bin (10 bytes in 3 ranges) to 127.0.0.1:9",
+      { type: "served", name: "a.bin", to: "127.0.0.1:9", bytes: 10, ranges: 3, size: 3 * MiB },
+      "sent 3 ranges of a.bin (10 B of 3.00 MiB) to 127.0.0.1:9",
     ],
     [
       { type: "refused", to: "127.0.0.1:9", status: 503, message: "busy" },
       "refused a request from 127.0.0.1:9: 503 busy",
     ],
     [
-      { type: "aborted", name: "a.bin", to: "127.0.0.1:9", bytes: 4, message: "connection reset" },
-      "upload of a.bin to 127.0.0.1:9 stopped after 4 bytes: connection reset",
+      { type: "aborted", name: "a.bin", to: "127.0.0.1:9", bytes: 4, size: 10, message: "connection reset" },
+      "stopped sending a.bin to 127.0.0.1:9 after 4 B of 10 B: connection reset",
     ],
     [
       { type: "attempt-failed", name: "a.bin", holder: "127.0.0.1:8", code: "404", message: "not found" },
       "attempt a.bin from 127.0.0.1:8 failed: 404 not found",
     ],
     [
-      { type: "tracker-lost", message: "connection reset" },
-      "lost the tracker (connection reset); still serving, trying to reach it again",
+      { type: "tracker-lost", tracker: "127.0.0.1:4444", message: "connection reset" },
+      "lost the tracker at 127.0.0.1:4444 (connection reset); serving anyway, and trying again in the background " +
+      "(a line at 1, 5 and 15 min, then hourly, while it is away)",
     ],
-    [{ type: "tracker-back", announced: "indexed 2 files" }, "reached the tracker again: indexed 2 files"],
+    [
+      {
+        type: "tracker-back",
+        tracker: "127.0.0.1:4444",
+        announced: "indexed 2 files as 127.0.0.1:5555",
+        awayMs: 4200,
+        attempts: 2,
+        again: true,
+      },
+      "reached the tracker at 127.0.0.1:4444 again after 4.2 s (2 tries): indexed 2 files as 127.0.0.1:5555",
+    ],
   ];
   for (const [event, line] of cases) assert.equal(formatPeerEvent(event), line);
 });
@@ -352,4 +366,65 @@ Deno.test("formatTrackerEvent: joins, announcements, leaves, bad requests and re
   const report = { type: "reported", peer: "p:1", holder: "h:2", name: "f", outcome: "EHASH", demoted: false } as const;
   assert.equal(formatTrackerEvent(report), "p:1 reported h:2 EHASH for f");
   assert.equal(formatTrackerEvent({ ...report, demoted: true }), "p:1 reported h:2 EHASH for f; no longer offered");
+});
+
+Deno.test("formatTrackerEvent: one file is a file, in every line that counts files", () => {
+  const lines = [
+    formatTrackerEvent({ type: "announced", peer: "p:1", files: 1 }),
+    formatTrackerEvent({ type: "announced", peer: "p:1", files: 1, added: 1 }),
+    formatTrackerEvent({ type: "announced", peer: "p:1", files: 0, removed: 1 }),
+    formatTrackerEvent({ type: "left", peer: "p:1", files: 1 }),
+  ];
+  assert.deepEqual(lines, [
+    "p:1 announced 1 file",
+    "p:1 added 1 file (1 in all)",
+    "p:1 removed 1 file (0 left)",
+    "p:1 left; 1 file removed from the index",
+  ]);
+});
+
+Deno.test("formatOutcome, formatSource, formatRelayed: sizes in units; the --json object keeps exact bytes", () => {
+  const big: FileOutcome = {
+    name: "big.bin",
+    ok: true,
+    result: landed({
+      name: "big.bin",
+      path: "big.bin",
+      size: 200 * MiB,
+      sources: [{ holder: "127.0.0.1:2", bytes: 150 * MiB, chunks: 150 }, {
+        holder: "127.0.0.1:3",
+        bytes: 50 * MiB,
+        chunks: 50,
+      }],
+    }),
+  };
+  assert.equal(
+    formatOutcome(big),
+    "saved big.bin (200 MiB) from 2 sources -> big.bin\n  127.0.0.1:2: 150 chunks, 150 MiB\n  127.0.0.1:3: 50 chunks, 50.0 MiB",
+  );
+  const hello: FileOutcome = { name: "hello.txt", ok: true, result: landed({ name: "hello.txt", size: 96 }) };
+  assert.match(formatOutcome(hello), /^saved hello\.txt \(96 B\) from 127\.0\.0\.1:2 /);
+  assert.equal(outcomeJson(big).size, 200 * MiB, "exact in JSON");
+  assert.equal(outcomeJson(big).sources[1].bytes, 50 * MiB, "exact in JSON");
+  assert.equal(
+    formatRelayed("big.bin", { size: 3 * MiB + 77, from: "127.0.0.1:2" }),
+    "cat: big.bin (3.00 MiB) from 127.0.0.1:2",
+  );
+});
+
+Deno.test("notStarted: a name whose download never began is failed, with the run's error, in text and in JSON", () => {
+  const outcome = notStarted("a.txt", new Error("cannot reach the tracker at 127.0.0.1:4444 (connection refused)"));
+  assert.equal(formatOutcome(outcome), "failed a.txt: cannot reach the tracker at 127.0.0.1:4444 (connection refused)");
+  assert.deepEqual(outcomeJson(outcome), {
+    name: "a.txt",
+    status: "failed",
+    size: null,
+    sha256: null,
+    path: null,
+    durationMs: null,
+    waitedMs: null,
+    resumedBytes: 0,
+    sources: [],
+    error: "cannot reach the tracker at 127.0.0.1:4444 (connection refused)",
+  });
 });

@@ -427,7 +427,7 @@ Deno.test("hash cache: a folder the peer may not write (Deno's permissions, so a
   assert.equal(warned.length, 1, dump);
   assert.match(warned[0], new RegExp(`^warning: cannot write the hash cache ${re(join(dir.path, CACHE_FILE))}: `));
   assert.match(warned[0], /write access/);
-  assert.match(out, new RegExp(`^shared 1 files from ${re(dir.path)}$`, "m"), dump);
+  assert.match(out, new RegExp(`^shared 1 file from ${re(dir.path)}$`, "m"), dump);
   assert.deepEqual(announced, [new Map([["a.txt", listedAs("aaa")]])], "announced, with the right hash");
   assert.deepEqual(await listDir(dir.path), ["a.txt"], "no cache nor temporary file left");
 });

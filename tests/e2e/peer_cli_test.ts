@@ -2,9 +2,9 @@
  * The `peer` and `tracker` roles run as a user runs them (`deno run main.ts
  * peer|tracker …`), over loopback: a peer's commands on standard input
  * (`SEND`, `SEND --wait`, `PEERS`, `LIST`, `STATS`, `QUIT`), `--json`,
- * `--no-watch`, `--max-upload-rate`, `--max-connections`, a tracker that is
- * not there; the tracker's line for each peer that leaves, and
- * `--stats-every`. Output is in a pipe: never a control character.
+ * `--no-watch`, `--max-upload-rate`, `--max-connections`; the tracker's
+ * line for each peer that leaves, and `--stats-every`. (A tracker that is
+ * not there: `start_order_cli_test.ts`.) Output is in a pipe: never a control character.
  *
  * @module
  */
@@ -17,11 +17,15 @@ import { assertSameBytes, re } from "../helpers/assert.ts";
 import { runCli, startCliPeer, startCliTracker, startServer } from "../helpers/cli.ts";
 import { eventually, within } from "../helpers/events.ts";
 import { hashToken, sha256 } from "../helpers/hashes.ts";
-import { LineClient, unusedPort } from "../helpers/net.ts";
+import { LineClient } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
 import { assertPlain, byName, JSON_KEYS } from "../helpers/output.ts";
+import { formatBytes } from "../../cli/report.ts";
 import { listDir, tempDir, writeFiles } from "../helpers/temp.ts";
+
+/** A size as the lines print it (`96 B`, `1.50 MiB`), for a regular expression. */
+const size = (n: number) => re(formatBytes(n));
 
 Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS and LIST, and leaves on QUIT", async () => {
   await using tmp = await tempDir();
@@ -38,7 +42,7 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
   await using a = await startCliPeer(tracker.address, { dir: alice, info: info("alice") });
   await using b = await startCliPeer(tracker.address, { dir: bob, info: info("bob") });
   await using c = await startCliPeer(tracker.address, { dir: carol, info: info("carol") });
-  await tracker.waitFor(new RegExp(`^${re(c.address)} announced 1 files$`, "m"));
+  await tracker.waitFor(new RegExp(`^${re(c.address)} announced 1 files?$`, "m"));
   const connections = () => tracker.stdout.match(/^connection from /gm)?.length ?? 0;
   assert.equal(connections(), 3);
 
@@ -54,14 +58,14 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
   assert.match(
     out,
     new RegExp(
-      `^saved file1\\.txt \\(${file1.length} bytes\\) from ${re(a.address)} -> ${re(join(carol, "file1.txt"))}$`,
+      `^saved file1\\.txt \\(${size(file1.length)}\\) from ${re(a.address)} -> ${re(join(carol, "file1.txt"))}$`,
       "m",
     ),
   );
   assert.match(
     out,
     new RegExp(
-      `^saved file3 with space\\.bin \\(${file3.length} bytes\\) from ${re(b.address)} -> ${
+      `^saved file3 with space\\.bin \\(${size(file3.length)}\\) from ${re(b.address)} -> ${
         re(join(carol, "file3 with space.bin"))
       }$`,
       "m",
@@ -78,8 +82,8 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
       `404-NOTFOUND missing.txt\n` +
       `200 END 2 found, 1 not found\n`,
   );
-  await a.waitFor(/^sent file1\.txt \(\d+ bytes\) to /m);
-  await b.waitFor(/^sent file3 with space\.bin \(\d+ bytes\) to /m);
+  await a.waitFor(new RegExp(`^sent file1\\.txt \\(${size(file1.length)}\\) to `, "m"));
+  await b.waitFor(new RegExp(`^sent file3 with space\\.bin \\(${size(file3.length)}\\) to `, "m"));
 
   // A second SEND on the same process, over the same tracker connection.
   mark = c.mark();
@@ -87,14 +91,14 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
   await c.waitFor(/^(saved|failed) file2\.md.*$/m, { since: mark });
   assert.match(
     c.stdout.slice(mark),
-    new RegExp(`^saved file2\\.md \\(${file2.length} bytes\\) from ${re(a.address)} `, "m"),
+    new RegExp(`^saved file2\\.md \\(${size(file2.length)}\\) from ${re(a.address)} `, "m"),
   );
   await assertSameBytes(join(carol, "file2.md"), file2);
   assert.equal(
     await Deno.readTextFile(info("carol")),
     `200-HOLDER ${a.address} ${file2.length} ${sha256(file2)} file2.md\n200 END 1 found, 0 not found\n`,
   );
-  await tracker.waitFor(new RegExp(`^${re(c.address)} added 1 files \\(4 in all\\)$`, "m"));
+  await tracker.waitFor(new RegExp(`^${re(c.address)} added 1 files? \\(4 in all\\)$`, "m"));
   assert.equal(connections(), 3, "the peer reuses its tracker connection");
 
   // PEERS: every peer with its file count; downloads were announced.
@@ -110,7 +114,7 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
   // LIST: every indexed name with its holder count; LIST text filters.
   mark = c.mark();
   await c.write("LIST\n");
-  await c.waitFor(/^200 END \d+ files$/m, { since: mark });
+  await c.waitFor(/^200 END \d+ files?$/m, { since: mark });
   out = c.stdout.slice(mark);
   assert.match(out, new RegExp(`^200-FILE ${file1.length} ${sha256(file1)} 2 file1\\.txt$`, "m"));
   assert.match(out, new RegExp(`^200-FILE ${file2.length} ${sha256(file2)} 2 file2\\.md$`, "m"));
@@ -119,10 +123,10 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
   assert.match(out, /^200 END 4 files$/m);
   mark = c.mark();
   await c.write("LIST space\n");
-  await c.waitFor(/^200 END \d+ files$/m, { since: mark });
+  await c.waitFor(/^200 END \d+ files?$/m, { since: mark });
   out = c.stdout.slice(mark);
   assert.match(out, /^200-FILE \d+ [0-9a-f]{64} 2 file3 with space\.bin$/m);
-  assert.match(out, /^200 END 1 files$/m);
+  assert.match(out, /^200 END 1 files?$/m);
 
   // QUIT: the peer exits 0 and the tracker forgets its files.
   await c.write("QUIT\n");
@@ -168,34 +172,12 @@ Deno.test("tracker: prints a line when a peer leaves, and a SIGKILLed peer disap
 
   carol.kill("SIGKILL");
   assert.equal((await carol.exited()).signal, "SIGKILL");
-  await tracker.waitFor(new RegExp(`^${re(carol.address)} left; 1 files removed from the index$`, "m"));
+  await tracker.waitFor(new RegExp(`^${re(carol.address)} left; 1 files? removed from the index$`, "m"));
   const after = await peers();
   assert.doesNotMatch(after, new RegExp(re(bob.address)));
   assert.doesNotMatch(after, new RegExp(re(carol.address)));
   assert.match(after, new RegExp(`^200-PEER ${re(alice.address)} 1$`, "m"));
-  assert.match(after, /^200 END 1 peers$/m);
-});
-
-Deno.test("peer: pointed at a tracker port where nothing listens, it exits 1 naming the tracker", async () => {
-  await using tmp = await tempDir();
-  const dir = await writeFiles(join(tmp.path, "alice"), { "a.txt": "a\n" });
-  const tracker = `127.0.0.1:${unusedPort()}`;
-  const result = await runCli([
-    "peer",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--tracker",
-    tracker,
-    "--dir",
-    dir,
-    "--info",
-    join(tmp.path, "info.txt"),
-  ]);
-  assert.equal(result.code, 1, result.stdoutText + result.stderrText);
-  assert.match(result.stderrText, new RegExp(`^peer: cannot reach the tracker at ${re(tracker)}: `, "m"));
-  assert.doesNotMatch(result.stdoutText, /^shared /m);
+  assert.match(after, /^200 END 1 peers?$/m);
 });
 
 Deno.test("peer prompt: STATS, SEND --wait gets a file once a peer has it; --json prints JSON results; --no-watch", async () => {
@@ -254,7 +236,7 @@ Deno.test("peer prompt: STATS, SEND --wait gets a file once a peer has it; --jso
   assert.match(
     a.stdout.slice(mark),
     new RegExp(
-      `^saved late\\.bin \\(${late.length} bytes\\) from ${re(carol.address)} -> ${re(join(aDir, "late.bin"))}$`,
+      `^saved late\\.bin \\(${size(late.length)}\\) from ${re(carol.address)} -> ${re(join(aDir, "late.bin"))}$`,
       "m",
     ),
   );
@@ -277,14 +259,14 @@ Deno.test("peer: --max-upload-rate 2M is accepted, and the peer serves", async (
     info: join(dir.path, ".info.txt"),
     flags: ["--max-upload-rate", "2M"],
   });
-  assert.match(peer.stdout, /^shared 1 files from /m);
+  assert.match(peer.stdout, /^shared 1 file from /m);
   await using out = await tempDir();
   await using client = await TrackerClient.connect(tracker.address);
   const [outcome] = (await sendAndFetch(client, "f.bin", { outDir: out.path })).outcomes;
   assert.ok(outcome.ok, JSON.stringify(outcome));
   assert.equal(outcome.result.from, peer.address);
   await assertSameBytes(join(out.path, "f.bin"), data);
-  await peer.waitFor(/^sent f\.bin \(300000 bytes\) to /m);
+  await peer.waitFor(new RegExp(`^sent f\\.bin \\(${size(data.length)}\\) to `, "m"));
 });
 
 Deno.test("peer: with --max-connections 2 it refuses a third connection with 421 while two are open", async () => {

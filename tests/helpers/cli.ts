@@ -380,7 +380,7 @@ export async function startCliPeer(tracker: string, options: CliPeerOptions): Pr
   const peer = await startServer("peer", flags, options);
   try {
     if (options.stdin === "closed") await peer.closeStdin();
-    await peer.waitFor(/^shared \d+ files from /m);
+    await peer.waitFor(/^shared \d+ files? from /m);
     return peer;
   } catch (error) {
     await peer[Symbol.asyncDispose]();

@@ -1,6 +1,7 @@
 /**
- * `main.ts` on a pseudo-terminal (util-linux `script`), and what a terminal
- * shows after a run's output, for the tests of live progress lines.
+ * `main.ts` on a pseudo-terminal (util-linux `script`), typed at, and what
+ * a terminal shows after a run's output, for the tests of live progress
+ * lines and of the peer's prompt.
  *
  * @module
  */
@@ -31,10 +32,13 @@ function shellQuote(text: string): string {
 /**
  * `main.ts` run on a pseudo-terminal 100 columns wide: what it writes to the
  * terminal (both streams, unless `stdoutTo` sends standard output to a file)
- * is collected as the terminal got it.
+ * is collected as the terminal got it, and {@link PtyRun.type} types at it.
+ * Its input stays open until the run is disposed of: `script` turns the end
+ * of its input into a Ctrl-D for the program.
  */
 export class PtyRun implements AsyncDisposable {
   #child: Deno.ChildProcess;
+  #input: WritableStreamDefaultWriter<Uint8Array>;
   #text = "";
   #ended = false;
   #listeners = new Set<() => void>();
@@ -49,11 +53,12 @@ export class PtyRun implements AsyncDisposable {
     const child = new Deno.Command(SCRIPT!, {
       args: ["-qfec", command, "/dev/null"],
       env: { NO_COLOR: "1", SHELL: "/bin/sh" },
-      stdin: "null",
+      stdin: "piped",
       stdout: "piped",
       stderr: "null",
     }).spawn();
     this.#child = child;
+    this.#input = child.stdin.getWriter();
     const decoder = new TextDecoder();
     this.#pump = (async () => {
       for await (const chunk of child.stdout) {
@@ -92,6 +97,16 @@ export class PtyRun implements AsyncDisposable {
     }
   }
 
+  /** Types `keys` (text, `\r` for Enter, `\x03` for Ctrl-C, escape sequences) at the terminal. */
+  async type(keys: string): Promise<void> {
+    await this.#input.write(new TextEncoder().encode(keys));
+  }
+
+  /** What the terminal shows now (see {@link screenAfter}). */
+  screen(): string[] {
+    return screenAfter(this.#text);
+  }
+
   /** Waits for the exit; returns the exit code of `main.ts`. */
   async exited(): Promise<number> {
     const status = await within("the exit of main.ts on the terminal", this.#status);
@@ -106,17 +121,34 @@ export class PtyRun implements AsyncDisposable {
     } catch { /* already exited */ }
     await this.#status;
     await this.#pump.catch(() => {});
+    await this.#input.close().catch(() => {});
   }
 }
 
-/** The lines a terminal shows after `output`: text, CR, LF, `ESC[nF`, `ESC[J`, `ESC[nG` and `ESC[nK`. */
+/**
+ * The lines a terminal shows after `output`: text, CR, LF, `ESC[nF`,
+ * `ESC[J`, `ESC[nG` and `ESC[nK`; private modes (`ESC[?2004h`, bracketed
+ * paste) change nothing shown and are skipped.
+ */
 export function screenAfter(output: string): string[] {
+  return screenState(output).lines;
+}
+
+/** What a terminal shows after `output`, and where its cursor is (row and column, from 0). */
+export function screenState(output: string): { lines: string[]; row: number; col: number } {
   const lines = [""];
   let row = 0;
   let col = 0;
   // deno-lint-ignore no-control-regex
   const escape = /\x1b\[(\d*)([A-Za-z])/y;
+  // deno-lint-ignore no-control-regex
+  const mode = /\x1b\[\?\d+[hl]/y;
   for (let i = 0; i < output.length;) {
+    mode.lastIndex = i;
+    if (mode.test(output)) {
+      i = mode.lastIndex;
+      continue;
+    }
     escape.lastIndex = i;
     const esc = escape.exec(output);
     if (esc) {
@@ -149,5 +181,5 @@ export function screenAfter(output: string): string[] {
       col++;
     }
   }
-  return lines.filter((line, i) => line !== "" || i < lines.length - 1);
+  return { lines: lines.filter((line, i) => line !== "" || i < lines.length - 1), row, col };
 }

@@ -35,7 +35,7 @@ Deno.test("announcer: all() announces the whole folder as one UPDATE, replacing 
   ]);
   await Deno.remove(join(dir.path, "b.txt"));
   await folder.refresh(["b.txt"]);
-  assert.equal(await announcer.all(), `indexed 1 files as ${ADDRESS}`);
+  assert.equal(await announcer.all(), `indexed 1 file as ${ADDRESS}`);
   assert.deepEqual(tracker.index.holders("b.txt", 5), [], "a new UPDATE replaces the old one");
   assert.deepEqual(tracker.events.of("announced").map((e) => e.files), [2, 1]);
 });
@@ -55,10 +55,10 @@ Deno.test("announcer: changes go as ADD and REMOVE, in the order they were made,
     announcer.added(entryOf("z.txt", "zz")),
   ]);
   assert.deepEqual(answers, [
-    `indexed 1 files as ${ADDRESS} (1 new, 1 in all)`,
-    "removed 1 of 1 files (0 left)",
-    `indexed 2 files as ${ADDRESS} (2 new, 2 in all); removed 0 of 1 files (2 left)`,
-    `indexed 1 files as ${ADDRESS} (1 new, 3 in all)`,
+    `indexed 1 file as ${ADDRESS} (1 new, 1 in all)`,
+    "removed 1 of 1 file (0 left)",
+    `indexed 2 files as ${ADDRESS} (2 new, 2 in all); removed 0 of 1 file (2 left)`,
+    `indexed 1 file as ${ADDRESS} (1 new, 3 in all)`,
   ]);
   const x = tracker.index.holders("x.txt", 5);
   assert.deepEqual(x.map((h) => [h.size, h.sha256]), [[5, sha256("three")]], "the last change of x.txt wins");
@@ -85,7 +85,7 @@ Deno.test("announcer: a refused change rejects, and the next change still goes",
   const refused = announcer.changes({ changed: [entryOf("b.txt", "b")], removed: [] });
   const next = announcer.changes({ changed: [], removed: ["a.txt"] });
   await assert.rejects(refused, /index is full/);
-  assert.equal(await next, "removed 1 of 1 files (0 left)");
+  assert.equal(await next, "removed 1 of 1 file (0 left)");
   assert.equal(tracker.index.stats().entries, 0);
 });
 

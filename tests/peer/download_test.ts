@@ -471,15 +471,20 @@ async function finishFromMeteredHolder(data: Uint8Array, outDir: string) {
 const sent = (events: FileServerEvent[]) =>
   events.reduce((n, e) => n + (e.type === "served" || e.type === "aborted" ? e.bytes : 0), 0);
 
-Deno.test("download: a cancelled download keeps a hidden part file and journal, never shared, and finishes later", async () => {
+Deno.test("download: a cancelled download keeps a hidden part file and journal, says where, how much and how to discard it, never shared, and finishes later", async () => {
   const data = randomBytes(6 * MiB + 321, 21);
   await using out = await tempDir();
   const error = await cancelAfterThreeChunks(data, out.path);
   assert.ok(error instanceof DownloadError, String(error));
-  assert.equal(error.message, "cancelled; what arrived is kept for the next try");
 
   const { part, journal, names } = await hiddenFiles(out.path);
   assert.ok(part && journal);
+  // Where it is, how much, and how to be rid of it.
+  assert.equal(
+    error.message,
+    `cancelled; kept 3.00 MiB of movie.bin in ${part} for the next try ` +
+      `(get --clean --out ${out.path}, or CLEAN at a peer's prompt, discards it)`,
+  );
   assert.deepEqual(await listDir(out.path), names, "nothing but the hidden pair");
   assert.equal(names.length, 2);
   assert.equal(part.replace(/\.part$/, ""), journal.replace(/\.journal$/, ""), "one key for both");

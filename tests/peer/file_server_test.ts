@@ -4,8 +4,10 @@
  * for more), hostile and missing names; the caps: `maxConnections` (`421`),
  * `maxUploads` (`503 busy`, the connection goes on); a connection silent
  * for the idle time is closed, one that keeps asking is not; `close(grace)`
- * stops accepting, closes idle connections at once, lets an upload in the
- * middle of an answer finish within the grace and cuts it after. Time is a
+ * stops accepting, tells idle connections `503 … is stopping` and closes
+ * them at once, lets an upload in the middle of an answer finish within the
+ * grace and cuts it after, answers every later request `503 … is stopping`,
+ * and says how much of each file it sent, and why it stopped. Time is a
  * {@link ManualClock}; an upload is held in the middle of its answer by a
  * client that stops reading (TCP's own flow control), never by a timer.
  *
@@ -16,14 +18,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isDisconnect } from "../../io/errors.ts";
 import type { BufferedReader } from "../../io/reader.ts";
+import { SharedFolder } from "../../disk/shared_folder.ts";
 import { downloadFile } from "../../peer/download.ts";
+import { type FileServerEvent, startFileServer, STOP_LINGER_MS } from "../../peer/file_server.ts";
 import { ManualClock, settled } from "../helpers/clock.ts";
-import { eventually, within } from "../helpers/events.ts";
+import { EventLog, eventually, within } from "../helpers/events.ts";
 import { chunkHashes, MiB, sha256 } from "../helpers/hashes.ts";
 import { servingFolder } from "../helpers/holders.ts";
 import { LineClient, notServed, rawRequest, readBytes, text } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
-import { tempDir } from "../helpers/temp.ts";
+import { tempDir, writeFiles } from "../helpers/temp.ts";
 
 /** Reads until the connection ends (or breaks); returns how many bytes came (the count, not the bytes). */
 async function bytesUntilClose(reader: BufferedReader): Promise<number> {
@@ -219,7 +223,7 @@ Deno.test("file server: a connection silent for the idle time is closed; one tha
   assert.equal(src.events.of("aborted").length, 1);
 });
 
-Deno.test("file server: close(grace) stops accepting, closes idle connections at once, and lets an upload in the middle of its answer finish", async () => {
+Deno.test("file server: close(grace) stops accepting, tells idle connections it is stopping and closes them at once, and lets an upload in the middle of its answer finish", async () => {
   const clock = new ManualClock();
   const big = randomBytes(BIG, 92);
   await using src = await servingFolder({ "big.bin": big, "small.txt": "small" }, { clock });
@@ -232,7 +236,13 @@ Deno.test("file server: close(grace) stops accepting, closes idle connections at
 
   const closing = src.close(10_000);
   assert.equal(await notServed(src.port, "PING\n"), true, "a new connection is not served");
-  assert.equal(await within("the idle one's close", idle.closed()), true, "the idle connection is closed at once");
+  // Told unasked, so that the request it sends next reads why; then the end of the connection: it hangs up.
+  assert.equal(
+    await within("the idle one's 503", idle.reader.readLine()),
+    `503 the peer at ${src.address} is stopping; try another holder`,
+  );
+  assert.equal(await within("the idle one's end", idle.closed()), true, "the idle connection is ended at once");
+  idle[Symbol.dispose]();
   assert.equal(await settled(closing), false, "the upload is still running");
   // The clock never moves: the grace never runs out, and the upload finishes.
   const got = await readBytes(upload.reader, BIG);
@@ -240,8 +250,8 @@ Deno.test("file server: close(grace) stops accepting, closes idle connections at
   await within("close()", closing);
   assert.equal(await upload.reader.readLine(), null, "closed after the answer");
   const served = await src.events.next("served");
-  assert.deepEqual([served.name, served.bytes], ["big.bin", BIG]);
-  assert.deepEqual(src.events.of("aborted").map((e) => e.name), ["small.txt"], "only the idle one was cut");
+  assert.deepEqual([served.name, served.bytes, served.size, served.ranges], ["big.bin", BIG, BIG, 1]);
+  assert.deepEqual(src.events.of("aborted"), [], "the idle one had only asked for hashes: no upload was cut");
 });
 
 Deno.test("file server: close(grace) cuts an upload still in the middle of its answer when the grace runs out, not before", async () => {
@@ -261,6 +271,75 @@ Deno.test("file server: close(grace) cuts an upload still in the middle of its a
   const got = await bytesUntilClose(upload.reader);
   assert.ok(got < BIG, `cut: ${got} of ${BIG} bytes came`);
   const aborted = await src.events.next("aborted");
-  assert.equal(aborted.name, "big.bin");
+  assert.deepEqual([aborted.name, aborted.size, aborted.message], ["big.bin", BIG, "this peer is stopping"]);
+  assert.ok(aborted.bytes < BIG, `${aborted.bytes} bytes`);
   assert.equal(src.events.of("served").length, 0);
+});
+
+/** A file server over a fresh folder holding `files`, whose events and `sending()` the test reads. */
+async function fileServer(files: Record<string, Uint8Array>, clock: ManualClock) {
+  const dir = await tempDir();
+  await writeFiles(dir.path, files);
+  const folder = await SharedFolder.open(dir.path);
+  await folder.scan();
+  const events = new EventLog<FileServerEvent>();
+  const server = startFileServer({ hostname: "127.0.0.1", port: 0, folder, onEvent: events.push, clock });
+  return {
+    server,
+    events,
+    address: `127.0.0.1:${server.addr.port}`,
+    [Symbol.asyncDispose]: async () => {
+      await server.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("file server: once it is stopping, the request after the answer in progress is told 503 the peer at HOST:PORT is stopping, as is every one after it; the upload is told stopped after the bytes it sent", async () => {
+  const clock = new ManualClock();
+  const big = randomBytes(BIG, 94);
+  const half = BIG / 2;
+  await using src = await fileServer({ "big.bin": big }, clock);
+  using swarm = await LineClient.connect(src.server.addr.port);
+  const me = `127.0.0.1:${(swarm.conn.localAddr as Deno.NetAddr).port}`;
+  // As a swarm asks: ranges, the next one sent before the first is answered.
+  await swarm.send(`RANGE 0 ${half} big.bin\nRANGE ${half} ${half} big.bin\n`);
+  assert.equal(await swarm.reader.readLine(), `206 ${BIG} ${sha256(big)} 0 ${half}`); // and it reads no more, for now
+  const [sending] = src.server.sending();
+  assert.deepEqual({ ...sending, bytes: 0 }, { name: "big.bin", to: me, bytes: 0, size: BIG });
+
+  const closing = src.server.close(10_000);
+  assert.equal(await notServed(src.server.addr.port, "HASHES big.bin\n"), true, "a new connection is not served");
+  assert.deepEqual(await readBytes(swarm.reader, half), big.subarray(0, half), "the answer in progress finishes");
+  const stopping = `503 the peer at ${src.address} is stopping; try another holder`;
+  assert.equal(await swarm.reader.readLine(), stopping, "the request after it is not answered with bytes");
+  assert.equal(await swarm.reader.readLine(), null, "and the holder's side ends");
+  // A request still on its way is read, not met by a reset: the connection is closed only after a while.
+  await swarm.send("HASHES big.bin\n");
+  assert.equal(await settled(closing), false, "still read from, for the downloader to hang up");
+  await clock.advance(STOP_LINGER_MS);
+  await within("close()", closing);
+  assert.deepEqual(src.events.events, [
+    { type: "aborted", name: "big.bin", to: me, bytes: half, size: BIG, message: "this peer is stopping" },
+  ]);
+  assert.deepEqual(src.server.sending(), []);
+});
+
+Deno.test("file server: a file sent in several ranges is under way while its connection is open, then told as ranges, with its bytes and its size", async () => {
+  const data = randomBytes(3 * MiB, 25);
+  await using src = await fileServer({ "f.bin": data }, new ManualClock());
+  {
+    using raw = await LineClient.connect(src.server.addr.port);
+    const me = `127.0.0.1:${(raw.conn.localAddr as Deno.NetAddr).port}`;
+    await raw.send(`RANGE 0 ${MiB} f.bin\nRANGE ${2 * MiB} ${MiB} f.bin\n`);
+    for (const at of [0, 2 * MiB]) {
+      assert.equal(await raw.reader.readLine(), `206 ${data.length} ${sha256(data)} ${at} ${MiB}`);
+      assert.deepEqual(await readBytes(raw.reader, MiB), data.subarray(at, at + MiB));
+    }
+    // Between two answers, a shutdown would stop it: it is an upload under way.
+    await eventually("both answers sent", () => src.server.sending()[0]?.bytes === 2 * MiB);
+    assert.deepEqual(src.server.sending(), [{ name: "f.bin", to: me, bytes: 2 * MiB, size: data.length }]);
+  }
+  const served = await src.events.next("served");
+  assert.deepEqual([served.name, served.bytes, served.ranges, served.size], ["f.bin", 2 * MiB, 2, data.length]);
 });

@@ -12,13 +12,14 @@
 
 import assert from "node:assert/strict";
 import { ProtocolError } from "../../protocol.ts";
-import { ConnectionClosedError } from "../../io/errors.ts";
+import { ConnectionClosedError, NotATrackerError, TrackerUnreachableError } from "../../io/errors.ts";
+import { Secret } from "../../io/secret.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
 import { ManualClock, settle, settled } from "../helpers/clock.ts";
 import { within } from "../helpers/events.ts";
-import { LineClient } from "../helpers/net.ts";
-import { testTracker } from "../helpers/roles.ts";
+import { deadAddress, LineClient } from "../helpers/net.ts";
+import { testPeer, testTracker } from "../helpers/roles.ts";
 import { fileLinesAt } from "../helpers/tracker_index.ts";
 
 const SHA_A = "a".repeat(64);
@@ -170,3 +171,58 @@ Deno.test("tracker client: quit says goodbye and the tracker forgets the peer; t
   assert.deepEqual(tracker.index.holders("q.txt", 10), []);
   await client.quit(); // idempotent
 });
+
+Deno.test("tracker client: a tracker nobody runs is named, with why and what to do", async () => {
+  const address = deadAddress();
+  const error = await TrackerClient.connect(address).then(() => undefined, (e) => e);
+  assert.ok(error instanceof TrackerUnreachableError, String(error));
+  assert.equal(
+    error.message,
+    `cannot reach the tracker at ${address} (connection refused); is it running? ` +
+      "start one with 'deno task tracker' or point --tracker at it",
+  );
+  assert.deepEqual([error.address, error.reason], [address, "connection refused"]);
+  assert.ok(error.cause instanceof Deno.errors.ConnectionRefused, "the original error is the cause");
+});
+
+Deno.test("tracker client: pointed at a peer, every request fails saying it is a peer, not a tracker", async () => {
+  await using tracker = testTracker();
+  await using peer = await testPeer(tracker.address, { "a.txt": "a" });
+  const notATracker = `${peer.address} is a peer, not a tracker; point --tracker at the tracker (default port 4444)`;
+  // get and cat ask first (SEND, PEERS); a peer's role announces first (UPDATE and its lines).
+  for (const ask of [(c: TrackerClient) => c.send(["a.txt"]), (c: TrackerClient) => c.peers(), announce]) {
+    await using client = await TrackerClient.connect(peer.address, { timeoutMs: 5_000 });
+    const isPeer = (e: unknown) =>
+      e instanceof NotATrackerError && e instanceof ConnectionClosedError && e.message === notATracker &&
+      e.address === peer.address;
+    await assert.rejects(ask(client), isPeer);
+    assert.equal(await client.closed, notATracker);
+    await assert.rejects(client.send(["a.txt"]), isPeer, "and every request after it");
+  }
+});
+
+Deno.test("tracker client: pointed with --secret at a peer without one, connecting says it is a peer, not a tracker", async () => {
+  await using tracker = testTracker();
+  await using peer = await testPeer(tracker.address, { "a.txt": "a" });
+  const secret = await Secret.from("s3cret");
+  await assert.rejects(
+    TrackerClient.connect(peer.address, { timeoutMs: 5_000, secret }),
+    (e: unknown) =>
+      e instanceof NotATrackerError &&
+      e.message === `${peer.address} is a peer, not a tracker; point --tracker at the tracker (default port 4444)`,
+  );
+});
+
+Deno.test("tracker client: a tracker that needs the secret is named, with the flag and the variable that give it", async () => {
+  await using tracker = testTracker({ secret: await Secret.from("s3cret") });
+  await using client = await TrackerClient.connect(tracker.address, { timeoutMs: 5_000 });
+  await assert.rejects(client.send(["a.txt"]), {
+    message: `the tracker at ${tracker.address} needs the shared secret (--secret); ` +
+      "give the tracker's secret with --secret or P2P_SECRET",
+  });
+});
+
+/** Announces one file, as a peer's role does first. */
+function announce(client: TrackerClient): Promise<string> {
+  return client.update(5555, [{ name: "a.txt", size: 1, sha256: SHA_A }]);
+}

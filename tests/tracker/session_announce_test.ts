@@ -51,7 +51,7 @@ Deno.test("tracker UPDATE: replaces what the peer announced before", async () =>
   using peer = await LineClient.connect(tracker.addr.port);
   await peer.ask(`UPDATE 5001 1\n10 ${SHA_A} old.txt\n`);
   await peer.ask(`UPDATE 5001 1\n20 ${SHA_B} new.txt\n`);
-  assert.deepEqual(texts(await peer.ask("LIST\n")), [`200-FILE 20 ${SHA_B} 1 new.txt`, "200 END 1 files"]);
+  assert.deepEqual(texts(await peer.ask("LIST\n")), [`200-FILE 20 ${SHA_B} 1 new.txt`, "200 END 1 file"]);
   assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["new.txt 20 b"]);
 });
 
@@ -64,7 +64,7 @@ Deno.test("tracker UPDATE: a malformed entry changes nothing and answers 400 nam
   assert.equal(reply[0].status, 400);
   assert.match(reply[0].text, /^entry 2: size is not a number.*; nothing changed$/);
   // Every entry line was read, none taken as a command: the next reply is LIST's.
-  assert.deepEqual(texts(await c.ask("LIST\n")), [`200-FILE 10 ${SHA_A} 1 keep.txt`, "200 END 1 files"]);
+  assert.deepEqual(texts(await c.ask("LIST\n")), [`200-FILE 10 ${SHA_A} 1 keep.txt`, "200 END 1 file"]);
   assert.deepEqual(tracker.index.peers().map((p) => [p.address, p.files]), [["127.0.0.1:5001", 1]], "port unchanged");
 });
 
@@ -145,7 +145,7 @@ Deno.test("tracker ADD: works before any UPDATE, makes a peer, and a later UPDAT
   using other = await LineClient.connect(tracker.addr.port);
   await other.ask(announcement("UPDATE", 5002, [[1, SHA_A, "shared.txt"]]));
   assert.deepEqual(texts(await a.ask(announcement("ADD", 5001, [[1, SHA_A, "shared.txt"]]))), [
-    "200 indexed 1 files as 127.0.0.1:5001 (1 new, 1 in all)",
+    "200 indexed 1 file as 127.0.0.1:5001 (1 new, 1 in all)",
   ]);
   assert.deepEqual(texts(await a.ask("PEERS\n")), [
     "200-PEER 127.0.0.1:5002 1",
@@ -181,7 +181,7 @@ Deno.test("tracker ADD: 413 when the index would pass maxEntries; nothing change
   assert.equal(tracker.index.has("b1"), false);
   assert.equal(tracker.index.peers().length, 1, "a refused ADD makes no peer");
   assert.deepEqual(texts(await b.ask(announcement("ADD", 5002, [[1, SHA_B, "b1"]]))), [
-    "200 indexed 1 files as 127.0.0.1:5002 (1 new, 1 in all)",
+    "200 indexed 1 file as 127.0.0.1:5002 (1 new, 1 in all)",
   ]);
   assert.equal((await b.ask(announcement("ADD", 5002, [[1, SHA_B, "b2"]])))[0].status, 413);
   assert.deepEqual(tracker.index.stats(), { peers: 2, names: 3, entries: 3 });

@@ -64,7 +64,7 @@ Deno.test("tracker session: pipelined requests are answered in order", async () 
   await using tracker = testTracker();
   using c = await LineClient.connect(tracker.addr.port);
   await c.send(`UPDATE 5001 1\n10 ${SHA_A} a.txt\nSEND a.txt\nFROB\nSEND b.txt\nPEERS\n`);
-  assert.deepEqual(texts((await c.reply())!), ["200 indexed 1 files as 127.0.0.1:5001"]);
+  assert.deepEqual(texts((await c.reply())!), ["200 indexed 1 file as 127.0.0.1:5001"]);
   assert.deepEqual(texts((await c.reply())!), [
     `200-HOLDER 127.0.0.1:5001 10 ${SHA_A} a.txt`,
     "200 END 1 found, 0 not found",
@@ -116,7 +116,7 @@ Deno.test("tracker session: a session with no whole line for its idle time is cl
   await using tracker = testTracker({ clock }); // the default idle time, 120 s, on the manual clock
   using quiet = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await quiet.ask(`UPDATE 7000 1\n3 ${SHA_A} f.txt\n`)), [
-    "200 indexed 1 files as 127.0.0.1:7000",
+    "200 indexed 1 file as 127.0.0.1:7000",
   ]);
   assert.equal(tracker.index.stats().entries, 1);
   await clock.advance(IDLE_MS - 1);

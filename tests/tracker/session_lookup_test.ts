@@ -124,7 +124,7 @@ Deno.test("tracker PEERS and LIST: PEERS lists announced peers with their file c
   ]);
   assert.deepEqual(texts(await lookupOnly.ask("list report\n")), [
     `200-FILE 1 ${SHA_A} 2 Report.pdf`,
-    "200 END 1 files",
+    "200 END 1 file",
   ]);
 });
 
@@ -214,7 +214,7 @@ Deno.test("tracker LIST and PEERS: --page 0, --page x and the like answer 400; t
     assert.equal(reply[0].status, status, line);
     assert.match(reply[0].text, message, line);
   }
-  assert.deepEqual(texts(await c.ask("LIST\n")), [`200-FILE 1 ${SHA_A} 1 a.txt`, "200 END 1 files"]);
+  assert.deepEqual(texts(await c.ask("LIST\n")), [`200-FILE 1 ${SHA_A} 1 a.txt`, "200 END 1 file"]);
 });
 
 Deno.test(`tracker PEERS: pages of ${Limits.LIST_PAGE} peers with a pointer to the next page`, async () => {

@@ -1,0 +1,30 @@
+/**
+ * Words for people that more than one layer writes: a size in units, and a
+ * path or value as one shell word (so that a message can be pasted back).
+ *
+ * @module
+ */
+
+/** `512 B`, `1.5 KiB`, `12.0 MiB`, `3.25 GiB`: powers of 1024, three significant digits or so. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+  // Two decimals under 10, one under 100, none above; what would show as 1000 or more goes to the next unit.
+  const shown = (v: number) => v.toFixed(Number(v.toFixed(2)) < 10 ? 2 : Number(v.toFixed(1)) < 100 ? 1 : 0);
+  let value = n / 1024;
+  let unit = 0;
+  while (Number(shown(value)) >= 1000 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${shown(value)} ${units[unit]}`;
+}
+
+/**
+ * Quotes `text` as a shell would need it, so that a message shows exactly
+ * what was given (`''` for nothing, `' 80'` with its space) and a
+ * suggestion can be pasted back.
+ */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+}

@@ -26,7 +26,7 @@ import {
   TrackerClient,
 } from "../peer.ts";
 import { startTracker } from "../tracker.ts";
-import { ProgressDisplay, screenOf } from "./progress.ts";
+import { ProgressDisplay, type Screen, screenOf } from "./progress.ts";
 import { formatAttempt, formatBytes, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
 
 /** The project's sample folder, beside this module's folder. */
@@ -50,9 +50,19 @@ export interface DemoOptions {
    * Paced for a person watching: a pause of {@link PACED_PAUSE_MS} before
    * each step, and dave's downloads held to {@link PACED_RATE}, with live
    * progress lines when standard output is a terminal. Default: when
-   * standard output is a terminal.
+   * standard output is a terminal. A {@link Pace} sets each part.
    */
-  paced?: boolean;
+  paced?: boolean | Pace;
+}
+
+/** How a paced demo goes. */
+export interface Pace {
+  /** The pause before each step, ms. Default {@link PACED_PAUSE_MS}. */
+  pauseMs?: number;
+  /** Dave's downloads are held to this, bytes per second. Default {@link PACED_RATE}. */
+  rate?: number;
+  /** Where the live progress lines are drawn (`print` must write there too). Default: standard output. */
+  screen?: Screen;
 }
 
 /** The demo's folders, one per party. */
@@ -64,15 +74,24 @@ type Folders = Record<"alice" | "bob" | "carol" | "dave", string>;
  * the closing line then says; false, naming what went wrong, otherwise.
  */
 export async function runDemo(print: (line: string) => void, options: DemoOptions = {}): Promise<boolean> {
-  const paced = options.paced ?? Deno.stdout.isTerminal();
+  const pace = options.paced ?? Deno.stdout.isTerminal();
+  const paced = pace !== false;
+  const { pauseMs = PACED_PAUSE_MS, rate = PACED_RATE, screen = undefined } = typeof pace === "object" ? pace : {};
   // Live lines only where `print` writes on a terminal; every line then goes around them.
-  using display = paced ? new ProgressDisplay(screenOf(Deno.stdout)) : undefined;
+  using display = paced ? new ProgressDisplay(screen ?? screenOf(Deno.stdout)) : undefined;
   const show = display?.live ? (line: string) => display.interrupt(() => print(line)) : print;
   // Declared before the roles, so disposed after them: the folders go even if a step fails.
   const root = await Deno.makeTempDir({ prefix: "p2p-demo-" });
   await using _folders = { [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
+  // Ctrl-C in the middle (a paced demo lasts a while): its folders go too, and it says so.
+  using _interrupt = onSignals((signal) => {
+    display?.close();
+    Deno.removeSync(root, { recursive: true });
+    print(`\ndemo stopped by ${signal}; removed its folders (${root})`);
+    Deno.exit(130);
+  });
   const folders = await sampleFolders(root, options.samples ?? SAMPLES);
-  const tally = new Tally(show, { pauseMs: paced ? PACED_PAUSE_MS : 0 });
+  const tally = new Tally(show, { pauseMs: paced ? pauseMs : 0 });
   tally.print(`[demo] a tracker, three peers and dave, who only downloads, in this one process on 127.0.0.1;`);
   tally.print(`       their folders are in ${root},`);
   tally.print(`       removed when the demo ends${paced ? "; paced: a pause before each step" : ""}`);
@@ -110,7 +129,7 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
   await tally.step(`-- alice stops serving files, but is still listed by the tracker --`);
   await alice.server.close();
   await using dave = await TrackerClient.connect(trackerAddress);
-  await daveGets(dave, { folders, tally, paced, board: display });
+  await daveGets(dave, { folders, tally, rate: paced ? rate : undefined, board: display });
   await daveCats(dave, tally);
   await daveWaits(dave, { folders, tally });
 
@@ -175,20 +194,20 @@ async function carolSends(carol: Peer, context: { root: string; tally: Tally }):
  */
 async function daveGets(
   dave: TrackerClient,
-  context: { folders: Folders; tally: Tally; paced: boolean; board?: ProgressDisplay },
+  context: { folders: Folders; tally: Tally; rate?: number; board?: ProgressDisplay },
 ): Promise<void> {
-  const { folders, tally, paced } = context;
-  const rate = paced ? ` --max-download-rate ${PACED_RATE / 1024 / 1024}M` : "";
+  const { folders, tally, rate } = context;
+  const flag = rate ? ` --max-download-rate ${rate / 1024 / 1024}M` : "";
   await tally.step(
-    `[dave] $ get${rate} hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`,
+    `[dave] $ get${flag} hello.txt "table, with comma.csv" notes.md "random 8MiB.bin"   (dave only downloads)`,
   );
   tally.print(`        (bob and carol both hold random 8MiB.bin now: it comes from both at once, chunk by chunk;`);
   tally.print(`         only alice holds notes.md, and she has stopped: that one fails, naming her)`);
-  if (paced) tally.print(`        (held to ${formatBytes(PACED_RATE)}/s, so that you can watch it arrive)`);
+  if (rate) tally.print(`        (held to ${formatBytes(rate)}/s, so that you can watch it arrive)`);
   const got = await sendAndFetch(dave, "hello.txt, table%2C with comma.csv, notes.md, random 8MiB.bin", {
     outDir: folders.dave,
     timeoutMs: 2_000,
-    limit: paced ? new RateLimit(PACED_RATE) : undefined,
+    limit: rate ? new RateLimit(rate) : undefined,
     board: context.board?.live ? context.board : undefined,
     onAttemptFailed: (name, a) => tally.print(`[dave] ${formatAttempt(name, a)}`),
   });
@@ -237,6 +256,13 @@ async function daveWaits(dave: TrackerClient, context: { folders: Folders; tally
   tally.print(`[bob] (a file appears in bob's watched folder: news.txt)`);
   await Deno.rename(join(folders.bob, ".news.tmp"), join(folders.bob, "news.txt"));
   tally.outcomes("dave", { outcomes: (await waiting).outcomes });
+}
+
+/** Calls `handler` on SIGINT or SIGTERM until disposed. */
+function onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): Disposable {
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => [signal, () => handler(signal)] as const);
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  return { [Symbol.dispose]: () => listeners.forEach(([s, l]) => Deno.removeSignalListener(s, l)) };
 }
 
 /** What the demo printed, and what went as shown. */
@@ -290,7 +316,11 @@ class Tally {
       );
       return true;
     }
-    this.#print(`\ndemo finished with ${this.#problems.length} problem(s): ${this.#problems.join("; ")}`);
+    this.#print(
+      `\ndemo finished with ${this.#problems.length} ${this.#problems.length === 1 ? "problem" : "problems"}: ${
+        this.#problems.join("; ")
+      }`,
+    );
     return false;
   }
 }

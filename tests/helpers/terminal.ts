@@ -45,8 +45,12 @@ export class PtyRun implements AsyncDisposable {
   #pump: Promise<void>;
   #status: Promise<Deno.CommandStatus>;
 
-  /** Starts `main.ts <args>` on a new pseudo-terminal; its standard output goes to the file `stdoutTo`, if given. */
-  constructor(args: string[], stdoutTo?: string) {
+  /**
+   * Starts `main.ts <args>` on a new pseudo-terminal; its standard output
+   * goes to the file `stdoutTo`, if given; it runs in the folder `cwd`, if
+   * given (else the test's own).
+   */
+  constructor(args: string[], stdoutTo?: string, options: { cwd?: string } = {}) {
     const deno = [Deno.execPath(), "run", "--allow-net", "--allow-read", "--allow-write", MAIN_PATH, ...args];
     const command = `stty cols 100 rows 50; exec ${deno.map(shellQuote).join(" ")}` +
       (stdoutTo ? ` > ${shellQuote(stdoutTo)}` : "");
@@ -56,6 +60,7 @@ export class PtyRun implements AsyncDisposable {
       stdin: "piped",
       stdout: "piped",
       stderr: "null",
+      cwd: options.cwd,
     }).spawn();
     this.#child = child;
     this.#input = child.stdin.getWriter();

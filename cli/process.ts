@@ -13,7 +13,8 @@ import { Exit } from "./flags.ts";
  * Gives up, for the rest of the run, the permissions this role never uses,
  * whatever it was started with: a tracker and `cat` touch no file; no role
  * runs programs, loads native code or reads system information; only
- * `P2P_SECRET` is ever read from the environment, and it has been by now.
+ * `P2P_SECRET` and `INIT_CWD` are ever read from the environment, and they
+ * have been by now.
  * (Deno cannot narrow a granted permission to some paths at run time: for
  * that, start the role with `--allow-read=DIR` and the like; see the README.)
  */

@@ -39,7 +39,9 @@ export function formatOutcome(o: FileOutcome): string {
     }
     const from = plural(delivered.length, "source");
     const head = `saved ${o.name} (${formatBytes(result.size)}${resumed}) from ${from} -> ${result.path}`;
-    return [head, ...result.sources.map(formatSource)].join("\n");
+    // A holder that was asked but gave nothing before the others had it all is not a source: left out.
+    const lines = result.sources.filter((s) => s.bytes > 0 || s.code !== undefined).map(formatSource);
+    return [head, ...lines].join("\n");
   }
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
   return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;

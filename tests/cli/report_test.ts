@@ -89,6 +89,8 @@ Deno.test("formatOutcome: one line for a file from one holder, a line per source
     { holder: "127.0.0.1:2", bytes: MiB, chunks: 1 },
     { holder: "127.0.0.1:3", bytes: MiB, chunks: 1 },
     { holder: "127.0.0.1:4", bytes: 0, chunks: 0, code: "EHASH", message: "chunk 1 does not match" },
+    // Asked, but the others had it all before it gave a byte: not a source, not listed.
+    { holder: "127.0.0.1:5", bytes: 0, chunks: 0 },
   ];
   const several: FileOutcome = { name: "f.bin", ok: true, result: landed({ sources }) };
   assert.equal(

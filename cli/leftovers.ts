@@ -11,7 +11,7 @@
 
 import { findLeftovers, type Leftover, removeLeftover } from "../disk/part_file.ts";
 import { errorMessage } from "../io/errors.ts";
-import { formatBytes } from "./report.ts";
+import { formatBytes, shellWord } from "../io/words.ts";
 
 /**
  * One line per leftover download in `dir` (the file it belongs to, how much
@@ -115,8 +115,7 @@ function formatDate(date: Date): string {
 /** The command that cleans `dir`, as typed in a shell. */
 function cleanCommand(dir: string): string {
   if (dir === ".") return "get --clean";
-  const word = /^[\w@%+=:,./-]+$/.test(dir) ? dir : `'${dir.replaceAll("'", `'\\''`)}'`;
-  return `get --clean --out ${word}`;
+  return `get --clean --out ${shellWord(dir)}`;
 }
 
 function plural(n: number, word: string): string {

@@ -129,6 +129,8 @@ function exposure(addr: Deno.NetAddr, path: string, secret: boolean): string {
  * once`, or `SIGTERM: stopping; no upload under way`.
  */
 function stopping(why: string, sending: Sending[]): string {
+  // After a signal, the next one is a second; after QUIT or a key, it is the first.
+  const again = /^SIG/.test(why) ? "SIGINT or SIGTERM again" : "SIGINT or SIGTERM";
   if (sending.length === 0) return `${why}: stopping; no upload under way`;
   const shown = sending.slice(0, 3).map((u) => `${u.name} to ${u.to}`);
   if (sending.length > 3) shown.push(`${sending.length - 3} more`);
@@ -136,5 +138,5 @@ function stopping(why: string, sending: Sending[]): string {
     ? ["1 upload under way", "gets", "it is"]
     : [`${sending.length} uploads under way`, "get", "they are"];
   const grace = `up to ${Timeouts.SHUTDOWN_GRACE_MS / 1000} s to finish what ${they} sending`;
-  return `${why}: stopping; ${uploads} ${get} ${grace} (${shown.join(", ")}); SIGINT or SIGTERM again stops at once`;
+  return `${why}: stopping; ${uploads} ${get} ${grace} (${shown.join(", ")}); ${again} stops at once`;
 }

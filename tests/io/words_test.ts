@@ -1,0 +1,18 @@
+import assert from "node:assert/strict";
+import { formatBytes, shellWord } from "../../io/words.ts";
+
+Deno.test("shellWord: a plain word as it is; anything a shell would split or expand in single quotes", () => {
+  assert.equal(shellWord("/tmp/mine"), "/tmp/mine");
+  assert.equal(shellWord("--port=5"), "--port=5");
+  assert.equal(shellWord(""), "''");
+  assert.equal(shellWord("my files"), "'my files'");
+  assert.equal(shellWord(" 80"), "' 80'");
+  assert.equal(shellWord("$HOME"), "'$HOME'");
+  assert.equal(shellWord("it's"), `'it'\\''s'`);
+});
+
+Deno.test("formatBytes: what every layer writes for a size (cli/report.ts re-exports it)", () => {
+  assert.equal(formatBytes(96), "96 B");
+  assert.equal(formatBytes(8 * 1024 * 1024), "8.00 MiB");
+  assert.equal(formatBytes(200 * 1024 * 1024), "200 MiB");
+});

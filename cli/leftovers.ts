@@ -30,10 +30,7 @@ export async function leftoverLines(dir: string): Promise<string[]> {
   const found = await findLeftovers(dir);
   if (found.length === 0) return [`no leftover part files in ${dir}: nothing to resume or clean`];
   const lines = found.map(describe);
-  const it = found.length === 1 ? "it" : "them";
-  lines.push(
-    `the same get carries on from what arrived; ${cleanCommand(dir)} (CLEAN at a peer's prompt) discards ${it}`,
-  );
+  lines.push(`the same get carries on from what arrived; ${discardHint(dir, found.length)}`);
   return lines;
 }
 
@@ -116,6 +113,15 @@ function formatDate(date: Date): string {
 function cleanCommand(dir: string): string {
   if (dir === ".") return "get --clean";
   return `get --clean --out ${shellWord(dir)}`;
+}
+
+/**
+ * How to be rid of what is kept in `dir`, the same words wherever a
+ * leftover is mentioned: `get --clean --out DIR (CLEAN at a peer's prompt)
+ * discards it`.
+ */
+export function discardHint(dir: string, count = 1): string {
+  return `${cleanCommand(dir)} (CLEAN at a peer's prompt) discards ${count === 1 ? "it" : "them"}`;
 }
 
 function plural(n: number, word: string): string {

@@ -5,11 +5,13 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { formatStats } from "../protocol.ts";
 import { errorMessage } from "../io/errors.ts";
 import { formatBytes } from "../io/words.ts";
 import type { Attempt, Failure, FileOutcome, PeerEvent, SourceReport } from "../peer.ts";
 import type { TrackerEvent } from "../tracker.ts";
+import { discardHint } from "./leftovers.ts";
 
 export { formatBytes };
 
@@ -44,7 +46,8 @@ export function formatOutcome(o: FileOutcome): string {
     return [head, ...lines].join("\n");
   }
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
-  return `failed ${o.name}: ${o.reason}${tries ? ` [${tries}]` : ""}`;
+  const hint = o.kept ? `; ${discardHint(dirname(o.kept.path))}` : "";
+  return `failed ${o.name}: ${o.reason}${hint}${tries ? ` [${tries}]` : ""}`;
 }
 
 /**

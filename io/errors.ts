@@ -218,6 +218,16 @@ export interface DownloadErrorOptions extends ErrorOptions {
   attempts?: Attempt[];
   /** Every holder used and what it delivered. Default none. */
   sources?: SourceReport[];
+  /** What arrived and was kept, hidden, for the next try. Default: nothing kept. */
+  kept?: Kept;
+}
+
+/** What a download that did not land kept for the next try: its hidden part file. */
+export interface Kept {
+  /** The part file. */
+  path: string;
+  /** Verified bytes in it. */
+  bytes: number;
 }
 
 /** A file did not arrive: every holder failed, or it could not be written here. */
@@ -228,6 +238,8 @@ export class DownloadError extends Error {
   readonly attempts: Attempt[];
   /** Every holder used and what it delivered. */
   readonly sources: SourceReport[];
+  /** What was kept for the next try, if anything. */
+  readonly kept?: Kept;
   /** Builds the error. */
   constructor(message: string, options: DownloadErrorOptions) {
     super(message, options);
@@ -235,6 +247,7 @@ export class DownloadError extends Error {
     this.file = options.file;
     this.attempts = options.attempts ?? [];
     this.sources = options.sources ?? [];
+    this.kept = options.kept;
   }
 }
 

@@ -10,10 +10,18 @@
 
 import { dirname, join } from "node:path";
 import { chunkCount, type Holder, type Lookup, Timeouts } from "../protocol.ts";
-import { type Attempt, DownloadError, errorMessage, FetchError, LocalError, type SourceReport } from "../io/errors.ts";
+import {
+  type Attempt,
+  DownloadError,
+  errorMessage,
+  FetchError,
+  type Kept,
+  LocalError,
+  type SourceReport,
+} from "../io/errors.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import type { Secret } from "../io/secret.ts";
-import { formatBytes, shellWord } from "../io/words.ts";
+import { formatBytes } from "../io/words.ts";
 import { hashFile } from "../disk/digest.ts";
 import { PartFile } from "../disk/part_file.ts";
 import { fetchVersion, type Version } from "./swarm.ts";
@@ -94,6 +102,8 @@ class FileDownload {
   #options: DownloadOptions;
   #attempts: Attempt[] = [];
   #sources: SourceReport[] = [];
+  /** The part file the last version tried left for the next try, if any. */
+  #kept: Kept | undefined;
 
   constructor(path: string, what: { lookup: Lookup; options: DownloadOptions }) {
     this.#path = path;
@@ -117,7 +127,8 @@ class FileDownload {
       }
     }
     const n = this.#attempts.length;
-    throw this.#error(n === 0 ? "no holder" : n === 1 ? "the holder failed" : `all ${n} holders failed`);
+    const why = n === 0 ? "no holder" : n === 1 ? "the holder failed" : `all ${n} holders failed`;
+    throw this.#error(this.#kept ? `${why}; ${keptNote(this.#kept, this.#lookup.name)}` : why);
   }
 
   #error(message: string, cause?: unknown): DownloadError {
@@ -125,6 +136,7 @@ class FileDownload {
       file: this.#lookup.name,
       attempts: this.#attempts,
       sources: this.#sources,
+      kept: this.#kept,
       cause,
     });
   }
@@ -190,12 +202,10 @@ class FileDownload {
         }
       }
       keep = error.resumable;
+      this.#kept = keep ? { path: part.path, bytes: part.journaledBytes } : undefined;
       if (error.local) throw this.#error(error.message, error);
       if (options.signal?.aborted) {
-        throw this.#error(
-          `cancelled${keep ? `; ${keptNote(part, { name: target.name, dir: options.outDir })}` : ""}`,
-          error,
-        );
+        throw this.#error(`cancelled${this.#kept ? `; ${keptNote(this.#kept, target.name)}` : ""}`, error);
       }
       return error.corrupt ? "corrupt" : "failed";
     } finally {
@@ -205,15 +215,9 @@ class FileDownload {
   }
 }
 
-/**
- * What a cancelled download left, and how to be rid of it: `kept 3.00 MiB
- * of movie.bin in out/.p2p-….part for the next try (get --clean --out out,
- * or CLEAN at a peer's prompt, discards it)`.
- */
-function keptNote(part: PartFile, where: { name: string; dir: string }): string {
-  const out = where.dir === "." ? "" : ` --out ${shellWord(where.dir)}`;
-  return `kept ${formatBytes(part.journaledBytes)} of ${where.name} in ${part.path} for the next try ` +
-    `(get --clean${out}, or CLEAN at a peer's prompt, discards it)`;
+/** `kept 3.00 MiB of movie.bin in out/.p2p-….part for the next try` (how to discard it is the command line's to say). */
+function keptNote(kept: Kept, name: string): string {
+  return `kept ${formatBytes(kept.bytes)} of ${name} in ${kept.path} for the next try`;
 }
 
 /** The holders grouped by version, in the order each version first appears. */

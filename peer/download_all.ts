@@ -7,7 +7,7 @@
  */
 
 import { type Lookup, Status } from "../protocol.ts";
-import { type Attempt, DownloadError, errorMessage, type SourceReport } from "../io/errors.ts";
+import { type Attempt, DownloadError, errorMessage, type Kept, type SourceReport } from "../io/errors.ts";
 import { type Downloaded, downloadFile, type DownloadOptions } from "./download.ts";
 
 /** Why a file did not arrive, in one word: nobody has it, the name was refused, the run was cancelled, or every try failed. */
@@ -35,6 +35,8 @@ export interface Failure extends Timing {
   sources: SourceReport[];
   /** Why, in one word. */
   kind?: FailureKind;
+  /** What arrived and was kept, hidden, for the next try (a file over one chunk). */
+  kept?: Kept;
 }
 
 /** The outcome for one requested name: landed, or not (and why). */
@@ -102,6 +104,7 @@ async function downloadOne(lookup: Lookup, options: DownloadOptions): Promise<Fi
   } catch (error) {
     if (!(error instanceof DownloadError)) throw error;
     const kind = options.signal?.aborted ? "cancelled" : "failed";
-    return { name, ok: false, reason: error.message, attempts: error.attempts, sources: error.sources, kind };
+    const { attempts, sources, kept } = error;
+    return { name, ok: false, reason: error.message, attempts, sources, kind, ...(kept ? { kept } : {}) };
   }
 }

@@ -136,6 +136,22 @@ Deno.test("formatOutcome: a file already there says so; a failure gives the reas
   assert.equal(formatOutcome({ ...failed, reason: "404 not found", attempts: [] }), "failed g.txt: 404 not found");
 });
 
+Deno.test("formatOutcome: a failure that kept a part file says how to discard it, in the words get --parts uses", () => {
+  const failed: FileOutcome = {
+    name: "big.bin",
+    ok: false,
+    reason: "the holder failed; kept 3.00 MiB of big.bin in /tmp/dl/.p2p-0.part for the next try",
+    attempts: [{ holder: "127.0.0.1:7", code: "ETRUNCATED", message: "stream ended" }],
+    sources: [],
+    kept: { path: "/tmp/dl/.p2p-0.part", bytes: 3 * MiB },
+  };
+  assert.equal(
+    formatOutcome(failed),
+    "failed big.bin: the holder failed; kept 3.00 MiB of big.bin in /tmp/dl/.p2p-0.part for the next try; " +
+      "get --clean --out /tmp/dl (CLEAN at a peer's prompt) discards it [ETRUNCATED from 127.0.0.1:7]",
+  );
+});
+
 Deno.test("formatSource and formatAttempt: a holder's share, and a failed try", () => {
   assert.equal(formatSource({ holder: "h:1", bytes: 10, chunks: 1 }), "  h:1: 1 chunk, 10 B");
   assert.equal(

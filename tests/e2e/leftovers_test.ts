@@ -68,8 +68,8 @@ Deno.test("leftovers: a running get is left alone by a clean; cancelled with SIG
   assert.equal(cancelled.code, 1, cancelled.stdoutText + cancelled.stderrText);
   const { part } = await hiddenFiles(out);
   assert.ok(part);
-  const said = `failed big.bin: cancelled; kept 3.00 MiB of big.bin in ${part} for the next try ` +
-    `(get --clean --out ${out}, or CLEAN at a peer's prompt, discards it)`;
+  const said = `failed big.bin: cancelled; kept 3.00 MiB of big.bin in ${part} for the next try; ` +
+    `get --clean --out ${out} (CLEAN at a peer's prompt) discards it`;
   assert.ok(cancelled.stdoutText.split("\n").includes(said), cancelled.stdoutText);
 
   // Beside it, what is not ours.
@@ -96,7 +96,7 @@ Deno.test("leftovers: a running get is left alone by a clean; cancelled with SIG
   assert.deepEqual(await listDir(out), before, "listing touches nothing");
 
   // The command the cancel message named, as a user would type it.
-  const command = /\((get --clean --out \S+), or CLEAN/.exec(said)![1].split(" ");
+  const command = /; (get --clean --out \S+) \(CLEAN/.exec(said)![1].split(" ");
   const clean = await runCli(command);
   assert.equal(clean.code, 0, clean.stderrText);
   assert.equal(

@@ -48,7 +48,7 @@ export type { FileServer, FileServerEvent, FileServerOptions, Sending } from "./
 export type { TrackerLinkEvent } from "./peer/tracker_link.ts";
 export type { Transfer, TransferBoard } from "./peer/transfer_board.ts";
 export type { FolderChanges, HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
-export type { Attempt, SourceReport } from "./io/errors.ts";
+export type { Attempt, Kept, SourceReport } from "./io/errors.ts";
 export type { ByteSink } from "./io/streams.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";

@@ -11,7 +11,7 @@
 
 import { findLeftovers, type Leftover, removeLeftover } from "../disk/part_file.ts";
 import { errorMessage } from "../io/errors.ts";
-import { formatBytes, shellWord } from "../io/words.ts";
+import { formatBytes, plural, shellWord } from "../io/words.ts";
 
 /**
  * One line per leftover download in `dir` (the file it belongs to, how much
@@ -122,8 +122,4 @@ function cleanCommand(dir: string): string {
  */
 export function discardHint(dir: string, count = 1): string {
   return `${cleanCommand(dir)} (CLEAN at a peer's prompt) discards ${count === 1 ? "it" : "them"}`;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

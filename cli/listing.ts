@@ -23,6 +23,7 @@
 import { Limits, type ListedFile, type ListedPeer, type PageEnd, type TrackerStats } from "../protocol.ts";
 import { showName } from "./prompt_syntax.ts";
 import { formatBytes } from "./report.ts";
+import { plural } from "../io/words.ts";
 
 /** Hex digits of a file's SHA-256 shown: enough to tell two versions apart at a glance. */
 export const SHORT_HASH = 8;
@@ -103,8 +104,4 @@ function pageFooter(
   const from = (page.page - 1) * Limits.LIST_PAGE + 1;
   const range = `${how.noun}s ${from}-${from + shown - 1} of ${page.total}${how.matching}`;
   return page.nextPage === undefined ? `${range} (the last page)` : `${range}; next page: ${how.next(page.nextPage)}`;
-}
-
-function plural(n: number, word: string, words = `${word}s`): string {
-  return `${n} ${n === 1 ? word : words}`;
 }

@@ -44,7 +44,8 @@ export async function runPeer(flags: Flags): Promise<number> {
     watch: flags.watch,
     hashCache: true,
     onEvent: (e) => e.type === "hashing" ? hashing(e) : out.log(formatPeerEvent(e)),
-    onError: (e) => console.error("error:", e),
+    // Through the display, so that it lands above the live lines and the prompt line (which it draws again).
+    onError: (e) => out.log(`error: ${errorMessage(e)}`),
     onListening: (addr, folder) => {
       out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`);
       if (created) out.log(`created the shared folder ${folder.path} (empty)`);

@@ -95,15 +95,19 @@ const STALLED_MS = 3_000;
 /** Speed samples are taken at least this far apart (a shorter span measures the event loop, not the transfer). */
 const SAMPLE_MS = 100;
 
+/**
+ * The speed shown is what came over about this long: long enough that bytes
+ * arriving in bursts (a chunk at a time, a rate limit's slices, an event
+ * loop busy with another transfer) do not read as 0 between bursts.
+ */
+const WINDOW_MS = 2_000;
+
 interface Live {
   transfer: Transfer;
   /** When it began, and so when its bytes began to come. */
   begunAt: number;
-  /** Smoothed bytes per second over the samples; `undefined` before the first sample. */
-  speed: number | undefined;
-  /** The last sample (or the first look): bytes then, and when. */
-  lastBytes: number;
-  lastAt: number;
+  /** Samples over the last {@link WINDOW_MS} or so, oldest first (the first is the first look). */
+  samples: { at: number; bytes: number }[];
   /** When the bytes last moved. */
   movedAt: number;
   /** Looked at once: bytes found by then (resumed from an earlier run, say) are kept out of the samples. */
@@ -167,9 +171,7 @@ export class ProgressDisplay implements TransferBoard, Disposable {
     this.#live.add({
       transfer,
       begunAt: now,
-      speed: undefined,
-      lastBytes: 0,
-      lastAt: now,
+      samples: [],
       movedAt: now,
       looked: false,
     });
@@ -236,12 +238,13 @@ export class ProgressDisplay implements TransferBoard, Disposable {
    * The live lines as they would be drawn now (speeds updated), without
    * the prompt line.
    *
-   * The speed of a transfer is smoothed over samples at least
-   * {@link SAMPLE_MS} apart, counted from the first look at it, so that what
-   * was there at once (resumed from an earlier run) is not taken for speed.
-   * Until the first sample it is the average since the transfer began: a
-   * first look that comes late (a busy event loop, a fast transfer) must not
-   * show a transfer that moved 100 MiB as `0 B/s`.
+   * The speed of a transfer is what came over the last {@link WINDOW_MS}
+   * of samples at least {@link SAMPLE_MS} apart, counted from the first look
+   * at it, so that what was there at once (resumed from an earlier run) is
+   * not taken for speed. Until the first sample it is the average since the
+   * transfer began: a first look that comes late (a busy event loop, a fast
+   * transfer) must not show a transfer that moved 100 MiB as `0 B/s`. It is
+   * 0 only once nothing came for {@link STALLED_MS}.
    */
   render(): string[] {
     const now = this.#now();
@@ -256,22 +259,23 @@ export class ProgressDisplay implements TransferBoard, Disposable {
       const t = live.transfer;
       if (!live.looked) {
         live.looked = true;
-        live.lastBytes = t.bytes;
-        live.lastAt = live.movedAt = now;
+        live.samples.push({ at: now, bytes: t.bytes });
+        live.movedAt = now;
       }
-      const elapsed = now - live.lastAt;
-      if (elapsed >= SAMPLE_MS) {
-        const instant = (t.bytes - live.lastBytes) * 1000 / elapsed;
-        if (t.bytes !== live.lastBytes) live.movedAt = now;
-        // Stalled for STALLED_MS: 0 (and no ETA), not a speed that only shrinks.
-        if (now - live.movedAt >= STALLED_MS) live.speed = 0;
-        else live.speed = !live.speed ? instant : 0.7 * live.speed + 0.3 * instant;
-        live.lastBytes = t.bytes;
-        live.lastAt = now;
+      const last = live.samples.at(-1)!;
+      if (now - last.at >= SAMPLE_MS) {
+        if (t.bytes !== last.bytes) live.movedAt = now;
+        live.samples.push({ at: now, bytes: t.bytes });
+        // Keep one sample at least WINDOW_MS old, as the window's start.
+        while (live.samples.length > 2 && now - live.samples[1].at >= WINDOW_MS) live.samples.shift();
       }
+      const first = live.samples[0];
+      const newest = live.samples.at(-1)!;
+      const sampled = newest.at > first.at ? (newest.bytes - first.bytes) * 1000 / (newest.at - first.at) : undefined;
       const average = now > live.begunAt ? t.bytes * 1000 / (now - live.begunAt) : 0;
+      // Stalled for STALLED_MS: 0 (and no ETA), not a speed that only shrinks.
       const stalled = now - live.movedAt >= STALLED_MS;
-      lines.push(formatProgressLine(t, { speed: stalled ? 0 : live.speed ?? average, columns }));
+      lines.push(formatProgressLine(t, { speed: stalled ? 0 : sampled ?? average, columns }));
     }
     if (this.#status !== undefined) lines.push(this.#status.slice(0, Math.max(20, columns - 1)));
     return lines;

@@ -143,8 +143,11 @@ export class Prompt {
    * at the end of piped input (the peer then goes on serving).
    */
   async run(): Promise<string | false> {
-    if (this.#keyboard.isTerminal() && this.#out.live) return await this.#interactive();
-    return await this.#lines();
+    if (!this.#keyboard.isTerminal() || !this.#out.live) return await this.#lines();
+    const why = await this.#interactive();
+    // Stopped from the keyboard: the downloads it cancelled print their lines before the peer says it stops.
+    if (["QUIT", "EXIT", "Ctrl-C", "Ctrl-D", "end of input"].includes(why)) await this.settled();
+    return why;
   }
 
   /** Commands started at a terminal and still running, for tests: resolves once they have all ended. */
@@ -169,6 +172,7 @@ export class Prompt {
       if (line === null) return this.#keyboard.isTerminal() ? "Ctrl-D" : false;
       const quit = this.#quits(line);
       if (quit) return quit;
+      if (quit === "") continue; // refused, and said so
       const done = await Promise.race([this.#command(line), this.#stopped]);
       if (done) return done.why;
     }
@@ -204,7 +208,7 @@ export class Prompt {
             this.#out.log(PROMPT + action.line);
             const quit = this.#quits(action.line);
             if (quit) return quit;
-            this.#start(action.line);
+            if (quit === undefined) this.#start(action.line);
           } else if (action.type === "interrupt") {
             if (this.#interrupt(action.line)) return "Ctrl-C";
           } else if (action.type === "eof") {
@@ -244,13 +248,17 @@ export class Prompt {
     return true;
   }
 
-  /** `QUIT` or `EXIT`: the word, after cancelling what runs (and saying so). Anything after the word is refused. */
+  /**
+   * `QUIT` or `EXIT`: the word, after cancelling what runs (and saying so);
+   * `""` when it had more after it, which is refused (and said); undefined
+   * for any other command.
+   */
   #quits(line: string): string | undefined {
     const { verb, rest } = splitCommand(line);
     if (verb !== "QUIT" && verb !== "EXIT") return undefined;
     if (rest !== "") {
       this.#out.log(`${verb}: unexpected ${JSON.stringify(rest)}; type ${verb} alone to stop the peer`);
-      return undefined;
+      return "";
     }
     this.#stopping(verb);
     return verb;

@@ -8,7 +8,7 @@
 import { dirname } from "node:path";
 import { formatStats } from "../protocol.ts";
 import { errorMessage } from "../io/errors.ts";
-import { formatBytes } from "../io/words.ts";
+import { formatBytes, plural } from "../io/words.ts";
 import type { Attempt, Failure, FileOutcome, PeerEvent, SourceReport } from "../peer.ts";
 import type { TrackerEvent } from "../tracker.ts";
 import { discardHint } from "./leftovers.ts";
@@ -141,10 +141,6 @@ export function formatSource(s: SourceReport): string {
  */
 export function formatRelayed(name: string, relayed: { size: number; from: string }): string {
   return `cat: ${name} (${formatBytes(relayed.size)}) from ${relayed.from}`;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** `1 try`, `12 tries`. */

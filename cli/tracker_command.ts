@@ -9,6 +9,7 @@ import { formatAddress } from "../protocol.ts";
 import { startTracker } from "../tracker.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { secretOf, untilSignal } from "./process.ts";
+import { plural } from "../io/words.ts";
 import { formatTrackerEvent } from "./report.ts";
 
 /** Runs the tracker role with `flags`; resolves with the exit code once it has stopped. */
@@ -30,10 +31,9 @@ export async function runTracker(flags: Flags): Promise<number> {
   if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
   const signal = await untilSignal().promise;
   const { sessions, peers } = tracker.stats();
-  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
   const closing = sessions === 0
     ? "no session open"
-    : `closing ${count(sessions, "session")} (${count(peers, "peer")} sharing files)`;
+    : `closing ${plural(sessions, "session")} (${plural(peers, "peer")} sharing files)`;
   console.log(`${signal}: stopping; ${closing}`);
   await tracker.close();
   console.log("stopped");

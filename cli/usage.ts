@@ -59,17 +59,18 @@ const CONNECTIONS = [
 ].join("\n");
 
 /** The commands of a peer's prompt, as `HELP` lists them. */
-export const PEER_COMMANDS = `  SEND name[, name...]   download files; a name with a comma goes in double
-                         quotes ("a, b.txt", as LIST shows it) or has %2C
-  SEND --wait name[, ...] the same, waiting for files nobody has yet
-  SEND -- name[, ...]    for names that start with -- (SEND -- --x.txt)
-  PEERS [--page N]       list the active peers
-  LIST [--page N] [text] list indexed files whose names contain text
-  STATS                  the tracker's counters
-  PARTS                  list leftover part files of interrupted downloads
-  CLEAN                  discard them
-  HELP                   this list
-  QUIT                   leave the tracker and stop (EXIT too)`;
+export const PEER_COMMANDS = `  SEND NAME[, NAME...]      download files; a name with a comma goes in
+                            double quotes ("a, b.txt", as LIST shows it)
+  SEND --wait NAME[, ...]   the same, waiting for files nobody has yet
+  SEND -- NAME[, ...]       for names that start with -- (SEND -- --x.txt)
+  PEERS [--page N]          list the active peers
+  LIST [--page N] [TEXT]    list indexed files whose names contain TEXT
+  STATS                     the tracker's counters
+  PARTS                     list leftover part files of interrupted downloads
+  CLEAN                     discard them
+  HELP                      this list
+  QUIT                      cancel what runs, leave the tracker and stop
+                            (EXIT and Ctrl-D too; Ctrl-C cancels downloads)`;
 
 /**
  * Each role's usage text (`main` for the command line as a whole), printed

@@ -28,3 +28,8 @@ export function formatBytes(n: number): string {
 export function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
+
+/** `1 file`, `2 files`, `0 files`; `words` for an odd plural (`1 copy`, `2 copies`). */
+export function plural(n: number, word: string, words = `${word}s`): string {
+  return `${n} ${n === 1 ? word : words}`;
+}

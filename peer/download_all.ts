@@ -95,8 +95,10 @@ export async function downloadAll(
 async function downloadOne(lookup: Lookup, options: DownloadOptions): Promise<FileOutcome> {
   const name = lookup.name;
   if (lookup.holders.length === 0) {
-    const reason = `${lookup.status} ${lookup.message ?? "not found"}`;
     const kind = options.signal?.aborted ? "cancelled" : lookup.status === Status.NOT_FOUND ? "not-found" : "refused";
+    // Cancelled: that is the reason, not the status the lookup had then.
+    const message = lookup.message ?? "not found";
+    const reason = kind === "cancelled" ? message : `${lookup.status} ${message}`;
     return { name, ok: false, reason, attempts: [], sources: [], kind };
   }
   try {

@@ -211,7 +211,7 @@ class ArrivalLookups {
     if (signal?.aborted) abort();
     signal?.addEventListener("abort", abort, { once: true });
     const event = await Promise.race([arrival, cancelled]).finally(() => signal?.removeEventListener("abort", abort));
-    if (event === "CANCELLED") return notFound(name, "not found; cancelled while waiting");
+    if (event === "CANCELLED") return notFound(name, "cancelled while waiting; nobody had announced it yet");
     if (event === "EXPIRED") return notFound(name, `not found; nobody announced it within ${waitSeconds} s`);
     const { lookups, raw } = await this.#tracker.send([name]);
     await info.write(raw);

@@ -308,7 +308,7 @@ Deno.test("ProgressDisplay on a terminal: one line per transfer, redrawn in plac
   assert.deepEqual(display.render(), []);
 });
 
-Deno.test("ProgressDisplay: speed is smoothed over draws at least 100 ms apart; the average fills in before", async () => {
+Deno.test("ProgressDisplay: speed is what came over the last 2 s of draws at least 100 ms apart; the average fills in before", async () => {
   const screen = new FakeScreen(true, 120);
   const clock = new ManualClock(0);
   using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => clock.now() });
@@ -321,13 +321,28 @@ Deno.test("ProgressDisplay: speed is smoothed over draws at least 100 ms apart; 
   // At 1000 ms: the first sample, 1 MiB in 1 s.
   await clock.advance(950); // at 1000 ms
   assert.match(display.render()[0], / 1\.00 MiB\/s /);
-  // At 2000 ms, 5 MiB more: smoothed 0.7 * 1 + 0.3 * 5 = 2.2 MiB/s.
+  // At 2000 ms, 5 MiB more: 6 MiB over the 2 s window.
   t.bytes = 6 * MiB;
   await clock.advance(1000); // at 2000 ms
-  assert.match(display.render()[0], / 2\.20 MiB\/s /);
-  // Stalled for a second: 0.7 * 2.2 = 1.54 MiB/s, not 0 at once.
+  assert.match(display.render()[0], / 3\.00 MiB\/s /);
+  // Nothing for a second: the window moves on (from 1000 ms: 5 MiB in 2 s), not 0 at once.
   await clock.advance(1000); // at 3000 ms
-  assert.match(display.render()[0], / 1\.54 MiB\/s /);
+  assert.match(display.render()[0], / 2\.50 MiB\/s /);
+});
+
+Deno.test("ProgressDisplay: bytes that come in bursts (a chunk every 500 ms) never read as 0 B/s between them", async () => {
+  const screen = new FakeScreen(true, 120);
+  const clock = new ManualClock(0);
+  using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => clock.now() });
+  const t = display.begin("b.bin", 100 * MiB);
+  display.draw();
+  for (let at = 100; at <= 5_000; at += 100) {
+    if (at % 500 === 0) t.bytes += MiB;
+    await clock.advance(100);
+    const line = display.render()[0];
+    if (at >= 500) assert.doesNotMatch(line, / 0 B\/s /, `at ${at} ms: ${line}`); // from the first burst on
+    if (at >= 2_500) assert.match(line, / 2\.\d\d MiB\/s /, `at ${at} ms: ${line}`);
+  }
 });
 
 Deno.test("ProgressDisplay: bytes resumed from an earlier run before the first draw do not count as speed", async () => {

@@ -162,7 +162,7 @@ Deno.test("prompt at a terminal: PEERS is answered while a SEND waits; Ctrl-C ca
   assert.equal(p.screen.lines().at(-1), "> ", "the prompt line is last, empty");
   p.keyboard.type("\x03");
   await p.screen.line(/^cancelled 1 wait \(later\.txt\); Ctrl-C again or QUIT stops the peer$/);
-  await p.screen.line(/^failed later\.txt: .*cancelled while waiting$/);
+  await p.screen.line(/^failed later\.txt: cancelled while waiting; nobody had announced it yet$/);
   assert.equal(await settled(p.running), false, "the peer goes on");
   await p.prompt.settled();
   p.keyboard.type("\x03");
@@ -187,6 +187,10 @@ Deno.test("prompt at a terminal: Ctrl-C with text typed and nothing running clea
   p.keyboard.type("QUIT now\r");
   await p.screen.line(/^QUIT: unexpected "now"; type QUIT alone to stop the peer$/);
   assert.equal(await settled(p.running), false);
+  // Refused once, and only once: not also run as an unknown command.
+  p.keyboard.type("HELP\r");
+  await p.screen.line(/^ {2}QUIT /);
+  assert.ok(!p.screen.lines().some((l) => l.startsWith("unknown command")), p.screen.lines().join("\n"));
   p.keyboard.type("exit\r");
   assert.equal(await p.running, "EXIT");
   assert.deepEqual(p.keyboard.modes, [true, false]);

@@ -92,7 +92,11 @@ Deno.test({
       undefined,
       { cwd: work.path },
     );
-    await second.waitFor(/only this machine can download the files in .*\r?\n[\s\S]*watching the folder/);
+    // Typed once the prompt is up (the terminal in raw mode, bracketed paste asked for): typed before, the terminal
+    // itself would echo it.
+    await second.waitFor(
+      /only this machine can download the files in .*\r?\n[\s\S]*watching the folder[\s\S]*\x1b\[\?2004h/,
+    );
     const port = /listening on 127\.0\.0\.1:(\d+)/.exec(second.text)![1];
     const normalize = normalizer(
       new Map([

@@ -95,7 +95,7 @@ Deno.test({
     // Typed once the prompt is up (the terminal in raw mode, bracketed paste asked for): typed before, the terminal
     // itself would echo it.
     await second.waitFor(
-      /only this machine can download the files in .*\r?\n[\s\S]*watching the folder[\s\S]*\x1b\[\?2004h/,
+      /only this machine can download the files in .*\r?\n[\s\S]*watching the folder[\s\S]*\u001b\[\?2004h/,
     );
     const port = /listening on 127\.0\.0\.1:(\d+)/.exec(second.text)![1];
     const normalize = normalizer(

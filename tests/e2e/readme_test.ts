@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { BRACKETED_PASTE_ON } from "../../cli/keys.ts";
 import { startCliPeer, startCliTracker } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { PtyRun, screenAfter, SCRIPT } from "../helpers/terminal.ts";
@@ -94,9 +95,9 @@ Deno.test({
     );
     // Typed once the prompt is up (the terminal in raw mode, bracketed paste asked for): typed before, the terminal
     // itself would echo it.
-    await second.waitFor(
-      /only this machine can download the files in .*\r?\n[\s\S]*watching the folder[\s\S]*\u001b\[\?2004h/,
-    );
+    await second.waitFor(/only this machine can download the files in .*\r?\n[\s\S]*watching the folder/);
+    const promptUp = BRACKETED_PASTE_ON.replace(/[[?]/g, "\\$&");
+    await second.waitFor(new RegExp(`watching the folder[\\s\\S]*${promptUp}`));
     const port = /listening on 127\.0\.0\.1:(\d+)/.exec(second.text)![1];
     const normalize = normalizer(
       new Map([

@@ -65,7 +65,7 @@ export function formatPeerList(page: { peers: readonly ListedPeer[] } & PageEnd)
  */
 export function formatStatsLine(stats: TrackerStats): string {
   return `tracker: ${plural(stats.peers, "peer")} (${plural(stats.sessions, "session")}), ` +
-    `${plural(stats.files, "file")} (${plural(stats.holders, "copy", "copies")}), ` +
+    `${plural(stats.files, "file")} (${plural(stats.holders, ["copy", "copies"])}), ` +
     `${plural(stats.waiting, "name")} waited for; ` +
     `${plural(stats.requests, "request")} (${stats.rps}/s), ` +
     `${plural(stats.reports, "report")} (${formatBytes(stats.reportedBytes)} verified); up ${

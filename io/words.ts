@@ -29,7 +29,8 @@ export function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** `1 file`, `2 files`, `0 files`; `words` for an odd plural (`1 copy`, `2 copies`). */
-export function plural(n: number, word: string, words = `${word}s`): string {
-  return `${n} ${n === 1 ? word : words}`;
+/** `1 file`, `2 files`, `0 files`; both forms for an odd plural: `plural(2, ["copy", "copies"])` is `2 copies`. */
+export function plural(n: number, word: string | [one: string, many: string]): string {
+  const [one, many] = typeof word === "string" ? [word, `${word}s`] : word;
+  return `${n} ${n === 1 ? one : many}`;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatBytes, shellWord } from "../../io/words.ts";
+import { formatBytes, plural, shellWord } from "../../io/words.ts";
 
 Deno.test("shellWord: a plain word as it is; anything a shell would split or expand in single quotes", () => {
   assert.equal(shellWord("/tmp/mine"), "/tmp/mine");
@@ -15,4 +15,11 @@ Deno.test("formatBytes: what every layer writes for a size (cli/report.ts re-exp
   assert.equal(formatBytes(96), "96 B");
   assert.equal(formatBytes(8 * 1024 * 1024), "8.00 MiB");
   assert.equal(formatBytes(200 * 1024 * 1024), "200 MiB");
+});
+
+Deno.test("plural: one is one, any other count is many; an odd plural given both forms", () => {
+  assert.equal(plural(1, "file"), "1 file");
+  assert.equal(plural(0, "file"), "0 files");
+  assert.equal(plural(2, ["copy", "copies"]), "2 copies");
+  assert.equal(plural(1, ["copy", "copies"]), "1 copy");
 });

@@ -26,8 +26,7 @@ export async function runGet(flags: Flags): Promise<number> {
     if (flags.clean) { for (const line of await cleanLeftovers(dir)) console.log(line); }
     return Exit.OK;
   }
-  // --parts and --clean take no name (cli/flags.ts refuses names with them).
-  if (flags.names.length === 0 && !flags.parts && !flags.clean) {
+  if (flags.names.length === 0) {
     throw new UsageError("no file name given (get [flags] NAME...)");
   }
   const empty = flags.names.indexOf("");

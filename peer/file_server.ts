@@ -214,6 +214,13 @@ class Upload {
     this.#context.uploads.add(this);
     try {
       while (true) {
+        // Stopping, and the answer under way done: said now, unasked, rather than leave the downloader waiting
+        // (and the stop with it) until it asks again.
+        if (false && this.#context.server?.closing && !this.#stopped) {
+          // All of the file sent: that upload is done, not cut (a swarm's share of ranges is cut: it wanted more).
+          if (this.#current.size > 0 && this.#current.bytes >= this.#current.size) this.#finish();
+          await this.#sayStopping();
+        }
         const request = await this.#nextRequest();
         if (request === null) return;
         if (this.#stopped) continue; // told already: read and dropped

@@ -325,6 +325,25 @@ Deno.test("file server: once it is stopping, the request after the answer in pro
   assert.deepEqual(src.server.sending(), []);
 });
 
+Deno.test("file server: once it is stopping, a connection whose answer just finished is told 503 unasked, and an upload of the whole file is told sent", async () => {
+  const clock = new ManualClock();
+  const big = randomBytes(BIG, 95);
+  await using src = await fileServer({ "big.bin": big }, clock);
+  using client = await LineClient.connect(src.server.addr.port);
+  const me = `127.0.0.1:${(client.conn.localAddr as Deno.NetAddr).port}`;
+  // The whole file in one range, and nothing asked after it.
+  await client.send(`RANGE 0 ${BIG} big.bin\n`);
+  assert.equal(await client.reader.readLine(), `200 ${BIG} ${sha256(big)}`); // the whole: answered as such
+  const closing = src.server.close(10_000);
+  assert.deepEqual(await readBytes(client.reader, BIG), big, "the answer in progress finishes");
+  // Without asking again: the downloader learns at once that this holder is stopping, and the stop does not wait on it.
+  assert.equal(await client.reader.readLine(), `503 the peer at ${src.address} is stopping; try another holder`);
+  assert.equal(await client.reader.readLine(), null);
+  await clock.advance(STOP_LINGER_MS);
+  await within("close()", closing);
+  assert.deepEqual(src.events.events, [{ type: "served", name: "big.bin", to: me, bytes: BIG, ranges: 1, size: BIG }]);
+});
+
 Deno.test("file server: a file sent in several ranges is under way while its connection is open, then told as ranges, with its bytes and its size", async () => {
   const data = randomBytes(3 * MiB, 25);
   await using src = await fileServer({ "f.bin": data }, new ManualClock());

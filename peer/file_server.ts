@@ -216,7 +216,7 @@ class Upload {
       while (true) {
         // Stopping, and the answer under way done: said now, unasked, rather than leave the downloader waiting
         // (and the stop with it) until it asks again.
-        if (false && this.#context.server?.closing && !this.#stopped) {
+        if (this.#context.server?.closing && !this.#stopped) {
           // All of the file sent: that upload is done, not cut (a swarm's share of ranges is cut: it wanted more).
           if (this.#current.size > 0 && this.#current.bytes >= this.#current.size) this.#finish();
           await this.#sayStopping();

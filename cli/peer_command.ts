@@ -52,7 +52,12 @@ export async function runPeer(flags: Flags): Promise<number> {
       out.log(exposure(addr, folder.path, secret !== undefined));
     },
   });
-  const peer = await Promise.race([starting, stop.promise.then(() => null)]);
+  // A folder made for a peer that then could not start (its port taken, say) is not left behind, if still empty.
+  const started = starting.catch(async (error) => {
+    if (created) await Deno.remove(flags.dir).catch(() => {});
+    throw error;
+  });
+  const peer = await Promise.race([started, stop.promise.then(() => null)]);
   if (peer === null) {
     out.log(`${signalled}: stopping before the peer had started`);
     out.log("stopped");

@@ -126,6 +126,8 @@ export class Prompt {
   #cancel = new AbortController();
   #sends = new Set<RunningSend>();
   #tasks = new Set<Promise<void>>();
+  /** Resolved as each running `SEND` ends. */
+  #sendEnds = new Set<Promise<void>>();
 
   /** A prompt for `peer`; nothing is read until {@link Prompt.run}. */
   constructor(peer: Peer, options: PromptOptions) {
@@ -145,8 +147,11 @@ export class Prompt {
   async run(): Promise<string | false> {
     if (!this.#keyboard.isTerminal() || !this.#out.live) return await this.#lines();
     const why = await this.#interactive();
-    // Stopped from the keyboard: the downloads it cancelled print their lines before the peer says it stops.
-    if (["QUIT", "EXIT", "Ctrl-C", "Ctrl-D", "end of input"].includes(why)) await this.settled();
+    // Stopped from the keyboard: the SENDs it cancelled print their lines before the peer says it stops (not the
+    // PEERS or LIST still waiting on the tracker, which the stop cuts); a signal meanwhile ends the wait.
+    if (["QUIT", "EXIT", "Ctrl-C", "Ctrl-D", "end of input"].includes(why)) {
+      await Promise.race([Promise.allSettled([...this.#sendEnds]), this.#stopped]);
+    }
     return why;
   }
 
@@ -342,6 +347,8 @@ export class Prompt {
     const waiting = waitingPrinter(this.#flags.waitSeconds, out);
     const settled = outcomePrinter(this.#flags.json, out);
     this.#sends.add(running);
+    const ended = Promise.withResolvers<void>();
+    this.#sendEnds.add(ended.promise);
     try {
       const report = await this.#peer.send(args.list, {
         waitSeconds: args.wait ? this.#flags.waitSeconds : undefined,
@@ -361,6 +368,8 @@ export class Prompt {
       if (report.announceError) out.log(`warning: could not announce the new files: ${report.announceError}`);
     } finally {
       this.#sends.delete(running);
+      this.#sendEnds.delete(ended.promise);
+      ended.resolve();
     }
   }
 

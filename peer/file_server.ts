@@ -184,6 +184,8 @@ class Upload {
   #reader: BufferedReader;
   /** The file this connection is fetching, and its bytes so far: one event per file, not per range. */
   #current = { name: "", bytes: 0, ranges: 0, size: 0 };
+  /** The last answer sent reached the end of its file (a whole file, or the rest of one from an offset). */
+  #answeredToEnd = false;
   /** Told the downloader that this peer is stopping: what comes now is read and dropped. */
   #stopped = false;
   /** Closes the connection once the downloader has had time to read `503 … is stopping`. */
@@ -217,8 +219,9 @@ class Upload {
         // Stopping, and the answer under way done: said now, unasked, rather than leave the downloader waiting
         // (and the stop with it) until it asks again.
         if (this.#context.server?.closing && !this.#stopped) {
-          // All of the file sent: that upload is done, not cut (a swarm's share of ranges is cut: it wanted more).
-          if (this.#current.size > 0 && this.#current.bytes >= this.#current.size) this.#finish();
+          // The file sent to its end (all of it, or the rest of a resumed one): that upload is done, not cut (a
+          // swarm's ranges before the end are cut: it wanted more).
+          if (this.#answeredToEnd) this.#finish();
           await this.#sayStopping();
         }
         const request = await this.#nextRequest();
@@ -347,9 +350,11 @@ class Upload {
     };
     const cancelled = () => this.#watchdog.expired || context.forced;
     this.#answering = true;
+    this.#answeredToEnd = false;
     try {
       await exactBytes(opened.file, length, { pool })
         .pipeTo(sinkStream(this.#conn, { onWrite, pool, limit, cancelled }));
+      this.#answeredToEnd = request.offset + length === size;
     } finally {
       this.#answering = false;
     }
@@ -357,6 +362,7 @@ class Upload {
 
   /** `HASHES <name>`: the header, then one line of hex per chunk. */
   async #sendHashes(name: string): Promise<void> {
+    this.#answeredToEnd = false;
     using opened = await this.#context.folder.openFile(name);
     const { size, sha256 } = opened.entry;
     this.#current.size = size;

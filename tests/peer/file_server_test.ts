@@ -347,6 +347,25 @@ Deno.test("file server: once it is stopping, a connection whose answer just fini
   assert.deepEqual(src.events.events, [{ type: "served", name: "big.bin", to: me, bytes: BIG, ranges: 1, size: BIG }]);
 });
 
+Deno.test("file server: once it is stopping, the rest of a file sent from an offset (a resume) is told sent, not cut", async () => {
+  const clock = new ManualClock();
+  const big = randomBytes(BIG, 96);
+  const from = 3 * MiB;
+  await using src = await fileServer({ "big.bin": big }, clock);
+  using client = await LineClient.connect(src.server.addr.port);
+  const me = `127.0.0.1:${(client.conn.localAddr as Deno.NetAddr).port}`;
+  await client.send(`RANGE ${from} * big.bin\n`);
+  assert.equal(await client.reader.readLine(), `206 ${BIG} ${sha256(big)} ${from} ${BIG - from}`);
+  const closing = src.server.close(10_000);
+  assert.deepEqual(await readBytes(client.reader, BIG - from), big.subarray(from));
+  assert.match((await within("the 503, unasked", client.reader.readLine()))!, /^503 .* is stopping; /);
+  await clock.advance(STOP_LINGER_MS);
+  await within("close()", closing);
+  assert.deepEqual(src.events.events, [
+    { type: "served", name: "big.bin", to: me, bytes: BIG - from, ranges: 1, size: BIG },
+  ]);
+});
+
 Deno.test("file server: a file sent in several ranges is under way while its connection is open, then told as ranges, with its bytes and its size", async () => {
   const data = randomBytes(3 * MiB, 25);
   await using src = await fileServer({ "f.bin": data }, new ManualClock());

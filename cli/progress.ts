@@ -257,22 +257,24 @@ export class ProgressDisplay implements TransferBoard, Disposable {
         break;
       }
       const t = live.transfer;
+      // What came now: the bytes found on disk from an earlier run are no speed, whenever they are counted.
+      const received = t.bytes - (t.resumed ?? 0);
       if (!live.looked) {
         live.looked = true;
-        live.samples.push({ at: now, bytes: t.bytes });
+        live.samples.push({ at: now, bytes: received });
         live.movedAt = now;
       }
       const last = live.samples.at(-1)!;
       if (now - last.at >= SAMPLE_MS) {
-        if (t.bytes !== last.bytes) live.movedAt = now;
-        live.samples.push({ at: now, bytes: t.bytes });
+        if (received !== last.bytes) live.movedAt = now;
+        live.samples.push({ at: now, bytes: received });
         // Keep one sample at least WINDOW_MS old, as the window's start.
         while (live.samples.length > 2 && now - live.samples[1].at >= WINDOW_MS) live.samples.shift();
       }
       const first = live.samples[0];
       const newest = live.samples.at(-1)!;
       const sampled = newest.at > first.at ? (newest.bytes - first.bytes) * 1000 / (newest.at - first.at) : undefined;
-      const average = now > live.begunAt ? t.bytes * 1000 / (now - live.begunAt) : 0;
+      const average = now > live.begunAt ? received * 1000 / (now - live.begunAt) : 0;
       // Stalled for STALLED_MS: 0 (and no ETA), not a speed that only shrinks.
       const stalled = now - live.movedAt >= STALLED_MS;
       lines.push(formatProgressLine(t, { speed: stalled ? 0 : sampled ?? average, columns }));

@@ -258,7 +258,10 @@ class Swarm {
       if (!sameBytes(chunkHashAt(list, i), chunkHash(buffer))) continue;
       this.#plan.markDone(i);
       this.#resumed += length;
-      if (transfer) transfer.bytes += length;
+      if (transfer) {
+        transfer.bytes += length;
+        transfer.resumed = (transfer.resumed ?? 0) + length;
+      }
       this.#hash.offer(i, buffer);
     }
     this.#hash.drain();

@@ -14,6 +14,8 @@ export interface Transfer {
   size: number;
   /** Bytes received so far (resumed bytes included). */
   bytes: number;
+  /** Of `bytes`, those found verified on disk from an earlier run (not received now: no speed). Default 0. */
+  resumed?: number;
   /** Sources in use now. */
   sources: number;
 }

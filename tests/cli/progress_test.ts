@@ -330,6 +330,25 @@ Deno.test("ProgressDisplay: speed is what came over the last 2 s of draws at lea
   assert.match(display.render()[0], / 2\.50 MiB\/s /);
 });
 
+Deno.test("ProgressDisplay: bytes resumed from an earlier run found after the first draw (a big part file re-hashed) are no speed either", async () => {
+  const screen = new FakeScreen(true, 120);
+  const clock = new ManualClock(0);
+  using display = new ProgressDisplay(screen, { intervalMs: NEVER_MS, now: () => clock.now() });
+  const t = display.begin("r.bin", 8 * GiB);
+  display.draw();
+  // 200 ms in, 4 GiB found verified on disk (the swarm marks them resumed), then 1 MiB/s arrives.
+  await clock.advance(200);
+  t.bytes += 4 * GiB;
+  t.resumed = 4 * GiB;
+  for (let at = 400; at <= 3_000; at += 200) {
+    t.bytes += MiB / 5;
+    await clock.advance(200);
+    const line = display.render()[0];
+    assert.doesNotMatch(line, /GiB\/s/, `at ${at} ms: ${line}`);
+  }
+  assert.match(display.render()[0], / 1\.00 MiB\/s /);
+});
+
 Deno.test("ProgressDisplay: bytes that come in bursts (a chunk every 500 ms) never read as 0 B/s between them", async () => {
   const screen = new FakeScreen(true, 120);
   const clock = new ManualClock(0);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { formatAddress, Timeouts } from "../protocol.ts";
 import { errorMessage, LocalError, localError } from "../io/errors.ts";
 import { Peer, type Sending } from "../peer.ts";
@@ -25,7 +26,7 @@ export async function runPeer(flags: Flags): Promise<number> {
   const stop = untilSignal();
   let signalled: string | undefined;
   stop.promise.then((signal) => signalled = signal);
-  const created = await createFolder(flags.dir);
+  const made = await createFolder(flags.dir);
   const starting = Peer.start({
     secret,
     tracker: flags.tracker,
@@ -48,13 +49,13 @@ export async function runPeer(flags: Flags): Promise<number> {
     onError: (e) => out.log(`error: ${errorMessage(e)}`),
     onListening: (addr, folder) => {
       out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`);
-      if (created) out.log(`created the shared folder ${folder.path} (empty)`);
+      if (made.length > 0) out.log(`created the shared folder ${folder.path} (empty)`);
       out.log(exposure(addr, folder.path, secret !== undefined));
     },
   });
   // A folder made for a peer that then could not start (its port taken, say) is not left behind, if still empty.
   const started = starting.catch(async (error) => {
-    if (created) await Deno.remove(flags.dir).catch(() => {});
+    await removeMade(made, out);
     throw error;
   });
   const peer = await Promise.race([started, stop.promise.then(() => null)]);
@@ -92,17 +93,23 @@ export async function runPeer(flags: Flags): Promise<number> {
  * empty shared folder and where downloads land); true if it did. Anything
  * already there is left to `Peer.start`, which says when it is not a folder.
  */
-async function createFolder(dir: string): Promise<boolean> {
+async function createFolder(dir: string): Promise<string[]> {
   try {
     await Deno.lstat(dir);
-    return false;
+    return [];
   } catch (error) {
     // Not there, or a part of the path is a file (creating it says so); anything else, Peer.start says.
-    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) return false;
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) return [];
+  }
+  // The folders it makes, the deepest first: what to remove again if the peer does not start.
+  const made: string[] = [];
+  for (let path = dir; path !== dirname(path); path = dirname(path)) {
+    if (await Deno.lstat(path).then(() => true, () => false)) break;
+    made.push(path);
   }
   try {
     await Deno.mkdir(dir, { recursive: true });
-    return true;
+    return made;
   } catch (error) {
     const what = `cannot create the shared folder ${dir}`;
     const told = localError(what, error, { flag: "--dir" });
@@ -110,6 +117,18 @@ async function createFolder(dir: string): Promise<boolean> {
     if (told.message.includes("--dir")) throw told;
     throw new LocalError(`${what}: ${errorMessage(error)}; choose another --dir`, { cause: error });
   }
+}
+
+/** Removes the folders `createFolder` made (the deepest first), each only if still empty; says so. */
+async function removeMade(made: string[], out: ProgressDisplay): Promise<void> {
+  for (const path of made) {
+    try {
+      await Deno.remove(path);
+    } catch {
+      return; // not empty (someone wrote into it), or gone: left as it is
+    }
+  }
+  if (made.length > 0) out.log(`removed the shared folder ${made[0]} again, as the peer did not start`);
 }
 
 /**

@@ -149,7 +149,7 @@ Deno.test("peer and tracker: an address they cannot listen on is named, with wha
     assert.equal(result.stdoutText, "", "no listening line");
   }
   // A folder the peer would have made for itself is not left behind when it cannot listen.
-  const fresh = join(tmp.path, "never-made");
+  const fresh = join(tmp.path, "never", "made"); // two folders it would make
   const tracker = ["--tracker", `127.0.0.1:${unusedPort()}`, "--no-watch"];
   const failed = await runCli([
     "peer",
@@ -162,7 +162,11 @@ Deno.test("peer and tracker: an address they cannot listen on is named, with wha
     fresh,
   ]);
   assert.equal(failed.code, 1, failed.stdoutText + failed.stderrText);
-  assert.equal(await Deno.stat(fresh).then(() => "there", () => "gone"), "gone");
+  assert.equal(await Deno.stat(join(tmp.path, "never")).then(() => "there", () => "gone"), "gone");
+  assert.match(
+    failed.stdoutText,
+    new RegExp(`^removed the shared folder ${re(fresh)} again, as the peer did not start$`, "m"),
+  );
   // An address of another machine (TEST-NET-1, never this one).
   const elsewhere = await runCli(["tracker", "--host", "192.0.2.1", "--port", "0"]);
   assert.equal(elsewhere.code, 1);

@@ -46,7 +46,7 @@ export function formatOutcome(o: FileOutcome): string {
     return [head, ...lines].join("\n");
   }
   const tries = o.attempts.map((a) => `${a.code} from ${a.holder}`).join("; ");
-  const hint = o.kept ? `; ${discardHint(dirname(o.kept.path))}` : "";
+  const hint = o.kept?.length ? `; ${discardHint(dirname(o.kept[0].path), o.kept.length)}` : "";
   return `failed ${o.name}: ${o.reason}${hint}${tries ? ` [${tries}]` : ""}`;
 }
 

@@ -218,8 +218,8 @@ export interface DownloadErrorOptions extends ErrorOptions {
   attempts?: Attempt[];
   /** Every holder used and what it delivered. Default none. */
   sources?: SourceReport[];
-  /** What arrived and was kept, hidden, for the next try. Default: nothing kept. */
-  kept?: Kept;
+  /** What arrived and was kept, hidden, for the next try: a part file per version tried. Default: nothing kept. */
+  kept?: Kept[];
 }
 
 /** What a download that did not land kept for the next try: its hidden part file. */
@@ -238,8 +238,8 @@ export class DownloadError extends Error {
   readonly attempts: Attempt[];
   /** Every holder used and what it delivered. */
   readonly sources: SourceReport[];
-  /** What was kept for the next try, if anything. */
-  readonly kept?: Kept;
+  /** What was kept for the next try (a part file per version tried), if anything. */
+  readonly kept?: Kept[];
   /** Builds the error. */
   constructor(message: string, options: DownloadErrorOptions) {
     super(message, options);

@@ -103,7 +103,7 @@ class FileDownload {
   #attempts: Attempt[] = [];
   #sources: SourceReport[] = [];
   /** The part file the last version tried left for the next try, if any. */
-  #kept: Kept | undefined;
+  #kept: Kept[] = [];
 
   constructor(path: string, what: { lookup: Lookup; options: DownloadOptions }) {
     this.#path = path;
@@ -128,7 +128,7 @@ class FileDownload {
     }
     const n = this.#attempts.length;
     const why = n === 0 ? "no holder" : n === 1 ? "the holder failed" : `all ${n} holders failed`;
-    throw this.#error(this.#kept ? `${why}; ${keptNote(this.#kept, this.#lookup.name)}` : why);
+    throw this.#error(this.#kept.length > 0 ? `${why}; ${keptNote(this.#kept, this.#lookup.name)}` : why);
   }
 
   #error(message: string, cause?: unknown): DownloadError {
@@ -136,7 +136,7 @@ class FileDownload {
       file: this.#lookup.name,
       attempts: this.#attempts,
       sources: this.#sources,
-      kept: this.#kept,
+      kept: this.#kept.length > 0 ? this.#kept : undefined,
       cause,
     });
   }
@@ -202,10 +202,10 @@ class FileDownload {
         }
       }
       keep = error.resumable;
-      this.#kept = keep ? { path: part.path, bytes: part.journaledBytes } : undefined;
+      if (keep) this.#kept.push({ path: part.path, bytes: part.journaledBytes });
       if (error.local) throw this.#error(error.message, error);
       if (options.signal?.aborted) {
-        throw this.#error(`cancelled${this.#kept ? `; ${keptNote(this.#kept, target.name)}` : ""}`, error);
+        throw this.#error(`cancelled${keep ? `; ${keptNote(this.#kept, target.name)}` : ""}`, error);
       }
       return error.corrupt ? "corrupt" : "failed";
     } finally {
@@ -215,9 +215,15 @@ class FileDownload {
   }
 }
 
-/** `kept 3.00 MiB of movie.bin in out/.p2p-….part for the next try` (how to discard it is the command line's to say). */
-function keptNote(kept: Kept, name: string): string {
-  return `kept ${formatBytes(kept.bytes)} of ${name} in ${kept.path} for the next try`;
+/**
+ * `kept 3.00 MiB of movie.bin in out/.p2p-….part for the next try`, and
+ * `…; and 1.00 MiB of another version in …` for each other version tried
+ * (how to discard them is the command line's to say).
+ */
+function keptNote(kept: Kept[], name: string): string {
+  const [last, ...others] = kept.toReversed();
+  const more = others.map((k) => ` and ${formatBytes(k.bytes)} of another version in ${k.path}`).join("");
+  return `kept ${formatBytes(last.bytes)} of ${name} in ${last.path}${more} for the next try`;
 }
 
 /** The holders grouped by version, in the order each version first appears. */

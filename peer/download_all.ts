@@ -35,8 +35,8 @@ export interface Failure extends Timing {
   sources: SourceReport[];
   /** Why, in one word. */
   kind?: FailureKind;
-  /** What arrived and was kept, hidden, for the next try (a file over one chunk). */
-  kept?: Kept;
+  /** What arrived and was kept, hidden, for the next try (a file over one chunk): a part file per version tried. */
+  kept?: Kept[];
 }
 
 /** The outcome for one requested name: landed, or not (and why). */

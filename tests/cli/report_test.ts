@@ -143,7 +143,7 @@ Deno.test("formatOutcome: a failure that kept a part file says how to discard it
     reason: "the holder failed; kept 3.00 MiB of big.bin in /tmp/dl/.p2p-0.part for the next try",
     attempts: [{ holder: "127.0.0.1:7", code: "ETRUNCATED", message: "stream ended" }],
     sources: [],
-    kept: { path: "/tmp/dl/.p2p-0.part", bytes: 3 * MiB },
+    kept: [{ path: "/tmp/dl/.p2p-0.part", bytes: 3 * MiB }],
   };
   assert.equal(
     formatOutcome(failed),

@@ -483,7 +483,31 @@ Deno.test("download: a holder that breaks off mid-file fails the download, which
   const { part } = await hiddenFiles(out.path);
   assert.ok(part);
   assert.equal(error.message, `the holder failed; kept 3.00 MiB of movie.bin in ${part} for the next try`);
-  assert.deepEqual(error.kept, { path: part, bytes: 3 * MiB });
+  assert.deepEqual(error.kept, [{ path: part, bytes: 3 * MiB }]);
+});
+
+Deno.test("download: two versions each broken off mid-file: both part files are kept and named", async () => {
+  const first = randomBytes(6 * MiB + 1, 23);
+  const second = randomBytes(5 * MiB + 2, 24);
+  await using out = await tempDir();
+  await using a = stallingHolder(first, 3, "close");
+  await using b = stallingHolder(second, 2, "close");
+  const error = await downloadFile({
+    name: "movie.bin",
+    status: 200,
+    holders: [holderOf(a.address, first), holderOf(b.address, second)],
+  }, { outDir: out.path }).then((): unknown => assert.fail("the download finished"), (error: unknown) => error);
+  assert.ok(error instanceof DownloadError, String(error));
+  assert.equal(error.kept?.length, 2, JSON.stringify(error.kept));
+  const [kA, kB] = error.kept!;
+  assert.deepEqual([kA.bytes, kB.bytes], [3 * MiB, 2 * MiB]);
+  assert.notEqual(kA.path, kB.path);
+  for (const k of error.kept!) assert.equal((await Deno.stat(k.path)).isFile, true);
+  assert.equal(
+    error.message,
+    `all 2 holders failed; kept 2.00 MiB of movie.bin in ${kB.path} and 3.00 MiB of another version in ${kA.path} ` +
+      "for the next try",
+  );
 });
 
 Deno.test("download: a cancelled download keeps a hidden part file and journal, says where, how much and how to discard it, never shared, and finishes later", async () => {
@@ -496,7 +520,7 @@ Deno.test("download: a cancelled download keeps a hidden part file and journal, 
   assert.ok(part && journal);
   // Where it is and how much (how to be rid of it is the command line's to say: cli/report.ts).
   assert.equal(error.message, `cancelled; kept 3.00 MiB of movie.bin in ${part} for the next try`);
-  assert.deepEqual(error.kept, { path: part, bytes: 3 * MiB });
+  assert.deepEqual(error.kept, [{ path: part, bytes: 3 * MiB }]);
   assert.deepEqual(await listDir(out.path), names, "nothing but the hidden pair");
   assert.equal(names.length, 2);
   assert.equal(part.replace(/\.part$/, ""), journal.replace(/\.journal$/, ""), "one key for both");

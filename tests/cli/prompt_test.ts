@@ -18,7 +18,8 @@ import { join } from "node:path";
 import { ProgressDisplay, type Screen } from "../../cli/progress.ts";
 import { type Keyboard, Prompt, type PromptOptions } from "../../cli/prompt.ts";
 import { settled } from "../helpers/clock.ts";
-import { WAIT_MS } from "../helpers/events.ts";
+import { WAIT_MS, within } from "../helpers/events.ts";
+import { BufferedReader } from "../../io/reader.ts";
 import { MiB } from "../helpers/hashes.ts";
 import { gatedHolder } from "../helpers/holders.ts";
 import { announceAt } from "../helpers/net.ts";
@@ -375,4 +376,46 @@ Deno.test("prompt: SEND takes a quoted name as written and -- before a name that
   );
   assert.match(text, /^failed --odd\.txt: 404 not found/m);
   assert.match(text, /^SEND: no file name given; type SEND name\[, name\.\.\.\] after --wait$/m);
+});
+
+/**
+ * A tracker in front of `tracker` that passes every line both ways but
+ * swallows `PEERS`: a PEERS asked through it waits until its timeout.
+ */
+function silentOnPeers(tracker: string): Deno.Listener & { address: string } {
+  const [hostname, port] = tracker.split(":");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const relay = async (client: Deno.Conn) => {
+    const upstream = await Deno.connect({ hostname, port: Number(port) });
+    const down = upstream.readable.pipeTo(client.writable).catch(() => {});
+    const reader = new BufferedReader(client);
+    const encoder = new TextEncoder();
+    try {
+      for (let line = await reader.readLine(); line !== null; line = await reader.readLine()) {
+        if (!line.startsWith("PEERS")) await upstream.write(encoder.encode(line + "\n"));
+      }
+    } catch { /* the peer hung up */ }
+    quietly(() => upstream.close());
+    await down;
+  };
+  const quietly = (close: () => void) => {
+    try {
+      close();
+    } catch { /* closed already: a piped stream's end closes its connection */ }
+  };
+  (async () => {
+    for await (const conn of listener) relay(conn).catch(() => {}).finally(() => quietly(() => conn.close()));
+  })().catch(() => {});
+  return Object.assign(listener, { address: `127.0.0.1:${listener.addr.port}` });
+}
+
+Deno.test("prompt at a terminal: QUIT while a PEERS waits on a silent tracker stops at once; it waits only for the SENDs it cancelled", async () => {
+  await using tracker = testTracker();
+  using silent = silentOnPeers(tracker.address);
+  await using peer = await testPeer(silent.address, {}, { timeoutMs: 10 * WAIT_MS });
+  using p = startPrompt(peer, { terminal: true });
+  p.keyboard.type("PEERS\r");
+  await p.screen.line(/^> PEERS$/);
+  p.keyboard.type("QUIT\r");
+  assert.equal(await within("the prompt's end after QUIT", p.running), "QUIT");
 });

@@ -24,6 +24,7 @@
  */
 
 import { decodeName, encodeName } from "../protocol.ts";
+import { editDistance } from "../io/words.ts";
 
 /** The options `SEND` knows. */
 const OPTIONS = ["--wait"] as const;
@@ -158,19 +159,4 @@ function decodedOrTyped(text: string): string {
 function closest(word: string): string | undefined {
   const typed = word.toLowerCase();
   return OPTIONS.find((option) => (typed.length >= 3 && option.startsWith(typed)) || editDistance(typed, option) <= 2);
-}
-
-/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => i || j));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.length][b.length];
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatBytes, plural, shellWord } from "../../io/words.ts";
+import { editDistance, formatBytes, plural, shellWord } from "../../io/words.ts";
 
 Deno.test("shellWord: a plain word as it is; anything a shell would split or expand in single quotes", () => {
   assert.equal(shellWord("/tmp/mine"), "/tmp/mine");
@@ -22,4 +22,13 @@ Deno.test("plural: one is one, any other count is many; an odd plural given both
   assert.equal(plural(0, "file"), "0 files");
   assert.equal(plural(2, ["copy", "copies"]), "2 copies");
   assert.equal(plural(1, ["copy", "copies"]), "1 copy");
+});
+
+Deno.test("editDistance: insertions, deletions and changes count one each; a swap of two neighbours too", () => {
+  assert.equal(editDistance("port", "port"), 0);
+  assert.equal(editDistance("prot", "port"), 1); // a swap
+  assert.equal(editDistance("wiat", "wait"), 1);
+  assert.equal(editDistance("pot", "port"), 1);
+  assert.equal(editDistance("", "dir"), 3);
+  assert.equal(editDistance("json", "jsno"), 1);
 });

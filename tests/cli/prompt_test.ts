@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { ProgressDisplay, type Screen } from "../../cli/progress.ts";
 import { type Keyboard, Prompt, type PromptOptions } from "../../cli/prompt.ts";
 import { settled } from "../helpers/clock.ts";
-import { WAIT_MS, within } from "../helpers/events.ts";
+import { Changes, WAIT_MS, within } from "../helpers/events.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { MiB } from "../helpers/hashes.ts";
 import { gatedHolder } from "../helpers/holders.ts";
@@ -85,7 +85,7 @@ class FakeKeyboard implements Keyboard {
 class FakeScreen implements Screen {
   text = "";
   readonly isTerminal: boolean;
-  #listeners = new Set<() => void>();
+  #changes = new Changes();
 
   constructor(isTerminal: boolean) {
     this.isTerminal = isTerminal;
@@ -93,7 +93,7 @@ class FakeScreen implements Screen {
 
   write(text: string): void {
     this.text += text;
-    this.#listeners.forEach((l) => l());
+    this.#changes.changed();
   }
 
   columns(): number {
@@ -109,20 +109,10 @@ class FakeScreen implements Screen {
   }
 
   /** Waits until a line shown matches `pattern`; returns it. */
-  async line(pattern: RegExp): Promise<string> {
-    const deadline = Date.now() + WAIT_MS;
-    while (true) {
-      const found = this.lines().find((l) => pattern.test(l));
-      if (found !== undefined) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no line ${pattern} on the screen:\n${this.lines().join("\n")}`);
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const timer = setTimeout(resolve, left);
-      this.#listeners.add(resolve);
-      await promise;
-      clearTimeout(timer);
-      this.#listeners.delete(resolve);
-    }
+  line(pattern: RegExp): Promise<string> {
+    return this.#changes.until(() => this.lines().find((l) => pattern.test(l)), {
+      failure: () => `no line ${pattern} on the screen:\n${this.lines().join("\n")}`,
+    });
   }
 }
 

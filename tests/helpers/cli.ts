@@ -17,7 +17,7 @@
  */
 
 import { join } from "node:path";
-import { WAIT_MS } from "./events.ts";
+import { Changes, WAIT_MS } from "./events.ts";
 
 /** Absolute path of the command line under test. */
 export const MAIN_PATH: string = join(import.meta.dirname!, "..", "..", "main.ts");
@@ -126,7 +126,7 @@ export class CliProcess implements AsyncDisposable {
   #out: Record<OutputStream, Drain>;
   #status: Deno.CommandStatus | undefined;
   #statusPromise: Promise<Deno.CommandStatus>;
-  #listeners = new Set<() => void>();
+  #changes = new Changes();
 
   /** Spawns `main.ts` with `args`; see {@link spawnCli}. */
   constructor(args: readonly string[], options: SpawnOptions = {}) {
@@ -140,7 +140,7 @@ export class CliProcess implements AsyncDisposable {
       stderr: "piped",
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
-    const changed = () => this.#listeners.forEach((notify) => notify());
+    const changed = () => this.#changes.changed();
     this.#out = { stdout: new Drain(this.#child.stdout, changed), stderr: new Drain(this.#child.stderr, changed) };
     this.#statusPromise = this.#child.status.then((status) => {
       this.#status = status;
@@ -209,37 +209,31 @@ export class CliProcess implements AsyncDisposable {
    * `options.since` on) and returns the match. Fails when the deadline
    * passes or the stream ends without a match, quoting all output.
    */
-  async waitFor(pattern: RegExp, options: WaitOptions = {}): Promise<RegExpExecArray> {
+  waitFor(pattern: RegExp, options: WaitOptions = {}): Promise<RegExpExecArray> {
     const stream = options.stream ?? "stdout";
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const regex = new RegExp(pattern.source, pattern.flags.replace("g", ""));
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+    return this.#changes.until(() => {
       const match = regex.exec(this.#out[stream].text.slice(options.since ?? 0));
       if (match) return match;
       if (this.#out[stream].ended) {
         throw new Error(`${this.#describe()}: ${stream} ended without matching ${pattern}${this.#dump()}`);
       }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`${this.#describe()}: no ${pattern} on ${stream} within ${timeoutMs} ms${this.#dump()}`);
-      }
-      await this.#nextChange(left);
-    }
+    }, {
+      timeoutMs,
+      failure: () => `${this.#describe()}: no ${pattern} on ${stream} within ${timeoutMs} ms${this.#dump()}`,
+    });
   }
 
   /**
    * Waits for the process to exit, then for its output to end; returns the
    * status. Fails (leaving the process to dispose) after `timeoutMs`.
    */
-  async exited(timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<Deno.CommandStatus> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#status === undefined || !this.#out.stdout.ended || !this.#out.stderr.ended) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.#describe()}: did not exit within ${timeoutMs} ms${this.#dump()}`);
-      await this.#nextChange(left);
-    }
-    return this.#status;
+  exited(timeoutMs: number = DEFAULT_TIMEOUT_MS): Promise<Deno.CommandStatus> {
+    return this.#changes.until(
+      () => this.#out.stdout.ended && this.#out.stderr.ended ? this.#status : undefined,
+      { timeoutMs, failure: () => `${this.#describe()}: did not exit within ${timeoutMs} ms${this.#dump()}` },
+    );
   }
 
   /** Closes standard input, waits for the exit, and returns the status and all output. */
@@ -271,19 +265,6 @@ export class CliProcess implements AsyncDisposable {
     }
     await Promise.all([this.#out.stdout.cancel(), this.#out.stderr.cancel()]);
     await Promise.all([this.#out.stdout.done, this.#out.stderr.done, this.#statusPromise]);
-  }
-
-  /** Resolves on the next output, end of output or exit, or after `ms`. */
-  async #nextChange(ms: number): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const timer = setTimeout(resolve, ms);
-    this.#listeners.add(resolve);
-    try {
-      await promise;
-    } finally {
-      clearTimeout(timer);
-      this.#listeners.delete(resolve);
-    }
   }
 
   #describe(): string {

@@ -17,18 +17,71 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Something a test watches change (events coming, output arriving): a wait
+ * on it is answered by what is there already or by a later change, within
+ * a bound. {@link EventLog}, the pseudo-terminal runs and the fake screens
+ * all wait through one of these.
+ */
+export class Changes {
+  #listeners = new Set<() => void>();
+
+  /** Tells every wait to look again. */
+  changed(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /**
+   * The first value `attempt` gives that is not `undefined`: now, or after
+   * a change. Fails with `failure()`'s words once `timeoutMs` (default
+   * {@link WAIT_MS}) has passed, or with what `attempt` throws (a wait that
+   * can no longer be answered: the output has ended, say).
+   */
+  until<T>(attempt: () => T | undefined, options: WaitOptions & { failure: () => string }): Promise<T> {
+    try {
+      const first = attempt();
+      if (first !== undefined) return Promise.resolve(first);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const timeoutMs = options.timeoutMs ?? WAIT_MS;
+    return new Promise<T>((resolve, reject) => {
+      const end = () => {
+        this.#listeners.delete(listener);
+        clearTimeout(timer);
+      };
+      const listener = () => {
+        try {
+          const value = attempt();
+          if (value === undefined) return;
+          end();
+          resolve(value);
+        } catch (error) {
+          end();
+          reject(error);
+        }
+      };
+      const timer = setTimeout(() => {
+        end();
+        reject(new Error(options.failure()));
+      }, timeoutMs);
+      this.#listeners.add(listener);
+    });
+  }
+}
+
 /** Every event of one source, kept until the end of the test; waits are answered from it. */
 export class EventLog<E extends { type: string }> {
   /** Every event, in order. */
   readonly events: E[] = [];
   /** Events already handed out by {@link EventLog.next}. */
   #taken = new Set<E>();
-  #listeners = new Set<() => void>();
+  #changes = new Changes();
 
   /** Records `event` (pass as an `onEvent` option). */
   readonly push = (event: E): void => {
     this.events.push(event);
-    for (const listener of [...this.#listeners]) listener();
+    this.#changes.changed();
   };
 
   /** The events of `type`, in order. */
@@ -60,23 +113,11 @@ export class EventLog<E extends { type: string }> {
   }
 
   #wait<T>(what: string, attempt: () => T | undefined, options: WaitOptions): Promise<T> {
-    const first = attempt();
-    if (first !== undefined) return Promise.resolve(first);
     const timeoutMs = options.timeoutMs ?? WAIT_MS;
-    return new Promise<T>((resolve, reject) => {
-      const listener = () => {
-        const value = attempt();
-        if (value === undefined) return;
-        this.#listeners.delete(listener);
-        clearTimeout(timer);
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        this.#listeners.delete(listener);
-        const seen = this.events.map((e) => e.type).join(", ") || "none";
-        reject(new Error(`${what}: not within ${timeoutMs} ms (events seen: ${seen})`));
-      }, timeoutMs);
-      this.#listeners.add(listener);
+    return this.#changes.until(attempt, {
+      timeoutMs,
+      failure: () =>
+        `${what}: not within ${timeoutMs} ms (events seen: ${this.events.map((e) => e.type).join(", ") || "none"})`,
     });
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { WAIT_MS, within } from "./events.ts";
+import { Changes, within } from "./events.ts";
 import { MAIN_PATH } from "./cli.ts";
 
 /** `script` from util-linux, if it is there and can open a pseudo-terminal here; else the terminal tests are skipped. */
@@ -41,7 +41,7 @@ export class PtyRun implements AsyncDisposable {
   #input: WritableStreamDefaultWriter<Uint8Array>;
   #text = "";
   #ended = false;
-  #listeners = new Set<() => void>();
+  #changes = new Changes();
   #pump: Promise<void>;
   #status: Promise<Deno.CommandStatus>;
 
@@ -68,10 +68,10 @@ export class PtyRun implements AsyncDisposable {
     this.#pump = (async () => {
       for await (const chunk of child.stdout) {
         this.#text += decoder.decode(chunk, { stream: true });
-        this.#listeners.forEach((l) => l());
+        this.#changes.changed();
       }
       this.#ended = true;
-      this.#listeners.forEach((l) => l());
+      this.#changes.changed();
     })();
     this.#status = child.status;
   }
@@ -82,24 +82,13 @@ export class PtyRun implements AsyncDisposable {
   }
 
   /** Waits until `pattern` matches the output from `since` on; returns where the match ends. */
-  async waitFor(pattern: RegExp, since = 0): Promise<number> {
-    const deadline = Date.now() + WAIT_MS;
-    while (true) {
+  waitFor(pattern: RegExp, since = 0): Promise<number> {
+    const seen = (why: string) => `no ${pattern} on the terminal${why}:\n${JSON.stringify(this.#text)}`;
+    return this.#changes.until(() => {
       const match = pattern.exec(this.#text.slice(since));
       if (match) return since + match.index + match[0].length;
-      const left = deadline - Date.now();
-      if (this.#ended || left <= 0) {
-        throw new Error(
-          `no ${pattern} on the terminal${this.#ended ? " before it closed" : ""}:\n${JSON.stringify(this.#text)}`,
-        );
-      }
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const timer = setTimeout(resolve, left);
-      this.#listeners.add(resolve);
-      await promise;
-      clearTimeout(timer);
-      this.#listeners.delete(resolve);
-    }
+      if (this.#ended) throw new Error(seen(" before it closed"));
+    }, { failure: () => seen("") });
   }
 
   /** Types `keys` (text, `\r` for Enter, `\x03` for Ctrl-C, escape sequences) at the terminal. */

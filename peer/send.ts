@@ -11,6 +11,7 @@ import { type Indexed, type Lookup, notFound, parseIndexed, parseSendNames } fro
 import { errorMessage } from "../io/errors.ts";
 import { downloadAll, type DownloadAllOptions, type FileOutcome, type PendingLookup } from "./download_all.ts";
 import type { Arrival, TrackerClient } from "./tracker_client.ts";
+import { plural } from "../io/words.ts";
 
 /** What one SEND did. */
 export interface SendReport {
@@ -62,7 +63,7 @@ const NAMES_SHOWN = 10;
 export function describeShared(shared: Shared): string {
   const { names, indexed } = shared;
   const more = names.length > NAMES_SHOWN ? ` and ${names.length - NAMES_SHOWN} more` : "";
-  const count = `${names.length} file${names.length === 1 ? "" : "s"}`;
+  const count = plural(names.length, "file");
   const total = indexed?.total === undefined
     ? ""
     : `; the tracker lists ${indexed.total} in all for ${indexed.address}`;

@@ -83,7 +83,7 @@ Deno.test("peer: close() lets an upload in the middle of a file finish within sh
     const left = await tracker.events.next("left", (e) => e.peer === peer.address);
     assert.equal(left.files, 2);
     assert.equal(tracker.index.stats().entries, 0);
-    assert.ok(await servesNothing(peer.addr.port), "a new connection is not served");
+    assert.ok(await notServed(peer.addr.port, "HASHES f.txt\n"), "a new connection is not served");
     assert.equal(closed, false, "close() waits for the upload");
 
     // The downloader reads on: the whole file arrives, then close() ends.
@@ -97,30 +97,6 @@ Deno.test("peer: close() lets an upload in the middle of a file finish within sh
     await peer[Symbol.asyncDispose]();
   }
 });
-
-/**
- * True when a new connection to `port` gets no file: not taken, closed
- * unanswered, or (taken in the instant before the file server began to
- * stop) told `503 the peer at … is stopping`.
- */
-async function servesNothing(port: number): Promise<boolean> {
-  let client: LineClient;
-  try {
-    client = await LineClient.connect(port);
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused || isDisconnect(error)) return true;
-    throw error;
-  }
-  using _ = client;
-  try {
-    await client.send("HASHES f.txt\n");
-    const line = await client.reader.readLine();
-    return line === null || /^503 the peer at \S+ is stopping; try another holder$/.test(line);
-  } catch (error) {
-    if (isDisconnect(error)) return true;
-    throw error;
-  }
-}
 
 /** A board whose one transfer tells when its first bytes came. */
 function flowBoard(): TransferBoard & { flowing: Promise<void>; transfer?: Transfer } {

@@ -25,6 +25,7 @@ import type { Attempt, SourceReport } from "../../io/errors.ts";
 import type { Downloaded } from "../../peer/download.ts";
 import type { FileOutcome } from "../../peer/download_all.ts";
 import { MiB } from "../helpers/hashes.ts";
+import { JSON_KEYS } from "../helpers/output.ts";
 
 const KiB = 1024;
 const GiB = 1024 * MiB;
@@ -179,18 +180,7 @@ Deno.test("outcomeJson: a landed file with every holder tried, the dead one firs
     durationMs: 12,
   };
   const json = outcomeJson(o, (p) => `/abs/${p}`);
-  assert.deepEqual(Object.keys(json), [
-    "name",
-    "status",
-    "size",
-    "sha256",
-    "path",
-    "durationMs",
-    "waitedMs",
-    "resumedBytes",
-    "sources",
-    "error",
-  ]);
+  assert.deepEqual(Object.keys(json), JSON_KEYS);
   assert.deepEqual(json, {
     name: "f.bin",
     status: "ok",

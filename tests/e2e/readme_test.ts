@@ -13,10 +13,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BRACKETED_PASTE_ON } from "../../cli/keys.ts";
 import { startCliPeer, startCliTracker } from "../helpers/cli.ts";
 import { tempDir } from "../helpers/temp.ts";
-import { PtyRun, screenAfter, SCRIPT } from "../helpers/terminal.ts";
+import { screenAfter, SCRIPT, startPtyPeer } from "../helpers/terminal.ts";
 
 const ROOT = join(import.meta.dirname!, "..", "..");
 
@@ -88,17 +87,8 @@ Deno.test({
     await using tracker = await startCliTracker();
     await using first = await startCliPeer(tracker.address, { dir: samples, info: join(work.path, "first-info.txt") });
 
-    await using second = new PtyRun(
-      ["peer", "--host", "127.0.0.1", "--dir", mine, "--port", "0", "--tracker", tracker.address],
-      undefined,
-      { cwd: work.path },
-    );
-    // Typed once the prompt is up (the terminal in raw mode, bracketed paste asked for): typed before, the terminal
-    // itself would echo it.
-    await second.waitFor(/only this machine can download the files in .*\r?\n[\s\S]*watching the folder/);
-    const promptUp = BRACKETED_PASTE_ON.replace(/[[?]/g, "\\$&");
-    await second.waitFor(new RegExp(`watching the folder[\\s\\S]*${promptUp}`));
-    const port = /listening on 127\.0\.0\.1:(\d+)/.exec(second.text)![1];
+    const { run: second, port } = await startPtyPeer(tracker.address, mine, { cwd: work.path });
+    await using _second = second;
     const normalize = normalizer(
       new Map([
         [`127.0.0.1:${tracker.port}`, "127.0.0.1:4444"],

@@ -25,7 +25,7 @@ import { formatFileRequest } from "../../protocol.ts";
 import { formatBytes } from "../../cli/report.ts";
 import { announceAt, type LineClient, rawRequest } from "../helpers/net.ts";
 import { testPeer, testTracker } from "../helpers/roles.ts";
-import { PtyRun, screenAfter, screenState, SCRIPT } from "../helpers/terminal.ts";
+import { PtyRun, screenAfter, screenState, SCRIPT, startPtyPeer } from "../helpers/terminal.ts";
 
 Deno.test({
   name: "terminal: get draws a live line while a file comes, and leaves only the result lines",
@@ -174,31 +174,9 @@ Deno.test({
 // ---------------------------------------------------------------------------
 // The peer's prompt
 
-/** A peer on a terminal, its shared folder `dir`, on a free port of 127.0.0.1; resolves once its prompt is drawn. */
-async function ptyPeer(tracker: string, dir: string, more: string[] = []): Promise<{ run: PtyRun; port: number }> {
-  const run = new PtyRun([
-    "peer",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--tracker",
-    tracker,
-    "--dir",
-    dir,
-    "--info",
-    join(dir, "..", "info.txt"),
-    ...more,
-  ]);
-  try {
-    // deno-lint-ignore no-control-regex
-    await run.waitFor(/\x1b\[\?2004h> /); // raw mode and bracketed paste on, the prompt drawn
-    const port = Number(/listening on 127\.0\.0\.1:(\d+)\r\n/.exec(run.text)![1]);
-    return { run, port };
-  } catch (error) {
-    await run[Symbol.asyncDispose]();
-    throw error;
-  }
+/** A peer on a terminal, its shared folder `dir`, its replies in `info.txt` beside it; see {@link startPtyPeer}. */
+function ptyPeer(tracker: string, dir: string, more: string[] = []): Promise<{ run: PtyRun; port: number }> {
+  return startPtyPeer(tracker, dir, { flags: ["--info", join(dir, "..", "info.txt"), ...more] });
 }
 
 /**

@@ -156,10 +156,11 @@ export async function readToEnd(conn: Link): Promise<void> {
 }
 
 /**
- * True when a new connection to `port` is not served: refused, reset, or
+ * True when a new connection to `port` is not served: refused, reset,
  * closed without an answer to `request` (a listener being closed may still
- * take it into its backlog). `request` is a line the server answers while it
- * serves.
+ * take it into its backlog), or told `503 the peer at … is stopping` (a
+ * file server taking it in the instant before it began to stop). `request`
+ * is a line the server answers while it serves.
  */
 export async function notServed(port: number, request: string): Promise<boolean> {
   let client: LineClient;
@@ -172,7 +173,8 @@ export async function notServed(port: number, request: string): Promise<boolean>
   using _ = client;
   try {
     await client.send(request);
-    return (await client.reader.readLine()) === null;
+    const line = await client.reader.readLine();
+    return line === null || /^503 the peer at \S+ is stopping; try another holder$/.test(line);
   } catch (error) {
     if (isDisconnect(error)) return true;
     throw error;

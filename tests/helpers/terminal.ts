@@ -8,6 +8,7 @@
 
 import { Changes, within } from "./events.ts";
 import { MAIN_PATH } from "./cli.ts";
+import { BRACKETED_PASTE_ON } from "../../cli/keys.ts";
 
 /** `script` from util-linux, if it is there and can open a pseudo-terminal here; else the terminal tests are skipped. */
 export const SCRIPT: string | undefined = ["/usr/bin/script", "/bin/script"].find((path) => {
@@ -176,4 +177,46 @@ export function screenState(output: string): { lines: string[]; row: number; col
     }
   }
   return { lines: lines.filter((line, i) => line !== "" || i < lines.length - 1), row, col };
+}
+
+/** Options of {@link startPtyPeer}. */
+export interface PtyPeerOptions {
+  /** More flags. */
+  flags?: string[];
+  /** The folder it runs in (its `info.txt` goes there, unless `--info` is given). Default: the test's own. */
+  cwd?: string;
+}
+
+/**
+ * A peer of `tracker` serving `dir` on a free port of 127.0.0.1, on a
+ * pseudo-terminal; resolves once its prompt is up (raw mode and bracketed
+ * paste on, `> ` drawn: typed before that, the terminal itself would echo
+ * the keys), with its port.
+ */
+export async function startPtyPeer(
+  tracker: string,
+  dir: string,
+  options: PtyPeerOptions = {},
+): Promise<{ run: PtyRun; port: number }> {
+  const args = [
+    "peer",
+    "--host",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--port",
+    "0",
+    "--tracker",
+    tracker,
+    ...options.flags ?? [],
+  ];
+  const run = new PtyRun(args, undefined, { cwd: options.cwd });
+  try {
+    await run.waitFor(new RegExp(`${BRACKETED_PASTE_ON.replace(/[[?]/g, "\\$&")}> `));
+    const port = Number(/listening on 127\.0\.0\.1:(\d+)\r\n/.exec(run.text)![1]);
+    return { run, port };
+  } catch (error) {
+    await run[Symbol.asyncDispose]();
+    throw error;
+  }
 }

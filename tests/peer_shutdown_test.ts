@@ -15,7 +15,6 @@
  */
 
 import assert from "node:assert/strict";
-import { isDisconnect } from "../io/errors.ts";
 import { RateLimit } from "../io/rate_limit.ts";
 import { downloadFile } from "../peer/download.ts";
 import type { Transfer, TransferBoard } from "../peer/transfer_board.ts";

@@ -26,6 +26,7 @@ import {
   TrackerClient,
 } from "../peer.ts";
 import { startTracker } from "../tracker.ts";
+import { untilSignal } from "./process.ts";
 import { ProgressDisplay, type Screen, screenOf } from "./progress.ts";
 import { formatAttempt, formatBytes, formatOutcome, formatPeerEvent, formatTrackerEvent } from "./report.ts";
 
@@ -84,7 +85,9 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
   const root = await Deno.makeTempDir({ prefix: "p2p-demo-" });
   await using _folders = { [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }) };
   // Ctrl-C in the middle (a paced demo lasts a while): its folders go too, and it says so.
-  using _interrupt = onSignals((signal) => {
+  const interrupted = untilSignal();
+  using _interrupt = { [Symbol.dispose]: interrupted.cancel };
+  interrupted.promise.then((signal) => {
     display?.close();
     Deno.removeSync(root, { recursive: true });
     print(`\ndemo stopped by ${signal}; removed its folders (${root})`);
@@ -256,13 +259,6 @@ async function daveWaits(dave: TrackerClient, context: { folders: Folders; tally
   tally.print(`[bob] (a file appears in bob's watched folder: news.txt)`);
   await Deno.rename(join(folders.bob, ".news.tmp"), join(folders.bob, "news.txt"));
   tally.outcomes("dave", { outcomes: (await waiting).outcomes });
-}
-
-/** Calls `handler` on SIGINT or SIGTERM until disposed. */
-function onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): Disposable {
-  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => [signal, () => handler(signal)] as const);
-  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
-  return { [Symbol.dispose]: () => listeners.forEach(([s, l]) => Deno.removeSignalListener(s, l)) };
 }
 
 /** What the demo printed, and what went as shown. */

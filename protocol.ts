@@ -99,6 +99,8 @@ export const Limits = {
   REQUESTS_AHEAD: 2,
   /** Most plain bytes in one encrypted record (`--secret`). */
   RECORD_BYTES: 64 * 1024,
+  /** Most bytes of an HTTP request's line and headers together; more is answered `431`. */
+  MAX_HTTP_HEADER_BYTES: 16 * 1024,
 } as const;
 
 /** How long each side waits, in one place (each is the default of an option). */
@@ -115,6 +117,8 @@ export const Timeouts = {
   HANDSHAKE_MS: 10_000,
   /** On shutdown, uploads in the middle of an answer may take this long to finish it. */
   SHUTDOWN_GRACE_MS: 10_000,
+  /** An HTTP client has this long to send a request's line and headers; slower is answered `408` and closed. */
+  HTTP_HEADERS_MS: 10_000,
 } as const;
 
 /** An error a remote party caused (or would be told of); `status` is the reply code it maps to. */
@@ -761,8 +765,21 @@ export function formatHashToken(entry: { size: number; sha256: string; root?: st
 /** The verbs that announce files: `UPDATE` replaces what a peer announced, `ADD` adds to it. */
 export type AnnounceVerb = "UPDATE" | "ADD";
 
+/** The header of an announcement: where the peer serves, how many entry lines follow. */
+export interface AnnounceHeader {
+  /** Where the peer serves files over TCP. */
+  port: number;
+  /** How many entry lines follow. */
+  count: number;
+  /** Where the peer also serves them over HTTP (`http=<port>`), when it does. */
+  httpPort?: number;
+}
+
 /**
- * `UPDATE <port> <count>` (or `ADD <port> <count>`): the header of an announcement.
+ * `UPDATE <port> <count> [http=<port>]` (or `ADD …`): the header of an
+ * announcement. `http=<port>`: the peer also serves its files over HTTP on
+ * that port (trackers up to 0.12 refuse the extra field; peers without an
+ * HTTP face do not send it).
  *
  * @example
  * ```ts
@@ -770,14 +787,21 @@ export type AnnounceVerb = "UPDATE" | "ADD";
  *
  * assert.deepEqual(parseUpdateHeader("5555 2"), { port: 5555, count: 2 });
  * assert.deepEqual(parseUpdateHeader("5555 0", "ADD"), { port: 5555, count: 0 });
+ * assert.deepEqual(parseUpdateHeader("5555 1 http=8080"), { port: 5555, count: 1, httpPort: 8080 });
  * assert.throws(() => parseUpdateHeader("5555"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
+ * assert.throws(() => parseUpdateHeader("5555 1 http=0"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
  * assert.throws(() => parseUpdateHeader("5555 100001"), (e: ProtocolError) => e.status === Status.TOO_LARGE);
  * ```
  */
-export function parseUpdateHeader(rest: string, verb: AnnounceVerb = "UPDATE"): { port: number; count: number } {
+export function parseUpdateHeader(rest: string, verb: AnnounceVerb = "UPDATE"): AnnounceHeader {
   const fields = rest.split(/\s+/);
-  if (fields.length !== 2) throw new ProtocolError(Status.BAD_REQUEST, `usage: ${verb} <port> <count>`);
-  return { port: parsePort(fields[0]), count: parseCount(fields[1], Fields.ENTRIES) };
+  const usage = `usage: ${verb} <port> <count> [http=<port>]`;
+  if (fields.length !== 2 && !(fields.length === 3 && fields[2].startsWith("http="))) {
+    throw new ProtocolError(Status.BAD_REQUEST, usage);
+  }
+  const header: AnnounceHeader = { port: parsePort(fields[0]), count: parseCount(fields[1], Fields.ENTRIES) };
+  if (fields.length === 3) header.httpPort = parsePort(fields[2].slice("http=".length));
+  return header;
 }
 
 /**
@@ -819,7 +843,7 @@ export function formatEntryLine(entry: FileEntry): string {
 }
 
 /**
- * A whole announcement: `UPDATE <port> <count>` (or `ADD`), then one line per entry.
+ * A whole announcement: `UPDATE <port> <count> [http=<port>]` (or `ADD`), then one line per entry.
  *
  * @example
  * ```ts
@@ -828,13 +852,15 @@ export function formatEntryLine(entry: FileEntry): string {
  * const entry = { name: "a.txt", size: 0, sha256: EMPTY_SHA256 };
  * assert.equal(formatAnnouncement({ verb: "ADD", port: 5555 }, [entry]), `ADD 5555 1\n0 ${EMPTY_SHA256} a.txt\n`);
  * assert.equal(formatAnnouncement({ verb: "UPDATE", port: 5555 }, []), "UPDATE 5555 0\n");
+ * assert.equal(formatAnnouncement({ verb: "UPDATE", port: 5555, httpPort: 8080 }, []), "UPDATE 5555 0 http=8080\n");
  * ```
  */
 export function formatAnnouncement(
-  header: { verb: AnnounceVerb; port: number },
+  header: { verb: AnnounceVerb; port: number; httpPort?: number },
   entries: readonly FileEntry[],
 ): string {
-  const lines = [`${header.verb} ${header.port} ${entries.length}`];
+  const http = header.httpPort === undefined ? "" : ` http=${header.httpPort}`;
+  const lines = [`${header.verb} ${header.port} ${entries.length}${http}`];
   for (const entry of entries) lines.push(formatEntryLine(entry));
   return lines.join("\n") + "\n";
 }

@@ -10,6 +10,7 @@ import { type Clock, sleep, systemClock } from "./clock.ts";
 import { closeQuietly, type Link } from "./link.ts";
 import { authenticateClient, type Secret, SecureLink } from "./secret.ts";
 import { writeText } from "./streams.ts";
+import { Slots } from "./slots.ts";
 import { Watchdog } from "./watchdog.ts";
 
 /** Where to listen, and whom to admit. */
@@ -20,6 +21,8 @@ export interface ListenOptions {
   port: number;
   /** Most connections at once; one more is answered `421` and closed. Default `Limits.MAX_CONNECTIONS`. */
   maxConnections?: number;
+  /** A count of connections shared with another server (then `maxConnections` is its ceiling, not this). */
+  connections?: Slots;
   /** Most connections at once from one remote address; 0 for no limit. Default 0. */
   maxPerAddress?: number;
   /** Admit only clients that prove they know this secret, and encrypt (see `secret.ts`). Default: admit all. */
@@ -76,7 +79,7 @@ export class TcpServer implements AsyncDisposable {
   /** Connections still in the `--secret` handshake, and refused ones being told so: closed first on shutdown. */
   #unadmitted = new Set<Deno.Conn>();
   #perAddress = new Map<string, number>();
-  #maxConnections: number;
+  #slots: Slots;
   #maxPerAddress: number;
   #secret: Secret | undefined;
   #handshakeMs: number;
@@ -99,7 +102,7 @@ export class TcpServer implements AsyncDisposable {
     this.addr = this.#listener.addr;
     this.#handler = handler;
     this.#onError = options.onError ?? (() => {});
-    this.#maxConnections = options.maxConnections ?? Limits.MAX_CONNECTIONS;
+    this.#slots = options.connections ?? new Slots(options.maxConnections ?? Limits.MAX_CONNECTIONS);
     this.#maxPerAddress = options.maxPerAddress ?? 0;
     this.#secret = options.secret;
     this.#handshakeMs = options.handshakeTimeoutMs ?? Timeouts.HANDSHAKE_MS;
@@ -120,10 +123,10 @@ export class TcpServer implements AsyncDisposable {
       }
       const from = (conn.remoteAddr as Deno.NetAddr).hostname;
       const fromCount = this.#perAddress.get(from) ?? 0;
-      const refusal = this.#conns.size >= this.#maxConnections
-        ? `too many connections (${this.#maxConnections})`
-        : this.#maxPerAddress > 0 && fromCount >= this.#maxPerAddress
+      const refusal = this.#maxPerAddress > 0 && fromCount >= this.#maxPerAddress
         ? `too many connections from ${from} (${this.#maxPerAddress})`
+        : !this.#slots.take()
+        ? `too many connections (${this.#slots.max})`
         : undefined;
       if (refusal) {
         // Not awaited: a client that does not read must not hold the accept loop.
@@ -142,6 +145,7 @@ export class TcpServer implements AsyncDisposable {
         .finally(() => {
           closeQuietly(conn);
           this.#conns.delete(conn);
+          this.#slots.release();
           const left = (this.#perAddress.get(from) ?? 1) - 1;
           if (left === 0) this.#perAddress.delete(from);
           else this.#perAddress.set(from, left);
@@ -210,19 +214,21 @@ export class TcpServer implements AsyncDisposable {
  * Why `address` (`HOST:PORT`) cannot be listened on, and what to do, as an
  * error of the same class as `error` (its `cause`):
  * `cannot listen on 0.0.0.0:5555: the address is in use (another peer or
- * tracker?); choose another with --port`. A missing permission of Deno's
+ * tracker?); choose another with --port` (`options.flag`, default `--port`:
+ * the flag that chose the port). A missing permission of Deno's
  * (which names the address already) is returned as it is.
  */
-export function listenError(address: string, error: unknown): unknown {
+export function listenError(address: string, error: unknown, options: { flag?: string } = {}): unknown {
+  const flag = options.flag ?? "--port";
   if (!(error instanceof Error) || error instanceof Deno.errors.NotCapable) return error;
   const host = address.slice(0, address.lastIndexOf(":"));
   const what = error instanceof Deno.errors.AddrInUse
-    ? "the address is in use (another peer or tracker?); choose another with --port"
+    ? `the address is in use (another peer or tracker?); choose another with ${flag}`
     : error instanceof Deno.errors.AddrNotAvailable
     ? `${host} is not an address of this machine; check --host`
     : error instanceof Deno.errors.PermissionDenied
-    ? "permission denied (ports below 1024 need privileges); choose another with --port"
-    : `${error.message}; check --host and --port`;
+    ? `permission denied (ports below 1024 need privileges); choose another with ${flag}`
+    : `${error.message}; check --host and ${flag}`;
   const Class = error.constructor as new (message: string, options?: ErrorOptions) => Error;
   return new Class(`cannot listen on ${address}: ${what}`, { cause: error });
 }

@@ -17,6 +17,8 @@ export interface AnnouncerOptions {
   folder: SharedFolder;
   /** The port the peer serves them on. */
   port: number;
+  /** The port of its HTTP face, if it has one. Default: none. */
+  httpPort?: number;
   /** The tracker connection now, `undefined` while there is none: then nothing is announced. */
   client: () => TrackerClient | undefined;
   /** True once the peer is closing: nothing more is sent. */
@@ -41,7 +43,9 @@ export class Announcer {
    */
   async all(client: TrackerClient | undefined = this.#options.client()): Promise<string> {
     if (!client) throw new ConnectionClosedError("no connection to the tracker: nothing announced");
-    return await client.update(this.#options.port, this.#options.folder.entries());
+    return await client.update(this.#options.port, this.#options.folder.entries(), {
+      httpPort: this.#options.httpPort,
+    });
   }
 
   /**
@@ -54,7 +58,9 @@ export class Announcer {
       const client = this.#options.client();
       if (!client?.open || this.#options.closing()) return undefined;
       const answers: string[] = [];
-      if (changes.changed.length > 0) answers.push(await client.add(this.#options.port, changes.changed));
+      if (changes.changed.length > 0) {
+        answers.push(await client.add(this.#options.port, changes.changed, { httpPort: this.#options.httpPort }));
+      }
       if (changes.removed.length > 0) answers.push(await client.remove(changes.removed));
       return answers.join("; ");
     });

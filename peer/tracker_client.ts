@@ -100,6 +100,12 @@ interface Watch {
   settled?: boolean;
 }
 
+/** Options of {@link TrackerClient.update} and {@link TrackerClient.add}. */
+export interface AnnounceOptions {
+  /** The port of this peer's HTTP face, announced as `http=<port>`. Default: none. */
+  httpPort?: number;
+}
+
 /** Options of {@link TrackerClient.connect}. */
 export interface TrackerClientOptions {
   /** Connecting (with the handshake), and each request, may take at most this long. Default `Timeouts.REQUEST_MS`. */
@@ -305,13 +311,15 @@ export class TrackerClient implements AsyncDisposable {
   }
 
   /** Announces every file this peer serves at `port`, replacing what it announced before; the tracker's answer. */
-  async update(port: number, files: readonly FileEntry[]): Promise<string> {
-    return expectOk((await this.request(formatAnnouncement({ verb: "UPDATE", port }, files))).lines).text;
+  async update(port: number, files: readonly FileEntry[], options: AnnounceOptions = {}): Promise<string> {
+    const header = { verb: "UPDATE" as const, port, httpPort: options.httpPort };
+    return expectOk((await this.request(formatAnnouncement(header, files))).lines).text;
   }
 
   /** Adds files to (or changes them among) what this peer announced, at `port`. */
-  async add(port: number, files: readonly FileEntry[]): Promise<string> {
-    return expectOk((await this.request(formatAnnouncement({ verb: "ADD", port }, files))).lines).text;
+  async add(port: number, files: readonly FileEntry[], options: AnnounceOptions = {}): Promise<string> {
+    const header = { verb: "ADD" as const, port, httpPort: options.httpPort };
+    return expectOk((await this.request(formatAnnouncement(header, files))).lines).text;
   }
 
   /** Takes files out of what this peer announced. */

@@ -20,6 +20,8 @@ export interface PeerRecord {
   address: string;
   /** How many files it announced. */
   files: number;
+  /** The port of its HTTP face, on the same host, if it announced one. */
+  httpPort?: number;
 }
 
 /** A peer's identity in the index: its session and where it serves. */
@@ -28,6 +30,8 @@ export interface PeerKey {
   id: number;
   /** Where other peers reach it: `HOST:PORT`. */
   address: string;
+  /** The port of its HTTP face, if its last announcement gave one (`http=<port>`). */
+  httpPort?: number;
 }
 
 /** How {@link TrackerIndex.rankedHolders} orders holders. */
@@ -43,8 +47,14 @@ export interface Ranking {
 interface PeerSlot {
   id: number;
   address: string;
+  httpPort?: number;
   /** Its entry slots. */
   entries: number[];
+}
+
+function record(p: PeerSlot): PeerRecord {
+  const peer = { id: p.id, address: p.address, files: p.entries.length };
+  return p.httpPort === undefined ? peer : { ...peer, httpPort: p.httpPort };
 }
 
 const NONE = -1;
@@ -107,6 +117,7 @@ export class TrackerIndex {
     if (old) { for (const slot of old.entries) this.#unlink(slot); }
     const record: PeerSlot = old ?? { id, address, entries: [] };
     record.address = address;
+    record.httpPort = peer.httpPort;
     record.entries = [];
     const seen = new Map<string, number>();
     for (const entry of files) {
@@ -127,6 +138,7 @@ export class TrackerIndex {
     let record = this.#peers.get(id);
     if (!record) this.#peers.set(id, record = { id, address, entries: [] });
     record.address = address;
+    record.httpPort = peer.httpPort;
     let added = 0;
     for (const entry of files) {
       let slot = this.#slotOf(entry.name, id);
@@ -245,7 +257,7 @@ export class TrackerIndex {
   /** Peer `id`, if it has announced. */
   peer(id: number): PeerRecord | undefined {
     const p = this.#peers.get(id);
-    return p && { id: p.id, address: p.address, files: p.entries.length };
+    return p && record(p);
   }
 
   /** The files peer `id` announced, in its order. */
@@ -259,7 +271,7 @@ export class TrackerIndex {
 
   /** The peers that announced, in order of their first announcement. */
   peers(): PeerRecord[] {
-    return [...this.#peers.values()].map((p) => ({ id: p.id, address: p.address, files: p.entries.length }));
+    return [...this.#peers.values()].map(record);
   }
 
   /**

@@ -191,9 +191,11 @@ export class Session implements Waiter {
   async #update(verb: "UPDATE" | "ADD", rest: string): Promise<boolean> {
     const { index, waits, onEvent, maxEntries } = this.#state;
     let port = 0;
+    let httpPort: number | undefined;
     const read = await this.#readBlock(() => {
       const header = parseUpdateHeader(rest, verb);
       port = header.port;
+      httpPort = header.httpPort;
       return header.count;
     }, { what: "entry", parse: parseEntryLine });
     if (read === null) return false;
@@ -209,7 +211,7 @@ export class Session implements Waiter {
         : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
       throw new ProtocolError(Status.TOO_LARGE, `${limit}; nothing changed`);
     }
-    const peer = { id: this.#id, address: formatAddress(this.#remote.hostname, port) };
+    const peer = { id: this.#id, address: formatAddress(this.#remote.hostname, port), httpPort };
     if (verb === "UPDATE") index.announce(peer, list);
     else index.add(peer, list);
     for (const entry of list) waits.announced(entry.name);

@@ -1,0 +1,170 @@
+/**
+ * The HTTP/1.1 server both HTTP faces (a peer's files, the tracker's page)
+ * run on: the runtime's own `node:http`, never a hand-written parser.
+ *
+ * Why `node:http` and not `Deno.serve` (measured on Deno 2.9.6, see
+ * `docs/HTTP.md`): `Deno.serve` answers oversized headers `400` (this answers
+ * `431`), never times out a client that trickles its headers (this answers
+ * `408` and closes after {@link HttpServerOptions.headersTimeoutMs}), and
+ * shows no connection before its request (this counts every connection
+ * against `--max-connections`).
+ *
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { formatAddress, Limits, Timeouts } from "../protocol.ts";
+import { listenError } from "./server.ts";
+import { Slots } from "./slots.ts";
+
+export type { IncomingMessage, ServerResponse };
+
+/** Answers one request; a throw (or a rejection) becomes `500` when nothing was sent yet, else a cut connection. */
+export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  /** Address to bind. Default `0.0.0.0`. */
+  hostname?: string;
+  /** Port to bind; 0 picks a free one. */
+  port: number;
+  /** The flag that chose the port, named when it cannot be listened on. Default `--http-port`. */
+  flag?: string;
+  /** Connections at once; one more is answered `503` and closed. Default: `Limits.MAX_CONNECTIONS` of its own. */
+  connections?: Slots;
+  /** Most bytes of a request's line and headers; more is answered `431`. Default `Limits.MAX_HTTP_HEADER_BYTES`. */
+  maxHeaderBytes?: number;
+  /** A client has this long to send a request's headers; slower is answered `408`. Default `Timeouts.HTTP_HEADERS_MS`. */
+  headersTimeoutMs?: number;
+  /** Told of errors a handler threw. Default: nothing. */
+  onError?: (error: unknown) => void;
+}
+
+/** A running HTTP server. */
+export interface HttpServer extends AsyncDisposable {
+  /** The address actually bound. */
+  addr: Deno.NetAddr;
+  /** `http://HOST:PORT/`. */
+  url: string;
+  /** Connections open now. */
+  readonly connections: number;
+  /**
+   * Stops accepting and closes idle connections at once; answers under way
+   * may finish within `graceMs` (default 0), then every connection left is
+   * closed. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Listens on `options.hostname`:`options.port` and answers every request with
+ * `handler`. Throws (as `Deno.errors.AddrInUse` and the like, with a message
+ * naming the address and the flag) when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * await using server = await startHttpServer((_request, response) => {
+ *   response.end("hello\n");
+ * }, { hostname: "127.0.0.1", port: 0 });
+ * const answer = await fetch(server.url);
+ * console.log(await answer.text()); // "hello\n"
+ * ```
+ */
+export async function startHttpServer(handler: HttpHandler, options: HttpServerOptions): Promise<HttpServer> {
+  const hostname = options.hostname ?? "0.0.0.0";
+  const headersTimeout = options.headersTimeoutMs ?? Timeouts.HTTP_HEADERS_MS;
+  const server = createServer({
+    maxHeaderSize: options.maxHeaderBytes ?? Limits.MAX_HTTP_HEADER_BYTES,
+    headersTimeout,
+    // A whole request (headers; our requests have no body) within the same bound.
+    requestTimeout: headersTimeout,
+    // How often the two timeouts are checked (Node's default, 30 s, would let a trickler stay that long).
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    keepAliveTimeout: 5_000,
+  });
+  const slots = options.connections ?? new Slots(Limits.MAX_CONNECTIONS);
+  const onError = options.onError ?? (() => {});
+  const sockets = new Set<Socket>();
+  /** Connections admitted past the ceiling: their first request is answered `503`, then they close. */
+  const over = new WeakSet<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    if (slots.take()) socket.once("close", () => slots.release());
+    else over.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (over.has(request.socket)) {
+      response.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "5", connection: "close" });
+      response.end(`503 too many connections (${slots.max}); try again later\n`);
+      return;
+    }
+    answer(handler, request, response).catch(onError);
+  });
+  await listen(server, hostname, options.port).catch((error) => {
+    throw listenError(formatAddress(hostname, options.port), error, { flag: options.flag ?? "--http-port" });
+  });
+  const bound = server.address();
+  if (bound === null || typeof bound === "string") throw new Error("node:http did not report its TCP address");
+  const addr: Deno.NetAddr = { transport: "tcp", hostname: bound.address, port: bound.port };
+  const url = `http://${formatAddress(addr.hostname, addr.port)}/`;
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = 0) =>
+    closing ??= new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      server.closeIdleConnections();
+      if (graceMs <= 0) server.closeAllConnections();
+    });
+  return {
+    addr,
+    url,
+    get connections() {
+      return sockets.size;
+    },
+    close,
+    [Symbol.asyncDispose]: () => close(),
+  };
+}
+
+/** Runs `handler`; a failure before anything was sent is answered `500`, after that the connection is cut. */
+async function answer(handler: HttpHandler, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  try {
+    await handler(request, response);
+  } catch (error) {
+    if (!response.headersSent) {
+      response.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+      response.end("500 server error\n");
+    } else {
+      response.destroy();
+    }
+    throw error;
+  }
+}
+
+/** `server.listen`, as a promise; a failure as the `Deno.errors` class of its code. */
+function listen(server: Server, hostname: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: Error & { code?: string }) => reject(asDenoError(error));
+    server.once("error", failed);
+    server.listen(port, hostname, () => {
+      server.off("error", failed);
+      resolve();
+    });
+  });
+}
+
+function asDenoError(error: Error & { code?: string }): Error {
+  const Class = error.code === "EADDRINUSE"
+    ? Deno.errors.AddrInUse
+    : error.code === "EADDRNOTAVAIL"
+    ? Deno.errors.AddrNotAvailable
+    : error.code === "EACCES"
+    ? Deno.errors.PermissionDenied
+    : undefined;
+  return Class ? new Class(error.message, { cause: error }) : error;
+}

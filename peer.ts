@@ -15,15 +15,17 @@
  * @module
  */
 
-import { type FileEntry, Timeouts } from "./protocol.ts";
+import { type FileEntry, Limits, Timeouts } from "./protocol.ts";
 import { errorMessage } from "./io/errors.ts";
 import { RateLimit } from "./io/rate_limit.ts";
 import type { Secret } from "./io/secret.ts";
+import { Slots } from "./io/slots.ts";
 import { FolderWatcher } from "./disk/folder_watch.ts";
 import { type HashProgress, SharedFolder } from "./disk/shared_folder.ts";
 import { Announcer } from "./peer/announcer.ts";
 import type { FileOutcome } from "./peer/download_all.ts";
-import { type FileServer, type FileServerEvent, startFileServer } from "./peer/file_server.ts";
+import { type FileServer, type FileServerEvent, type Sending, startFileServer } from "./peer/file_server.ts";
+import { type PeerHttp, startPeerHttp } from "./peer/http_face.ts";
 import { sendAndFetch, type SendReport, SharedTally } from "./peer/send.ts";
 import type { TrackerClient } from "./peer/tracker_client.ts";
 import { TrackerLink, type TrackerLinkEvent } from "./peer/tracker_link.ts";
@@ -34,7 +36,7 @@ export type { FetchOptions, SendReport, Shared } from "./peer/send.ts";
 export { relayFile } from "./peer/relay.ts";
 export type { Relayed, RelayOptions } from "./peer/relay.ts";
 export { TrackerClient } from "./peer/tracker_client.ts";
-export type { Arrival, Reply, TrackerClientOptions, WaitReply } from "./peer/tracker_client.ts";
+export type { AnnounceOptions, Arrival, Reply, TrackerClientOptions, WaitReply } from "./peer/tracker_client.ts";
 export type { Downloaded, DownloadOptions } from "./peer/download.ts";
 export type {
   DownloadAllOptions,
@@ -45,6 +47,7 @@ export type {
   Timing,
 } from "./peer/download_all.ts";
 export type { FileServer, FileServerEvent, FileServerOptions, Sending } from "./peer/file_server.ts";
+export type { PeerHttp, PeerHttpOptions, RangeAnswer } from "./peer/http_face.ts";
 export type { TrackerLinkEvent } from "./peer/tracker_link.ts";
 export type { Transfer, TransferBoard } from "./peer/transfer_board.ts";
 export type { FolderChanges, HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
@@ -53,6 +56,7 @@ export type { ByteSink } from "./io/streams.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
 export type { RateLimit } from "./io/rate_limit.ts";
+export type { Slots } from "./io/slots.ts";
 
 /** What a peer reports as it works. */
 export type PeerEvent =
@@ -81,11 +85,14 @@ export interface PeerOptions {
   timeoutMs?: number;
   /** Most holders one download uses at once. Default 4. */
   sources?: number;
-  /** All uploads together send at most this many bytes per second. Default: no limit. */
+  /** All uploads together (TCP and HTTP) send at most this many bytes per second. Default: no limit. */
   maxUploadRate?: number;
-  /** Most uploads at once; one more request is answered `503 busy`. Default `Limits.MAX_UPLOADS`. */
+  /** Most uploads at once, TCP and HTTP together; one more request is answered `503 busy`. Default `Limits.MAX_UPLOADS`. */
   maxUploads?: number;
-  /** Most connections the file server keeps at once; one more gets `421`. Default `Limits.MAX_CONNECTIONS`. */
+  /**
+   * Most connections the file server and the HTTP face keep at once, together; one more gets `421` (TCP) or `503`
+   * (HTTP). Default `Limits.MAX_CONNECTIONS`.
+   */
   maxConnections?: number;
   /** Most connections from one remote address; 0 for no limit. Default 0. */
   maxPerAddress?: number;
@@ -111,8 +118,18 @@ export interface PeerOptions {
   onEvent?: (event: PeerEvent) => void;
   /** Told of unexpected errors while serving. */
   onError?: (error: unknown) => void;
-  /** Told the bound address and the folder it serves as soon as the file server listens, before the folder is hashed. */
-  onListening?: (addr: Deno.NetAddr, folder: SharedFolder) => void;
+  /**
+   * Also serve the folder over HTTP/1.1 on this port (0 picks a free one); announced to the tracker as `http=<port>`.
+   * Cannot go with `secret`. Default: no HTTP face.
+   */
+  httpPort?: number;
+  /** An HTTP client has this long to send a request's headers; slower gets `408`. Default `Timeouts.HTTP_HEADERS_MS`. */
+  httpHeadersTimeoutMs?: number;
+  /**
+   * Told the bound address, the folder it serves and the HTTP face's address (with `httpPort`) as soon as both
+   * listen, before the folder is hashed.
+   */
+  onListening?: (addr: Deno.NetAddr, folder: SharedFolder, http?: Deno.NetAddr) => void;
 }
 
 /** Options of one {@link Peer.send}. */
@@ -157,6 +174,8 @@ export class Peer implements AsyncDisposable {
   readonly folder: SharedFolder;
   /** The file server. */
   readonly server: FileServer;
+  /** The HTTP face, with `httpPort`. */
+  readonly httpFace: PeerHttp | undefined;
   #options: PeerOptions;
   #emit: (event: PeerEvent) => void;
   #link!: TrackerLink;
@@ -169,16 +188,18 @@ export class Peer implements AsyncDisposable {
 
   private constructor(
     options: PeerOptions,
-    parts: { folder: SharedFolder; server: FileServer; emit: (event: PeerEvent) => void },
+    parts: { folder: SharedFolder; server: FileServer; http: PeerHttp | undefined; emit: (event: PeerEvent) => void },
   ) {
     this.#options = options;
     this.#emit = parts.emit;
     this.folder = parts.folder;
     this.server = parts.server;
+    this.httpFace = parts.http;
     this.#downloadLimit = options.maxDownloadRate ? new RateLimit(options.maxDownloadRate) : undefined;
     this.#announcer = new Announcer({
       folder: parts.folder,
       port: parts.server.addr.port,
+      httpPort: parts.http?.addr.port,
       // While no tracker connection is up the announcer sends nothing: reaching the tracker announces the folder.
       client: () => this.#link?.current,
       closing: () => this.#closing !== undefined,
@@ -191,28 +212,56 @@ export class Peer implements AsyncDisposable {
    * change from then on. A tracker that cannot be reached does not stop the
    * start: the peer serves its folder, says so (`tracker-unreachable`) and
    * keeps trying in the background; the first connection announces. Throws,
-   * naming what failed, when the folder cannot be opened, the address not
-   * listened on, or the tracker refused our secret.
+   * naming what failed, when the folder cannot be opened, an address
+   * (TCP or HTTP) not listened on, or the tracker refused our secret.
+   * With `httpPort`, the folder is also served over HTTP, with the same
+   * upload budget, upload count and connection count as the file server.
    */
   static async start(options: PeerOptions): Promise<Peer> {
+    if (options.httpPort !== undefined && options.secret !== undefined) {
+      throw new Error("the HTTP face cannot check membership yet; drop --http-port or --secret");
+    }
     const emit = safely(options.onEvent);
     const folder = await SharedFolder.open(options.dir, { cache: options.hashCache });
+    // One budget, one upload count and one connection count for both faces.
+    const limit = options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined;
+    const uploads = new Slots(options.maxUploads ?? Limits.MAX_UPLOADS);
+    const connections = new Slots(options.maxConnections ?? Limits.MAX_CONNECTIONS);
     // Listening first (a request meanwhile hashes the file it asks for), so that a long first hashing
     // comes after the `listening on` line.
     const server = startFileServer({
       hostname: options.hostname,
       port: options.port,
-      maxUploadRate: options.maxUploadRate,
-      maxUploads: options.maxUploads,
-      maxConnections: options.maxConnections,
+      limit,
+      uploads,
+      connections,
       maxPerAddress: options.maxPerAddress,
       secret: options.secret,
       folder,
       onEvent: emit,
       onError: options.onError,
     });
-    options.onListening?.(server.addr, folder);
-    const peer = new Peer(options, { folder, server, emit });
+    let http: PeerHttp | undefined;
+    if (options.httpPort !== undefined) {
+      try {
+        http = await startPeerHttp({
+          folder,
+          hostname: options.hostname,
+          port: options.httpPort,
+          limit,
+          uploads,
+          connections,
+          headersTimeoutMs: options.httpHeadersTimeoutMs,
+          onEvent: emit,
+          onError: options.onError,
+        });
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+    }
+    options.onListening?.(server.addr, folder, http?.addr);
+    const peer = new Peer(options, { folder, server, http, emit });
     try {
       await folder.scan((progress) => emit({ type: "hashing", ...progress }));
       if (folder.cacheError) emit({ type: "warning", message: folder.cacheError });
@@ -226,7 +275,7 @@ export class Peer implements AsyncDisposable {
         onEvent: emit,
       });
     } catch (error) {
-      await server.close();
+      await Promise.all([server.close(), http?.close()]);
       throw error;
     }
     try {
@@ -278,6 +327,16 @@ export class Peer implements AsyncDisposable {
   /** The address the file server is bound to. */
   get addr(): Deno.NetAddr {
     return this.server.addr;
+  }
+
+  /** The address the HTTP face is bound to; `undefined` without `httpPort`. */
+  get http(): Deno.NetAddr | undefined {
+    return this.httpFace?.addr;
+  }
+
+  /** The uploads under way, TCP and HTTP: what a graceful stop waits for. */
+  sending(): Sending[] {
+    return [...this.server.sending(), ...(this.httpFace?.sending() ?? [])];
   }
 
   /** Tells the tracker every file of the folder, as it is now known; returns the tracker's answer. */
@@ -351,7 +410,8 @@ export class Peer implements AsyncDisposable {
       await this.#watcher?.close();
       await Promise.allSettled([...this.#running]);
       await this.#link?.close(); // first, so that no one is sent here any more
-      await this.server.close(this.#options.shutdownGraceMs ?? Timeouts.SHUTDOWN_GRACE_MS);
+      const grace = this.#options.shutdownGraceMs ?? Timeouts.SHUTDOWN_GRACE_MS;
+      await Promise.all([this.server.close(grace), this.httpFace?.close(grace)]);
     })();
     return this.#closing;
   }

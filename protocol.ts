@@ -39,12 +39,18 @@ export const Status = {
   AUTH_OK: 235,
   /** The handshake's challenge: the server's nonce (`--secret`). */
   AUTH_CHALLENGE: 334,
+  /** HTTP: the copy the client has (its `If-None-Match`) is the one we have. */
+  NOT_MODIFIED: 304,
+  /** HTTP: see another URL for it (the tracker's redirect to a holder). */
+  TEMPORARY_REDIRECT: 307,
   /** A malformed line, an unknown command, a bad number. */
   BAD_REQUEST: 400,
   /** A name that is not a plain file name, or an action not allowed. */
   FORBIDDEN: 403,
   /** Nobody holds it, or no such file here. */
   NOT_FOUND: 404,
+  /** HTTP: a method other than `GET` or `HEAD`. */
+  METHOD_NOT_ALLOWED: 405,
   /** A line, a count or a list over its limit. */
   TOO_LARGE: 413,
   /** A `RANGE` past the end of the file. */

@@ -21,10 +21,14 @@
 
 import { Limits, Timeouts, type TrackerStats } from "./protocol.ts";
 import { type Clock, systemClock, type TimerHandle } from "./io/clock.ts";
+import { startHttpServer } from "./io/http_server.ts";
 import { type ListenOptions, TcpServer } from "./io/server.ts";
+import { Slots } from "./io/slots.ts";
 import { Counters } from "./tracker/counters.ts";
 import { HolderFeedback } from "./tracker/feedback.ts";
 import { TrackerIndex } from "./tracker/file_index.ts";
+import { trackerHttpHandler } from "./tracker/http_face.ts";
+import { PieceCache } from "./tracker/pieces.ts";
 import { Session, type TrackerEvent, type TrackerState } from "./tracker/session.ts";
 import { WaitingList } from "./tracker/waits.ts";
 
@@ -34,6 +38,9 @@ export type { PeerKey, PeerRecord, Ranking } from "./tracker/file_index.ts";
 export type { ListenOptions } from "./io/server.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
+export type { PageFile, PagePeer, TrackerPageView } from "./tracker/page_view.ts";
+export type { FileEntry, Holder, ListedFile, TrackerStats } from "./protocol.ts";
+export type { Slots } from "./io/slots.ts";
 export { HolderFeedback, TrackerIndex };
 
 /** Options of {@link startTracker}. */
@@ -57,12 +64,22 @@ export interface TrackerOptions extends ListenOptions {
   statsIntervalMs?: number;
   /** Whose time idle sessions, waits, statistics and the stats interval are measured in. Default: the real clock. */
   clock?: Clock;
+  /**
+   * Also serve the HTTP face (web page, JSON API, redirects to holders,
+   * Metalinks) on this port of `hostname`; 0 picks a free one. Only
+   * {@link startTrackerWithHttp} opens it. Default: no HTTP face.
+   */
+  httpPort?: number;
+  /** An HTTP client has this long to send a request's headers. Default `Timeouts.HTTP_HEADERS_MS`. */
+  httpHeadersTimeoutMs?: number;
 }
 
 /** A running tracker. */
 export interface Tracker extends AsyncDisposable {
   /** The bound address. */
   addr: Deno.NetAddr;
+  /** Where its HTTP face listens, if it has one. */
+  http?: Deno.NetAddr;
   /** The index it answers from. */
   index: TrackerIndex;
   /** What downloaders reported about holders. */
@@ -93,6 +110,65 @@ export interface Tracker extends AsyncDisposable {
  * ```
  */
 export function startTracker(options: TrackerOptions): Tracker {
+  if (options.httpPort !== undefined) {
+    throw new TypeError("startTracker opens no HTTP port: use startTrackerWithHttp for httpPort");
+  }
+  return launch(options).tracker;
+}
+
+/**
+ * Starts a tracker and, with `options.httpPort`, its HTTP face on the same
+ * hostname: `GET /` (the web page), `/api/files`, `/api/files/<name>`,
+ * `/api/peers`, `/api/stats`, `/files/<name>` (a `307` to the best-ranked
+ * holder's HTTP face) and `/files/<name>.meta4` (a Metalink of all of
+ * them). TCP sessions and HTTP connections count against one
+ * `maxConnections`. Throws as {@link startTracker} does, when the HTTP port
+ * cannot be listened on (then nothing is left open), and (`TypeError`) for
+ * `httpPort` with a `secret`: the HTTP face admits everyone.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * await using tracker = await startTrackerWithHttp({ hostname: "127.0.0.1", port: 0, httpPort: 0 });
+ * const answer = await fetch(`http://127.0.0.1:${tracker.http!.port}/api/stats`);
+ * assert.equal((await answer.json()).files, 0);
+ * ```
+ */
+export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tracker> {
+  if (options.httpPort !== undefined && options.secret !== undefined) {
+    // The HTTP face admits everyone: it would show the index to those who do not know the secret.
+    throw new TypeError("the HTTP face cannot check membership yet; drop httpPort or secret");
+  }
+  const connections = options.connections ?? new Slots(options.maxConnections ?? Limits.MAX_CONNECTIONS);
+  const { tracker, state } = launch({ ...options, connections });
+  if (options.httpPort === undefined) return tracker;
+  const pieces = new PieceCache();
+  let http;
+  try {
+    http = await startHttpServer(trackerHttpHandler(state, { pieces }), {
+      hostname: options.hostname,
+      port: options.httpPort,
+      connections,
+      headersTimeoutMs: options.httpHeadersTimeoutMs,
+      onError: options.onError,
+      flag: "--http-port",
+    });
+  } catch (error) {
+    await tracker.close();
+    throw error;
+  }
+  const server = http;
+  const close = async () => {
+    pieces.close();
+    await server.close();
+    await tracker.close();
+  };
+  return { ...tracker, http: server.addr, close, [Symbol.asyncDispose]: close };
+}
+
+/** The TCP tracker, and the state its sessions (and its HTTP face) share. */
+function launch(options: TrackerOptions): { tracker: Tracker; state: TrackerState } {
   const clock = options.clock ?? systemClock;
   const index = new TrackerIndex();
   const state: TrackerState = {
@@ -128,5 +204,6 @@ export function startTracker(options: TrackerOptions): Tracker {
     await server.close();
     state.waits.clear();
   };
-  return { addr: server.addr, index, feedback: state.feedback, stats, close, [Symbol.asyncDispose]: close };
+  const tracker = { addr: server.addr, index, feedback: state.feedback, stats, close, [Symbol.asyncDispose]: close };
+  return { tracker, state };
 }

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live] [--tmp DIR]`:
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http] [--tmp DIR]`:
  * measures the system on loopback beside baselines measured in the same
  * run, prints a table and writes the same figures as JSON: to `--json FILE`,
  * else to docs/bench.json, except with `--quick`, whose figures (a CI-sized
@@ -29,14 +29,14 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string" },
-    only: { type: "string", default: "one,four,swarm,tracker,announce,live" },
+    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http" },
     tmp: { type: "string" },
   },
 });
 const QUICK = flags.quick;
 /** Where the figures go: docs/bench.json is the record of a full run; a quick run's are thrown away unless asked for. */
 const JSON_PATH = flags.json ?? (QUICK ? undefined : join(HERE, "..", "docs", "bench.json"));
-const CASES = ["one", "four", "swarm", "tracker", "announce", "live"];
+const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http"];
 const ONLY = new Set(flags.only!.split(","));
 for (const name of ONLY) {
   if (!CASES.includes(name)) {
@@ -55,6 +55,10 @@ const LIVE_FILES = QUICK ? 1_000 : 10_000;
 /** The swarm case: a file held by 4 peers, each uploading at most SWARM_RATE bytes/s. */
 const SWARM_SIZE = (QUICK ? 16 : 128) * MiB;
 const SWARM_RATE = (QUICK ? 8 : 16) * MiB;
+/** The memory case: this many HTTP downloads at once from one peer, of a file this big, each client at this rate. */
+const HTTP_CLIENTS = 50;
+const HTTP_MEMORY_SIZE = (QUICK ? 8 : 64) * MiB;
+const HTTP_CLIENT_RATE = "20M";
 
 /**
  * A child process speaking lines. Its output is read all the time (a child
@@ -163,9 +167,9 @@ async function run(cmd: string, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
 }
 
-async function have(cmd: string): Promise<boolean> {
+async function have(cmd: string, args = ["-V"]): Promise<boolean> {
   try {
-    return (await new Deno.Command(cmd, { args: ["-V"], stdout: "null", stderr: "null" }).output()).success;
+    return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output()).success;
   } catch {
     return false;
   }
@@ -194,10 +198,15 @@ const row = (what: string, value: string, baseline = "", ratio = "") => {
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 const fmtRate = (x: number) => `${x.toFixed(0)} MB/s`;
 
-async function startTracker(): Promise<Proc & { port: number }> {
-  const t = Proc.deno("tracker", [MAIN, "tracker", "--host", "127.0.0.1", "--port", "0"]);
+async function startTracker(extra: string[] = []): Promise<Proc & { port: number }> {
+  const t = Proc.deno("tracker", [MAIN, "tracker", "--host", "127.0.0.1", "--port", "0", ...extra]);
   const port = Number((await t.line("listening on ")).split(":").pop());
   return Object.assign(t, { port });
+}
+
+/** The URL after a role's `http on URL` line. */
+async function httpUrl(proc: Proc): Promise<string> {
+  return (await proc.line("http on ")).slice("http on ".length);
 }
 
 async function startPeer(tracker: number, dir: string, extra: string[] = []): Promise<Proc> {
@@ -569,6 +578,191 @@ async function livePeer() {
   row("file dropped in → a waiting client told", `${median(changes).toFixed(0)} ms`, "about 1 s target");
 }
 
+// --- Scenario 7: clients nobody here wrote (curl, aria2c) over the HTTP faces ----------
+
+/** Runs `cmd` and returns how long it took, ms; throws when it fails. */
+async function timed(cmd: string, args: string[]): Promise<number> {
+  const t = performance.now();
+  const { code, stderr } = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  return performance.now() - t;
+}
+
+/**
+ * socat serving `answer` (an HTTP header, then the file) once on a free
+ * port: curl fetching from it is curl's own ceiling on this machine.
+ */
+function socatAnswer(answer: string): { url: string; done: Promise<void> } {
+  const port = freePort();
+  const child = new Deno.Command("socat", {
+    // The file one way; the request, read (not left unread, which would reset the connection), into /dev/null.
+    args: ["-b", "1048576", `OPEN:${answer}!!OPEN:/dev/null`, `TCP-LISTEN:${port},reuseaddr`],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  return { url: `http://127.0.0.1:${port}/`, done: child.status.then(() => {}) };
+}
+
+async function httpClients(hasSocat: boolean) {
+  const tools = { curl: await have("curl"), aria2c: await have("aria2c", ["--version"]) };
+  if (!tools.curl) console.error("curl not found: the HTTP cases that use it are skipped");
+  if (!tools.aria2c) console.error("aria2c not found: the Metalink case is skipped");
+  const src = join(root, "src-http");
+  const out = join(root, "out-http");
+  await Deno.mkdir(src);
+  await Deno.mkdir(out);
+  await makeFile(join(src, "big.bin"), SIZE, 7);
+  await makeFile(join(src, "mem.bin"), HTTP_MEMORY_SIZE, 8);
+  await using tracker = await startTracker();
+  await using peer = await startPeer(tracker.port, src, ["--http-port", "0"]);
+  const base = await httpUrl(peer);
+  if (tools.curl) {
+    console.error(`one file of ${SIZE / MiB} MiB to curl from a peer's HTTP face, ${RUNS} runs`);
+    const ours: number[] = [];
+    const socat: number[] = [];
+    const ceiling: number[] = [];
+    const answer = join(root, "answer.bin");
+    if (hasSocat) {
+      const header = `HTTP/1.1 200 OK\r\nContent-Length: ${SIZE}\r\nConnection: close\r\n\r\n`;
+      await Deno.writeTextFile(answer, header);
+      using file = await Deno.open(answer, { append: true });
+      using big = await Deno.open(join(src, "big.bin"));
+      await big.readable.pipeTo(file.writable, { preventClose: true });
+    }
+    for (let r = 0; r < RUNS; r++) {
+      await clean(out);
+      await settle();
+      ours.push(await timed("curl", ["-sS", "--fail", "-o", join(out, "c.bin"), `${base}files/big.bin`]));
+      if ((await Deno.stat(join(out, "c.bin"))).size !== SIZE) throw new Error("curl got a short file");
+      if (!hasSocat) continue;
+      await clean(out);
+      await settle();
+      const t = performance.now();
+      await socatPair(join(src, "big.bin"), join(out, "s.bin"));
+      socat.push(performance.now() - t);
+      await clean(out);
+      await settle();
+      const served = socatAnswer(answer);
+      // curl retries until socat listens; the clock starts as both are spawned.
+      ceiling.push(
+        await timed("curl", [
+          "-sS",
+          "--retry",
+          "50",
+          "--retry-connrefused",
+          "--retry-delay",
+          "0",
+          "-o",
+          join(out, "c.bin"),
+          served.url,
+        ]),
+      );
+      await served.done;
+    }
+    results.httpCurl = { bytes: SIZE, oursMs: ours, socatMs: socat, socatToCurlMs: ceiling };
+    row(`1 file to curl -o FILE from a peer's HTTP face (${SIZE / MiB} MiB)`, fmtRate(mbps(SIZE, median(ours))));
+    if (hasSocat) {
+      row(
+        "  vs socat -b 1048576 file to file (goal 0.8)",
+        "",
+        fmtRate(mbps(SIZE, median(socat))),
+        (median(socat) / median(ours)).toFixed(2),
+      );
+      row(
+        "  vs curl from socat sending a canned answer (curl's ceiling)",
+        "",
+        fmtRate(mbps(SIZE, median(ceiling))),
+        (median(ceiling) / median(ours)).toFixed(2),
+      );
+    }
+    await clean(out);
+  }
+  if (tools.curl) await httpMemory(tracker.port, src);
+  if (tools.aria2c) await metalinkSwarm(out);
+}
+
+/** The peak memory of a peer (fresh, so that no earlier case set its peak) serving many HTTP downloads at once. */
+async function httpMemory(tracker: number, src: string) {
+  await using peer = await startPeer(tracker, src, ["--http-port", "0"]);
+  const base = await httpUrl(peer);
+  console.error(
+    `${HTTP_CLIENTS} curl downloads of ${
+      HTTP_MEMORY_SIZE / MiB
+    } MiB at once from one peer, each at most ${HTTP_CLIENT_RATE}B/s`,
+  );
+  const before = await rss(peer.child.pid, "VmHWM");
+  const t = performance.now();
+  const get = ["-sS", "--fail", "--limit-rate", HTTP_CLIENT_RATE, "-o", "/dev/null", `${base}files/mem.bin`];
+  await Promise.all(Array.from({ length: HTTP_CLIENTS }, () => timed("curl", get)));
+  const ms = performance.now() - t;
+  const peak = await rss(peer.child.pid, "VmHWM");
+  results.httpMemory = {
+    clients: HTTP_CLIENTS,
+    bytesEach: HTTP_MEMORY_SIZE,
+    ms,
+    peakBeforeBytes: before,
+    peakBytes: peak,
+  };
+  row(
+    `peer serving ${HTTP_CLIENTS} HTTP downloads at once: peak RSS`,
+    `${(peak / MiB).toFixed(0)} MiB`,
+    "100 MiB goal",
+    (peak / (100 * MiB)).toFixed(2),
+  );
+  row("  the same peer's peak before they started", `${(before / MiB).toFixed(0)} MiB`);
+}
+
+/** aria2c given the tracker's Metalink of a file four peers hold, each uploading at most SWARM_RATE. */
+async function metalinkSwarm(out: string) {
+  const rate = `${SWARM_RATE / MiB}M`;
+  const shown = `${SWARM_RATE / MiB} MiB/s`;
+  console.error(
+    `aria2c with the Metalink of a ${SWARM_SIZE / MiB} MiB file, 4 peers at most ${shown} each, ${RUNS} runs`,
+  );
+  const dirs: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    dirs.push(join(root, `src-meta-${i}`));
+    await Deno.mkdir(dirs[i]);
+  }
+  await makeFile(join(dirs[0], "swarm.bin"), SWARM_SIZE, 43);
+  for (const dir of dirs.slice(1)) await Deno.copyFile(join(dirs[0], "swarm.bin"), join(dir, "swarm.bin"));
+  await using tracker = await startTracker(["--http-port", "0"]);
+  const page = await httpUrl(tracker);
+  const peers: Proc[] = [];
+  try {
+    for (const dir of dirs) {
+      peers.push(await startPeer(tracker.port, dir, ["--http-port", "0", "--max-upload-rate", rate]));
+    }
+    const runs: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      await clean(out);
+      runs.push(
+        await timed("aria2c", [
+          "--dir",
+          out,
+          "--allow-overwrite=true",
+          "--auto-file-renaming=false",
+          "--summary-interval=0",
+          "--console-log-level=error",
+          "--download-result=hide",
+          "--split=4",
+          "--max-connection-per-server=4", // aria2 counts per host, and every peer here is 127.0.0.1
+          "--min-split-size=1M",
+          `${page}files/swarm.bin.meta4`,
+        ]),
+      );
+      if ((await Deno.stat(join(out, "swarm.bin"))).size !== SWARM_SIZE) throw new Error("aria2c got a short file");
+    }
+    const got = mbps(SWARM_SIZE, median(runs));
+    const limit = SWARM_RATE / 1e6;
+    results.httpMetalink = { bytes: SWARM_SIZE, rateLimit: SWARM_RATE, holders: 4, ms: runs };
+    row(`aria2c, Metalink, 4 peers limited to ${shown} each`, fmtRate(got), "3.5 R goal", (got / limit).toFixed(2));
+  } finally {
+    for (const p of peers) await p[Symbol.asyncDispose]();
+    await clean(out);
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 const version = Deno.version.deno;
@@ -583,6 +777,7 @@ try {
   if (ONLY.has("tracker")) await trackerScale();
   if (ONLY.has("announce")) await announceOne();
   if (ONLY.has("live")) await livePeer();
+  if (ONLY.has("http")) await httpClients(hasSocat);
 } finally {
   await Deno.remove(root, { recursive: true });
 }

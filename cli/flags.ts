@@ -26,6 +26,8 @@ export interface Flags {
   host: string;
   /** `--port`: where to listen. */
   port: number;
+  /** `--http-port`: where the HTTP face listens (0: a free port); `undefined`: no HTTP face. */
+  httpPort?: number;
   /** `--dir`: the peer's shared folder, absolute (default `CWD/files`); `""` for the roles without `--dir`. */
   dir: string;
   /** `--out`, absolute: where downloads land. peer: `undefined` is the shared folder; get: default `CWD`. */
@@ -76,6 +78,7 @@ const OPTIONS = {
   tracker: { type: "string", default: "127.0.0.1:4444" },
   host: { type: "string", default: "0.0.0.0" },
   port: { type: "string" },
+  "http-port": { type: "string" },
   dir: { type: "string", default: "files" },
   out: { type: "string" },
   info: { type: "string" },
@@ -117,6 +120,7 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
   tracker: [
     "host",
     "port",
+    "http-port",
     "demote-after",
     "idle-timeout",
     "max-connections",
@@ -131,6 +135,7 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
     "info",
     "host",
     "port",
+    "http-port",
     "tracker",
     "timeout",
     "sources",
@@ -175,6 +180,7 @@ const VALUE_NAMES: Partial<Record<FlagName, string>> = {
   tracker: "HOST:PORT",
   host: "HOST",
   port: "PORT",
+  "http-port": "PORT",
   dir: "DIR",
   out: "DIR",
   info: "FILE",
@@ -447,6 +453,9 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
     port: v.port === undefined
       ? options.port
       : numberFlag("port", text("port"), { min: 0, max: 65_535, whole: true, says: "0-65535" }),
+    httpPort: v["http-port"] === undefined
+      ? undefined
+      : numberFlag("http-port", text("http-port"), { min: 0, max: 65_535, whole: true, says: "0-65535" }),
     dir: own.includes("dir") ? path("dir", text("dir")) ?? "" : "",
     // get saves into the folder the command was typed in; a peer into its shared folder (undefined).
     out: own.includes("out") ? path("out", role === "get" ? "." : undefined) : undefined,
@@ -484,6 +493,17 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
   };
   if (v.host === "") throw new UsageError("--host must be an address to listen on, like 0.0.0.0 or 127.0.0.1, got ''");
   if (v.secret === "") throw new UsageError("--secret must not be empty; leave it out for no secret");
+  if (flags.httpPort !== undefined && flags.secret !== undefined) {
+    const from = v.secret === undefined ? "P2P_SECRET" : "--secret";
+    throw new UsageError(
+      `--http-port cannot go with ${from}: the HTTP face has no way yet to keep out those who do not know the ` +
+        `secret, so it would serve the ${role === "tracker" ? "index" : "folder"} to anyone; ` +
+        `drop --http-port, or ${from === "--secret" ? "drop --secret" : "unset P2P_SECRET"}`,
+    );
+  }
+  if (flags.httpPort !== undefined && flags.httpPort !== 0 && flags.httpPort === flags.port) {
+    throw new UsageError(`--http-port ${flags.httpPort} is the --port as well; choose another, or 0 for any free one`);
+  }
   // Checked last, as it always was: with several bad flags, the one named is the same as before.
   try {
     parseAddress(text("tracker"));

@@ -32,6 +32,7 @@ export async function runPeer(flags: Flags): Promise<number> {
     tracker: flags.tracker,
     hostname: flags.host,
     port: flags.port,
+    httpPort: flags.httpPort,
     dir: flags.dir,
     out: flags.out,
     infoPath: flags.info,
@@ -47,10 +48,11 @@ export async function runPeer(flags: Flags): Promise<number> {
     onEvent: (e) => e.type === "hashing" ? hashing(e) : out.log(formatPeerEvent(e)),
     // Through the display, so that it lands above the live lines and the prompt line (which it draws again).
     onError: (e) => out.log(`error: ${errorMessage(e)}`),
-    onListening: (addr, folder) => {
+    onListening: (addr, folder, http) => {
       out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`);
+      if (http) out.log(`http on http://${formatAddress(http.hostname, http.port)}/`);
       if (made.length > 0) out.log(`created the shared folder ${folder.path} (empty)`);
-      out.log(exposure(addr, folder.path, secret !== undefined));
+      out.log(exposure(addr, folder.path, { secret: secret !== undefined, httpPort: http?.port }));
     },
   });
   // A folder made for a peer that then could not start (its port taken, say) is not left behind, if still empty.
@@ -77,7 +79,7 @@ export async function runPeer(flags: Flags): Promise<number> {
     stop.stopping(); // from now on a signal stops at once
   }
   if (!quit) await stop.promise;
-  out.log(stopping(signalled ?? "QUIT", peer.server.sending()));
+  out.log(stopping(signalled ?? "QUIT", peer.sending()));
   try {
     // Still listening while it closes: a second signal exits at once instead of waiting for uploads.
     await peer.close();
@@ -136,14 +138,16 @@ async function removeMade(made: string[], out: ProgressDisplay): Promise<void> {
  * the whole network by default (`0.0.0.0`), one address, or only this
  * machine; with a secret, only parties that know it.
  */
-function exposure(addr: Deno.NetAddr, path: string, secret: boolean): string {
-  const what = `the files in ${path}`;
+function exposure(addr: Deno.NetAddr, path: string, options: { secret: boolean; httpPort?: number }): string {
+  const { secret, httpPort } = options;
+  const what = `the files in ${path}${httpPort === undefined ? "" : ", with any HTTP client too"}`;
   const loopback = /^127\./.test(addr.hostname) || addr.hostname === "::1";
   if (loopback) return `only this machine can download ${what}${secret ? ", and only with the secret" : ""}`;
   const anyAddress = addr.hostname === "0.0.0.0" || addr.hostname === "::";
+  const ports = httpPort === undefined ? `port ${addr.port}` : `ports ${addr.port} and ${httpPort} (HTTP)`;
   const who = anyAddress
-    ? `anyone who can reach this machine on port ${addr.port}`
-    : `anyone who can reach ${formatAddress(addr.hostname, addr.port)}`;
+    ? `anyone who can reach this machine on ${ports}`
+    : `anyone who can reach ${addr.hostname} on ${ports}`;
   if (secret) return `${who} and knows the secret can download ${what}`;
   return `${who} can download ${what}; --host 127.0.0.1 keeps them to this machine`;
 }

@@ -6,7 +6,7 @@
  */
 
 import { formatAddress } from "../protocol.ts";
-import { startTracker } from "../tracker.ts";
+import { startTrackerWithHttp } from "../tracker.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { secretOf, untilSignal } from "./process.ts";
 import { plural } from "../io/words.ts";
@@ -15,10 +15,11 @@ import { formatTrackerEvent } from "./report.ts";
 /** Runs the tracker role with `flags`; resolves with the exit code once it has stopped. */
 export async function runTracker(flags: Flags): Promise<number> {
   const secret = await secretOf(flags.secret);
-  const tracker = startTracker({
+  const tracker = await startTrackerWithHttp({
     secret,
     hostname: flags.host,
     port: flags.port,
+    httpPort: flags.httpPort,
     demoteAfter: flags.demoteAfter,
     idleTimeoutMs: flags.idleTimeoutMs,
     maxConnections: flags.maxConnections,
@@ -28,6 +29,7 @@ export async function runTracker(flags: Flags): Promise<number> {
     onError: (e) => console.error("error:", e),
   });
   console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
+  if (tracker.http) console.log(`http on http://${formatAddress(tracker.http.hostname, tracker.http.port)}/`);
   if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
   const signal = await untilSignal().promise;
   const { sessions, peers } = tracker.stats();

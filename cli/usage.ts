@@ -96,6 +96,12 @@ ${flag("--host HOST", "address to listen on (default 0.0.0.0)")}
 ${flag("--port PORT", "port to listen on, 0 for any free one (default 4444)")}
 ${
     flag(
+      "--http-port PORT",
+      "also serve a web page, the HTTP API and Metalink there, 0 for any free port (default: off)",
+    )
+  }
+${
+    flag(
       "--demote-after N",
       "stop offering a holder once N downloaders reported it failing (and more failed than succeeded; default 2)",
     )
@@ -120,6 +126,7 @@ ${flag("--out DIR", "where downloads land (default: the shared folder, and they 
 ${flag("--info FILE", "file for the tracker's reply to SEND (default info.txt)")}
 ${flag("--host HOST", "address to serve on (default 0.0.0.0)")}
 ${flag("--port PORT", "port to serve on, 0 for any free one (default 5555)")}
+${flag("--http-port PORT", "also serve the folder over HTTP there, 0 for any free port (default: off)")}
 ${
     flag(
       "--max-upload-rate R",

@@ -34,6 +34,7 @@ import { closeQuietly, type Link } from "../io/link.ts";
 import { RateLimit } from "../io/rate_limit.ts";
 import { BufferedReader } from "../io/reader.ts";
 import { type ListenOptions, TcpServer } from "../io/server.ts";
+import { Slots } from "../io/slots.ts";
 import { BufferPool, exactBytes, sinkStream, writeText } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
 
@@ -77,10 +78,14 @@ export interface FileServerOptions extends ListenOptions {
   folder: SharedFolder;
   /** A connection silent (no byte read or written) this long is closed. Default `Timeouts.HOLDER_IDLE_MS`. */
   idleTimeoutMs?: number;
-  /** All uploads together send at most this many bytes per second. Default: no limit. */
+  /** All uploads together send at most this many bytes per second. Default: no limit (or `limit`'s). */
   maxUploadRate?: number;
+  /** A byte budget shared with another server (the HTTP face); then `maxUploadRate` is ignored. Default: its own. */
+  limit?: RateLimit;
   /** Most answers being sent at once; one more request gets `503 busy` at once. Default `Limits.MAX_UPLOADS`. */
   maxUploads?: number;
+  /** A count of uploads shared with another server (the HTTP face); then `maxUploads` is ignored. Default: its own. */
+  uploads?: Slots;
   /** Told of every request. Default: nothing. */
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
@@ -116,12 +121,11 @@ export function startFileServer(options: FileServerOptions): FileServer {
     idleMs: options.idleTimeoutMs ?? Timeouts.HOLDER_IDLE_MS,
     onEvent: options.onEvent ?? (() => {}),
     pool: new BufferPool(8),
-    limit: options.maxUploadRate ? new RateLimit(options.maxUploadRate, { clock }) : undefined,
+    limit: options.limit ?? (options.maxUploadRate ? new RateLimit(options.maxUploadRate, { clock }) : undefined),
     idle: new Set(),
     uploads: new Set(),
     server: undefined,
-    maxUploads: options.maxUploads ?? Limits.MAX_UPLOADS,
-    uploading: 0,
+    slots: options.uploads ?? new Slots(options.maxUploads ?? Limits.MAX_UPLOADS),
     forced: false,
     clock,
   };
@@ -152,9 +156,8 @@ interface ServeContext {
   /** Every connection being served. */
   uploads: Set<Upload>;
   server: TcpServer | undefined;
-  maxUploads: number;
-  /** Answers being sent now. */
-  uploading: number;
+  /** Answers being sent now (shared with the HTTP face, when the peer has one). */
+  slots: Slots;
   /** Shutting down past the grace period: uploads waiting for their budget give up. */
   forced: boolean;
   /** Whose time the idle timeout is measured in. */
@@ -327,11 +330,10 @@ class Upload {
   async #sendBytes(request: FileRequest): Promise<void> {
     const context = this.#context;
     const { folder, pool, limit } = context;
-    if (context.uploading >= context.maxUploads) {
-      throw new ProtocolError(Status.BUSY, `busy: ${context.maxUploads} uploads at once; try later`);
+    if (!context.slots.take()) {
+      throw new ProtocolError(Status.BUSY, `busy: ${context.slots.max} uploads at once; try later`);
     }
-    context.uploading++;
-    using _slot = { [Symbol.dispose]: () => context.uploading-- };
+    using _slot = { [Symbol.dispose]: () => context.slots.release() };
     using opened = await folder.openFile(request.name);
     const { size, sha256 } = opened.entry;
     this.#current.size = size;

@@ -45,6 +45,7 @@ import { Watchdog } from "../io/watchdog.ts";
 import type { Counters } from "./counters.ts";
 import type { HolderFeedback } from "./feedback.ts";
 import type { TrackerIndex } from "./file_index.ts";
+import { rankedHolders } from "./lookup.ts";
 import type { Waiter, WaitingList } from "./waits.ts";
 
 /** What the tracker reports. */
@@ -302,16 +303,9 @@ export class Session implements Waiter {
   }
 
   #lookup(rest: string): Lookup[] {
-    const { index, feedback } = this.#state;
     return parseSendNames(rest).map((n): Lookup => {
       if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
-      const max = Limits.MAX_HOLDERS_PER_FILE;
-      const holders = feedback.empty ? index.holders(n.name, max) : index.rankedHolders(n.name, {
-        max,
-        // Demoted holders are left out: look further, so that a full reply stays full.
-        scan: 4 * max,
-        rank: (peers) => feedback.rank(peers, max),
-      });
+      const holders = rankedHolders(n.name, this.#state);
       if (holders.length === 0) return notFound(n.name);
       return { name: n.name, status: Status.OK, holders };
     });

@@ -97,5 +97,8 @@ Deno.test("bench: an unknown --only case is refused, naming the cases, before an
   const run = await bench(project, ["--quick", "--only", "annonce"]);
   assert.equal(run.code, 2);
   assert.equal(run.stdout, "");
-  assert.equal(run.stderr, "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live\n");
+  assert.equal(
+    run.stderr,
+    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http\n",
+  );
 });

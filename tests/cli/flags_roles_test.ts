@@ -21,6 +21,7 @@ const SAMPLE: Partial<Record<FlagName, string>> = {
   tracker: "10.0.0.1:4000",
   host: "127.0.0.1",
   port: "4603",
+  "http-port": "8080",
   dir: "d",
   out: "o",
   info: "i.txt",
@@ -50,6 +51,7 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
     tracker: [
       "host",
       "port",
+      "http-port",
       "demote-after",
       "idle-timeout",
       "max-connections",
@@ -64,6 +66,7 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
       "info",
       "host",
       "port",
+      "http-port",
       "tracker",
       "timeout",
       "sources",

@@ -57,6 +57,7 @@ Deno.test("flags: with no flags every field has its documented default, and the 
     tracker: "127.0.0.1:4444",
     host: "0.0.0.0",
     port: 5555,
+    httpPort: undefined,
     dir: "/home/me/files",
     out: undefined,
     info: "/home/me/info.txt",
@@ -118,6 +119,36 @@ Deno.test("flags: --port takes 0-65535 and refuses the rest, a negative number t
   for (const bad of ["65536", "abc", "-1", "1.5", "", "0x10", " 80", "+80", "1e3"]) {
     refusesValue("port", bad, `--port must be 0-65535, got ${shown[bad] ?? bad}`);
   }
+});
+
+Deno.test("flags: --http-port takes 0-65535 (peer and tracker; off when not given), never the --port too", () => {
+  takes("http-port", [["0", 0], ["8080", 8080], ["65535", 65_535]], (f) => f.httpPort);
+  assert.equal(parse(["--http-port", "8080"], "tracker").httpPort, 8080);
+  refusesValue("http-port", "65536", "--http-port must be 0-65535, got 65536");
+  refuses(
+    ["--port", "5600", "--http-port", "5600"],
+    "--http-port 5600 is the --port as well; choose another, or 0 for any free one",
+  );
+  // Both 0: two different free ports.
+  assert.equal(parse(["--port", "0", "--http-port", "0"]).httpPort, 0);
+});
+
+Deno.test("flags: --http-port with --secret (or P2P_SECRET) is refused, saying why and what to drop", () => {
+  for (const role of ["peer", "tracker"] as const) {
+    const what = role === "peer" ? "folder" : "index";
+    refuses(
+      ["--http-port", "0", "--secret", "s"],
+      `--http-port cannot go with --secret: the HTTP face has no way yet to keep out those who do not know the ` +
+        `secret, so it would serve the ${what} to anyone; drop --http-port, or drop --secret`,
+      role,
+    );
+  }
+  assert.throws(
+    () => parseFlags(["--http-port", "0"], { role: "peer", port: 5555, cwd: CWD, secret: "from the environment" }),
+    (e: Error) =>
+      e instanceof UsageError && e.message.startsWith("--http-port cannot go with P2P_SECRET") &&
+      e.message.endsWith("drop --http-port, or unset P2P_SECRET"),
+  );
 });
 
 Deno.test("flags: --timeout takes plain decimal seconds from 0.001 to the longest timer, as ms; -1 is its value, refused", () => {

@@ -1,0 +1,198 @@
+/**
+ * The tracker's HTTP face: its web page, a JSON API of what it indexes, and
+ * `/files/<name>`, which sends a browser or `curl -L` to the best-ranked
+ * holder's own HTTP face (`307`) and a download manager a Metalink of all
+ * of them (`.meta4`, `?metalink`, or `Accept: application/metalink4+xml`).
+ * Serves no file bytes itself.
+ *
+ * A file whose own name ends in `.meta4` keeps its path: `/files/x.meta4`
+ * is the file `x.meta4` when one is indexed, and the Metalink of `x` only
+ * when not; `/files/x?metalink` is always x's Metalink.
+ *
+ * @module
+ */
+
+import { checkName, formatAddress, hexToBytes, ProtocolError, quoteName, Status } from "../protocol.ts";
+import type { HttpHandler, IncomingMessage, ServerResponse } from "../io/http_server.ts";
+import { chooseVersion, type FileChoice } from "./http_holders.ts";
+import { fileDetail, filesPage, metalinkHref, pageView, parseSearch, peersPage } from "./http_views.ts";
+import { formatMetalink, METALINK_TYPE } from "./metalink.ts";
+import { PieceCache } from "./pieces.ts";
+import type { TrackerState } from "./session.ts";
+import { renderTrackerPage } from "./web_page.ts";
+
+/** Options of {@link trackerHttpHandler}. */
+export interface TrackerHttpOptions {
+  /** Where verified piece lists are asked for and kept. Default: a {@link PieceCache} of its own. */
+  pieces?: PieceCache;
+  /** A Metalink's `<generator>`. Default `p2p-transfer`. */
+  generator?: string;
+}
+
+/** An answer: its status, headers and body; `message`, for an error, what the `bad-request` event says. */
+type Reply = { status: number; headers?: Record<string, string>; body: string; message?: string };
+
+const TEXT = "text/plain; charset=utf-8";
+const JSON_TYPE = "application/json; charset=utf-8";
+/** Answers told as a `bad-request` event. */
+const BAD_REQUESTS = new Set<number>([Status.BAD_REQUEST, Status.FORBIDDEN, Status.METHOD_NOT_ALLOWED]);
+
+/**
+ * The handler of the tracker's HTTP face, answering from the tracker's
+ * shared `state`: `GET /`, `/api/files`, `/api/files/<name>`,
+ * `/api/peers`, `/api/stats`, `/files/<name>` and `/files/<name>.meta4`;
+ * `HEAD` of each; `405` for other methods, `404` for other paths. Every
+ * request counts in the tracker's `requests`; a `400`, `403` or `405` is
+ * told as a `bad-request` event.
+ */
+export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOptions = {}): HttpHandler {
+  const pieces = options.pieces ?? new PieceCache();
+  const generator = options.generator;
+
+  const route = async (request: IncomingMessage): Promise<Reply> => {
+    const target = request.url ?? "/";
+    const mark = target.indexOf("?");
+    const path = mark < 0 ? target : target.slice(0, mark);
+    const params = new URLSearchParams(mark < 0 ? "" : target.slice(mark + 1));
+    const api = path.startsWith("/api/");
+    try {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return {
+          status: Status.METHOD_NOT_ALLOWED,
+          headers: { allow: "GET, HEAD", "content-type": TEXT },
+          body: `405 ${request.method} not allowed: GET or HEAD\n`,
+        };
+      }
+      if (path === "/") return html(state, params);
+      if (path === "/api/files") return json(filesPage(parseSearch(params), state));
+      if (path.startsWith("/api/files/")) {
+        const name = nameOf(path.slice("/api/files/".length));
+        const choice = chooseVersion(name, state);
+        return choice ? json(fileDetail(choice)) : jsonError(Status.NOT_FOUND, `nobody holds ${quoteName(name)}`);
+      }
+      if (path === "/api/peers") return json(peersPage(state, parseSearch(params).page));
+      if (path === "/api/stats") return json(state.counters.read(state.waits.size));
+      if (path.startsWith("/files/")) {
+        const name = nameOf(path.slice("/files/".length));
+        const metalink = params.has("metalink") || acceptsMetalink(request.headers.accept);
+        if (!state.index.has(name) && name.endsWith(".meta4") && name.length > ".meta4".length) {
+          const base = name.slice(0, -".meta4".length);
+          if (state.index.has(base)) return await metalinkOf(chooseVersion(base, state), base);
+        }
+        const choice = chooseVersion(name, state);
+        if (metalink) return await metalinkOf(choice, name);
+        return redirect(choice, { name, metalink: metalinkHref(name, state.index) });
+      }
+      return api
+        ? jsonError(Status.NOT_FOUND, `no such path: ${path.slice(0, 80)}`)
+        : text(Status.NOT_FOUND, `404 no such path\n`);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      const status = error.status === Status.FORBIDDEN ? Status.FORBIDDEN : Status.BAD_REQUEST;
+      return api ? jsonError(status, error.message) : text(status, `${status} ${error.message}\n`);
+    }
+  };
+
+  const metalinkOf = async (choice: FileChoice | undefined, name: string): Promise<Reply> => {
+    if (!choice || choice.urls.length === 0) return notServed(choice, name);
+    const verified = await pieces.pieces(choice);
+    const body = formatMetalink({ ...choice, pieces: verified }, { generator });
+    const headers = {
+      "content-type": METALINK_TYPE,
+      "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(`${name}.meta4`)}`,
+      "cache-control": "no-store",
+      vary: "Accept",
+    };
+    return { status: Status.OK, headers, body };
+  };
+
+  return async (request: IncomingMessage, response: ServerResponse) => {
+    state.counters.requests++;
+    const reply = await route(request);
+    if (BAD_REQUESTS.has(reply.status)) {
+      const peer = formatAddress(request.socket.remoteAddress ?? "?", request.socket.remotePort ?? 0);
+      const message = `HTTP ${request.method} ${(request.url ?? "").slice(0, 80)}: ${
+        reply.message ?? reply.body.trim()
+      }`;
+      state.onEvent({ type: "bad-request", peer, status: reply.status, message });
+    }
+    const body = new TextEncoder().encode(reply.body);
+    response.writeHead(reply.status, { "content-length": String(body.length), ...reply.headers });
+    response.end(request.method === "HEAD" ? undefined : body);
+  };
+}
+
+/** A name from a path segment: percent-decoded, then checked (`400` or `403`). */
+function nameOf(segment: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch (error) {
+    if (!(error instanceof URIError)) throw error;
+    throw new ProtocolError(Status.BAD_REQUEST, `bad percent-encoding in ${JSON.stringify(segment.slice(0, 80))}`);
+  }
+  return checkName(name);
+}
+
+/** Whether an `Accept` header names the Metalink 4 type (with a non-zero `q`); aria2c's does. */
+export function acceptsMetalink(accept: string | undefined): boolean {
+  return (accept ?? "").split(",").some((range) => {
+    const [type, ...parameters] = range.split(";").map((part) => part.trim().toLowerCase());
+    const q = parameters.find((p) => p.startsWith("q="));
+    return type === METALINK_TYPE && (q === undefined || Number(q.slice(2)) > 0);
+  });
+}
+
+/** `307` to the best holder's URL of the file, the others as `Link: rel=duplicate`, the digest of its content. */
+function redirect(choice: FileChoice | undefined, file: { name: string; metalink: string }): Reply {
+  const { name } = file;
+  if (!choice || choice.urls.length === 0) return notServed(choice, name);
+  const [best, ...others] = choice.urls;
+  const digest = btoa(String.fromCharCode(...hexToBytes(choice.sha256)));
+  const links = [
+    ...others.map((url) => `<${url}>; rel=duplicate`),
+    `<${file.metalink}>; rel=describedby; type="${METALINK_TYPE}"`,
+  ];
+  const headers = {
+    location: best,
+    link: links.join(", "),
+    "repr-digest": `sha-256=:${digest}:`,
+    digest: `SHA-256=${digest}`,
+    "content-type": TEXT,
+    "cache-control": "no-store",
+    vary: "Accept",
+  };
+  return { status: Status.TEMPORARY_REDIRECT, headers, body: `307 ${quoteName(name)} is at ${best}\n` };
+}
+
+/** `404`: nobody holds it, or nobody that does has an HTTP face. */
+function notServed(choice: FileChoice | undefined, name: string): Reply {
+  if (!choice) return text(Status.NOT_FOUND, `404 nobody holds ${quoteName(name)}\n`);
+  const n = choice.holders.length;
+  return text(
+    Status.NOT_FOUND,
+    `404 none of the ${n === 1 ? "1 peer" : `${n} peers`} holding ${quoteName(name)} serves HTTP; ` +
+      `fetch it over the peer protocol: get ${name}\n`,
+  );
+}
+
+function html(state: TrackerState, params: URLSearchParams): Reply {
+  const view = pageView(parseSearch(params), { ...state, stats: state.counters.read(state.waits.size) });
+  return { status: Status.OK, headers: { "content-type": "text/html; charset=utf-8" }, body: renderTrackerPage(view) };
+}
+
+function json(value: unknown): Reply {
+  return {
+    status: Status.OK,
+    headers: { "content-type": JSON_TYPE, "cache-control": "no-store" },
+    body: JSON.stringify(value),
+  };
+}
+
+function jsonError(status: number, error: string): Reply {
+  return { status, headers: { "content-type": JSON_TYPE }, body: JSON.stringify({ error }), message: error };
+}
+
+function text(status: number, body: string): Reply {
+  return { status, headers: { "content-type": TEXT }, body };
+}

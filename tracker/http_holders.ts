@@ -1,0 +1,89 @@
+/**
+ * A file as the tracker's HTTP face offers it: the version to serve (when
+ * holders disagree on the content) and its holders' HTTP URLs, best first.
+ *
+ * @module
+ */
+
+import { formatAddress, parseAddress } from "../protocol.ts";
+import { type IndexedHolder, type LookupOptions, rankedHolders } from "./lookup.ts";
+
+/** One version of a file and who holds it, best first. */
+export interface FileChoice {
+  /** The file's name. */
+  name: string;
+  /** Its size, in bytes. */
+  size: number;
+  /** Its SHA-256, in hex. */
+  sha256: string;
+  /** The root of its chunk hashes, for a file of more than one chunk, if announced. */
+  root?: string;
+  /** The live holders of this version, best first (demoted ones left out). */
+  holders: (IndexedHolder & { http?: string })[];
+  /** The URL of the file at each of them with an HTTP face, best first. */
+  urls: string[];
+}
+
+/**
+ * `http://HOST:PORT/files/<name>`: the file at a holder's HTTP face, on the
+ * host of its peer address (IPv6 in brackets).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(holderUrl("10.0.0.1:5555", { httpPort: 8080, name: "a b.txt" }), "http://10.0.0.1:8080/files/a%20b.txt");
+ * assert.equal(holderUrl("[::1]:5555", { httpPort: 8080, name: "x" }), "http://[::1]:8080/files/x");
+ * ```
+ */
+export function holderUrl(address: string, file: { httpPort: number; name: string }): string {
+  return `${httpBase(address, file.httpPort)}files/${encodeURIComponent(file.name)}`;
+}
+
+/**
+ * `http://HOST:PORT/`: a holder's HTTP face, on the host of its peer address.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(httpBase("10.0.0.1:5555", 8080), "http://10.0.0.1:8080/");
+ * ```
+ */
+export function httpBase(address: string, httpPort: number): string {
+  return `http://${formatAddress(parseAddress(address).host, httpPort)}/`;
+}
+
+/**
+ * The version of `name` to offer, with its holders: that of the best-ranked
+ * holder with an HTTP face (else of the best-ranked holder), and only the
+ * holders of that same version (same size, SHA-256 and root). `undefined`
+ * when nobody (not demoted) holds it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HolderFeedback } from "./feedback.ts";
+ * import { TrackerIndex } from "./file_index.ts";
+ *
+ * const index = new TrackerIndex();
+ * index.announce({ id: 1, address: "10.0.0.1:5555" }, [{ name: "a", size: 3, sha256: "a".repeat(64) }]);
+ * index.announce({ id: 2, address: "10.0.0.2:5555", httpPort: 80 }, [{ name: "a", size: 3, sha256: "b".repeat(64) }]);
+ * const choice = chooseVersion("a", { index, feedback: new HolderFeedback() })!;
+ * assert.equal(choice.sha256, "b".repeat(64));
+ * assert.deepEqual(choice.urls, ["http://10.0.0.2:80/files/a"]);
+ * ```
+ */
+export function chooseVersion(name: string, options: LookupOptions): FileChoice | undefined {
+  const ranked = rankedHolders(name, options).map((holder): IndexedHolder & { http?: string } => {
+    const httpPort = options.index.peer(holder.peer)?.httpPort;
+    return httpPort === undefined ? holder : { ...holder, http: holderUrl(holder.address, { httpPort, name }) };
+  });
+  const best = ranked.find((h) => h.http !== undefined) ?? ranked[0];
+  if (best === undefined) return undefined;
+  const holders = ranked.filter((h) => h.size === best.size && h.sha256 === best.sha256 && h.root === best.root);
+  const urls = holders.flatMap((h) => h.http === undefined ? [] : [h.http]);
+  const choice: FileChoice = { name, size: best.size, sha256: best.sha256, holders, urls };
+  if (best.root !== undefined) choice.root = best.root;
+  return choice;
+}

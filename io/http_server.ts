@@ -14,7 +14,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { formatAddress, Limits, Timeouts } from "../protocol.ts";
+import { formatAddress, hexToBytes, Limits, Timeouts } from "../protocol.ts";
 import { listenError } from "./server.ts";
 import { Slots } from "./slots.ts";
 
@@ -129,6 +129,26 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
     close,
     [Symbol.asyncDispose]: () => close(),
   };
+}
+
+/**
+ * The headers that carry a file's SHA-256 (64 hex digits): `Repr-Digest` (RFC 9530) and the older `Digest`
+ * (RFC 3230), which aria2 and wget2 read; both faces send both.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMPTY_SHA256 } from "../protocol.ts";
+ *
+ * assert.deepEqual(digestHeaders(EMPTY_SHA256), {
+ *   "repr-digest": "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+ *   digest: "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+ * });
+ * ```
+ */
+export function digestHeaders(sha256: string): { "repr-digest": string; digest: string } {
+  const base64 = btoa(String.fromCharCode(...hexToBytes(sha256)));
+  return { "repr-digest": `sha-256=:${base64}:`, digest: `SHA-256=${base64}` };
 }
 
 /** Runs `handler`; a failure before anything was sent is answered `500`, after that the connection is cut. */

@@ -14,7 +14,13 @@
 
 import { bytesToHex, CHUNK_SIZE, formatAddress, HASH_BYTES, Limits, ProtocolError, Status } from "../protocol.ts";
 import type { SharedFolder } from "../disk/shared_folder.ts";
-import { type HttpServer, type IncomingMessage, type ServerResponse, startHttpServer } from "../io/http_server.ts";
+import {
+  digestHeaders,
+  type HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+  startHttpServer,
+} from "../io/http_server.ts";
 import { errorMessage } from "../io/errors.ts";
 import { plural } from "../io/words.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
@@ -251,11 +257,6 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Base64 of the bytes of a hex string. */
-function hexToBase64(hex: string): string {
-  return btoa(String.fromCharCode(...(hex.match(/../g) ?? []).map((b) => parseInt(b, 16))));
-}
-
 // ---------------------------------------------------------------------------
 // Serving
 
@@ -406,13 +407,11 @@ ${rows.join("\n")}
     // HTTP dates count whole seconds.
     const modified = mtime ? Math.floor(mtime.getTime() / 1000) * 1000 : undefined;
     const etag = `"${sha256}"`;
-    const digest = hexToBase64(sha256);
     const headers: Record<string, string> = {
       "content-type": contentType(name),
       "accept-ranges": "bytes",
       etag,
-      "repr-digest": `sha-256=:${digest}:`,
-      digest: `SHA-256=${digest}`,
+      ...digestHeaders(sha256),
       "content-disposition": contentDisposition(name),
       "cache-control": "no-cache",
     };

@@ -72,6 +72,12 @@ export interface TrackerOptions extends ListenOptions {
   httpPort?: number;
   /** An HTTP client has this long to send a request's headers. Default `Timeouts.HTTP_HEADERS_MS`. */
   httpHeadersTimeoutMs?: number;
+  /**
+   * How often the HTTP face's web page asks `/api/stats` again, ms (a whole
+   * number from 1 to 2^31 - 1; else {@link startTrackerWithHttp} throws a
+   * `RangeError`). Default `STATS_REFRESH_MS` of `tracker/web_page.ts` (2 s).
+   */
+  httpPageRefreshMs?: number;
 }
 
 /** A running tracker. */
@@ -146,7 +152,7 @@ export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tra
   const pieces = new PieceCache();
   let http;
   try {
-    http = await startHttpServer(trackerHttpHandler(state, { pieces }), {
+    http = await startHttpServer(trackerHttpHandler(state, { pieces, pageRefreshMs: options.httpPageRefreshMs }), {
       hostname: options.hostname,
       port: options.httpPort,
       connections,

@@ -86,20 +86,25 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
   const slots = options.connections ?? new Slots(Limits.MAX_CONNECTIONS);
   const onError = options.onError ?? (() => {});
   const sockets = new Set<Socket>();
-  /** Connections admitted past the ceiling: their first request is answered `503`, then they close. */
-  const over = new WeakSet<Socket>();
+  /** Connections in the middle of a request: the others are closed at once when the server closes. */
+  const busy = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    if (slots.take()) socket.once("close", () => slots.release());
-    else over.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-  });
-  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    if (over.has(request.socket)) {
-      response.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "5", connection: "close" });
-      response.end(`503 too many connections (${slots.max}); try again later\n`);
+    if (!slots.take()) {
+      // Past the ceiling: told so at once and closed, so that a silent client holds nothing.
+      socket.end(overLimit(slots.max));
+      socket.on("error", () => {});
       return;
     }
+    sockets.add(socket);
+    socket.once("close", () => {
+      slots.release();
+      sockets.delete(socket);
+      busy.delete(socket);
+    });
+  });
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    busy.add(request.socket);
+    response.once("close", () => busy.delete(request.socket));
     answer(handler, request, response).catch(onError);
   });
   await listen(server, hostname, options.port).catch((error) => {
@@ -118,6 +123,8 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
         resolve();
       });
       server.closeIdleConnections();
+      // Connected but with no request under way (silent, or still sending its headers): nothing to finish.
+      for (const socket of sockets) if (!busy.has(socket)) socket.destroy();
       if (graceMs <= 0) server.closeAllConnections();
     });
   return {
@@ -164,6 +171,16 @@ async function answer(handler: HttpHandler, request: IncomingMessage, response: 
     }
     throw error;
   }
+}
+
+/**
+ * The whole answer to a connection past `--max-connections`, written before
+ * any request is read (so the server parses nothing for it): `503`, closing.
+ */
+function overLimit(max: number): string {
+  const body = `503 too many connections (${max}); try again later\n`;
+  return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 5\r\n` +
+    `connection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
 }
 
 /** `server.listen`, as a promise; a failure as the `Deno.errors` class of its code. */

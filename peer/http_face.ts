@@ -12,7 +12,16 @@
  * @module
  */
 
-import { bytesToHex, CHUNK_SIZE, formatAddress, HASH_BYTES, Limits, ProtocolError, Status } from "../protocol.ts";
+import {
+  bytesToHex,
+  CHUNK_SIZE,
+  formatAddress,
+  HASH_BYTES,
+  Limits,
+  ProtocolError,
+  Status,
+  Timeouts,
+} from "../protocol.ts";
 import type { SharedFolder } from "../disk/shared_folder.ts";
 import {
   digestHeaders,
@@ -25,6 +34,8 @@ import { errorMessage } from "../io/errors.ts";
 import { plural } from "../io/words.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import { Slots } from "../io/slots.ts";
+import { Watchdog } from "../io/watchdog.ts";
+import { type Clock, systemClock } from "../io/clock.ts";
 import { type FileServerEvent, type Sending, STOPPING } from "./file_server.ts";
 
 /** Options of {@link startPeerHttp}. */
@@ -43,6 +54,13 @@ export interface PeerHttpOptions {
   connections?: Slots;
   /** A client has this long to send a request's headers; slower is answered `408`. Default `Timeouts.HTTP_HEADERS_MS`. */
   headersTimeoutMs?: number;
+  /**
+   * A download whose client takes nothing for this long is cut, and its upload slot freed, as the TCP file server
+   * does. Default `Timeouts.HOLDER_IDLE_MS`.
+   */
+  idleTimeoutMs?: number;
+  /** Whose time the idle timeout is measured in. Default `systemClock`. */
+  clock?: Clock;
   /** Told of every upload served, cut or refused (`to` is the client's `HOST:PORT`). Default: nothing. */
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
@@ -242,8 +260,10 @@ function ifRangeHolds(value: string | undefined, etag: string, modified: number 
   if (value === undefined) return true;
   const trimmed = value.trim();
   if (trimmed.startsWith('"') || trimmed.startsWith("W/")) return trimmed === etag;
+  // A date holds only when it is exactly our Last-Modified (RFC 9110 §13.1.5): a file replaced by one with an
+  // older or newer time must not be spliced onto what the client has.
   const date = Date.parse(trimmed);
-  return modified !== undefined && !Number.isNaN(date) && date >= modified;
+  return modified !== undefined && !Number.isNaN(date) && date === modified;
 }
 
 /** `If-None-Match` (RFC 9110 §13.1.2): `*`, or one of its tags equal to `etag`, weakly compared. */
@@ -300,10 +320,14 @@ class Face {
   #limit: RateLimit | undefined;
   #uploads: Slots;
   #onEvent: (event: FileServerEvent) => void;
+  #idleMs: number;
+  #clock: Clock;
 
   constructor(options: PeerHttpOptions) {
     this.#folder = options.folder;
     this.#limit = options.limit;
+    this.#idleMs = options.idleTimeoutMs ?? Timeouts.HOLDER_IDLE_MS;
+    this.#clock = options.clock ?? systemClock;
     this.#uploads = options.uploads ?? new Slots(Limits.MAX_UPLOADS);
     this.#onEvent = options.onEvent ?? (() => {});
   }
@@ -460,6 +484,7 @@ ${rows.join("\n")}
     const to = formatAddress(request.socket.remoteAddress ?? "?", request.socket.remotePort ?? 0);
     const sending: Sending = { name: part.name, to, bytes: 0, size: part.size };
     let gone = false;
+    let stalled = false;
     let finished = false;
     let wake = () => {};
     const onClose = () => {
@@ -478,6 +503,11 @@ ${rows.join("\n")}
     // ones each time left 50 downloads at once holding 1.5 MiB each in garbage not yet collected.
     const free: Uint8Array[] = [new Uint8Array(Math.min(most, part.length))];
     let made = 1;
+    // A client that stops reading would hold its upload slot for ever: cut it when the socket takes nothing.
+    const idle = new Watchdog(this.#idleMs, () => {
+      stalled = true;
+      response.destroy();
+    }, { clock: this.#clock });
     try {
       await part.file.seek(part.start, Deno.SeekMode.Start);
       let left = part.length;
@@ -493,11 +523,16 @@ ${rows.join("\n")}
         if (n === null) {
           throw new Error(`${JSON.stringify(part.name)} ended ${left} bytes early (it was cut meanwhile)`);
         }
-        if (limit) await limit.take(n, () => gone);
+        if (limit) {
+          // Waiting for the budget is our doing, not the client's.
+          idle.pause();
+          await limit.take(n, () => gone).finally(() => idle.resume());
+        }
         if (gone) break;
         left -= n;
         sending.bytes += n;
         const taken = () => {
+          idle.touch();
           free.push(buffer);
           wake();
         };
@@ -520,13 +555,18 @@ ${rows.join("\n")}
     } finally {
       this.sending.delete(sending);
       response.off("drain", onDrain);
+      idle.stop();
     }
     if (finished) {
       this.#onEvent({ type: "served", ...sending, ranges: 1 });
       // Stopping: this connection is not kept for another request.
       if (this.stopping) request.socket.end();
     } else {
-      const message = this.stopping ? STOPPING : "the downloader closed the connection";
+      const message = this.stopping
+        ? STOPPING
+        : stalled
+        ? `idle timeout: the downloader took nothing for ${this.#idleMs / 1000} s`
+        : "the downloader closed the connection";
       this.#onEvent({ type: "aborted", ...sending, message });
     }
   }

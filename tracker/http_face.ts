@@ -12,14 +12,14 @@
  * @module
  */
 
-import { checkName, formatAddress, hexToBytes, ProtocolError, quoteName, Status } from "../protocol.ts";
-import type { HttpHandler, IncomingMessage, ServerResponse } from "../io/http_server.ts";
+import { checkName, formatAddress, ProtocolError, quoteName, Status } from "../protocol.ts";
+import { digestHeaders, type HttpHandler, type IncomingMessage, type ServerResponse } from "../io/http_server.ts";
 import { chooseVersion, type FileChoice } from "./http_holders.ts";
 import { fileDetail, filesPage, metalinkHref, pageView, parseSearch, peersPage } from "./http_views.ts";
 import { formatMetalink, METALINK_TYPE } from "./metalink.ts";
 import { PieceCache } from "./pieces.ts";
 import type { TrackerState } from "./session.ts";
-import { renderTrackerPage } from "./web_page.ts";
+import { checkRefreshMs, renderTrackerPage, type RenderTrackerPageOptions, STATS_REFRESH_MS } from "./web_page.ts";
 
 /** Options of {@link trackerHttpHandler}. */
 export interface TrackerHttpOptions {
@@ -27,6 +27,12 @@ export interface TrackerHttpOptions {
   pieces?: PieceCache;
   /** A Metalink's `<generator>`. Default `p2p-transfer`. */
   generator?: string;
+  /**
+   * How often the web page's script asks `/api/stats` again, ms (a whole
+   * number from 1 to 2^31 - 1; else a `RangeError` here). Default
+   * {@link STATS_REFRESH_MS} (2 s).
+   */
+  pageRefreshMs?: number;
 }
 
 /** An answer: its status, headers and body; `message`, for an error, what the `bad-request` event says. */
@@ -43,11 +49,13 @@ const BAD_REQUESTS = new Set<number>([Status.BAD_REQUEST, Status.FORBIDDEN, Stat
  * `/api/peers`, `/api/stats`, `/files/<name>` and `/files/<name>.meta4`;
  * `HEAD` of each; `405` for other methods, `404` for other paths. Every
  * request counts in the tracker's `requests`; a `400`, `403` or `405` is
- * told as a `bad-request` event.
+ * told as a `bad-request` event. Throws a `RangeError` for a
+ * `pageRefreshMs` out of range.
  */
 export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOptions = {}): HttpHandler {
   const pieces = options.pieces ?? new PieceCache();
   const generator = options.generator;
+  const page = { refreshMs: checkRefreshMs(options.pageRefreshMs ?? STATS_REFRESH_MS) };
 
   const route = async (request: IncomingMessage): Promise<Reply> => {
     const target = request.url ?? "/";
@@ -63,7 +71,7 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
           body: `405 ${request.method} not allowed: GET or HEAD\n`,
         };
       }
-      if (path === "/") return html(state, params);
+      if (path === "/") return html(state, params, page);
       if (path === "/api/files") return json(filesPage(parseSearch(params), state));
       if (path.startsWith("/api/files/")) {
         const name = nameOf(path.slice("/api/files/".length));
@@ -148,7 +156,6 @@ function redirect(choice: FileChoice | undefined, file: { name: string; metalink
   const { name } = file;
   if (!choice || choice.urls.length === 0) return notServed(choice, name);
   const [best, ...others] = choice.urls;
-  const digest = btoa(String.fromCharCode(...hexToBytes(choice.sha256)));
   const links = [
     ...others.map((url) => `<${url}>; rel=duplicate`),
     `<${file.metalink}>; rel=describedby; type="${METALINK_TYPE}"`,
@@ -156,8 +163,7 @@ function redirect(choice: FileChoice | undefined, file: { name: string; metalink
   const headers = {
     location: best,
     link: links.join(", "),
-    "repr-digest": `sha-256=:${digest}:`,
-    digest: `SHA-256=${digest}`,
+    ...digestHeaders(choice.sha256),
     "content-type": TEXT,
     "cache-control": "no-store",
     vary: "Accept",
@@ -176,9 +182,13 @@ function notServed(choice: FileChoice | undefined, name: string): Reply {
   );
 }
 
-function html(state: TrackerState, params: URLSearchParams): Reply {
+function html(state: TrackerState, params: URLSearchParams, page: RenderTrackerPageOptions): Reply {
   const view = pageView(parseSearch(params), { ...state, stats: state.counters.read(state.waits.size) });
-  return { status: Status.OK, headers: { "content-type": "text/html; charset=utf-8" }, body: renderTrackerPage(view) };
+  return {
+    status: Status.OK,
+    headers: { "content-type": "text/html; charset=utf-8" },
+    body: renderTrackerPage(view, page),
+  };
 }
 
 function json(value: unknown): Reply {

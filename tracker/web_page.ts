@@ -3,7 +3,8 @@
  * from a {@link TrackerPageView}: a search form, the files of this page with
  * links to each holder and to their Metalink, paging, the active peers, and
  * the tracker's counters, which one inline script refreshes from
- * `/api/stats` every {@link STATS_REFRESH_MS}. Readable without JavaScript,
+ * `/api/stats` every {@link STATS_REFRESH_MS} (or
+ * {@link RenderTrackerPageOptions.refreshMs}). Readable without JavaScript,
  * fits a phone's width, loads nothing from anywhere: one `<style>`, one
  * `<script>`, no font, image or stylesheet. Every text and attribute is
  * escaped; a link goes only to this page's own paths or to an `http(s)` URL
@@ -36,8 +37,11 @@ import type { TrackerStats } from "../protocol.ts";
 import { formatBytes, plural } from "../io/words.ts";
 import type { PageFile, PagePeer, TrackerPageView } from "./page_view.ts";
 
-/** How often the page's script asks `/api/stats` again, ms. */
+/** How often the page's script asks `/api/stats` again, ms, unless {@link RenderTrackerPageOptions.refreshMs} says. */
 export const STATS_REFRESH_MS = 2_000;
+
+/** The longest `setTimeout` a browser keeps as given (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How long the script waits for one `/api/stats` answer before it counts as not answered, ms. */
 export const STATS_FETCH_TIMEOUT_MS = 1_500;
@@ -62,11 +66,35 @@ const STAT_ROWS: readonly [key: keyof TrackerStats, label: string][] = [
   ["uptime", "up"],
 ];
 
+/** Options of {@link renderTrackerPage}. */
+export interface RenderTrackerPageOptions {
+  /**
+   * How often the page's script asks `/api/stats` again, ms: a whole number
+   * from 1 to 2^31 - 1. Default {@link STATS_REFRESH_MS} (2 s).
+   */
+  refreshMs?: number;
+}
+
+/**
+ * `ms` when the page's script can wait that long between refreshes (a
+ * whole number of ms from 1 to 2^31 - 1); else throws a `RangeError`.
+ */
+export function checkRefreshMs(ms: number): number {
+  if (!Number.isInteger(ms) || ms < 1 || ms > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Cannot refresh the page's stats every ${ms} ms: give a whole number from 1 to ${MAX_TIMER_MS}`,
+    );
+  }
+  return ms;
+}
+
 /**
  * Renders the whole page for `view`: a complete HTML document, UTF-8. Pure:
- * the same view gives the same text.
+ * the same view and options give the same text. Throws a `RangeError` for
+ * a `refreshMs` that {@link checkRefreshMs} refuses.
  */
-export function renderTrackerPage(view: TrackerPageView): string {
+export function renderTrackerPage(view: TrackerPageView, options: RenderTrackerPageOptions = {}): string {
+  const refreshMs = checkRefreshMs(options.refreshMs ?? STATS_REFRESH_MS);
   const title = view.query ? `“${view.query}” · p2p tracker` : "p2p tracker";
   return `<!doctype html>
 <html lang="en">
@@ -91,7 +119,7 @@ ${statsSection(view.stats)}
 ${filesSection(view)}
 ${peersSection(view.peers, view.peerCount)}
 </main>
-<script>${script()}</script>
+<script>${script(refreshMs)}</script>
 </body>
 </html>
 `;
@@ -259,12 +287,12 @@ function uptimeText(seconds: number): string {
 }
 
 /**
- * The page's one script: every {@link STATS_REFRESH_MS} it fetches
+ * The page's one script: every `refreshMs` it fetches
  * `/api/stats` and writes each counter into its `data-stat` element; when
  * the tracker does not answer it shows the note and keeps trying. The
  * formatters are the same functions the server used (their source).
  */
-function script(): string {
+function script(refreshMs: number): string {
   const source = `"use strict";
 (() => {
   const formatBytes = ${String(formatBytes)};
@@ -292,10 +320,10 @@ function script(): string {
     } catch {
       note.hidden = false;
     } finally {
-      setTimeout(refresh, ${STATS_REFRESH_MS});
+      setTimeout(refresh, ${refreshMs});
     }
   };
-  setTimeout(refresh, ${STATS_REFRESH_MS});
+  setTimeout(refresh, ${refreshMs});
 })();`;
   // Our own code, but a "</script" in it would end the element early; make sure none ever does.
   return source.replaceAll("</", "<\\/");

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import type { TrackerStats } from "../../protocol.ts";
 import type { PageFile, TrackerPageView } from "../../tracker/page_view.ts";
-import { renderTrackerPage, STATS_REFRESH_MS } from "../../tracker/web_page.ts";
+import { checkRefreshMs, renderTrackerPage, STATS_REFRESH_MS } from "../../tracker/web_page.ts";
 
 const STATS: TrackerStats = {
   sessions: 4,
@@ -203,8 +203,9 @@ Deno.test("web page: every counter has a stable id and data-stat, in words", () 
   includes(html, '<p id="stats-note" class="note" role="status" hidden>stats paused');
 });
 
-Deno.test("web page: the script asks /api/stats again every 2 s, and its formatters run", () => {
+Deno.test("web page: the script asks /api/stats again every 2 s by default, and its formatters run", () => {
   const html = renderTrackerPage(view());
+  assert.deepEqual(STATS_REFRESH_MS, 2_000);
   const script = html.slice(html.indexOf("<script>") + 8, html.indexOf("</script>"));
   includes(script, 'fetch("/api/stats"');
   includes(script, `setTimeout(refresh, ${STATS_REFRESH_MS})`);
@@ -214,6 +215,21 @@ Deno.test("web page: the script asks /api/stats again every 2 s, and its formatt
   assert.deepEqual(statText("reportedBytes", 5 * 1024 * 1024), "5.00 MiB");
   assert.deepEqual(statText("uptime", 2 * 86400 + 3 * 3600), "2 days 3 h");
   assert.deepEqual(statText("files", 12345), "12,345");
+});
+
+Deno.test("web page: refreshMs sets how often the script asks again; only whole ms from 1 to 2^31 - 1", () => {
+  const scriptOf = (html: string) => html.slice(html.indexOf("<script>") + 8, html.indexOf("</script>"));
+  const fast = scriptOf(renderTrackerPage(view(), { refreshMs: 100 }));
+  assert.deepEqual(fast.match(/setTimeout\(refresh, \d+\)/g), ["setTimeout(refresh, 100)", "setTimeout(refresh, 100)"]);
+  assert.deepEqual(renderTrackerPage(view(), { refreshMs: STATS_REFRESH_MS }), renderTrackerPage(view()));
+  for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+    assert.throws(() => renderTrackerPage(view(), { refreshMs: bad }), RangeError, String(bad));
+  }
+  assert.throws(
+    () => checkRefreshMs(0),
+    /Cannot refresh the page's stats every 0 ms: give a whole number from 1 to 2147483647/,
+  );
+  assert.deepEqual(checkRefreshMs(2 ** 31 - 1), 2 ** 31 - 1);
 });
 
 Deno.test("web page: peers beyond those listed are counted as 'and N more'", () => {

@@ -88,21 +88,27 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
   const sockets = new Set<Socket>();
   /** Connections in the middle of a request: the others are closed at once when the server closes. */
   const busy = new Set<Socket>();
+  /**
+   * Connections admitted past the ceiling: their first request is answered `503`, then they close (one that never
+   * asks is closed by the header deadline). Closing one before it has asked raced clients that had just sent a
+   * request (a fetch hung on it), so it is told in answer to its request.
+   */
+  const over = new WeakSet<Socket>();
   server.on("connection", (socket: Socket) => {
-    if (!slots.take()) {
-      // Past the ceiling: told so at once and closed, so that a silent client holds nothing.
-      socket.end(overLimit(slots.max));
-      socket.on("error", () => {});
-      return;
-    }
     sockets.add(socket);
+    if (slots.take()) socket.once("close", () => slots.release());
+    else over.add(socket);
     socket.once("close", () => {
-      slots.release();
       sockets.delete(socket);
       busy.delete(socket);
     });
   });
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (over.has(request.socket)) {
+      response.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "5", connection: "close" });
+      response.end(`503 too many connections (${slots.max}); try again later\n`);
+      return;
+    }
     busy.add(request.socket);
     response.once("close", () => busy.delete(request.socket));
     answer(handler, request, response).catch(onError);
@@ -171,16 +177,6 @@ async function answer(handler: HttpHandler, request: IncomingMessage, response: 
     }
     throw error;
   }
-}
-
-/**
- * The whole answer to a connection past `--max-connections`, written before
- * any request is read (so the server parses nothing for it): `503`, closing.
- */
-function overLimit(max: number): string {
-  const body = `503 too many connections (${max}); try again later\n`;
-  return `HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: 5\r\n` +
-    `connection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
 }
 
 /** `server.listen`, as a promise; a failure as the `Deno.errors` class of its code. */

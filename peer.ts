@@ -47,7 +47,7 @@ export type {
   Timing,
 } from "./peer/download_all.ts";
 export type { FileServer, FileServerEvent, FileServerOptions, Sending } from "./peer/file_server.ts";
-export type { PeerHttp, PeerHttpOptions, RangeAnswer } from "./peer/http_face.ts";
+export type { PeerHttp, PeerHttpOptions } from "./peer/http_face.ts";
 export type { TrackerLinkEvent } from "./peer/tracker_link.ts";
 export type { Transfer, TransferBoard } from "./peer/transfer_board.ts";
 export type { FolderChanges, HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
@@ -175,7 +175,7 @@ export class Peer implements AsyncDisposable {
   /** The file server. */
   readonly server: FileServer;
   /** The HTTP face, with `httpPort`. */
-  readonly httpFace: PeerHttp | undefined;
+  #http: PeerHttp | undefined;
   #options: PeerOptions;
   #emit: (event: PeerEvent) => void;
   #link!: TrackerLink;
@@ -194,7 +194,7 @@ export class Peer implements AsyncDisposable {
     this.#emit = parts.emit;
     this.folder = parts.folder;
     this.server = parts.server;
-    this.httpFace = parts.http;
+    this.#http = parts.http;
     this.#downloadLimit = options.maxDownloadRate ? new RateLimit(options.maxDownloadRate) : undefined;
     this.#announcer = new Announcer({
       folder: parts.folder,
@@ -331,12 +331,12 @@ export class Peer implements AsyncDisposable {
 
   /** The address the HTTP face is bound to; `undefined` without `httpPort`. */
   get http(): Deno.NetAddr | undefined {
-    return this.httpFace?.addr;
+    return this.#http?.addr;
   }
 
   /** The uploads under way, TCP and HTTP: what a graceful stop waits for. */
   sending(): Sending[] {
-    return [...this.server.sending(), ...(this.httpFace?.sending() ?? [])];
+    return [...this.server.sending(), ...(this.#http?.sending() ?? [])];
   }
 
   /** Tells the tracker every file of the folder, as it is now known; returns the tracker's answer. */
@@ -411,7 +411,7 @@ export class Peer implements AsyncDisposable {
       await Promise.allSettled([...this.#running]);
       await this.#link?.close(); // first, so that no one is sent here any more
       const grace = this.#options.shutdownGraceMs ?? Timeouts.SHUTDOWN_GRACE_MS;
-      await Promise.all([this.server.close(grace), this.httpFace?.close(grace)]);
+      await Promise.all([this.server.close(grace), this.#http?.close(grace)]);
     })();
     return this.#closing;
   }

@@ -583,8 +583,7 @@ async function livePeer() {
 /** Runs `cmd` and returns how long it took, ms; throws when it fails. */
 async function timed(cmd: string, args: string[]): Promise<number> {
   const t = performance.now();
-  const { code, stderr } = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+  await run(cmd, args);
   return performance.now() - t;
 }
 

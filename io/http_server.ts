@@ -14,7 +14,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { formatAddress, hexToBytes, Limits, Timeouts } from "../protocol.ts";
+import { formatAddress, hexToBytes, Limits, ProtocolError, Status, Timeouts } from "../protocol.ts";
 import { listenError } from "./server.ts";
 import { Slots } from "./slots.ts";
 
@@ -162,6 +162,93 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
 export function digestHeaders(sha256: string): { "repr-digest": string; digest: string } {
   const base64 = btoa(String.fromCharCode(...hexToBytes(sha256)));
   return { "repr-digest": `sha-256=:${base64}:`, digest: `SHA-256=${base64}` };
+}
+
+/** The client of `request`, `HOST:PORT`, as events name it. */
+export function clientAddress(request: IncomingMessage): string {
+  return formatAddress(request.socket.remoteAddress ?? "?", request.socket.remotePort ?? 0);
+}
+
+/** A whole answer, small enough to hold: its status, headers and text. */
+export interface WholeAnswer {
+  /** The status. */
+  status: number;
+  /** Its headers (`content-length` is added). */
+  headers?: Record<string, string>;
+  /** Its body, as text. */
+  body: string;
+  /** An answer to `HEAD`: the headers only (with the body's length). Default false. */
+  head?: boolean;
+}
+
+/** Sends `answer` whole, with its length in bytes. */
+export function sendWhole(response: ServerResponse, answer: WholeAnswer): void {
+  const body = encoder.encode(answer.body);
+  response.writeHead(answer.status, { ...answer.headers, "content-length": String(body.length) });
+  response.end(answer.head ? undefined : body);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * `/files/<name>`, the name percent-encoded: where a peer's HTTP face
+ * serves a file (and the tracker's redirects to one). {@link nameFromPath}
+ * reads the name back.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(filePath("a b%.txt"), "/files/a%20b%25.txt");
+ * ```
+ */
+export function filePath(name: string): string {
+  return `/files/${encodeURIComponent(name)}`;
+}
+
+/**
+ * The file name in a path segment (`/files/<segment>`), percent-decoded;
+ * a malformed escape is a `400` {@link ProtocolError}. The name is not
+ * checked here: whoever looks it up does (`checkName`, the shared folder).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(nameFromPath("a%20b%25.txt"), "a b%.txt");
+ * assert.throws(() => nameFromPath("%zz"), /bad %-escape/);
+ * ```
+ */
+export function nameFromPath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (error) {
+    if (!(error instanceof URIError)) throw error;
+    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in ${JSON.stringify(segment.slice(0, 80))}`);
+  }
+}
+
+/**
+ * The `Content-Disposition` of a download of `name` (RFC 6266): `filename`
+ * in plain printable ASCII (anything else, `"`, `\`, and the `%` of what
+ * looks like a `%XX` escape become `_`; `curl -J` reads only this one), and
+ * `filename*` in UTF-8 (RFC 8187) whenever the name is not plain printable
+ * ASCII or holds `"`, `\` or `%`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(contentDisposition("a b.txt"), 'attachment; filename="a b.txt"');
+ * assert.equal(contentDisposition("café.txt"), "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%C3%A9.txt");
+ * assert.equal(contentDisposition("100%.txt"), "attachment; filename=\"100%.txt\"; filename*=UTF-8''100%25.txt");
+ * ```
+ */
+export function contentDisposition(name: string): string {
+  if (/^[\x20-\x7e]*$/.test(name) && !/["\\%]/.test(name)) return `attachment; filename="${name}"`;
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]|%(?=[0-9A-Fa-f]{2})/gu, "_");
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 /** Runs `handler`; a failure before anything was sent is answered `500`, after that the connection is cut. */

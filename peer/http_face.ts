@@ -12,21 +12,17 @@
  * @module
  */
 
-import {
-  bytesToHex,
-  CHUNK_SIZE,
-  formatAddress,
-  HASH_BYTES,
-  Limits,
-  ProtocolError,
-  Status,
-  Timeouts,
-} from "../protocol.ts";
+import { bytesToHex, CHUNK_SIZE, HASH_BYTES, Limits, ProtocolError, Status, Timeouts } from "../protocol.ts";
 import type { SharedFolder } from "../disk/shared_folder.ts";
 import {
+  clientAddress,
+  contentDisposition,
   digestHeaders,
+  filePath,
   type HttpServer,
   type IncomingMessage,
+  nameFromPath,
+  sendWhole,
   type ServerResponse,
   startHttpServer,
 } from "../io/http_server.ts";
@@ -37,6 +33,7 @@ import { Slots } from "../io/slots.ts";
 import { Watchdog } from "../io/watchdog.ts";
 import { type Clock, systemClock } from "../io/clock.ts";
 import { type FileServerEvent, type Sending, STOPPING } from "./file_server.ts";
+import { contentType, ifRangeHolds, noneMatch, parseRange } from "./http_file_headers.ts";
 
 /** Options of {@link startPeerHttp}. */
 export interface PeerHttpOptions {
@@ -127,152 +124,6 @@ export async function startPeerHttp(options: PeerHttpOptions): Promise<PeerHttp>
   };
 }
 
-// ---------------------------------------------------------------------------
-// Ranges and headers (pure)
-
-/** What a `Range` header asks of a file: all of it, bytes `start`…`end` (inclusive), or nothing it has. */
-export type RangeAnswer =
-  | { type: "whole" }
-  | { type: "part"; start: number; end: number }
-  | { type: "unsatisfiable" };
-
-/**
- * Reads a `Range` header (RFC 9110 §14.2) for a file of `size` bytes. One
- * range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) is served as a part, clamped
- * to the file; one that starts at or past the end (or `-0`) is
- * unsatisfiable. No header, a malformed one (`bytes=5-2` among them), another
- * unit, or several ranges: the whole file. Numbers of any length are read
- * exactly.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- *
- * assert.deepEqual(parseRange("bytes=0-99", 1000), { type: "part", start: 0, end: 99 });
- * assert.deepEqual(parseRange("bytes=-100", 1000), { type: "part", start: 900, end: 999 });
- * assert.deepEqual(parseRange("bytes=1000-", 1000), { type: "unsatisfiable" });
- * assert.deepEqual(parseRange("bytes=0-1,5-6", 1000), { type: "whole" });
- * assert.deepEqual(parseRange("bytes=5-2", 1000), { type: "whole" });
- * ```
- */
-export function parseRange(header: string | undefined, size: number): RangeAnswer {
-  const whole = { type: "whole" } as const;
-  if (header === undefined) return whole;
-  const match = /^\s*bytes\s*=(.*)$/i.exec(header);
-  if (!match) return whole;
-  const specs = match[1].split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (specs.length !== 1) return whole;
-  const spec = /^(\d*)-(\d*)$/.exec(specs[0]);
-  if (!spec || (spec[1] === "" && spec[2] === "")) return whole;
-  const length = BigInt(size);
-  if (spec[1] === "") {
-    const suffix = BigInt(spec[2]);
-    if (suffix === 0n) return { type: "unsatisfiable" };
-    // An empty file has no byte to send: the whole of it (nothing), not a part.
-    if (size === 0) return whole;
-    return { type: "part", start: Number(suffix >= length ? 0n : length - suffix), end: size - 1 };
-  }
-  const first = BigInt(spec[1]);
-  const last = spec[2] === "" ? undefined : BigInt(spec[2]);
-  if (last !== undefined && last < first) return whole;
-  if (first >= length) return { type: "unsatisfiable" };
-  return { type: "part", start: Number(first), end: Number(last === undefined || last >= length ? length - 1n : last) };
-}
-
-const TEXT = "; charset=utf-8";
-const TYPES: Record<string, string> = {
-  txt: "text/plain" + TEXT,
-  md: "text/markdown" + TEXT,
-  html: "text/html" + TEXT,
-  htm: "text/html" + TEXT,
-  css: "text/css" + TEXT,
-  js: "text/javascript" + TEXT,
-  mjs: "text/javascript" + TEXT,
-  json: "application/json" + TEXT,
-  csv: "text/csv" + TEXT,
-  xml: "application/xml" + TEXT,
-  svg: "image/svg+xml" + TEXT,
-  pdf: "application/pdf",
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  webp: "image/webp",
-  ico: "image/x-icon",
-  mp4: "video/mp4",
-  webm: "video/webm",
-  mp3: "audio/mpeg",
-  ogg: "audio/ogg",
-  wav: "audio/wav",
-  zip: "application/zip",
-  gz: "application/gzip",
-  tgz: "application/gzip",
-  tar: "application/x-tar",
-  "7z": "application/x-7z-compressed",
-  iso: "application/x-iso9660-image",
-  bin: "application/octet-stream",
-  wasm: "application/wasm",
-};
-
-/**
- * The `Content-Type` of a file named `name`, by its extension (text types
- * with `; charset=utf-8`); `application/octet-stream` for any other.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- *
- * assert.equal(contentType("notes.TXT"), "text/plain; charset=utf-8");
- * assert.equal(contentType("disk.iso"), "application/x-iso9660-image");
- * assert.equal(contentType("README"), "application/octet-stream");
- * ```
- */
-export function contentType(name: string): string {
-  const dot = name.lastIndexOf(".");
-  return (dot > 0 && TYPES[name.slice(dot + 1).toLowerCase()]) || "application/octet-stream";
-}
-
-/**
- * The `Content-Disposition` of a download of `name` (RFC 6266): `filename`
- * in plain printable ASCII (anything else, `"`, `\`, and the `%` of what
- * looks like a `%XX` escape become `_`; `curl -J` reads only this one), and
- * `filename*` in UTF-8 (RFC 8187) whenever the name is not plain printable
- * ASCII or holds `"`, `\` or `%`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- *
- * assert.equal(contentDisposition("a b.txt"), 'attachment; filename="a b.txt"');
- * assert.equal(contentDisposition("café.txt"), "attachment; filename=\"caf_.txt\"; filename*=UTF-8''caf%C3%A9.txt");
- * assert.equal(contentDisposition("100%.txt"), "attachment; filename=\"100%.txt\"; filename*=UTF-8''100%25.txt");
- * ```
- */
-export function contentDisposition(name: string): string {
-  if (/^[\x20-\x7e]*$/.test(name) && !/["\\%]/.test(name)) return `attachment; filename="${name}"`;
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]|%(?=[0-9A-Fa-f]{2})/gu, "_");
-  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
-
-/** `If-Range` (RFC 9110 §13.1.5): the range holds for an equal strong ETag, or a date at or after the file's. */
-function ifRangeHolds(value: string | undefined, etag: string, modified: number | undefined): boolean {
-  if (value === undefined) return true;
-  const trimmed = value.trim();
-  if (trimmed.startsWith('"') || trimmed.startsWith("W/")) return trimmed === etag;
-  // A date holds only when it is exactly our Last-Modified (RFC 9110 §13.1.5): a file replaced by one with an
-  // older or newer time must not be spliced onto what the client has.
-  const date = Date.parse(trimmed);
-  return modified !== undefined && !Number.isNaN(date) && date === modified;
-}
-
-/** `If-None-Match` (RFC 9110 §13.1.2): `*`, or one of its tags equal to `etag`, weakly compared. */
-function noneMatch(value: string | undefined, etag: string): boolean {
-  if (value === undefined) return false;
-  if (value.trim() === "*") return true;
-  return value.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
-}
-
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -346,7 +197,7 @@ class Face {
   }
 
   async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const to = formatAddress(request.socket.remoteAddress ?? "?", request.socket.remotePort ?? 0);
+    const to = clientAddress(request);
     try {
       if (this.stopping) {
         throw new Refusal(Status.BUSY, `${STOPPING}; try another holder`, { "retry-after": "5", connection: "close" });
@@ -377,19 +228,17 @@ class Face {
       if (!refusal) throw error;
       this.#onEvent({ type: "refused", to, status: refusal.status, message: refusal.message });
       if (response.headersSent) return void response.destroy();
-      const body = `${refusal.status} ${refusal.message}\n`;
-      response.writeHead(refusal.status, {
-        "content-type": "text/plain; charset=utf-8",
-        "content-length": byteLength(body),
-        "cache-control": "no-store",
-        ...refusal.headers,
+      sendWhole(response, {
+        head: request.method === "HEAD",
+        status: refusal.status,
+        headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...refusal.headers },
+        body: `${refusal.status} ${refusal.message}\n`,
       });
-      response.end(request.method === "HEAD" ? undefined : body);
     }
   }
 
   #listing() {
-    return this.#folder.entries().map((entry) => ({ ...entry, url: `/files/${encodeURIComponent(entry.name)}` }));
+    return this.#folder.entries().map((entry) => ({ ...entry, url: filePath(entry.name) }));
   }
 
   async #chunks(name: string) {
@@ -446,7 +295,9 @@ ${rows.join("\n")}
     }
     const head = request.method === "HEAD";
     let range = head ? { type: "whole" } as const : parseRange(header(request, "range"), size);
-    if (range.type !== "whole" && !ifRangeHolds(header(request, "if-range"), etag, modified)) range = { type: "whole" };
+    if (range.type !== "whole" && !ifRangeHolds(header(request, "if-range"), { etag, modified })) {
+      range = { type: "whole" };
+    }
     if (range.type === "unsatisfiable") {
       throw new Refusal(
         Status.RANGE_NOT_SATISFIABLE,
@@ -475,50 +326,44 @@ ${rows.join("\n")}
     }
   }
 
-  /** Sends `length` bytes of `file` from `start`, with backpressure and the shared budget; tells how it went. */
+  /**
+   * Sends `length` bytes of `file` from `start`, with the shared budget; tells how it went. Backpressure is one
+   * buffer, read into again only once the socket has taken it (the write's callback): the client's pace is the
+   * pace of the reads, and a download holds one buffer (fresh ones each time left 50 downloads at once holding
+   * 1.5 MiB each in garbage not yet collected; two in flight, 85-92 MiB for the peer instead of 78).
+   */
   async #body(
     request: IncomingMessage,
     response: ServerResponse,
     part: { file: Deno.FsFile; name: string; size: number; start: number; length: number },
   ): Promise<void> {
-    const to = formatAddress(request.socket.remoteAddress ?? "?", request.socket.remotePort ?? 0);
-    const sending: Sending = { name: part.name, to, bytes: 0, size: part.size };
+    const sending: Sending = { name: part.name, to: clientAddress(request), bytes: 0, size: part.size };
     let gone = false;
     let stalled = false;
     let finished = false;
     let wake = () => {};
-    const onClose = () => {
+    const leave = () => {
       gone = true;
       wake();
     };
-    const onDrain = () => wake();
-    response.on("close", onClose);
-    response.on("drain", onDrain);
+    response.on("close", leave);
     response.on("finish", () => finished = true);
     response.on("error", () => {}); // a write to a client gone: told by "close"
+    // Gone already (between the headers and now): its "close" came before we listened, and a write to it would
+    // never be called back.
+    if (response.destroyed) gone = true;
     this.sending.add(sending);
     const limit = this.#limit;
-    const most = limit ? limit.slice : HTTP_CHUNK_BYTES;
-    // Two buffers per response, each used again once the socket has taken it (the write's callback): fresh
-    // ones each time left 50 downloads at once holding 1.5 MiB each in garbage not yet collected.
-    const free: Uint8Array[] = [new Uint8Array(Math.min(most, part.length))];
-    let made = 1;
+    const buffer = new Uint8Array(Math.min(limit ? limit.slice : HTTP_CHUNK_BYTES, part.length));
     // A client that stops reading would hold its upload slot for ever: cut it when the socket takes nothing.
     const idle = new Watchdog(this.#idleMs, () => {
       stalled = true;
       response.destroy();
+      leave(); // whether or not "close" still comes
     }, { clock: this.#clock });
     try {
       await part.file.seek(part.start, Deno.SeekMode.Start);
-      let left = part.length;
-      while (left > 0 && !gone) {
-        if (free.length === 0 && made < 2) {
-          free.push(new Uint8Array(Math.min(most, part.length)));
-          made++;
-        }
-        while (free.length === 0 && !gone) await new Promise<void>((resolve) => wake = resolve);
-        if (gone) break;
-        const buffer = free.pop()!;
+      for (let left = part.length; left > 0 && !gone;) {
         const n = await part.file.read(buffer.subarray(0, Math.min(buffer.length, left)));
         if (n === null) {
           throw new Error(`${JSON.stringify(part.name)} ended ${left} bytes early (it was cut meanwhile)`);
@@ -527,25 +372,21 @@ ${rows.join("\n")}
           // Waiting for the budget is our doing, not the client's.
           idle.pause();
           await limit.take(n, () => gone).finally(() => idle.resume());
+          if (gone) break;
         }
-        if (gone) break;
+        if (gone || response.destroyed) break;
         left -= n;
         sending.bytes += n;
-        const taken = () => {
-          idle.touch();
-          free.push(buffer);
-          wake();
-        };
-        if (!response.write(buffer.subarray(0, n), taken) && !gone) {
-          await new Promise<void>((resolve) => wake = resolve);
-        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          response.write(buffer.subarray(0, n), () => resolve());
+        });
+        idle.touch();
       }
       if (!gone) {
         await new Promise<void>((resolve) => {
           wake = resolve;
-          response.end();
-          if (finished) resolve();
-          else response.once("finish", resolve);
+          response.end(resolve);
         });
       }
     } catch (error) {
@@ -554,7 +395,6 @@ ${rows.join("\n")}
       return;
     } finally {
       this.sending.delete(sending);
-      response.off("drain", onDrain);
       idle.stop();
     }
     if (finished) {
@@ -572,14 +412,10 @@ ${rows.join("\n")}
   }
 }
 
-/** A name from a path: percent-decoded; a malformed escape is `400`. */
+/** A name from a path: percent-decoded; a malformed escape is `400`, none at all `404`. */
 function nameIn(encoded: string): string {
   if (encoded === "") throw new Refusal(Status.NOT_FOUND, "no file name given; see / for what this peer shares");
-  try {
-    return decodeURIComponent(encoded);
-  } catch {
-    throw new ProtocolError(Status.BAD_REQUEST, `bad %-escape in ${JSON.stringify(encoded.slice(0, 80))}`);
-  }
+  return nameFromPath(encoded);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {
@@ -587,18 +423,8 @@ function header(request: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(", ") : value;
 }
 
-/** A small answer, whole: its length, and no body for `HEAD`. */
+/** A small page or JSON, whole. */
 function send(request: IncomingMessage, response: ServerResponse, type: string, body: string): void {
-  response.writeHead(Status.OK, {
-    "content-type": type,
-    "content-length": byteLength(body),
-    "cache-control": "no-cache",
-  });
-  response.end(request.method === "HEAD" ? undefined : body);
-}
-
-const encoder = new TextEncoder();
-
-function byteLength(text: string): string {
-  return String(encoder.encode(text).length);
+  const headers = { "content-type": type, "cache-control": "no-cache" };
+  sendWhole(response, { status: Status.OK, headers, body, head: request.method === "HEAD" });
 }

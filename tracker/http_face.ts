@@ -12,8 +12,18 @@
  * @module
  */
 
-import { checkName, formatAddress, ProtocolError, quoteName, Status } from "../protocol.ts";
-import { digestHeaders, type HttpHandler, type IncomingMessage, type ServerResponse } from "../io/http_server.ts";
+import { checkName, ProtocolError, quoteName, Status } from "../protocol.ts";
+import {
+  clientAddress,
+  contentDisposition,
+  digestHeaders,
+  type HttpHandler,
+  type IncomingMessage,
+  nameFromPath,
+  sendWhole,
+  type ServerResponse,
+  type WholeAnswer,
+} from "../io/http_server.ts";
 import { chooseVersion, type FileChoice } from "./http_holders.ts";
 import { fileDetail, filesPage, metalinkHref, pageView, parseSearch, peersPage } from "./http_views.ts";
 import { formatMetalink, METALINK_TYPE } from "./metalink.ts";
@@ -35,8 +45,8 @@ export interface TrackerHttpOptions {
   pageRefreshMs?: number;
 }
 
-/** An answer: its status, headers and body; `message`, for an error, what the `bad-request` event says. */
-type Reply = { status: number; headers?: Record<string, string>; body: string; message?: string };
+/** An answer; `message`, for an error, what the `bad-request` event says. */
+type Reply = WholeAnswer & { message?: string };
 
 const TEXT = "text/plain; charset=utf-8";
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -107,7 +117,7 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
     const body = formatMetalink({ ...choice, pieces: verified }, { generator });
     const headers = {
       "content-type": METALINK_TYPE,
-      "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(`${name}.meta4`)}`,
+      "content-disposition": contentDisposition(`${name}.meta4`),
       "cache-control": "no-store",
       vary: "Accept",
     };
@@ -118,28 +128,19 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
     state.counters.requests++;
     const reply = await route(request);
     if (BAD_REQUESTS.has(reply.status)) {
-      const peer = formatAddress(request.socket.remoteAddress ?? "?", request.socket.remotePort ?? 0);
+      const peer = clientAddress(request);
       const message = `HTTP ${request.method} ${(request.url ?? "").slice(0, 80)}: ${
         reply.message ?? reply.body.trim()
       }`;
       state.onEvent({ type: "bad-request", peer, status: reply.status, message });
     }
-    const body = new TextEncoder().encode(reply.body);
-    response.writeHead(reply.status, { "content-length": String(body.length), ...reply.headers });
-    response.end(request.method === "HEAD" ? undefined : body);
+    sendWhole(response, { ...reply, head: request.method === "HEAD" });
   };
 }
 
 /** A name from a path segment: percent-decoded, then checked (`400` or `403`). */
 function nameOf(segment: string): string {
-  let name: string;
-  try {
-    name = decodeURIComponent(segment);
-  } catch (error) {
-    if (!(error instanceof URIError)) throw error;
-    throw new ProtocolError(Status.BAD_REQUEST, `bad percent-encoding in ${JSON.stringify(segment.slice(0, 80))}`);
-  }
-  return checkName(name);
+  return checkName(nameFromPath(segment));
 }
 
 /** Whether an `Accept` header names the Metalink 4 type (with a non-zero `q`); aria2c's does. */

@@ -6,6 +6,7 @@
  */
 
 import { formatAddress, parseAddress } from "../protocol.ts";
+import { filePath } from "../io/http_server.ts";
 import { type IndexedHolder, type LookupOptions, rankedHolders } from "./lookup.ts";
 
 /** One version of a file and who holds it, best first. */
@@ -37,7 +38,7 @@ export interface FileChoice {
  * ```
  */
 export function holderUrl(address: string, file: { httpPort: number; name: string }): string {
-  return `${httpBase(address, file.httpPort)}files/${encodeURIComponent(file.name)}`;
+  return httpBase(address, file.httpPort) + filePath(file.name).slice(1);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 
 import { Fields, Limits, parseCount, ProtocolError, Status, type TrackerStats } from "../protocol.ts";
+import { filePath } from "../io/http_server.ts";
 import { chooseVersion, type FileChoice, httpBase } from "./http_holders.ts";
 import type { LookupOptions } from "./lookup.ts";
 import type { PageFile, PagePeer, TrackerPageView } from "./page_view.ts";
@@ -51,18 +52,13 @@ export function parseSearch(params: URLSearchParams): Search {
   return { query, page };
 }
 
-/** `/files/<encoded name>`: the tracker's redirect to a holder of `name`. */
-export function fileHref(name: string): string {
-  return `/files/${encodeURIComponent(name)}`;
-}
-
 /**
  * The path of `name`'s Metalink: `/files/<encoded name>.meta4`, or, when a
  * file of that very name is indexed (which then takes the path),
  * `/files/<encoded name>?metalink`.
  */
 export function metalinkHref(name: string, index: { has(name: string): boolean }): string {
-  return index.has(`${name}.meta4`) ? `${fileHref(name)}?metalink` : `${fileHref(name)}.meta4`;
+  return index.has(`${name}.meta4`) ? `${filePath(name)}?metalink` : `${filePath(name)}.meta4`;
 }
 
 /** One page of the files matching a search, each with its holders' URLs. */
@@ -82,7 +78,7 @@ export function filesPage(
     matched,
     files: files.map((listed): PageFile => {
       const choice = chooseVersion(listed.name, lookup);
-      const href = fileHref(listed.name);
+      const href = filePath(listed.name);
       return {
         name: listed.name,
         size: choice?.size ?? listed.size,

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { digestHeaders, startHttpServer } from "../../io/http_server.ts";
+import { contentDisposition, digestHeaders, startHttpServer } from "../../io/http_server.ts";
 import { Slots } from "../../io/slots.ts";
 import { EMPTY_SHA256 } from "../../protocol.ts";
 import { within } from "../helpers/events.ts";
@@ -63,3 +63,21 @@ Deno.test("http server: digestHeaders gives the SHA-256 as Repr-Digest and Diges
     digest: "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
   });
 });
+
+Deno.test("http content disposition: plain ASCII as is; anything else also as filename*", () => {
+  assert.equal(contentDisposition("report 2024.pdf"), 'attachment; filename="report 2024.pdf"');
+  assert.equal(
+    contentDisposition('say "hi".txt'),
+    `attachment; filename="say _hi_.txt"; filename*=UTF-8''say%20%22hi%22.txt`,
+  );
+  assert.equal(contentDisposition("100%.txt"), `attachment; filename="100%.txt"; filename*=UTF-8''100%25.txt`);
+  assert.equal(contentDisposition("a%41.txt"), `attachment; filename="a_41.txt"; filename*=UTF-8''a%2541.txt`);
+  assert.equal(contentDisposition("a\\b"), `attachment; filename="a_b"; filename*=UTF-8''a%5Cb`);
+  assert.equal(contentDisposition("it's (1).txt"), `attachment; filename="it's (1).txt"`);
+  assert.equal(
+    contentDisposition("日本's.txt"),
+    `attachment; filename="__'s.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%27s.txt`,
+  );
+});
+
+// --- files ---------------------------------------------------------------------

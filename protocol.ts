@@ -55,6 +55,12 @@ export const Status = {
   TOO_LARGE: 413,
   /** A `RANGE` past the end of the file. */
   RANGE_NOT_SATISFIABLE: 416,
+  /**
+   * Not here yet: a partial holder asked for a chunk it has not verified, or
+   * a full holder's chunk that went to another member of a crowd a moment
+   * ago. Not a failure: ask for another chunk, or this one again later.
+   */
+  NOT_YET: 425,
   /** Too many connections: the server closes this one. */
   TOO_MANY_CONNECTIONS: 421,
   /** Something failed inside the server. */
@@ -83,6 +89,10 @@ export const Limits = {
   MAX_INDEX_ENTRIES: 5_000_000,
   /** Most holders listed per file in a SEND reply. */
   MAX_HOLDERS_PER_FILE: 50,
+  /** Most partial holders (`PARTIAL` lines) listed per file in a SEND reply, after its holders. */
+  MAX_PARTIAL_HOLDERS_PER_FILE: 50,
+  /** Most partial holdings one tracker session may announce (`PARTIAL`). */
+  MAX_PARTIAL_PER_PEER: 64,
   /** Files (or peers) per page of LIST (or PEERS). */
   LIST_PAGE: 100,
   /** Most pages of `PEERS` a client reads. */
@@ -768,8 +778,12 @@ export function formatHashToken(entry: { size: number; sha256: string; root?: st
   return entry.root !== undefined && entry.size > CHUNK_SIZE ? `${entry.sha256}:${entry.root}` : entry.sha256;
 }
 
-/** The verbs that announce files: `UPDATE` replaces what a peer announced, `ADD` adds to it. */
-export type AnnounceVerb = "UPDATE" | "ADD";
+/**
+ * The verbs that announce files: `UPDATE` replaces what a peer announced,
+ * `ADD` adds whole files to it, `PARTIAL` adds partial holdings (files it is
+ * still downloading, of which it serves the chunks it verified).
+ */
+export type AnnounceVerb = "UPDATE" | "ADD" | "PARTIAL";
 
 /** The header of an announcement: where the peer serves, how many entry lines follow. */
 export interface AnnounceHeader {
@@ -782,10 +796,10 @@ export interface AnnounceHeader {
 }
 
 /**
- * `UPDATE <port> <count> [http=<port>]` (or `ADD …`): the header of an
- * announcement. `http=<port>`: the peer also serves its files over HTTP on
- * that port (trackers up to 0.12 refuse the extra field; peers without an
- * HTTP face do not send it).
+ * `UPDATE <port> <count> [http=<port>]` (or `ADD …`, `PARTIAL …`): the
+ * header of an announcement. `http=<port>`: the peer also serves its files
+ * over HTTP on that port (trackers up to 0.12 refuse the extra field; peers
+ * without an HTTP face do not send it).
  *
  * @example
  * ```ts
@@ -793,6 +807,8 @@ export interface AnnounceHeader {
  *
  * assert.deepEqual(parseUpdateHeader("5555 2"), { port: 5555, count: 2 });
  * assert.deepEqual(parseUpdateHeader("5555 0", "ADD"), { port: 5555, count: 0 });
+ * assert.deepEqual(parseUpdateHeader("5555 1", "PARTIAL"), { port: 5555, count: 1 });
+ * assert.throws(() => parseUpdateHeader("5555", "PARTIAL"), { message: "usage: PARTIAL <port> <count> [http=<port>]" });
  * assert.deepEqual(parseUpdateHeader("5555 1 http=8080"), { port: 5555, count: 1, httpPort: 8080 });
  * assert.throws(() => parseUpdateHeader("5555"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
  * assert.throws(() => parseUpdateHeader("5555 1 http=0"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
@@ -834,6 +850,34 @@ export function parseEntryLine(line: string): FileEntry {
 }
 
 /**
+ * `<size> <sha256>:<root> <name>`: one line of a `PARTIAL`. As
+ * {@link parseEntryLine}, and the file must be of more than one chunk, with
+ * its root: a partial holder serves chunks, and a downloader checks them
+ * against the root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const a = "a".repeat(64), b = "b".repeat(64);
+ * const size = 3 * CHUNK_SIZE;
+ * assert.deepEqual(parsePartialEntryLine(`${size} ${a}:${b} big.bin`), { size, sha256: a, root: b, name: "big.bin" });
+ * assert.throws(() => parsePartialEntryLine(`${size} ${a} big.bin`), (e: ProtocolError) => e.status === 400);
+ * assert.throws(() => parsePartialEntryLine(`${CHUNK_SIZE} ${a} one.bin`), (e: ProtocolError) => e.status === 400);
+ * ```
+ */
+export function parsePartialEntryLine(line: string): FileEntry {
+  const entry = parseEntryLine(line);
+  if (entry.size <= CHUNK_SIZE || entry.root === undefined) {
+    throw new ProtocolError(
+      Status.BAD_REQUEST,
+      "a partial holding needs a file over one chunk (1 MiB) with its chunk root",
+    );
+  }
+  return entry;
+}
+
+/**
  * One entry line of an announcement, without its line feed.
  *
  * @example
@@ -849,7 +893,8 @@ export function formatEntryLine(entry: FileEntry): string {
 }
 
 /**
- * A whole announcement: `UPDATE <port> <count> [http=<port>]` (or `ADD`), then one line per entry.
+ * A whole announcement: `UPDATE <port> <count> [http=<port>]` (or `ADD`,
+ * `PARTIAL`), then one line per entry.
  *
  * @example
  * ```ts
@@ -857,6 +902,11 @@ export function formatEntryLine(entry: FileEntry): string {
  *
  * const entry = { name: "a.txt", size: 0, sha256: EMPTY_SHA256 };
  * assert.equal(formatAnnouncement({ verb: "ADD", port: 5555 }, [entry]), `ADD 5555 1\n0 ${EMPTY_SHA256} a.txt\n`);
+ * const big = { name: "big.bin", size: 2 * CHUNK_SIZE, sha256: "a".repeat(64), root: "b".repeat(64) };
+ * assert.equal(
+ *   formatAnnouncement({ verb: "PARTIAL", port: 5555 }, [big]),
+ *   `PARTIAL 5555 1\n2097152 ${"a".repeat(64)}:${"b".repeat(64)} big.bin\n`,
+ * );
  * assert.equal(formatAnnouncement({ verb: "UPDATE", port: 5555 }, []), "UPDATE 5555 0\n");
  * assert.equal(formatAnnouncement({ verb: "UPDATE", port: 5555, httpPort: 8080 }, []), "UPDATE 5555 0 http=8080\n");
  * ```
@@ -954,6 +1004,7 @@ export const TRACKER_COMMANDS: readonly string[] = [
   "commands, one per line:",
   "UPDATE <port> <count>, then <count> lines <size> <sha256> <name>",
   "ADD <port> <count>, then <count> lines <size> <sha256> <name>",
+  "PARTIAL <port> <count>, then <count> lines <size> <sha256>:<root> <name> (files still downloading)",
   "REMOVE <count>, then <count> lines <name>",
   "SEND <name>[, <name>...]",
   "WAIT <seconds> <name>[, <name>...]",
@@ -1064,6 +1115,12 @@ export interface Holder {
   sha256: string;
   /** The root of the holder's chunk hashes, when it announced one (files of more than one chunk). */
   root?: string;
+  /**
+   * A partial holder (a `PARTIAL` line): a peer still downloading this
+   * version, which serves only the chunks it has verified. Always with a
+   * root, for a file of more than one chunk.
+   */
+  partial?: true;
 }
 
 /** The tracker's answer for one requested name: 200 with holders, or an error status and message. */
@@ -1072,7 +1129,7 @@ export interface Lookup {
   name: string;
   /** `200` with holders, `404` nobody holds it, `403` a refused name. */
   status: number;
-  /** Its holders, best first; empty unless `status` is 200. */
+  /** Its holders, best first, then its partial holders (`partial: true`); empty unless `status` is 200. */
   holders: Holder[];
   /** Why it was not found or refused. */
   message?: string;
@@ -1094,7 +1151,9 @@ export function notFound(name: string, message = "not found"): Lookup {
 }
 
 /**
- * Formats a SEND reply: one `HOLDER` line per holder, one line per missing or refused name.
+ * Formats a SEND reply: one `HOLDER` line per holder, then one `PARTIAL`
+ * line per partial holder of the same name, one line per missing or
+ * refused name.
  *
  * @example
  * ```ts
@@ -1105,6 +1164,16 @@ export function notFound(name: string, message = "not found"): Lookup {
  *   formatSendReply([{ name: "a.txt", status: Status.OK, holders }, notFound("b.txt")]),
  *   `200-HOLDER 10.0.0.1:5555 0 ${EMPTY_SHA256} a.txt\n404-NOTFOUND b.txt\n200 END 1 found, 1 not found\n`,
  * );
+ * const [a, b] = ["a".repeat(64), "b".repeat(64)];
+ * const crowd = [
+ *   { address: "10.0.0.2:5555", size: 2 * CHUNK_SIZE, sha256: a, root: b, partial: true as const },
+ *   { address: "10.0.0.1:5555", size: 2 * CHUNK_SIZE, sha256: a, root: b },
+ * ];
+ * assert.equal(
+ *   formatSendReply([{ name: "big.bin", status: Status.OK, holders: crowd }]),
+ *   `200-HOLDER 10.0.0.1:5555 2097152 ${a}:${b} big.bin\n` +
+ *     `200-PARTIAL 10.0.0.2:5555 2097152 ${a}:${b} big.bin\n200 END 1 found, 0 not found\n`,
+ * );
  * ```
  */
 export function formatSendReply(lookups: readonly Lookup[]): string {
@@ -1113,11 +1182,17 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
   for (const l of lookups) {
     if (l.status === Status.OK) {
       found++;
-      for (const h of l.holders) {
-        lines.push({
-          status: Status.OK,
-          text: `HOLDER ${h.address} ${h.size} ${formatHashToken(h)} ${encodeName(l.name)}`,
-        });
+      // Holders first, then partial holders, each kind in the order given.
+      for (const partial of [false, true]) {
+        for (const h of l.holders) {
+          if ((h.partial === true) !== partial) continue;
+          lines.push({
+            status: Status.OK,
+            text: `${partial ? "PARTIAL" : "HOLDER"} ${h.address} ${h.size} ${formatHashToken(h)} ${
+              encodeName(l.name)
+            }`,
+          });
+        }
       }
     } else if (l.status === Status.NOT_FOUND) {
       lines.push({ status: l.status, text: `NOTFOUND ${encodeName(l.name)}` });
@@ -1134,7 +1209,10 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
 }
 
 /**
- * Reads a SEND reply's lines back into lookups, in the order names first appear.
+ * Reads a SEND reply's lines back into lookups, in the order names first
+ * appear; each name's holders as they came, then its partial holders
+ * (`partial: true`) as they came. Lines of a kind it does not know are
+ * skipped, so that a later tracker may add some.
  *
  * @example
  * ```ts
@@ -1146,23 +1224,40 @@ export function formatSendReply(lookups: readonly Lookup[]): string {
  *   { name: "a.txt", status: Status.OK, holders },
  *   notFound("b.txt"),
  * ]);
+ * const [a, b] = ["a".repeat(64), "b".repeat(64)];
+ * const crowd = `200-PARTIAL 10.0.0.2:5555 2097152 ${a}:${b} big.bin\n200 END 1 found, 0 not found`;
+ * assert.deepEqual(parseSendReply(crowd.split("\n").map(parseReplyLine)), [{
+ *   name: "big.bin",
+ *   status: Status.OK,
+ *   holders: [{ address: "10.0.0.2:5555", size: 2 * CHUNK_SIZE, sha256: a, root: b, partial: true }],
+ * }]);
  * ```
  */
 export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
   const byName = new Map<string, Lookup>();
+  const partials = new Map<Lookup, Holder[]>();
   for (const line of lines.slice(0, -1)) {
     const { verb, rest } = splitCommand(line.text);
-    if (verb === "HOLDER") {
+    if (verb === "HOLDER" || verb === "PARTIAL") {
       const m = /^(\S+) (\d+) (\S+) (.+)$/s.exec(rest);
-      if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad HOLDER line: ${line.text}`);
+      if (!m) throw new ProtocolError(Status.BAD_REQUEST, `bad ${verb} line: ${line.text}`);
       const name = decodeName(m[4]);
       let lookup = byName.get(name);
       if (!lookup) byName.set(name, lookup = { name, status: Status.OK, holders: [] });
-      if (lookup.status === Status.OK) {
-        const size = parseCount(m[2], Fields.SIZE);
-        parseAddress(m[1]); // a holder's address must be one, or the line is refused
-        lookup.holders.push({ address: m[1], size, ...parseHashToken(m[3], size) });
+      if (lookup.status !== Status.OK) continue;
+      const size = parseCount(m[2], Fields.SIZE);
+      parseAddress(m[1]); // a holder's address must be one, or the line is refused
+      const holder: Holder = { address: m[1], size, ...parseHashToken(m[3], size) };
+      if (verb === "HOLDER") {
+        lookup.holders.push(holder);
+        continue;
       }
+      if (holder.root === undefined || size <= CHUNK_SIZE) {
+        throw new ProtocolError(Status.BAD_REQUEST, `bad PARTIAL line: not a file over one chunk with its root`);
+      }
+      let list = partials.get(lookup);
+      if (!list) partials.set(lookup, list = []);
+      list.push({ ...holder, partial: true });
     } else if (verb === "NOTFOUND") {
       const name = decodeLoosely(rest);
       byName.set(name, notFound(name));
@@ -1173,6 +1268,8 @@ export function parseSendReply(lines: readonly ReplyLine[]): Lookup[] {
       byName.set(name, { name, status: line.status, holders: [], message });
     }
   }
+  // A NOTFOUND or REFUSED line after a name's holders replaces its lookup: its partial holders go with it.
+  for (const [lookup, list] of partials) if (byName.get(lookup.name) === lookup) lookup.holders.push(...list);
   return [...byName.values()];
 }
 
@@ -1196,14 +1293,21 @@ export interface Indexed {
   files: number;
   /** Where the tracker lists the announcer: `HOST:PORT`. */
   address: string;
-  /** For an `ADD`: how many of them the peer did not announce before. */
+  /** For an `ADD` or `PARTIAL`: how many of them the peer did not announce before (whole or partial). */
   fresh?: number;
-  /** For an `ADD`: how many files the tracker now lists for the peer in all. */
+  /**
+   * For an `ADD`: how many whole files the tracker now lists for the peer in
+   * all; for a `PARTIAL`, how many partial holdings.
+   */
   total?: number;
+  /** The answer to a `PARTIAL`: the entries are partial holdings. */
+  partial?: true;
 }
 
 /**
- * `indexed N file(s) as ADDR`, and for an `ADD` ` (F new, T in all)`: the answer to an announcement.
+ * `indexed N file(s) as ADDR`, and for an `ADD` ` (F new, T in all)`: the
+ * answer to an announcement. A `PARTIAL`'s counts `partial holding(s)`,
+ * and its `T` is the peer's partial holdings in all.
  *
  * @example
  * ```ts
@@ -1213,12 +1317,17 @@ export interface Indexed {
  * assert.equal(formatIndexed(result), "200 indexed 2 files as 10.0.0.1:5555 (1 new, 4 in all)\n");
  * assert.equal(formatIndexed({ ...result, verb: "UPDATE" }), "200 indexed 2 files as 10.0.0.1:5555\n");
  * assert.equal(formatIndexed({ ...result, files: 1 }), "200 indexed 1 file as 10.0.0.1:5555 (1 new, 4 in all)\n");
+ * assert.equal(
+ *   formatIndexed({ ...result, verb: "PARTIAL", files: 1, total: 3 }),
+ *   "200 indexed 1 partial holding as 10.0.0.1:5555 (1 new, 3 in all)\n",
+ * );
  * ```
  */
 export function formatIndexed(
   result: { verb: AnnounceVerb; files: number; address: string; fresh: number; total: number },
 ): string {
-  const text = `indexed ${counted(result.files, "file")} as ${result.address}`;
+  const noun = result.verb === "PARTIAL" ? "partial holding" : "file";
+  const text = `indexed ${counted(result.files, noun)} as ${result.address}`;
   return formatStatusLine(
     Status.OK,
     result.verb === "UPDATE" ? text : `${text} (${result.fresh} new, ${result.total} in all)`,
@@ -1226,7 +1335,7 @@ export function formatIndexed(
 }
 
 /**
- * Reads the text of the answer to an `UPDATE` or `ADD` (see
+ * Reads the text of the answer to an `UPDATE`, `ADD` or `PARTIAL` (see
  * {@link formatIndexed}); `file` and `files` are both taken, whatever the
  * count, as trackers before 0.12 wrote `1 files`. Throws `ProtocolError`
  * (`400`) for any other text.
@@ -1242,17 +1351,27 @@ export function formatIndexed(
  *   total: 4,
  * });
  * assert.deepEqual(parseIndexed("indexed 1 files as [::1]:5555"), { files: 1, address: "[::1]:5555" });
+ * assert.deepEqual(parseIndexed("indexed 2 partial holdings as 10.0.0.1:5555 (1 new, 3 in all)"), {
+ *   files: 2,
+ *   address: "10.0.0.1:5555",
+ *   fresh: 1,
+ *   total: 3,
+ *   partial: true,
+ * });
  * assert.throws(() => parseIndexed("indexed many"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
  * ```
  */
 export function parseIndexed(text: string): Indexed {
-  const m = /^indexed (\d+) files? as (\S+)(?: \((\d+) new, (\d+) in all\))?$/.exec(text);
+  const m = /^indexed (\d+) (files?|partial holdings?) as (\S+)(?: \((\d+) new, (\d+) in all\))?$/.exec(text);
   if (!m) throw new ProtocolError(Status.BAD_REQUEST, `not an answer to an announcement: ${text.slice(0, 80)}`);
   const files = parseCount(m[1], Fields.ENTRIES);
-  const { host, port } = parseAddress(m[2]);
+  const { host, port } = parseAddress(m[3]);
   const address = formatAddress(host, port);
-  if (m[3] === undefined) return { files, address };
-  return { files, address, fresh: parseCount(m[3], Fields.ENTRIES), total: parseCount(m[4], Fields.ENTRIES) };
+  const indexed: Indexed = m[4] === undefined
+    ? { files, address }
+    : { files, address, fresh: parseCount(m[4], Fields.ENTRIES), total: parseCount(m[5], Fields.ENTRIES) };
+  if (m[2].startsWith("partial")) indexed.partial = true;
+  return indexed;
 }
 
 /**
@@ -1505,11 +1624,13 @@ export function parseListReply(lines: readonly ReplyLine[]): { files: ListedFile
 /**
  * A request to a holder: `GET` (the whole file, then the holder closes),
  * `RANGE` (part of it, and the connection stays open for the next request),
- * or `HASHES` (the file's chunk hashes; the connection stays open too).
+ * `HASHES` (the file's chunk hashes; the connection stays open too), or
+ * `HAVE` (which chunks it holds, and, from a partial holder, each new one as
+ * it lands, pushed on this connection).
  */
 export interface FileRequest {
   /** Which kind of request. */
-  verb: "GET" | "RANGE" | "HASHES";
+  verb: "GET" | "RANGE" | "HASHES" | "HAVE";
   /** The file asked for. */
   name: string;
   /** First byte wanted (0 for GET and HASHES). */
@@ -1519,7 +1640,7 @@ export interface FileRequest {
 }
 
 /**
- * Parses `GET <name>`, `RANGE <offset> <length|*> <name>` or `HASHES <name>`.
+ * Parses `GET <name>`, `RANGE <offset> <length|*> <name>`, `HASHES <name>` or `HAVE <name>`.
  *
  * @example
  * ```ts
@@ -1529,12 +1650,13 @@ export interface FileRequest {
  * const range = parseFileRequest("RANGE 10 * a.txt");
  * assert.deepEqual(range, { verb: "RANGE", name: "a.txt", offset: 10, length: undefined });
  * assert.deepEqual(parseFileRequest("RANGE 10 5 a.txt"), { verb: "RANGE", name: "a.txt", offset: 10, length: 5 });
+ * assert.deepEqual(parseFileRequest("HAVE a.txt"), { verb: "HAVE", name: "a.txt", offset: 0 });
  * assert.throws(() => parseFileRequest("PUT a.txt"), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
  * ```
  */
 export function parseFileRequest(line: string): FileRequest {
   const { verb, rest } = splitCommand(line);
-  if (verb === "GET" || verb === "HASHES") {
+  if (verb === "GET" || verb === "HASHES" || verb === "HAVE") {
     if (!rest) throw new ProtocolError(Status.BAD_REQUEST, `usage: ${verb} <name>`);
     return { verb, name: decodeName(rest), offset: 0 };
   }
@@ -1584,10 +1706,11 @@ export function isPeerRefusal(line: ReplyLine): boolean {
  * assert.equal(formatFileRequest({ name: "a.txt", offset: 10, length: 5 }), "RANGE 10 5 a.txt\n");
  * assert.equal(formatFileRequest({ verb: "RANGE", name: "a.txt", offset: 0 }), "RANGE 0 * a.txt\n");
  * assert.equal(formatFileRequest({ verb: "HASHES", name: "a.txt", offset: 0 }), "HASHES a.txt\n");
+ * assert.equal(formatFileRequest({ verb: "HAVE", name: "a.txt", offset: 0 }), "HAVE a.txt\n");
  * ```
  */
 export function formatFileRequest(req: Omit<FileRequest, "verb"> & { verb?: FileRequest["verb"] }): string {
-  if (req.verb === "HASHES") return `HASHES ${encodeName(req.name)}\n`;
+  if (req.verb === "HASHES" || req.verb === "HAVE") return `${req.verb} ${encodeName(req.name)}\n`;
   if (req.verb !== "RANGE" && req.offset === 0 && req.length === undefined) return `GET ${encodeName(req.name)}\n`;
   return `RANGE ${req.offset} ${req.length ?? "*"} ${encodeName(req.name)}\n`;
 }
@@ -1746,6 +1869,154 @@ export function parseFileHeader(line: string): FileHeader {
   const offset = parseCount(f[2], { what: "offset", max: size });
   const length = parseCount(f[3], { what: "length", max: size - offset });
   return { size, sha256, offset, length };
+}
+
+// ---------------------------------------------------------------------------
+// Who has which chunk (`HAVE`)
+
+/**
+ * `200 HAVE <size> <sha256> <count>`: the answer to `HAVE <name>`; the
+ * chunks held follow as push lines ({@link ChunkPush}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const sha256 = "a".repeat(64);
+ * assert.equal(formatHaveHeader({ size: 3 * CHUNK_SIZE, sha256 }), `200 HAVE 3145728 ${sha256} 3\n`);
+ * ```
+ */
+export function formatHaveHeader(h: { size: number; sha256: string }): string {
+  return formatStatusLine(Status.OK, `HAVE ${h.size} ${h.sha256} ${chunkCount(h.size)}`);
+}
+
+/**
+ * Parses a `HAVE` answer; an error reply becomes a thrown {@link ProtocolError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const sha256 = "a".repeat(64);
+ * assert.deepEqual(parseHaveHeader(`200 HAVE 3145728 ${sha256} 3`), { size: 3 * CHUNK_SIZE, sha256 });
+ * assert.throws(() => parseHaveHeader(`200 HAVE 3145728 ${sha256} 2`), (e: ProtocolError) => e.status === 400);
+ * assert.throws(() => parseHaveHeader("404 no file"), (e: ProtocolError) => e.status === Status.NOT_FOUND);
+ * ```
+ */
+export function parseHaveHeader(line: string): { size: number; sha256: string } {
+  const reply = parseReplyLine(line);
+  if (reply.status !== Status.OK) throw replyError(reply);
+  const m = /^HAVE (\d+) ([0-9a-f]{64}) (\d+)$/.exec(reply.text);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, "bad HAVE header");
+  const size = parseCount(m[1], Fields.SIZE);
+  if (parseCount(m[3], Fields.CHUNKS) !== chunkCount(size)) {
+    throw new ProtocolError(Status.BAD_REQUEST, `a file of ${size} bytes has ${chunkCount(size)} chunks`);
+  }
+  return { size, sha256: m[2] };
+}
+
+/**
+ * A line a holder pushes, unasked, on a connection that sent `HAVE <name>`,
+ * between answers (never inside one): `* HAVE <ranges> <name>` (it holds
+ * those chunks now, as `0-3,7`), `* DONE <name>` (it holds the whole file),
+ * `* GONE <name>` (it no longer serves any of it).
+ */
+export type ChunkPush =
+  | { event: "HAVE"; name: string; ranges: [number, number][] }
+  | { event: "DONE" | "GONE"; name: string };
+
+/** Most characters of ranges in one `* HAVE` line: with a name of 255 bytes %-encoded, the line fits 4 KiB. */
+const MAX_RANGES_TEXT = 3_000;
+
+/**
+ * The push lines for the chunks `have` marks (1 = held): as few `* HAVE`
+ * lines as fit {@link Limits.MAX_HEADER_BYTES} each; none when it holds none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(formatHaveLines("a.bin", new Uint8Array([1, 1, 1, 0, 1])), ["* HAVE 0-2,4 a.bin\n"]);
+ * assert.deepEqual(formatHaveLines("a.bin", new Uint8Array(3)), []);
+ * ```
+ */
+export function formatHaveLines(name: string, have: Uint8Array): string[] {
+  const lines: string[] = [];
+  let text = "";
+  for (let i = 0; i < have.length; i++) {
+    if (!have[i]) continue;
+    let last = i;
+    while (last + 1 < have.length && have[last + 1]) last++;
+    const range = last === i ? `${i}` : `${i}-${last}`;
+    if (text.length + range.length + 1 > MAX_RANGES_TEXT) {
+      lines.push(`* HAVE ${text} ${encodeName(name)}\n`);
+      text = "";
+    }
+    text += text ? `,${range}` : range;
+    i = last;
+  }
+  if (text) lines.push(`* HAVE ${text} ${encodeName(name)}\n`);
+  return lines;
+}
+
+/**
+ * `* HAVE <index> <name>`: one more chunk held (with its line feed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatHaveChunk("a, b.bin", 7), "* HAVE 7 a%2C b.bin\n");
+ * ```
+ */
+export function formatHaveChunk(name: string, index: number): string {
+  return `* HAVE ${index} ${encodeName(name)}\n`;
+}
+
+/**
+ * Formats `* DONE <name>` or `* GONE <name>` (with its line feed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatChunkPush({ event: "GONE", name: "a, b.bin" }), "* GONE a%2C b.bin\n");
+ * ```
+ */
+export function formatChunkPush(push: { event: "DONE" | "GONE"; name: string }): string {
+  return `* ${push.event} ${encodeName(push.name)}\n`;
+}
+
+/**
+ * Parses a chunk push line; ranges must be ascending chunk indexes below `count`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseChunkPush("* HAVE 0-2,4 a.bin", 5), { event: "HAVE", name: "a.bin", ranges: [[0, 2], [4, 4]] });
+ * assert.deepEqual(parseChunkPush("* DONE a%2C b.bin", 5), { event: "DONE", name: "a, b.bin" });
+ * assert.throws(() => parseChunkPush("* HAVE 3-9 a.bin", 5), (e: ProtocolError) => e.status === 400);
+ * assert.throws(() => parseChunkPush("* FOUND a.bin", 5), (e: ProtocolError) => e.status === 400);
+ * ```
+ */
+export function parseChunkPush(line: string, count: number): ChunkPush {
+  const m = /^\* (HAVE (\S+)|DONE|GONE) (.+)$/s.exec(line);
+  if (!m) throw new ProtocolError(Status.BAD_REQUEST, `not a chunk push: ${JSON.stringify(line.slice(0, 80))}`);
+  const name = decodeName(m[3]);
+  if (m[2] === undefined) return { event: m[1] as "DONE" | "GONE", name };
+  const ranges: [number, number][] = [];
+  let floor = 0;
+  for (const part of m[2].split(",")) {
+    const r = /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(part);
+    const first = Number(r?.[1]), last = Number(r?.[2] ?? r?.[1]);
+    if (!r || first < floor || last < first || last >= count) {
+      throw new ProtocolError(Status.BAD_REQUEST, `bad chunk range "${part.slice(0, 40)}" of ${count} chunks`);
+    }
+    ranges.push([first, last]);
+    floor = last + 1;
+  }
+  return { event: "HAVE", name, ranges };
 }
 
 // ---------------------------------------------------------------------------
@@ -1919,10 +2190,15 @@ export interface TrackerStats {
   sessions: number;
   /** Peers that announced. */
   peers: number;
-  /** Distinct file names indexed. */
+  /** Distinct file names indexed, held whole by someone (a name held only partially is not counted). */
   files: number;
-  /** (file, peer) entries: one per holder of each file. */
+  /** (file, peer) entries of whole files: one per holder of each file. */
   holders: number;
+  /**
+   * Partial holdings (`PARTIAL`): one per (file, peer) still downloading it.
+   * Absent when the tracker did not say (trackers before `PARTIAL`).
+   */
+  partial?: number;
   /** Requests answered since start. */
   requests: number;
   /** Requests per second over the last minute (or since start, if shorter). */
@@ -1942,6 +2218,7 @@ const STATS_KEYS: [keyof TrackerStats, string][] = [
   ["peers", "peers"],
   ["files", "files"],
   ["holders", "holders"],
+  ["partial", "partial"],
   ["requests", "requests"],
   ["rps", "rps"],
   ["reports", "reports"],
@@ -1950,8 +2227,12 @@ const STATS_KEYS: [keyof TrackerStats, string][] = [
   ["uptime", "uptime"],
 ];
 
+/** The fields of STATS that older trackers do not write: read when present, left out when absent. */
+const OPTIONAL_STATS = new Set<keyof TrackerStats>(["partial"]);
+
 /**
- * `peers=3 files=10 …`: the text of a STATS reply and of the log line.
+ * `peers=3 files=10 …`: the text of a STATS reply and of the log line
+ * (`partial=` only when `stats.partial` is given).
  *
  * @example
  * ```ts
@@ -1962,14 +2243,17 @@ const STATS_KEYS: [keyof TrackerStats, string][] = [
  *   formatStats({ ...stats, reportedBytes: 2048, waiting: 0, uptime: 60 }),
  *   "sessions=4 peers=3 files=9 holders=12 requests=50 rps=0.5 reports=1 reported-bytes=2048 waiting=0 uptime=60",
  * );
+ * assert.match(formatStats({ ...stats, partial: 2, reportedBytes: 0, waiting: 0, uptime: 0 }), / holders=12 partial=2 /);
  * ```
  */
 export function formatStats(stats: TrackerStats): string {
-  return STATS_KEYS.map(([key, label]) => `${label}=${stats[key]}`).join(" ");
+  return STATS_KEYS.flatMap(([key, label]) => stats[key] === undefined ? [] : [`${label}=${stats[key]}`]).join(" ");
 }
 
 /**
- * Reads {@link formatStats}'s text back.
+ * Reads {@link formatStats}'s text back. `partial` is left out when the
+ * text lacks it (trackers before `PARTIAL` do not write it); every other field
+ * must be there.
  *
  * @example
  * ```ts
@@ -1979,6 +2263,7 @@ export function formatStats(stats: TrackerStats): string {
  * const stats = { sessions: 4, peers: 3, files: 9, holders: 12, requests: 50, rps: 0.5, reports: 1 };
  * const parsed = parseStats(`${text} waiting=0 uptime=60`);
  * assert.deepEqual(parsed, { ...stats, reportedBytes: 2048, waiting: 0, uptime: 60 });
+ * assert.equal(parseStats(`${text} waiting=0 uptime=60 partial=5`).partial, 5);
  * assert.throws(() => parseStats(text), (e: ProtocolError) => e.status === Status.BAD_REQUEST);
  * ```
  */
@@ -1986,6 +2271,7 @@ export function parseStats(text: string): TrackerStats {
   const fields = new Map(text.trim().split(/\s+/).map((f) => f.split("=", 2) as [string, string]));
   const stats = {} as TrackerStats;
   for (const [key, label] of STATS_KEYS) {
+    if (OPTIONAL_STATS.has(key) && !fields.has(label)) continue;
     const text = fields.get(label) ?? "";
     const value = Number(text);
     if (!/^\d+(?:\.\d+)?$/.test(text) || !Number.isFinite(value)) {

@@ -1,6 +1,6 @@
 /**
  * The tracker role: accepts peers, one session per connection, and answers
- * `UPDATE`, `ADD`, `REMOVE`, `SEND`, `WAIT`, `REPORT`, `PEERS`, `LIST`,
+ * `UPDATE`, `ADD`, `PARTIAL`, `REMOVE`, `SEND`, `WAIT`, `REPORT`, `PEERS`, `LIST`,
  * `STATS`, `PING`, `HELP` and `QUIT` from its index (`docs/PROTOCOL.md`).
  * A peer's files leave the index the moment its connection closes.
  *
@@ -34,7 +34,7 @@ import { WaitingList } from "./tracker/waits.ts";
 
 export type { TrackerEvent } from "./tracker/session.ts";
 export type { HolderScore, Report } from "./tracker/feedback.ts";
-export type { PeerKey, PeerRecord, Ranking } from "./tracker/file_index.ts";
+export type { PartialScan, PeerKey, PeerRecord, Ranking } from "./tracker/file_index.ts";
 export type { ListenOptions } from "./io/server.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";

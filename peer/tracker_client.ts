@@ -100,7 +100,7 @@ interface Watch {
   settled?: boolean;
 }
 
-/** Options of {@link TrackerClient.update} and {@link TrackerClient.add}. */
+/** Options of {@link TrackerClient.update}, {@link TrackerClient.add} and {@link TrackerClient.partial}. */
 export interface AnnounceOptions {
   /** The port of this peer's HTTP face, announced as `http=<port>`. Default: none. */
   httpPort?: number;
@@ -165,6 +165,11 @@ export class TrackerClient implements AsyncDisposable {
    * tracker: the first reply (or the `--secret` handshake) tells, and every
    * request then fails with `ADDRESS is a peer, not a tracker; …`.
    */
+  /** The tracker's address, `HOST:PORT`, as given. */
+  get address(): string {
+    return this.#address;
+  }
+
   static async connect(address: string, options: TrackerClientOptions = {}): Promise<TrackerClient> {
     const timeoutMs = options.timeoutMs ?? Timeouts.REQUEST_MS;
     try {
@@ -319,6 +324,19 @@ export class TrackerClient implements AsyncDisposable {
   /** Adds files to (or changes them among) what this peer announced, at `port`. */
   async add(port: number, files: readonly FileEntry[], options: AnnounceOptions = {}): Promise<string> {
     const header = { verb: "ADD" as const, port, httpPort: options.httpPort };
+    return expectOk((await this.request(formatAnnouncement(header, files))).lines).text;
+  }
+
+  /**
+   * Tells the tracker this peer, at `port`, holds part of `files` (files of
+   * more than one chunk, each with its root, that it is still downloading
+   * and serves the verified chunks of): `PARTIAL`. A name it announced
+   * before, whole or partially, becomes a partial holding; a later `add`
+   * makes it whole, `remove` takes it out. At most
+   * `Limits.MAX_PARTIAL_PER_PEER` in all (`413` beyond).
+   */
+  async partial(port: number, files: readonly FileEntry[], options: AnnounceOptions = {}): Promise<string> {
+    const header = { verb: "PARTIAL" as const, port, httpPort: options.httpPort };
     return expectOk((await this.request(formatAnnouncement(header, files))).lines).text;
   }
 

@@ -61,6 +61,7 @@ import {
   type ListedFile,
   type ListedPeer,
   type Lookup,
+  notFound,
   parseAddress,
   parseAuth,
   parseAuthReply,
@@ -74,6 +75,7 @@ import {
   parseIndexed,
   parseListReply,
   parsePaging,
+  parsePartialEntryLine,
   parsePeersReply,
   parsePort,
   parsePush,
@@ -489,6 +491,103 @@ Deno.test("protocol: a SEND reply of only an END line has no lookups", () => {
   assert.deepEqual(parseSendReply(replyLines(formatSendReply([]))), []);
 });
 
+// ---------------------------------------------------------------------------
+// Partial holders (`PARTIAL`)
+
+/** A file of three chunks with its root, as a partial holder announces it. */
+const BIG = { size: 3 * CHUNK_SIZE, sha256: SHA, root: SHA2 };
+
+Deno.test("protocol: PARTIAL announces entries as UPDATE does; each must be a file over one chunk with its root", () => {
+  const entry = { name: "big, file.bin", ...BIG };
+  const text = formatAnnouncement({ verb: "PARTIAL", port: 5555, httpPort: 8080 }, [entry]);
+  assert.equal(text, `PARTIAL 5555 1 http=8080\n3145728 ${SHA}:${SHA2} big%2C file.bin\n`);
+  const [header, line] = text.slice(0, -1).split("\n");
+  assert.deepEqual(parseUpdateHeader(header.slice("PARTIAL ".length), "PARTIAL"), {
+    port: 5555,
+    count: 1,
+    httpPort: 8080,
+  });
+  assert.deepEqual(parsePartialEntryLine(line), entry);
+  const refused = [
+    `3145728 ${SHA} big.bin`, // no root
+    `${CHUNK_SIZE} ${SHA} one.bin`, // one chunk: its root follows from its hash and is never written
+    `1 ${SHA} tiny.bin`,
+    `0 ${EMPTY_SHA256} empty.bin`,
+  ];
+  for (const bad of refused) {
+    const error = throwsStatus(() => parsePartialEntryLine(bad), Status.BAD_REQUEST, bad);
+    assert.equal(error.message, "a partial holding needs a file over one chunk (1 MiB) with its chunk root", bad);
+  }
+  // The entry's own faults come first, as parseEntryLine names them.
+  throwsStatus(() => parsePartialEntryLine(`3145728 ${SHA}:${SHA2} .hidden`), Status.FORBIDDEN, "refused name");
+  throwsStatus(() => parseUpdateHeader("5555 100001", "PARTIAL"), Status.TOO_LARGE, "over the entry count");
+});
+
+Deno.test("protocol: a SEND reply lists partial holders on PARTIAL lines after the holders, and reads them back after them", () => {
+  const whole = { address: "10.0.0.1:5555", ...BIG };
+  const partials = [
+    { address: "10.0.0.2:5555", ...BIG, partial: true as const },
+    { address: "[::1]:5556", ...BIG, partial: true as const },
+  ];
+  // Given mixed, written whole first: the PARTIAL lines of a name follow its HOLDER lines.
+  const lookups: Lookup[] = [
+    { name: "big file.bin", status: Status.OK, holders: [partials[0], whole, partials[1]] },
+    { name: "only partial.bin", status: Status.OK, holders: [partials[1]] },
+    { name: "gone.bin", status: Status.NOT_FOUND, holders: [], message: "not found" },
+  ];
+  const lines = replyLines(formatSendReply(lookups));
+  assert.deepEqual(lines.map((l) => `${l.status}${l.more ? "-" : " "}${l.text}`), [
+    `200-HOLDER 10.0.0.1:5555 3145728 ${SHA}:${SHA2} big file.bin`,
+    `200-PARTIAL 10.0.0.2:5555 3145728 ${SHA}:${SHA2} big file.bin`,
+    `200-PARTIAL [::1]:5556 3145728 ${SHA}:${SHA2} big file.bin`,
+    `200-PARTIAL [::1]:5556 3145728 ${SHA}:${SHA2} only partial.bin`,
+    "404-NOTFOUND gone.bin",
+    "200 END 2 found, 1 not found",
+  ]);
+  assert.deepEqual(parseSendReply(lines), [
+    { name: "big file.bin", status: Status.OK, holders: [whole, ...partials] },
+    lookups[1],
+    lookups[2],
+  ]);
+  // Lines as a tracker might interleave them: still holders first, each kind in its order.
+  const mixed = [
+    `200-PARTIAL 10.0.0.2:5555 3145728 ${SHA}:${SHA2} big file.bin`,
+    `200-HOLDER 10.0.0.1:5555 3145728 ${SHA}:${SHA2} big file.bin`,
+    `200-PARTIAL [::1]:5556 3145728 ${SHA}:${SHA2} big file.bin`,
+    "200 END 1 found, 0 not found",
+  ].map(parseReplyLine);
+  assert.deepEqual(parseSendReply(mixed)[0].holders, [whole, ...partials]);
+});
+
+Deno.test("protocol: parseSendReply skips line words it does not know, and refuses a PARTIAL line no partial holder sends", () => {
+  const lines = [
+    `200-HOLDER 10.0.0.1:5555 3 ${SHA} a.txt`,
+    `200-SEEDER 10.0.0.9:5555 3 ${SHA} a.txt`, // a kind of line of some later tracker
+    "200 END 1 found, 0 not found",
+  ].map(parseReplyLine);
+  assert.deepEqual(parseSendReply(lines), [
+    { name: "a.txt", status: Status.OK, holders: [{ address: "10.0.0.1:5555", size: 3, sha256: SHA }] },
+  ]);
+  const bad = [
+    `PARTIAL 10.0.0.2:5555 3145728 ${SHA} big.bin`, // no root
+    `PARTIAL 10.0.0.2:5555 3 ${SHA} small.bin`, // one chunk
+    `PARTIAL 10.0.0.2:5555 x ${SHA}:${SHA2} big.bin`,
+    `PARTIAL not-an-address 3145728 ${SHA}:${SHA2} big.bin`,
+    "PARTIAL 10.0.0.2:5555 3145728",
+  ];
+  for (const text of bad) {
+    const reply = [{ status: 200, more: true, text }, { status: 200, more: false, text: "END" }];
+    throwsStatus(() => parseSendReply(reply), Status.BAD_REQUEST, text);
+  }
+  // A name answered NOTFOUND after its PARTIAL lines is not found, and keeps no partial holder.
+  const replaced = [
+    `200-PARTIAL 10.0.0.2:5555 3145728 ${SHA}:${SHA2} big.bin`,
+    "404-NOTFOUND big.bin",
+    "200 END 0 found, 1 not found",
+  ].map(parseReplyLine);
+  assert.deepEqual(parseSendReply(replaced), [notFound("big.bin")]);
+});
+
 Deno.test("protocol: parseSendReply answers 400 for a malformed HOLDER line", () => {
   const bad = [
     `HOLDER h:1 12 ${SHA.slice(1)} name`,
@@ -703,6 +802,35 @@ Deno.test("protocol: formatStats and parseStats round-trip; a missing or bad fie
   for (const bad of ["", "nonsense", "sessions"]) throwsStatus(() => parseStats(bad), 400, JSON.stringify(bad));
 });
 
+Deno.test("protocol: STATS writes partial= after holders when it is given; parseStats reads it, and does without it", () => {
+  const stats: TrackerStats = {
+    sessions: 3,
+    peers: 2,
+    files: 10,
+    holders: 12,
+    partial: 4,
+    requests: 45,
+    rps: 1,
+    reports: 7,
+    reportedBytes: 9,
+    waiting: 1,
+    uptime: 5,
+  };
+  const text = formatStats(stats);
+  assert.equal(
+    text,
+    "sessions=3 peers=2 files=10 holders=12 partial=4 requests=45 rps=1 reports=7 reported-bytes=9 waiting=1 uptime=5",
+  );
+  assert.deepEqual(parseStats(text), stats);
+  // A tracker from before PARTIAL does not write it: the stats are read without it, not as 0.
+  const { partial: _, ...older } = stats;
+  assert.deepEqual(parseStats(text.replace(" partial=4", "")), older);
+  assert.equal("partial" in parseStats(text.replace(" partial=4", "")), false);
+  for (const bad of ["partial=", "partial=x", "partial=-1"]) {
+    throwsStatus(() => parseStats(text.replace("partial=4", bad)), 400, bad);
+  }
+});
+
 Deno.test("protocol: parseStats refuses a field with no value rather than reading it as 0", () => {
   const text = formatStats({
     sessions: 3,
@@ -732,8 +860,23 @@ const FUZZ_SEEDS = [
   "200-PEER 127.0.0.1:5555 3\n200 END 101 peers (page 1, 100 per page; next: PEERS --page 2)",
   `200-FILE 12 ${"ab".repeat(32)} 2 a.txt\n200 END 250 files (page 2, 100 per page; next: LIST --page 3 a)`,
   "200 STATS sessions=4 peers=3 files=9 holders=12 requests=50 rps=0.5 reports=1 reported-bytes=2048 waiting=0 uptime=60",
+  // A partial holding's entry line (PARTIAL).
+  `3145728 ${"ab".repeat(32)}:${"cd".repeat(32)} big%2C file.bin`,
   `AUTH ${"0123456789abcdef".repeat(2)}`,
   `334 ${"0123456789abcdef".repeat(2)}`,
+];
+
+/**
+ * More lines for the parsers (not for the round trip of entry lines and
+ * requests, whose share of the seeds they would thin): `PARTIAL`'s header,
+ * and what the tracker answers of partial holders.
+ */
+const PARTIAL_SEEDS = [
+  "PARTIAL 5555 1 http=8080",
+  `200-HOLDER 10.0.0.1:5555 3145728 ${"ab".repeat(32)}:${"cd".repeat(32)} big.bin\n` +
+  `200-PARTIAL [::1]:5556 3145728 ${"ab".repeat(32)}:${"cd".repeat(32)} big.bin\n200 END 1 found, 0 not found`,
+  "200 indexed 1 partial holding as 127.0.0.1:5555 (1 new, 3 in all)",
+  "200 STATS sessions=4 peers=3 files=9 holders=12 partial=2 requests=50 rps=0.5 reports=1 reported-bytes=2048 waiting=0 uptime=60",
 ];
 
 /** Reply lines of a (possibly multi-line) input, for the parsers of whole replies. */
@@ -741,7 +884,9 @@ const asReply = (text: string) => text.split("\n").map(parseReplyLine);
 
 const PARSERS: [string, (line: string) => unknown][] = [
   ["parseUpdateHeader", (l) => parseUpdateHeader(l.replace(/^UPDATE /, ""))],
+  ["parseUpdateHeader (PARTIAL)", (l) => parseUpdateHeader(l.replace(/^PARTIAL /, ""), "PARTIAL")],
   ["parseEntryLine", parseEntryLine],
+  ["parsePartialEntryLine", parsePartialEntryLine],
   ["parseSendNames", (l) => parseSendNames(l.replace(/^SEND /, ""))],
   ["parseFileRequest", parseFileRequest],
   ["parseFileHeader", parseFileHeader],
@@ -782,10 +927,11 @@ Deno.test("protocol: 20,000 random and mutated lines give each parser a value or
 });
 
 function fuzzEveryParser(): void {
+  const seeds = [...FUZZ_SEEDS, ...PARTIAL_SEEDS];
   for (const seed of [1, 2, 3, 4]) {
     const r = new SeededRandom(seed);
     for (let i = 0; i < 5_000; i++) {
-      const line = mutatedLine(r, FUZZ_SEEDS);
+      const line = mutatedLine(r, seeds);
       for (const [name, parse] of PARSERS) {
         try {
           parse(line);
@@ -1110,6 +1256,7 @@ Deno.test("protocol: formatIndexed, formatRemoved and formatNoted are one 200 li
   const expected = [
     [formatIndexed(added), "indexed 2 files as [::1]:5555 (1 new, 4 in all)"],
     [formatIndexed({ ...added, verb: "UPDATE" }), "indexed 2 files as [::1]:5555"],
+    [formatIndexed({ ...added, verb: "PARTIAL" }), "indexed 2 partial holdings as [::1]:5555 (1 new, 4 in all)"],
     [formatRemoved({ removed: 0, asked: 3, left: 0 }), "removed 0 of 3 files (0 left)"],
     [
       formatNoted("10.0.0.1:5555", { succeeded: 0, failed: 3, served: 0, demoted: true }),

@@ -128,6 +128,7 @@ Deno.test("tracker: stats() agrees with STATS over the wire", async () => {
     peers: 0,
     files: 0,
     holders: 0,
+    partial: 0,
     requests: 1,
     rps: 0,
     reports: 0,
@@ -144,6 +145,7 @@ Deno.test("tracker: stats() agrees with STATS over the wire", async () => {
     peers: 1,
     files: 2,
     holders: 2,
+    partial: 0,
     requests: 5,
     rps: 1.3, // 5 requests in 4 s
     reports: 1,
@@ -171,6 +173,7 @@ Deno.test("tracker: statsIntervalMs tells periodic stats events with the counter
     peers: 1,
     files: 2,
     holders: 2,
+    partial: 0,
     requests: 2,
     rps: 20, // 2 requests in 0.1 s
     reports: 0,
@@ -178,7 +181,7 @@ Deno.test("tracker: statsIntervalMs tells periodic stats events with the counter
     waiting: 1,
     uptime: 0,
   });
-  assert.match(formatTrackerEvent(event), /^stats: sessions=1 peers=1 files=2 holders=2 requests=2 rps=/);
+  assert.match(formatTrackerEvent(event), /^stats: sessions=1 peers=1 files=2 holders=2 partial=0 requests=2 rps=/);
   await clock.advance(500);
   assert.equal(tracker.events.of("stats").length, 12, "every 50 ms");
 });

@@ -64,11 +64,13 @@ export class Counters {
     const [since, before] = this.#samples[0];
     const seconds = (now - since) / 1000;
     const { peers, names, entries } = this.#index.stats();
+    const partial = this.#index.partialEntries;
     return {
       sessions: this.sessions,
       peers,
       files: names,
-      holders: entries,
+      holders: entries - partial,
+      partial,
       requests: this.requests,
       rps: seconds > 0 ? Math.round((this.requests - before) / seconds * 10) / 10 : 0,
       reports: this.reports,

@@ -125,6 +125,12 @@ export class HolderFeedback {
     return r.lastFailure === undefined ? score : { ...score, lastFailure: r.lastFailure };
   }
 
+  /** Whether peer `holder` is demoted: no longer offered. */
+  isDemoted(holder: number): boolean {
+    const r = this.#records.get(holder);
+    return r !== undefined && this.#demoted(r);
+  }
+
   /** Forgets what was reported about peer `id` (its session ended). Its own votes on others stay. */
   forget(id: number): void {
     this.#records.delete(id);

@@ -7,6 +7,12 @@
  * maps to its first slot. Measured with `--expose-gc`: about 140 bytes per
  * entry, against 460 for a map of maps of objects (docs/PERFORMANCE.md).
  *
+ * A peer may hold a file whole or partially (`PARTIAL`: still downloading
+ * it, serving the chunks it verified). The partial holders of a name are a
+ * list of their own, so that everything that counts or offers holders
+ * (`SEND`'s `HOLDER` lines, `LIST`, the HTTP face) sees whole files only,
+ * and partial holders are asked for by name.
+ *
  * @module
  */
 
@@ -18,8 +24,10 @@ export interface PeerRecord {
   id: number;
   /** Where other peers reach it: `HOST:PORT`. */
   address: string;
-  /** How many files it announced. */
+  /** How many whole files it announced. */
   files: number;
+  /** How many partial holdings it announced (`PARTIAL`), when it has any. */
+  partial?: number;
   /** The port of its HTTP face, on the same host, if it announced one. */
   httpPort?: number;
 }
@@ -32,6 +40,16 @@ export interface PeerKey {
   address: string;
   /** The port of its HTTP face, if its last announcement gave one (`http=<port>`). */
   httpPort?: number;
+}
+
+/** Which partial holders {@link TrackerIndex.partialHolders} returns. */
+export interface PartialScan {
+  /** Most holders returned. */
+  max: number;
+  /** How many partial holders, in announcement order, are looked at. Default: all. */
+  scan?: number;
+  /** Whether a partial holder, by its peer id, is returned. Default: every one. */
+  keep?: (peer: number) => boolean;
 }
 
 /** How {@link TrackerIndex.rankedHolders} orders holders. */
@@ -48,13 +66,17 @@ interface PeerSlot {
   id: number;
   address: string;
   httpPort?: number;
-  /** Its entry slots. */
+  /** Its entry slots, whole and partial. */
   entries: number[];
+  /** How many of them are partial holdings. */
+  partial: number;
 }
 
 function record(p: PeerSlot): PeerRecord {
-  const peer = { id: p.id, address: p.address, files: p.entries.length };
-  return p.httpPort === undefined ? peer : { ...peer, httpPort: p.httpPort };
+  const peer: PeerRecord = { id: p.id, address: p.address, files: p.entries.length - p.partial };
+  if (p.partial > 0) peer.partial = p.partial;
+  if (p.httpPort !== undefined) peer.httpPort = p.httpPort;
+  return peer;
 }
 
 const NONE = -1;
@@ -80,14 +102,23 @@ function hexValue(code: number): number {
  * const sha256 = "a".repeat(64);
  * index.announce({ id: 1, address: "10.0.0.1:5555" }, [{ name: "a.txt", size: 3, sha256 }]);
  * assert.deepEqual(index.holders("a.txt", 50), [{ address: "10.0.0.1:5555", size: 3, sha256, peer: 1 }]);
+ * // A partial holding (a peer still downloading the file) is listed apart.
+ * const big = { name: "big.bin", size: 3 << 20, sha256, root: "b".repeat(64) };
+ * index.addPartial({ id: 2, address: "10.0.0.2:5555" }, [big]);
+ * assert.deepEqual(index.holders("big.bin", 50), []);
+ * assert.deepEqual(index.partialHolders("big.bin", { max: 50 }).map((h) => [h.address, h.partial]), [
+ *   ["10.0.0.2:5555", true],
+ * ]);
  * index.remove(1);
  * assert.deepEqual(index.holders("a.txt", 50), []);
  * ```
  */
 export class TrackerIndex {
   #peers = new Map<number, PeerSlot>();
-  /** name → its first entry slot. */
+  /** name → its first whole holder's slot. */
   #byName = new Map<string, number>();
+  /** name → its first partial holder's slot. */
+  #partialByName = new Map<string, number>();
   #capacity = 0;
   #size = new Float64Array(0);
   /** Peer ids; a Float64Array, since ids count connections and may pass 2^31. */
@@ -97,6 +128,8 @@ export class TrackerIndex {
   /** Previous holder; the first holder's `prev` is the last holder. */
   #prev = new Int32Array(0);
   #sha = new Uint8Array(0);
+  /** 1 where the slot is a partial holding. */
+  #partial = new Uint8Array(0);
   #name: (string | undefined)[] = [];
   /** Chunk roots, only for the entries that have one (files of more than one chunk): most have none. */
   #roots = new Map<number, string>();
@@ -105,20 +138,23 @@ export class TrackerIndex {
   #listed: { needle: string; names: string[] } | undefined;
   #used = 0;
   #count = 0;
+  #partialCount = 0;
 
   /**
-   * Replaces everything peer `id` holds with `files`, reachable at `address`.
-   * A name listed twice counts once (the last). Hashes must be 64 lowercase
-   * hex digits, as `parseEntryLine` guarantees; they are stored as bytes.
+   * Replaces everything peer `id` holds (partial holdings included) with the
+   * whole files `files`, reachable at `address`. A name listed twice counts
+   * once (the last). Hashes must be 64 lowercase hex digits, as
+   * `parseEntryLine` guarantees; they are stored as bytes.
    */
   announce(peer: PeerKey, files: readonly FileEntry[]): void {
     const { id, address } = peer;
     const old = this.#peers.get(id);
     if (old) { for (const slot of old.entries) this.#unlink(slot); }
-    const record: PeerSlot = old ?? { id, address, entries: [] };
+    const record: PeerSlot = old ?? { id, address, entries: [], partial: 0 };
     record.address = address;
     record.httpPort = peer.httpPort;
     record.entries = [];
+    record.partial = 0;
     const seen = new Map<string, number>();
     for (const entry of files) {
       let slot = seen.get(entry.name);
@@ -129,36 +165,67 @@ export class TrackerIndex {
   }
 
   /**
-   * Adds `files` to what peer `id` holds, reachable at `address`, or updates
-   * them when it held them already (an incremental announcement). Returns
-   * how many of them were new.
+   * Adds the whole files `files` to what peer `id` holds, reachable at
+   * `address`, or updates them when it held them already (an incremental
+   * announcement); a name it held partially becomes whole, last among the
+   * name's holders. Returns how many of them were new (held neither whole
+   * nor partially).
    */
   add(peer: PeerKey, files: readonly FileEntry[]): number {
+    return this.#put(peer, files, false);
+  }
+
+  /**
+   * Adds the partial holdings `files` (files of more than one chunk, with
+   * their roots, that peer `id` is still downloading) to what it holds, or
+   * updates them; a name it held whole becomes partial. Returns how many of
+   * them were new (held neither whole nor partially).
+   */
+  addPartial(peer: PeerKey, files: readonly FileEntry[]): number {
+    return this.#put(peer, files, true);
+  }
+
+  #put(peer: PeerKey, files: readonly FileEntry[], partial: boolean): number {
     const { id, address } = peer;
     let record = this.#peers.get(id);
-    if (!record) this.#peers.set(id, record = { id, address, entries: [] });
+    if (!record) this.#peers.set(id, record = { id, address, entries: [], partial: 0 });
     record.address = address;
     record.httpPort = peer.httpPort;
     let added = 0;
     for (const entry of files) {
       let slot = this.#slotOf(entry.name, id);
       if (slot === NONE) {
-        slot = this.#newSlot(record, entry.name);
+        slot = this.#newSlot(record, entry.name, partial);
         added++;
+      } else if ((this.#partial[slot] === 1) !== partial) {
+        this.#detach(slot);
+        this.#setPartial(record, slot, partial);
+        this.#link(entry.name, slot);
       }
       this.#setEntry(slot, entry);
     }
     return added;
   }
 
-  /** A new slot for `name`, held by `record`'s peer, last among the name's holders. */
-  #newSlot(record: PeerSlot, name: string): number {
+  /** A new slot for `name`, held (whole, or `partial`) by `record`'s peer, last among the name's holders of its kind. */
+  #newSlot(record: PeerSlot, name: string, partial = false): number {
     const slot = this.#allocate();
     record.entries.push(slot);
     this.#name[slot] = name;
     this.#peer[slot] = record.id;
+    this.#setPartial(record, slot, partial);
     this.#link(name, slot);
     return slot;
+  }
+
+  /** Marks `slot`, not linked, as a partial holding or a whole one, and counts it. */
+  #setPartial(record: PeerSlot, slot: number, partial: boolean): void {
+    const was = this.#partial[slot] === 1;
+    if (was === partial) return;
+    this.#partial[slot] = partial ? 1 : 0;
+    const step = partial ? 1 : -1;
+    record.partial += step;
+    this.#partialCount += step;
   }
 
   /** Size, hash and root of `slot`'s entry. */
@@ -169,7 +236,7 @@ export class TrackerIndex {
     else this.#roots.delete(slot);
   }
 
-  /** Takes the files `names` out of what peer `id` holds; returns how many it held. */
+  /** Takes the files `names` (whole or partial) out of what peer `id` holds; returns how many it held. */
   drop(id: number, names: readonly string[]): number {
     const record = this.#peers.get(id);
     if (!record) return 0;
@@ -179,6 +246,7 @@ export class TrackerIndex {
       const slot = this.#slotOf(name, id);
       if (slot !== NONE && !gone.has(slot)) {
         gone.add(slot);
+        if (this.#partial[slot] === 1) record.partial--;
         this.#unlink(slot);
       }
     }
@@ -187,16 +255,29 @@ export class TrackerIndex {
     return gone.size;
   }
 
-  /** How many of `names` (distinct) peer `id` does not hold yet. */
+  /** How many of `names` (distinct) peer `id` holds neither whole nor partially. */
   countNew(id: number, names: readonly string[]): number {
     let fresh = 0;
     for (const name of new Set(names)) if (this.#slotOf(name, id) === NONE) fresh++;
     return fresh;
   }
 
-  /** The slot where peer `id` holds `name`, or NONE. Walks the name's holders. */
+  /** How many of `names` (distinct) peer `id` holds partially. */
+  countPartial(id: number, names: readonly string[]): number {
+    let partial = 0;
+    for (const name of new Set(names)) if (this.#slotIn(this.#partialByName, name, id) !== NONE) partial++;
+    return partial;
+  }
+
+  /** The slot where peer `id` holds `name`, whole or partially, or NONE. Walks the name's holders. */
   #slotOf(name: string, id: number): number {
-    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
+    const slot = this.#slotIn(this.#byName, name, id);
+    return slot !== NONE || this.#partialCount === 0 ? slot : this.#slotIn(this.#partialByName, name, id);
+  }
+
+  /** The slot where peer `id` holds `name` among the holders listed from `heads`, or NONE. */
+  #slotIn(heads: Map<string, number>, name: string, id: number): number {
+    for (let slot = heads.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
       if (this.#peer[slot] === id) return slot;
     }
     return NONE;
@@ -210,7 +291,7 @@ export class TrackerIndex {
     this.#peers.delete(id);
   }
 
-  /** The holders of `name`, at most `max`, in announcement order, each with its peer's id. */
+  /** The whole holders of `name`, at most `max`, in announcement order, each with its peer's id. */
   holders(name: string, max: number): (Holder & { peer: number })[] {
     const result: (Holder & { peer: number })[] = [];
     for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE && result.length < max; slot = this.#next[slot]) {
@@ -238,18 +319,46 @@ export class TrackerIndex {
     );
   }
 
-  #holderAt(slot: number): Holder & { peer: number } {
-    const peer = this.#peers.get(this.#peer[slot])!;
-    const holder = { address: peer.address, size: this.#size[slot], sha256: this.#hex(slot), peer: peer.id };
-    const root = this.#roots.size === 0 ? undefined : this.#roots.get(slot);
-    return root === undefined ? holder : { ...holder, root };
+  /**
+   * The partial holders of `name`, in announcement order: of the first
+   * `scan.scan` looked at, those `scan.keep` keeps, at most `scan.max`; each
+   * with `partial: true` and its peer's id.
+   */
+  partialHolders(name: string, scan: PartialScan): (Holder & { peer: number })[] {
+    const { max, scan: most = Infinity, keep } = scan;
+    const result: (Holder & { peer: number })[] = [];
+    let seen = 0;
+    for (
+      let slot = this.#partialByName.get(name) ?? NONE;
+      slot !== NONE && result.length < max && seen < most;
+      slot = this.#next[slot], seen++
+    ) {
+      if (keep === undefined || keep(this.#peer[slot])) result.push(this.#holderAt(slot));
+    }
+    return result;
   }
 
-  /** The peer at `address` that holds `name`, and the size it announced, if any. */
+  #holderAt(slot: number): Holder & { peer: number } {
+    const peer = this.#peers.get(this.#peer[slot])!;
+    const holder: Holder & { peer: number } = {
+      address: peer.address,
+      size: this.#size[slot],
+      sha256: this.#hex(slot),
+      peer: peer.id,
+    };
+    const root = this.#roots.size === 0 ? undefined : this.#roots.get(slot);
+    if (root !== undefined) holder.root = root;
+    if (this.#partial[slot] === 1) holder.partial = true;
+    return holder;
+  }
+
+  /** The peer at `address` that holds `name`, whole or partially, and the size it announced, if any. */
   holderOf(name: string, address: string): { peer: number; size: number } | undefined {
-    for (let slot = this.#byName.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
-      const peer = this.#peers.get(this.#peer[slot])!;
-      if (peer.address === address) return { peer: peer.id, size: this.#size[slot] };
+    for (const heads of [this.#byName, this.#partialByName]) {
+      for (let slot = heads.get(name) ?? NONE; slot !== NONE; slot = this.#next[slot]) {
+        const peer = this.#peers.get(this.#peer[slot])!;
+        if (peer.address === address) return { peer: peer.id, size: this.#size[slot] };
+      }
     }
     return undefined;
   }
@@ -260,13 +369,28 @@ export class TrackerIndex {
     return p && record(p);
   }
 
-  /** The files peer `id` announced, in its order. */
+  /** The whole files peer `id` announced, in its order (name, size and SHA-256). */
   filesOf(id: number): FileEntry[] {
-    return (this.#peers.get(id)?.entries ?? []).map((slot) => ({
+    return this.#slotsOf(id, 0).map((slot) => ({
       name: this.#name[slot]!,
       size: this.#size[slot],
       sha256: this.#hex(slot),
     }));
+  }
+
+  /** The partial holdings peer `id` announced, in its order, each with its root. */
+  partialOf(id: number): FileEntry[] {
+    return this.#slotsOf(id, 1).map((slot) => ({
+      name: this.#name[slot]!,
+      size: this.#size[slot],
+      sha256: this.#hex(slot),
+      root: this.#roots.get(slot)!,
+    }));
+  }
+
+  /** Peer `id`'s slots of one kind (0 whole, 1 partial), in its order. */
+  #slotsOf(id: number, partial: 0 | 1): number[] {
+    return (this.#peers.get(id)?.entries ?? []).filter((slot) => this.#partial[slot] === partial);
   }
 
   /** The peers that announced, in order of their first announcement. */
@@ -299,14 +423,22 @@ export class TrackerIndex {
     return { files, truncated: names.length > skip + max, matched: names.length };
   }
 
-  /** Whether anyone holds `name`. */
+  /** Whether anyone holds `name` whole. */
   has(name: string): boolean {
     return this.#byName.has(name);
   }
 
-  /** Counts: peers, distinct names, (file, peer) entries. */
+  /**
+   * Counts: peers, distinct names held whole, and (file, peer) entries,
+   * partial holdings included (what the index's ceiling counts).
+   */
   stats(): { peers: number; names: number; entries: number } {
     return { peers: this.#peers.size, names: this.#byName.size, entries: this.#count };
+  }
+
+  /** How many of the entries are partial holdings. */
+  get partialEntries(): number {
+    return this.#partialCount;
   }
 
   #allocate(): number {
@@ -329,16 +461,23 @@ export class TrackerIndex {
     this.#next = grow(this.#next, (n) => new Int32Array(n));
     this.#prev = grow(this.#prev, (n) => new Int32Array(n));
     this.#sha = grow(this.#sha, (n) => new Uint8Array(n), 32);
+    this.#partial = grow(this.#partial, (n) => new Uint8Array(n));
     this.#capacity = capacity;
   }
 
-  /** Appends `slot` to the holders of `name`. */
+  /** The first slots of the holders of `slot`'s kind (whole or partial), by name. */
+  #headsOf(slot: number): Map<string, number> {
+    return this.#partial[slot] === 1 ? this.#partialByName : this.#byName;
+  }
+
+  /** Appends `slot` to the holders of `name` of its kind. */
   #link(name: string, slot: number): void {
     this.#next[slot] = NONE;
-    const first = this.#byName.get(name);
+    const heads = this.#headsOf(slot);
+    const first = heads.get(name);
     if (first === undefined) {
-      this.#listed = undefined;
-      this.#byName.set(name, slot);
+      if (heads === this.#byName) this.#listed = undefined;
+      heads.set(name, slot);
       this.#prev[slot] = slot;
       return;
     }
@@ -348,24 +487,34 @@ export class TrackerIndex {
     this.#prev[first] = slot;
   }
 
-  /** Takes `slot` out of its name's holders and frees it. */
-  #unlink(slot: number): void {
+  /** Takes `slot` out of its name's holders of its kind; it stays allocated. */
+  #detach(slot: number): void {
     const name = this.#name[slot]!;
-    const first = this.#byName.get(name)!;
+    const heads = this.#headsOf(slot);
+    const first = heads.get(name)!;
     const next = this.#next[slot];
     if (slot === first) {
       if (next === NONE) {
-        this.#byName.delete(name);
-        this.#listed = undefined;
+        heads.delete(name);
+        if (heads === this.#byName) this.#listed = undefined;
       } else {
         this.#prev[next] = this.#prev[slot];
-        this.#byName.set(name, next);
+        heads.set(name, next);
       }
     } else {
       const prev = this.#prev[slot];
       this.#next[prev] = next;
       if (next === NONE) this.#prev[first] = prev;
       else this.#prev[next] = prev;
+    }
+  }
+
+  /** Takes `slot` out of its name's holders and frees it (its peer's record is the caller's). */
+  #unlink(slot: number): void {
+    this.#detach(slot);
+    if (this.#partial[slot] === 1) {
+      this.#partial[slot] = 0;
+      this.#partialCount--;
     }
     this.#name[slot] = undefined;
     this.#roots.delete(slot);

@@ -8,6 +8,7 @@
  */
 
 import {
+  type AnnounceVerb,
   decodeName,
   encodeName,
   formatAddress,
@@ -25,6 +26,7 @@ import {
   notFound,
   parseEntryLine,
   parsePaging,
+  parsePartialEntryLine,
   parseRemoveHeader,
   parseReport,
   parseSendNames,
@@ -45,14 +47,18 @@ import { Watchdog } from "../io/watchdog.ts";
 import type { Counters } from "./counters.ts";
 import type { HolderFeedback } from "./feedback.ts";
 import type { TrackerIndex } from "./file_index.ts";
-import { rankedHolders } from "./lookup.ts";
+import { partialHolders, rankedHolders } from "./lookup.ts";
 import type { Waiter, WaitingList } from "./waits.ts";
 
-/** What the tracker reports. */
+/**
+ * What the tracker reports. `files` counts a peer's whole files; `partial`,
+ * on the `announced` event of a `PARTIAL` (then `added` counts its entries)
+ * and on `left` when it had any, its partial holdings.
+ */
 export type TrackerEvent =
   | { type: "joined"; peer: string }
-  | { type: "announced"; peer: string; files: number; added?: number; removed?: number }
-  | { type: "left"; peer: string; files: number; reason?: string }
+  | { type: "announced"; peer: string; files: number; added?: number; removed?: number; partial?: number }
+  | { type: "left"; peer: string; files: number; partial?: number; reason?: string }
   | { type: "bad-request"; peer: string; status: number; message: string }
   | { type: "reported"; peer: string; holder: string; name: string; outcome: string; demoted: boolean }
   | { type: "stats"; stats: TrackerStats };
@@ -123,7 +129,8 @@ export class Session implements Waiter {
       const record = index.peer(this.#id);
       index.remove(this.#id);
       if (!feedback.empty) feedback.forget(this.#id);
-      const left = { type: "left" as const, peer: record?.address ?? this.#name, files: record?.files ?? 0 };
+      const left: TrackerEvent = { type: "left", peer: record?.address ?? this.#name, files: record?.files ?? 0 };
+      if (record?.partial) left.partial = record.partial;
       onEvent(watchdog.expired ? { ...left, reason: `no request for ${idleMs / 1000} s` } : left);
     }
   }
@@ -141,6 +148,7 @@ export class Session implements Waiter {
           return true;
         case "UPDATE":
         case "ADD":
+        case "PARTIAL":
           return await this.#update(verb, rest);
         case "REMOVE":
           return await this.#remove(rest);
@@ -186,10 +194,14 @@ export class Session implements Waiter {
   }
 
   /**
-   * `UPDATE <port> <count>` and its entry lines: replaces this peer's files;
-   * `ADD`: adds them to (or changes them among) what it holds.
+   * `UPDATE <port> <count>` and its entry lines: replaces everything this
+   * peer announced; `ADD`: adds whole files to (or changes them among) what
+   * it holds; `PARTIAL`: adds partial holdings (files over one chunk, with
+   * their roots, that it is still downloading), at most
+   * `Limits.MAX_PARTIAL_PER_PEER` in all. A name it announced already, whole
+   * or partially, takes the new entry's kind.
    */
-  async #update(verb: "UPDATE" | "ADD", rest: string): Promise<boolean> {
+  async #update(verb: AnnounceVerb, rest: string): Promise<boolean> {
     const { index, waits, onEvent, maxEntries } = this.#state;
     let port = 0;
     let httpPort: number | undefined;
@@ -198,15 +210,29 @@ export class Session implements Waiter {
       port = header.port;
       httpPort = header.httpPort;
       return header.count;
-    }, { what: "entry", parse: parseEntryLine });
+    }, { what: "entry", parse: verb === "PARTIAL" ? parsePartialEntryLine : parseEntryLine });
     if (read === null) return false;
     const list = [...new Map(read.map((entry) => [entry.name, entry])).values()];
+    const names = list.map((e) => e.name);
+    const record = index.peer(this.#id);
+    if (verb === "PARTIAL") {
+      // Checked first; more names than the limit are refused without a walk through the index.
+      const partialAfter = list.length > Limits.MAX_PARTIAL_PER_PEER
+        ? list.length
+        : (record?.partial ?? 0) + list.length - index.countPartial(this.#id, names);
+      if (partialAfter > Limits.MAX_PARTIAL_PER_PEER) {
+        throw new ProtocolError(
+          Status.TOO_LARGE,
+          `a peer may announce at most ${Limits.MAX_PARTIAL_PER_PEER} partial holdings; nothing changed`,
+        );
+      }
+    }
     const entries = index.stats().entries;
-    const mine = index.peer(this.#id)?.files ?? 0;
-    // ADD: only names this peer does not hold yet are new entries.
-    const fresh = verb === "UPDATE" ? list.length : index.countNew(this.#id, list.map((e) => e.name));
+    const mine = (record?.files ?? 0) + (record?.partial ?? 0);
+    // ADD and PARTIAL: only names this peer does not hold yet, whole or partially, are new entries.
+    const fresh = verb === "UPDATE" ? list.length : index.countNew(this.#id, names);
     const after = verb === "UPDATE" ? entries - mine + fresh : entries + fresh;
-    if (after > maxEntries || verb === "ADD" && mine + fresh > Limits.MAX_UPDATE_ENTRIES) {
+    if (after > maxEntries || verb !== "UPDATE" && mine + fresh > Limits.MAX_UPDATE_ENTRIES) {
       const limit = after > maxEntries
         ? `the index is full (${maxEntries} entries in all)`
         : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
@@ -214,20 +240,27 @@ export class Session implements Waiter {
     }
     const peer = { id: this.#id, address: formatAddress(this.#remote.hostname, port), httpPort };
     if (verb === "UPDATE") index.announce(peer, list);
-    else index.add(peer, list);
+    else if (verb === "ADD") index.add(peer, list);
+    else index.addPartial(peer, list);
     for (const entry of list) waits.announced(entry.name);
-    const total = index.peer(this.#id)?.files ?? 0;
-    onEvent({
-      type: "announced",
-      peer: peer.address,
-      files: total,
-      ...(verb === "ADD" ? { added: list.length } : {}),
-    });
+    const now = index.peer(this.#id)!;
+    const partial = now.partial ?? 0;
+    // An empty PARTIAL is a peer asking whether this tracker knows the command: nothing to tell.
+    if (verb !== "PARTIAL" || list.length > 0) {
+      onEvent({
+        type: "announced",
+        peer: peer.address,
+        files: now.files,
+        ...(verb === "UPDATE" ? {} : { added: list.length }),
+        ...(verb === "PARTIAL" ? { partial } : {}),
+      });
+    }
+    const total = verb === "PARTIAL" ? partial : now.files;
     await this.#reply(formatIndexed({ verb, files: list.length, address: peer.address, fresh, total }));
     return true;
   }
 
-  /** `REMOVE <count>` and its name lines: those files leave the index. */
+  /** `REMOVE <count>` and its name lines: those files, whole or partial holdings, leave the index. */
   async #remove(rest: string): Promise<boolean> {
     const { index, onEvent } = this.#state;
     const names = await this.#readBlock(() => parseRemoveHeader(rest), {
@@ -238,7 +271,7 @@ export class Session implements Waiter {
     const record = index.peer(this.#id);
     if (!record) throw new ProtocolError(Status.BAD_REQUEST, "nothing announced yet: UPDATE or ADD first");
     const removed = index.drop(this.#id, names);
-    const left = record.files - removed;
+    const left = index.peer(this.#id)!.files; // whole files, as ADD's "in all" counts them
     onEvent({ type: "announced", peer: record.address, files: left, removed });
     await this.#reply(formatRemoved({ removed, asked: names.length, left }));
     return true;
@@ -305,7 +338,12 @@ export class Session implements Waiter {
   #lookup(rest: string): Lookup[] {
     return parseSendNames(rest).map((n): Lookup => {
       if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
-      const holders = rankedHolders(n.name, this.#state);
+      // Whole holders, ranked; then partial holders, apart (PARTIAL lines), but not the asker itself: a
+      // downloader looking again for sources would be told of its own download.
+      const max = Limits.MAX_PARTIAL_HOLDERS_PER_FILE;
+      const partial = partialHolders(n.name, { ...this.#state, max: max + 1 }).filter((h) => h.peer !== this.#id)
+        .slice(0, max);
+      const holders = [...rankedHolders(n.name, this.#state), ...partial];
       if (holders.length === 0) return notFound(n.name);
       return { name: n.name, status: Status.OK, holders };
     });

@@ -56,6 +56,7 @@ const PAGE_LINKS_AROUND = 2;
 const STAT_ROWS: readonly [key: keyof TrackerStats, label: string][] = [
   ["files", "files"],
   ["holders", "copies"],
+  ["partial", "partial copies"],
   ["peers", "peers"],
   ["sessions", "sessions"],
   ["waiting", "waited for"],
@@ -125,11 +126,15 @@ ${peersSection(view.peers, view.peerCount)}
 `;
 }
 
-/** The counters, as a definition list the script refreshes. */
+/** The counters, as a definition list the script refreshes; a counter the stats lack (`partial`) is left out. */
 function statsSection(stats: TrackerStats): string {
-  const rows = STAT_ROWS.map(([key, label]) =>
-    `<div><dt>${text(label)}</dt><dd id="stat-${key}" data-stat="${key}">${text(statText(key, stats[key]))}</dd></div>`
-  );
+  const rows = STAT_ROWS.flatMap(([key, label]) => {
+    const value = stats[key];
+    if (value === undefined) return [];
+    return [
+      `<div><dt>${text(label)}</dt><dd id="stat-${key}" data-stat="${key}">${text(statText(key, value))}</dd></div>`,
+    ];
+  });
   return `<section class="stats" aria-labelledby="stats-h">
 <h2 id="stats-h">Tracker</h2>
 <dl>${rows.join("")}</dl>

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { CHUNK_SIZE } from "../../protocol.ts";
 import { Counters } from "../../tracker/counters.ts";
 import { TrackerIndex } from "../../tracker/file_index.ts";
 import { ManualClock } from "../helpers/clock.ts";
@@ -81,6 +82,7 @@ Deno.test("counters: sessions, peers, files and holders come from the index; the
       peers: 3,
       files: 3,
       holders: 4,
+      partial: 0,
       requests: 9,
       rps: 0,
       reports: 2,
@@ -91,6 +93,28 @@ Deno.test("counters: sessions, peers, files and holders come from the index; the
     index.remove(1);
     const { peers, files, holders } = counters.read(0);
     assert.deepEqual({ peers, files, holders }, { peers: 2, files: 2, holders: 2 });
+  } finally {
+    counters.stop();
+  }
+});
+
+Deno.test("counters: partial holdings count in partial, not in files or holders", () => {
+  const clock = new ManualClock();
+  const index = new TrackerIndex();
+  const counters = new Counters(index, { clock });
+  try {
+    const big = (name: string) => ({ name, size: 3 * CHUNK_SIZE, sha256: SHA, root: SHA });
+    index.announce({ id: 1, address: "10.0.0.1:1" }, [big("x")]);
+    index.addPartial({ id: 2, address: "10.0.0.2:1" }, [big("x"), big("only partial")]);
+    const read = () => {
+      const { peers, files, holders, partial } = counters.read(0);
+      return { peers, files, holders, partial };
+    };
+    assert.deepEqual(read(), { peers: 2, files: 1, holders: 1, partial: 2 });
+    index.add({ id: 2, address: "10.0.0.2:1" }, [big("x")]);
+    assert.deepEqual(read(), { peers: 2, files: 1, holders: 2, partial: 1 }, "x became whole at peer 2");
+    index.remove(2);
+    assert.deepEqual(read(), { peers: 1, files: 1, holders: 1, partial: 0 });
   } finally {
     counters.stop();
   }

@@ -277,3 +277,93 @@ Deno.test("file index: list() pages come from one sorted list, which follows nam
   index.remove(2);
   assert.deepEqual(index.list("a", { max: 10 }).files.map((f) => f.name), ["a"], "a peer gone");
 });
+
+// ---------------------------------------------------------------------------
+// Partial holdings
+
+/** A file of three chunks with its root, as a partial holder announces it. */
+function big(name: string, digest = sha("c")): FileEntry {
+  return { name, size: 3 * 1024 * 1024, sha256: digest, root: sha("d") };
+}
+
+Deno.test("file index: a partial holding is listed apart: not among holders() nor in list(), but in partialHolders()", () => {
+  const index = new TrackerIndex();
+  index.announce({ id: 1, address: "a:1" }, [big("both.bin")]);
+  index.addPartial({ id: 2, address: "b:2" }, [big("both.bin"), big("only.bin")]);
+  assert.deepEqual(index.holders("both.bin", 10).map((h) => h.address), ["a:1"]);
+  assert.deepEqual(index.holders("only.bin", 10), []);
+  assert.deepEqual(plain(index.partialHolders("only.bin", { max: 10 })), [
+    { address: "b:2", size: 3 * 1024 * 1024, sha256: sha("c"), root: sha("d"), partial: true },
+  ]);
+  assert.deepEqual(index.list("", { max: 10 }), {
+    files: [{ name: "both.bin", size: 3 * 1024 * 1024, sha256: sha("c"), holders: 1 }],
+    truncated: false,
+    matched: 1,
+  });
+  assert.equal(index.has("only.bin"), false, "has() asks for whole holders");
+  assert.deepEqual(index.peer(2), { id: 2, address: "b:2", files: 0, partial: 2 });
+  assert.deepEqual(index.filesOf(2), []);
+  assert.deepEqual(index.partialOf(2), [big("both.bin"), big("only.bin")]);
+  assert.deepEqual(index.stats(), { peers: 2, names: 1, entries: 3 }, "entries count partial holdings too");
+  assert.equal(index.partialEntries, 2);
+});
+
+Deno.test("file index: add() makes a partial holding whole, last among the holders; addPartial() makes a whole one partial", () => {
+  const index = new TrackerIndex();
+  index.addPartial({ id: 1, address: "a:1" }, [big("f")]);
+  index.announce({ id: 2, address: "b:2" }, [big("f")]);
+  index.announce({ id: 3, address: "c:3" }, [big("f")]);
+  assert.equal(index.add({ id: 1, address: "a:1" }, [big("f", sha("e"))]), 0, "not new: held partially before");
+  assert.deepEqual(index.holders("f", 10).map((h) => [h.address, h.sha256[0], h.partial]), [
+    ["b:2", "c", undefined],
+    ["c:3", "c", undefined],
+    ["a:1", "e", undefined],
+  ]);
+  assert.deepEqual(index.partialHolders("f", { max: 10 }), []);
+  assert.deepEqual(index.peer(1), { id: 1, address: "a:1", files: 1 });
+  assert.equal(index.addPartial({ id: 2, address: "b:2" }, [big("f")]), 0);
+  assert.deepEqual(index.holders("f", 10).map((h) => h.address), ["c:3", "a:1"]);
+  assert.deepEqual(index.partialHolders("f", { max: 10 }).map((h) => h.address), ["b:2"]);
+  assert.equal(index.countPartial(2, ["f", "f", "g"]), 1);
+  assert.equal(index.countNew(2, ["f", "g"]), 1, "a partial holding is not new");
+  assert.deepEqual([index.stats().entries, index.partialEntries], [3, 1]);
+});
+
+Deno.test("file index: drop(), remove() and a new announce() take partial holdings out, and the counts follow", () => {
+  const index = new TrackerIndex();
+  index.announce({ id: 1, address: "a:1" }, [entry("keep")]);
+  index.addPartial({ id: 1, address: "a:1" }, [big("p1"), big("p2"), big("p3")]);
+  assert.equal(index.drop(1, ["p1", "keep"]), 2);
+  assert.deepEqual(index.peer(1), { id: 1, address: "a:1", files: 0, partial: 2 });
+  assert.deepEqual(index.partialHolders("p1", { max: 10 }), []);
+  index.announce({ id: 1, address: "a:1" }, [entry("x")]);
+  assert.deepEqual(index.peer(1), { id: 1, address: "a:1", files: 1 });
+  assert.deepEqual(index.partialHolders("p2", { max: 10 }), []);
+  assert.equal(index.partialEntries, 0);
+  index.addPartial({ id: 2, address: "b:2" }, [big("p2")]);
+  index.remove(2);
+  assert.deepEqual([index.stats(), index.partialEntries], [{ peers: 1, names: 1, entries: 1 }, 0]);
+});
+
+Deno.test("file index: holderOf() finds a partial holder as it finds a whole one", () => {
+  const index = new TrackerIndex();
+  index.announce({ id: 1, address: "a:1" }, [big("f")]);
+  index.addPartial({ id: 2, address: "b:2" }, [big("f")]);
+  assert.deepEqual(index.holderOf("f", "a:1"), { peer: 1, size: 3 * 1024 * 1024 });
+  assert.deepEqual(index.holderOf("f", "b:2"), { peer: 2, size: 3 * 1024 * 1024 });
+  assert.equal(index.holderOf("f", "c:3"), undefined);
+});
+
+Deno.test("file index: partialHolders() keeps announcement order, stops at max, looks at most scan, and skips what keep refuses", () => {
+  const index = new TrackerIndex();
+  for (let id = 1; id <= 6; id++) index.addPartial({ id, address: `p:${id}` }, [big("f")]);
+  const of = (scan: Parameters<TrackerIndex["partialHolders"]>[1]) =>
+    index.partialHolders("f", scan).map((h) => h.peer);
+  assert.deepEqual(of({ max: 10 }), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(of({ max: 2 }), [1, 2]);
+  assert.deepEqual(of({ max: 10, keep: (peer) => peer % 2 === 0 }), [2, 4, 6]);
+  assert.deepEqual(of({ max: 10, scan: 3, keep: (peer) => peer % 2 === 0 }), [2]);
+  index.remove(1);
+  index.remove(4);
+  assert.deepEqual(of({ max: 10 }), [2, 3, 5, 6]);
+});

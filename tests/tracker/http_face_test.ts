@@ -262,6 +262,40 @@ Deno.test("tracker HTTP: /files/<name> answers 404 naming the peer protocol when
   assert.equal((await get(`${tracker.base}/files/other.txt.meta4`)).status, 404);
 });
 
+Deno.test("tracker HTTP: partial holders are never offered: a file held only partially answers 404, and counts nowhere but in partial", async () => {
+  await using tracker = await httpTracker();
+  const size = 3 * MiB;
+  const hash = `${SHA_A}:${SHA_B}`;
+  using _whole = await holder(tracker, { port: 5001, http: 8001 }, [[size, hash, "big.bin"]]);
+  // A partial holder with an HTTP face: it has no HTTP face for the chunks it is still fetching.
+  using part = await LineClient.connect(tracker.addr.port);
+  const [reply] = await part.ask(`PARTIAL 5002 2 http=8002\n${size} ${hash} big.bin\n${size} ${hash} only.bin\n`);
+  assert.equal(reply.status, 200, reply.text);
+  const only = await get(`${tracker.base}/files/only.bin`);
+  assert.deepEqual([only.status, only.body], [404, `404 nobody holds "only.bin"\n`]);
+  assert.equal((await get(`${tracker.base}/files/only.bin.meta4`)).status, 404);
+  assert.equal((await get(`${tracker.base}/files/only.bin?metalink`)).status, 404);
+  assert.equal((await getJson(`${tracker.base}/api/files/only.bin`)).status, 404);
+  const big = await get(`${tracker.base}/files/big.bin`);
+  assert.equal(big.status, 307);
+  assert.equal(big.headers.get("location"), "http://127.0.0.1:8001/files/big.bin");
+  assert.doesNotMatch(big.headers.get("link")!, /8002/);
+  const detail = await getJson(`${tracker.base}/api/files/big.bin`);
+  assert.deepEqual(detail.value.holders, [{ address: "127.0.0.1:5001", http: "http://127.0.0.1:8001/files/big.bin" }]);
+  const files = await getJson(`${tracker.base}/api/files`);
+  assert.deepEqual(
+    (files.value.files as { name: string; holders: number; urls: string[] }[]).map((f) => [f.name, f.holders, f.urls]),
+    [["big.bin", 1, ["http://127.0.0.1:8001/files/big.bin"]]],
+  );
+  const peers = await getJson(`${tracker.base}/api/peers`);
+  assert.deepEqual((peers.value.peers as { files: number }[]).map((p) => p.files), [1, 0]);
+  const stats = await getJson(`${tracker.base}/api/stats`);
+  assert.deepEqual([stats.value.files, stats.value.holders, stats.value.partial], [1, 1, 2]);
+  const page = await get(`${tracker.base}/`);
+  assert.doesNotMatch(page.body, /only\.bin/);
+  assert.doesNotMatch(page.body, /8002\/files/);
+});
+
 Deno.test("tracker HTTP: when holders disagree, the best-ranked version is offered, with only its holders", async () => {
   await using tracker = await httpTracker();
   using _a = await holder(tracker, { port: 5001 }, [[3, SHA_B, "f"]]); // no HTTP face: not what a browser gets

@@ -273,7 +273,7 @@ Deno.test("tracker STATS: one line whose counters agree with what the sessions d
   assert.equal(reply[0].status, 200);
   assert.match(
     reply[0].text,
-    /^STATS sessions=\d+ peers=\d+ files=\d+ holders=\d+ requests=\d+ rps=\d+(\.\d)? reports=\d+ reported-bytes=\d+ waiting=\d+ uptime=\d+$/,
+    /^STATS sessions=\d+ peers=\d+ files=\d+ holders=\d+ partial=\d+ requests=\d+ rps=\d+(\.\d)? reports=\d+ reported-bytes=\d+ waiting=\d+ uptime=\d+$/,
   );
   const stats = parseStats(reply[0].text.slice("STATS ".length));
   assert.deepEqual(stats, {
@@ -281,6 +281,7 @@ Deno.test("tracker STATS: one line whose counters agree with what the sessions d
     peers: 2,
     files: 2,
     holders: 3,
+    partial: 0,
     requests: 9,
     rps: 4.5, // 9 requests in 2 s
     reports: 3,

@@ -3,8 +3,9 @@
  * then pushes `* FOUND` the moment another session announces a name it
  * waits for (only to the sessions waiting), or `* EXPIRED` when its seconds
  * run out and not before (on a clock moved by hand); pushes come between
- * replies, never inside one; a closed session's waits are forgotten; a
- * session waits for at most 1,024 names.
+ * replies, never inside one; a `PARTIAL` announcement pushes `FOUND` too;
+ * a closed session's waits are forgotten; a session waits for at most
+ * 1,024 names.
  *
  * @module
  */
@@ -73,6 +74,25 @@ Deno.test("tracker WAIT: an ADD from another session pushes FOUND too, and only 
   await adder.ask(announcement("ADD", 5009, [[1, SHA_A, "y.bin"]]));
   assert.equal(await nextLine(w1), "* FOUND y.bin");
   assert.deepEqual(texts(await w2.ask("PING\n")), ["200 PONG"]);
+});
+
+Deno.test("tracker WAIT: a PARTIAL announcement pushes FOUND as an ADD does, and SEND then finds the partial holder", async () => {
+  await using tracker = testTracker();
+  using waiter = await LineClient.connect(tracker.addr.port);
+  using downloader = await LineClient.connect(tracker.addr.port);
+  const size = 3 * 1024 * 1024;
+  const hash = `${SHA_A}:${SHA_B}`;
+  assert.deepEqual(texts(await waiter.ask("WAIT 60 big.bin\n")), [
+    "404-NOTFOUND big.bin",
+    "200 END 0 found, 1 not found",
+  ]);
+  assert.equal((await downloader.ask(`PARTIAL 5001 1\n${size} ${hash} big.bin\n`))[0].status, 200);
+  assert.equal(await nextLine(waiter), "* FOUND big.bin");
+  assert.equal(tracker.stats().waiting, 0);
+  assert.deepEqual(texts(await waiter.ask("SEND big.bin\n")), [
+    `200-PARTIAL 127.0.0.1:5001 ${size} ${hash} big.bin`,
+    "200 END 1 found, 0 not found",
+  ]);
 });
 
 Deno.test("tracker WAIT: a name nobody announces in time gets EXPIRED after its seconds, not before, and once", async () => {

@@ -203,6 +203,12 @@ Deno.test("web page: every counter has a stable id and data-stat, in words", () 
   includes(html, '<p id="stats-note" class="note" role="status" hidden>stats paused');
 });
 
+Deno.test("web page: partial holdings have a counter of their own when the stats have one, and none when not", () => {
+  const html = renderTrackerPage(view({ stats: { ...STATS, partial: 1234 } }));
+  includes(html, '<dt>partial copies</dt><dd id="stat-partial" data-stat="partial">1,234</dd>');
+  assert.equal(renderTrackerPage(view()).includes("stat-partial"), false, "STATS here has no partial");
+});
+
 Deno.test("web page: the script asks /api/stats again every 2 s by default, and its formatters run", () => {
   const html = renderTrackerPage(view());
   assert.deepEqual(STATS_REFRESH_MS, 2_000);

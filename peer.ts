@@ -23,6 +23,7 @@ import { Slots } from "./io/slots.ts";
 import { FolderWatcher } from "./disk/folder_watch.ts";
 import { type HashProgress, SharedFolder } from "./disk/shared_folder.ts";
 import { Announcer } from "./peer/announcer.ts";
+import { type HeldVersion, PartialHoldings } from "./peer/partial_holdings.ts";
 import type { FileOutcome } from "./peer/download_all.ts";
 import { type FileServer, type FileServerEvent, type Sending, startFileServer } from "./peer/file_server.ts";
 import { type PeerHttp, startPeerHttp } from "./peer/http_face.ts";
@@ -65,6 +66,8 @@ export type PeerEvent =
   | { type: "attempt-failed"; name: string; holder: string; code: string; message: string }
   | ({ type: "hashing" } & HashProgress)
   | { type: "folder-changed"; changed: FileEntry[]; removed: string[]; answer: string }
+  /** A download began to serve the chunks it verified; `answer` is the tracker's to `PARTIAL`. */
+  | { type: "sharing-partial"; name: string; answer: string }
   | { type: "warning"; message: string };
 
 /** Options of {@link Peer.start}. */
@@ -83,6 +86,12 @@ export interface PeerOptions {
   infoPath?: string;
   /** Connect and idle timeout of a download try, and of each tracker request, ms. Default `Timeouts.REQUEST_MS`. */
   timeoutMs?: number;
+  /**
+   * Serve the verified chunks of a download into the shared folder while it
+   * runs, as a partial holder (`PARTIAL` to the tracker). Default true;
+   * false (`--no-partial`): a file is served only once it has landed whole.
+   */
+  servePartial?: boolean;
   /** Most holders one download uses at once. Default 4. */
   sources?: number;
   /** All uploads together (TCP and HTTP) send at most this many bytes per second. Default: no limit. */
@@ -185,16 +194,25 @@ export class Peer implements AsyncDisposable {
   #running = new Set<Promise<SendReport>>();
   #watcher: FolderWatcher | undefined;
   #downloadLimit: RateLimit | undefined;
+  /** The downloads under way into the shared folder, serving what they verified. */
+  #holdings: PartialHoldings;
 
   private constructor(
     options: PeerOptions,
-    parts: { folder: SharedFolder; server: FileServer; http: PeerHttp | undefined; emit: (event: PeerEvent) => void },
+    parts: {
+      folder: SharedFolder;
+      server: FileServer;
+      http: PeerHttp | undefined;
+      emit: (event: PeerEvent) => void;
+      holdings: PartialHoldings;
+    },
   ) {
     this.#options = options;
     this.#emit = parts.emit;
     this.folder = parts.folder;
     this.server = parts.server;
     this.#http = parts.http;
+    this.#holdings = parts.holdings;
     this.#downloadLimit = options.maxDownloadRate ? new RateLimit(options.maxDownloadRate) : undefined;
     this.#announcer = new Announcer({
       folder: parts.folder,
@@ -203,7 +221,27 @@ export class Peer implements AsyncDisposable {
       // While no tracker connection is up the announcer sends nothing: reaching the tracker announces the folder.
       client: () => this.#link?.current,
       closing: () => this.#closing !== undefined,
+      partials: () => this.#holdings.published().map(({ name, size, sha256, root }) => ({ name, size, sha256, root })),
     });
+  }
+
+  /** A download began to serve what it verified: the tracker lists this peer as a partial holder. (Internal.) */
+  private async published(version: HeldVersion): Promise<void> {
+    try {
+      const answer = await this.#announcer.partial(version);
+      if (answer !== undefined) this.#emit({ type: "sharing-partial", name: version.name, answer });
+    } catch (error) {
+      this.#emit({
+        type: "warning",
+        message: `could not tell the tracker that this peer serves the verified chunks of ${version.name} ` +
+          `while it downloads (${errorMessage(error)}); the download goes on`,
+      });
+    }
+  }
+
+  /** A download that served what it verified failed or was cancelled: the tracker forgets its part. (Internal.) */
+  private withdrawn(name: string): void {
+    this.#announcer.withdraw(name).catch(() => {}); // the tracker is gone: it forgot us anyway
   }
 
   /**
@@ -225,6 +263,12 @@ export class Peer implements AsyncDisposable {
     const folder = await SharedFolder.open(options.dir, { cache: options.hashCache });
     // One budget, one upload count and one connection count for both faces.
     const limit = options.maxUploadRate ? new RateLimit(options.maxUploadRate) : undefined;
+    // Told to the peer once it exists: a holding is published only by a download, after the start.
+    const self: { peer?: Peer } = {};
+    const holdings = new PartialHoldings({
+      onPublish: (version) => self.peer?.published(version),
+      onWithdraw: (name) => self.peer?.withdrawn(name),
+    });
     const uploads = new Slots(options.maxUploads ?? Limits.MAX_UPLOADS);
     const connections = new Slots(options.maxConnections ?? Limits.MAX_CONNECTIONS);
     // Listening first (a request meanwhile hashes the file it asks for), so that a long first hashing
@@ -238,6 +282,7 @@ export class Peer implements AsyncDisposable {
       maxPerAddress: options.maxPerAddress,
       secret: options.secret,
       folder,
+      partials: holdings,
       onEvent: emit,
       onError: options.onError,
     });
@@ -261,7 +306,7 @@ export class Peer implements AsyncDisposable {
       }
     }
     options.onListening?.(server.addr, folder, http?.addr);
-    const peer = new Peer(options, { folder, server, http, emit });
+    const peer = self.peer = new Peer(options, { folder, server, http, emit, holdings });
     try {
       await folder.scan((progress) => emit({ type: "hashing", ...progress }));
       if (folder.cacheError) emit({ type: "warning", message: folder.cacheError });
@@ -376,6 +421,7 @@ export class Peer implements AsyncDisposable {
       secret: this.#options.secret,
       signal: more.signal ? AbortSignal.any([this.#abort.signal, more.signal]) : this.#abort.signal,
       limit: this.#downloadLimit,
+      holdings: shared && this.#options.servePartial !== false ? this.#holdings : undefined,
       board: more.board,
       waitSeconds: more.waitSeconds,
       onWaiting: more.onWaiting,
@@ -389,6 +435,8 @@ export class Peer implements AsyncDisposable {
             if (answer !== undefined) tally.announced(outcome.name, answer);
           } catch (error) {
             tally.failed(outcome.name, error);
+          } finally {
+            this.#holdings.retire(outcome.name); // the folder serves it now
           }
         }
         more.onSettled?.(outcome);

@@ -56,6 +56,8 @@ export interface Flags {
   statsEveryMs: number;
   /** Not `--no-watch`. */
   watch: boolean;
+  /** Not `--no-partial`: a peer serves the verified chunks of a download into its shared folder while it runs. */
+  servePartial: boolean;
   /** `--wait`. */
   wait: boolean;
   /** `--wait-timeout`, in seconds. */
@@ -93,6 +95,7 @@ const OPTIONS = {
   "max-download-rate": { type: "string" },
   "stats-every": { type: "string", default: "60" },
   "no-watch": { type: "boolean", default: false },
+  "no-partial": { type: "boolean", default: false },
   wait: { type: "boolean", default: false },
   "wait-timeout": { type: "string", default: "300" },
   json: { type: "boolean", default: false },
@@ -144,6 +147,7 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
     "max-connections",
     "max-per-address",
     "no-watch",
+    "no-partial",
     "max-download-rate",
     "wait-timeout",
     "json",
@@ -477,6 +481,7 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
     maxUploads: count("max-uploads"),
     statsEveryMs: seconds("stats-every", 0.01, true),
     watch: !v["no-watch"],
+    servePartial: !v["no-partial"],
     wait: v.wait === true,
     waitSeconds: numberFlag("wait-timeout", text("wait-timeout"), {
       min: 1,

@@ -44,6 +44,7 @@ export async function runPeer(flags: Flags): Promise<number> {
     maxPerAddress: flags.maxPerAddress,
     maxDownloadRate: flags.maxDownloadRate,
     watch: flags.watch,
+    servePartial: flags.servePartial,
     hashCache: true,
     onEvent: (e) => e.type === "hashing" ? hashing(e) : out.log(formatPeerEvent(e)),
     // Through the display, so that it lands above the live lines and the prompt line (which it draws again).

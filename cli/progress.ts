@@ -55,7 +55,8 @@ export function formatDuration(seconds: number): string {
  * on some terminals): the name is shortened with `…` first, then the bar
  * goes, then the details from the right.
  *
- * `big.bin [######------]  45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources`
+ * `big.bin [######------]  45%  18.0 MiB / 40.0 MiB  12.5 MiB/s  ETA 0:02  4 sources`, or, with peers
+ * that are still downloading it themselves among them, `… 6 sources (5 partial)`
  */
 export function formatProgressLine(t: Transfer, view: { speed: number; columns: number }): string {
   const { speed: speedGiven, columns } = view;
@@ -66,7 +67,8 @@ export function formatProgressLine(t: Transfer, view: { speed: number; columns: 
   const amount = `${formatBytes(t.bytes)} / ${formatBytes(t.size)}`;
   const speed = `${formatBytes(Math.round(bytesPerSecond))}/s`;
   const eta = `ETA ${bytesPerSecond > 0 ? formatDuration((t.size - t.bytes) / bytesPerSecond) : "--"}`;
-  const sources = `${t.sources} source${t.sources === 1 ? "" : "s"}`;
+  const partial = t.partialSources ? ` (${t.partialSources} partial)` : "";
+  const sources = `${t.sources} source${t.sources === 1 ? "" : "s"}${partial}`;
   const barWidth = 12;
   // Floor, as the percent: the bar is full only when the transfer is whole.
   const bar = `[${"#".repeat(Math.floor(fraction * barWidth)).padEnd(barWidth, "-")}]`;

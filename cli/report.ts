@@ -67,6 +67,8 @@ export interface SourceJson {
   bytes: number;
   /** Chunks it delivered. */
   chunks: number;
+  /** A partial holder: a peer still downloading the file, serving the chunks it verified. */
+  partial?: true;
   message?: string;
 }
 
@@ -94,6 +96,7 @@ export function outcomeJson(o: FileOutcome, absolute: (path: string) => string =
     outcome: s.code ?? "OK",
     bytes: s.bytes,
     chunks: s.chunks,
+    ...(s.partial ? { partial: true } : {}),
     ...(s.message ? { message: s.message } : {}),
   }));
   // Holders that failed before delivering anything (refused the connection, say) are only among the attempts.
@@ -132,7 +135,7 @@ export function outcomeJson(o: FileOutcome, absolute: (path: string) => string =
 
 /** `  HOLDER: 14 chunks, 14.0 MiB` and, for a dropped holder, why. */
 export function formatSource(s: SourceReport): string {
-  const served = `${plural(s.chunks, "chunk")}, ${formatBytes(s.bytes)}`;
+  const served = `${plural(s.chunks, "chunk")}, ${formatBytes(s.bytes)}${s.partial ? " (a partial holder)" : ""}`;
   return `  ${s.holder}: ${served}${s.code ? `; dropped: ${s.code} ${s.message ?? ""}`.trimEnd() : ""}`;
 }
 
@@ -199,6 +202,8 @@ export function formatPeerEvent(e: PeerEvent): string {
       if (e.removed.length > 0) parts.push(`no longer sharing ${e.removed.join(", ")}`);
       return `${parts.join("; ")}${e.answer ? ` (tracker: ${e.answer})` : ""}`;
     }
+    case "sharing-partial":
+      return `serving the verified chunks of ${e.name} to other peers while it downloads (tracker: ${e.answer})`;
     case "warning":
       return `warning: ${e.message}`;
   }
@@ -210,11 +215,17 @@ export function formatTrackerEvent(e: TrackerEvent): string {
     case "joined":
       return `connection from ${e.peer}`;
     case "announced":
+      if (e.partial !== undefined) {
+        return `${e.peer} is downloading ${plural(e.added ?? 0, "file")} and serves their verified chunks ` +
+          `(${plural(e.partial, "partial holding")}, ${plural(e.files, "whole file")})`;
+      }
       if (e.added !== undefined) return `${e.peer} added ${plural(e.added, "file")} (${e.files} in all)`;
       if (e.removed !== undefined) return `${e.peer} removed ${plural(e.removed, "file")} (${e.files} left)`;
       return `${e.peer} announced ${plural(e.files, "file")}`;
     case "left":
-      return `${e.peer} left${e.reason ? ` (${e.reason})` : ""}; ${plural(e.files, "file")} removed from the index`;
+      return `${e.peer} left${e.reason ? ` (${e.reason})` : ""}; ${plural(e.files, "file")}${
+        e.partial ? ` and ${plural(e.partial, "partial holding")}` : ""
+      } removed from the index`;
     case "bad-request":
       return `${e.peer}: answered ${e.status} ${e.message}`;
     case "reported":

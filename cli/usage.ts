@@ -141,6 +141,12 @@ ${
       "do not watch the folder (by default files added, changed or removed are announced within about a second)",
     )
   }
+${
+    flag(
+      "--no-partial",
+      "serve a download only once it has landed whole, not its verified chunks while it runs",
+    )
+  }
 ${TRACKER}
 ${TIMEOUT}
 ${SOURCES}

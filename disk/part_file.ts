@@ -44,6 +44,8 @@ export interface PartTarget {
 export interface LandOptions {
   /** Makes the hard link (`Deno.link`); a file system without hard links throws something other than `AlreadyExists`. */
   link?: (from: string, to: string) => Promise<void>;
+  /** Told the moment the file is at `target`, before the part file's name goes (those reading it move over). */
+  onLanded?: () => void;
 }
 
 /** Part files open in this process, by path: two downloads of one file into one folder would trample each other. */
@@ -193,6 +195,7 @@ export class PartFile {
     try {
       await link(this.path, target);
       this.#gone = true;
+      options.onLanded?.();
       await Deno.remove(this.path).catch(() => {});
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) throw appeared(error);
@@ -200,6 +203,7 @@ export class PartFile {
       try {
         await Deno.rename(this.path, target);
         this.#gone = true;
+        options.onLanded?.();
       } catch (error) {
         throw localError(`cannot move the verified file to ${target}`, error);
       }

@@ -28,6 +28,7 @@ export const CODES = {
   EHASH: "bytes that do not match their hash",
   EHASHES: "chunk hashes that do not come to the announced root",
   EPROTO: "an answer that breaks the protocol",
+  ESTALLED: "nothing arrived for the timeout: no source in use has the chunks still missing",
   EAUTH: "the handshake of --secret failed, or the server needs the secret",
   ECANCELED: "cancelled on our side",
   EEXIST: "a different file is in the way at the target",
@@ -175,6 +176,8 @@ export interface SourceReport {
   code?: string;
   /** Why, in words. */
   message?: string;
+  /** The tracker listed it as a partial holder (one still downloading the file). */
+  partial?: true;
 }
 
 /** Options of {@link FetchError}. */

@@ -23,6 +23,8 @@ export interface AnnouncerOptions {
   client: () => TrackerClient | undefined;
   /** True once the peer is closing: nothing more is sent. */
   closing: () => boolean;
+  /** The files this peer holds in part now (downloads under way that serve what they verified). Default: none. */
+  partials?: () => FileEntry[];
 }
 
 /** A peer's announcements, in order. */
@@ -30,6 +32,8 @@ export class Announcer {
   #options: AnnouncerOptions;
   /** The last change announced: the next goes after it. */
   #last: Promise<unknown> = Promise.resolve();
+  /** Whether each tracker connection knows `PARTIAL`, once asked. */
+  #knowsPartial = new WeakMap<TrackerClient, Promise<boolean>>();
 
   /** Announces for `options.folder`. */
   constructor(options: AnnouncerOptions) {
@@ -43,9 +47,12 @@ export class Announcer {
    */
   async all(client: TrackerClient | undefined = this.#options.client()): Promise<string> {
     if (!client) throw new ConnectionClosedError("no connection to the tracker: nothing announced");
-    return await client.update(this.#options.port, this.#options.folder.entries(), {
-      httpPort: this.#options.httpPort,
-    });
+    const { port, httpPort } = this.#options;
+    const answer = await client.update(port, this.#options.folder.entries(), { httpPort });
+    // UPDATE replaced everything: the downloads under way are told again.
+    const partials = this.#options.partials?.() ?? [];
+    if (partials.length > 0) await this.#partial(client, partials).catch(() => {});
+    return answer;
   }
 
   /**
@@ -71,5 +78,49 @@ export class Announcer {
   /** Announces one file just added to the folder (a verified download). */
   added(entry: FileEntry): Promise<string | undefined> {
     return this.changes({ changed: [entry], removed: [] });
+  }
+
+  /**
+   * Tells the tracker that this peer holds part of `entry` (`PARTIAL`),
+   * after any announcement in flight. A tracker that does not know
+   * `PARTIAL` (before 0.13) would read the entry line as a command: it is
+   * asked first with an empty `PARTIAL`, once per connection, and then
+   * this throws, saying so.
+   */
+  partial(entry: FileEntry): Promise<string | undefined> {
+    return this.#then((client) => this.#partial(client, [entry]));
+  }
+
+  /** `PARTIAL` for `entries`, once `client` is known to take it. */
+  async #partial(client: TrackerClient, entries: FileEntry[]): Promise<string> {
+    const { port, httpPort } = this.#options;
+    let knows = this.#knowsPartial.get(client);
+    if (knows === undefined) {
+      knows = client.partial(port, [], { httpPort }).then(() => true, () => false);
+      this.#knowsPartial.set(client, knows);
+    }
+    if (!await knows) {
+      throw new Error(
+        `the tracker at ${client.address} does not know PARTIAL (it is older than this peer); ` +
+          "downloads are served once they land",
+      );
+    }
+    return await client.partial(port, entries, { httpPort });
+  }
+
+  /** Tells the tracker that this peer no longer holds part of `name` (`REMOVE`). */
+  withdraw(name: string): Promise<string | undefined> {
+    return this.changes({ changed: [], removed: [name] });
+  }
+
+  /** Runs `send` with the connection now, after any announcement in flight; `undefined` while there is none. */
+  #then(send: (client: TrackerClient) => Promise<string>): Promise<string | undefined> {
+    const next = this.#last.catch(() => {}).then(() => {
+      const client = this.#options.client();
+      if (!client?.open || this.#options.closing()) return undefined;
+      return send(client);
+    });
+    this.#last = next;
+    return next;
   }
 }

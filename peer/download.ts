@@ -18,13 +18,15 @@ import {
   type Kept,
   LocalError,
   type SourceReport,
+  TransferError,
 } from "../io/errors.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import type { Secret } from "../io/secret.ts";
 import { formatBytes } from "../io/words.ts";
 import { hashFile } from "../disk/digest.ts";
 import { PartFile } from "../disk/part_file.ts";
-import { fetchVersion, type Version } from "./swarm.ts";
+import type { PartialHoldings } from "./partial_holdings.ts";
+import { fetchVersion, type Listed, type Version } from "./swarm.ts";
 import type { TransferBoard } from "./transfer_board.ts";
 
 /** A file that landed. */
@@ -69,6 +71,14 @@ export interface DownloadOptions {
   board?: TransferBoard;
   /** Every download together receives at most this budget (`--max-download-rate`). */
   limit?: RateLimit;
+  /**
+   * Where a download of a file over one chunk serves the chunks it has
+   * verified while it runs (a peer downloading into its shared folder).
+   * Default: nothing served.
+   */
+  holdings?: PartialHoldings;
+  /** Asks the tracker again who holds `name`: holders that appear while a download runs join it. Default: never. */
+  lookAgain?: (name: string) => Promise<Lookup>;
 }
 
 /**
@@ -104,6 +114,8 @@ class FileDownload {
   #sources: SourceReport[] = [];
   /** The part file the last version tried left for the next try, if any. */
   #kept: Kept[] = [];
+  /** Why a version's download stalled, if one did (no holder to blame: none had what was missing). */
+  #stalled: string | undefined;
 
   constructor(path: string, what: { lookup: Lookup; options: DownloadOptions }) {
     this.#path = path;
@@ -114,20 +126,22 @@ class FileDownload {
   async run(): Promise<Downloaded> {
     for (const version of versions(this.#lookup.holders)) {
       const target = { name: this.#lookup.name, size: version.size, sha256: version.sha256, root: version.root };
-      let holders = version.holders;
-      while (holders.length > 0) {
-        const fetched = await this.#fetch(target, holders);
+      let { holders, partials } = version;
+      while (holders.length + partials.length > 0) {
+        const fetched = await this.#fetch(target, { holders, partials });
         if (typeof fetched === "object") return { ...fetched, failed: this.#attempts, sources: this.#sources };
         if (fetched === "failed") break;
         // Every byte came but the whole was wrong, and without chunk hashes no chunk can be
         // blamed: the holders used are out, the others start again from nothing.
-        const left = holders.filter((h) => !this.#sources.some((s) => s.holder === h));
-        if (left.length === holders.length) break; // nobody to blame (an empty file): this version is wrong
-        holders = left;
+        const unused = (list: string[]) => list.filter((h) => !this.#sources.some((s) => s.holder === h));
+        const left = { holders: unused(holders), partials: unused(partials) };
+        // nobody to blame (an empty file): this version is wrong
+        if (left.holders.length + left.partials.length === holders.length + partials.length) break;
+        ({ holders, partials } = left);
       }
     }
     const n = this.#attempts.length;
-    const why = n === 0 ? "no holder" : n === 1 ? "the holder failed" : `all ${n} holders failed`;
+    const why = this.#stalled ?? (n === 0 ? "no holder" : n === 1 ? "the holder failed" : `all ${n} holders failed`);
     throw this.#error(this.#kept.length > 0 ? `${why}; ${keptNote(this.#kept, this.#lookup.name)}` : why);
   }
 
@@ -154,7 +168,7 @@ class FileDownload {
    */
   async #fetch(
     target: Version,
-    holders: string[],
+    holders: { holders: string[]; partials: string[] },
   ): Promise<Omit<Downloaded, "failed" | "sources"> | "failed" | "corrupt"> {
     const options = this.#options;
     let part: PartFile;
@@ -169,9 +183,16 @@ class FileDownload {
     }
     let keep = false;
     const transfer = options.board?.begin(target.name, target.size);
+    const { root } = target;
+    const holding = root !== undefined && chunkCount(target.size) > 1
+      ? options.holdings?.start({ ...target, root }, part.path)
+      : undefined;
     try {
       const fetched = await fetchVersion(target, {
-        holders,
+        holders: holders.holders,
+        partials: holders.partials,
+        holding,
+        lookAgain: options.lookAgain && (() => this.#lookAgain(target)),
         part,
         sources: options.sources,
         timeoutMs: options.timeoutMs ?? Timeouts.REQUEST_MS,
@@ -182,7 +203,8 @@ class FileDownload {
         limit: options.limit,
       });
       this.#sources.push(...fetched.sources);
-      await part.land(this.#path);
+      // Those fetching its chunks move to the landed file before the part file's name goes.
+      await part.land(this.#path, { onLanded: () => holding?.landed(this.#path) });
       const from = fetched.sources.reduce((a, b) => b.bytes > a.bytes ? b : a, fetched.sources[0]);
       return {
         ...target,
@@ -201,6 +223,7 @@ class FileDownload {
           if (r.code) this.#failed({ holder: r.holder, code: r.code, message: r.message ?? "" });
         }
       }
+      if (error.cause instanceof TransferError && error.cause.code === "ESTALLED") this.#stalled = error.message;
       keep = error.resumable;
       if (keep) this.#kept.push({ path: part.path, bytes: part.journaledBytes });
       if (error.local) throw this.#error(error.message, error);
@@ -209,9 +232,18 @@ class FileDownload {
       }
       return error.corrupt ? "corrupt" : "failed";
     } finally {
+      holding?.withdraw(); // unless it landed: then the folder takes it over
       if (transfer) options.board?.end(transfer);
       await part.close(keep);
     }
+  }
+
+  /** The holders of `target` the tracker lists now. */
+  async #lookAgain(target: Version): Promise<Listed[]> {
+    const lookup = await this.#options.lookAgain!(target.name);
+    return lookup.holders
+      .filter((h) => h.size === target.size && h.sha256 === target.sha256 && h.root === target.root)
+      .map((h) => ({ address: h.address, partial: h.partial === true }));
   }
 }
 
@@ -226,14 +258,20 @@ function keptNote(kept: Kept[], name: string): string {
   return `kept ${formatBytes(last.bytes)} of ${name} in ${last.path}${more} for the next try`;
 }
 
+/** A version of a file and who holds it: whole, or in part (peers still downloading it). */
+type Held = Omit<Version, "name"> & { holders: string[]; partials: string[] };
+
 /** The holders grouped by version, in the order each version first appears. */
-function versions(holders: readonly Holder[]): (Omit<Version, "name"> & { holders: string[] })[] {
-  const byKey = new Map<string, Omit<Version, "name"> & { holders: string[] }>();
+function versions(holders: readonly Holder[]): Held[] {
+  const byKey = new Map<string, Held>();
   for (const h of holders) {
     const key = `${h.size} ${h.sha256} ${h.root ?? ""}`;
     let version = byKey.get(key);
-    if (!version) byKey.set(key, version = { size: h.size, sha256: h.sha256, root: h.root, holders: [] });
-    if (!version.holders.includes(h.address)) version.holders.push(h.address);
+    if (!version) {
+      byKey.set(key, version = { size: h.size, sha256: h.sha256, root: h.root, holders: [], partials: [] });
+    }
+    const list = h.partial ? version.partials : version.holders;
+    if (!version.holders.includes(h.address) && !version.partials.includes(h.address)) list.push(h.address);
   }
   return [...byKey.values()];
 }

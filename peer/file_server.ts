@@ -14,16 +14,21 @@
 
 import {
   CHUNK_SIZE,
+  chunkCount,
+  chunkSpan,
   type FileRequest,
   formatAddress,
   formatChunkHashes,
+  formatChunkPush,
   formatFileHeader,
   formatHashesHeader,
+  formatHaveHeader,
   formatStatusLine,
   HASH_BYTES,
   Limits,
   parseFileRequest,
   ProtocolError,
+  quoteName,
   Status,
   Timeouts,
 } from "../protocol.ts";
@@ -37,6 +42,7 @@ import { type ListenOptions, TcpServer } from "../io/server.ts";
 import { Slots } from "../io/slots.ts";
 import { BufferPool, exactBytes, sinkStream, writeText } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
+import type { PartialHolding, PartialHoldings } from "./partial_holdings.ts";
 
 /**
  * What the file server reports. `bytes` counts the whole connection's bytes
@@ -92,7 +98,18 @@ export interface FileServerOptions extends ListenOptions {
   onError?: (error: unknown) => void;
   /** Whose time the idle timeout, the upload budget and the shutdown grace are measured in. Default `systemClock`. */
   clock?: Clock;
+  /** The files this peer is still downloading, served chunk by chunk as they are verified. Default: none. */
+  partials?: PartialHoldings;
+  /**
+   * A chunk sent to one member of a crowd (a connection that asked `HAVE`
+   * for that file) is refused to the others for this long after (`425`):
+   * they fetch it from the peer that has it now. Default {@link RATION_MS}.
+   */
+  rationMs?: number;
 }
+
+/** How long a chunk that went to one member of a crowd is refused to the others. */
+export const RATION_MS = 3_000;
 
 /** A running file server. */
 export interface FileServer extends AsyncDisposable {
@@ -128,6 +145,8 @@ export function startFileServer(options: FileServerOptions): FileServer {
     slots: options.uploads ?? new Slots(options.maxUploads ?? Limits.MAX_UPLOADS),
     forced: false,
     clock,
+    partials: options.partials,
+    rations: new Rations(options.rationMs ?? RATION_MS, clock),
   };
   const server = new TcpServer((link, conn) => new Upload(link, conn, context).serve(), options);
   context.server = server;
@@ -162,6 +181,55 @@ interface ServeContext {
   forced: boolean;
   /** Whose time the idle timeout is measured in. */
   clock: Clock;
+  partials: PartialHoldings | undefined;
+  /** Which chunk went to which member of a crowd, and when. */
+  rations: Rations;
+}
+
+/**
+ * Which chunks of which file went to which connection of a crowd, and when:
+ * a chunk sent (or being sent) to one member is not sent to another within
+ * the ration time, so that a crowd's first holder sends each chunk about
+ * once and the crowd trades the rest among itself.
+ */
+class Rations {
+  #ms: number;
+  #clock: Clock;
+  /** name → chunk → to whom, and when its sending ended (`Infinity` while it is under way). */
+  #sent = new Map<string, Map<number, { to: object; until: number }>>();
+
+  constructor(ms: number, clock: Clock) {
+    this.#ms = ms;
+    this.#clock = clock;
+  }
+
+  /** Ms before `to` may have chunk `index` of `name`, 0 if now; `ago`: when it went to another, ms. */
+  wait(name: string, index: number, to: object): { ms: number; ago: number } {
+    const sent = this.#sent.get(name)?.get(index);
+    if (!sent || sent.to === to) return { ms: 0, ago: 0 };
+    const now = this.#clock.now();
+    if (sent.until === Infinity) return { ms: this.#ms, ago: 0 };
+    return { ms: Math.max(0, sent.until + this.#ms - now), ago: now - sent.until };
+  }
+
+  /** Chunk `index` of `name` is being sent to `to`; the returned function says whether it went in full. */
+  sending(name: string, index: number, to: object): (sent: boolean) => void {
+    let chunks = this.#sent.get(name);
+    if (!chunks) this.#sent.set(name, chunks = new Map());
+    this.#prune(chunks);
+    const record = { to, until: Infinity };
+    chunks.set(index, record);
+    return (sent) => {
+      if (sent) record.until = this.#clock.now();
+      else if (chunks.get(index) === record) chunks.delete(index);
+    };
+  }
+
+  /** Forgets what is past its ration time (each record is looked at when its file's next chunk goes). */
+  #prune(chunks: Map<number, { to: object; until: number }>): void {
+    const now = this.#clock.now();
+    for (const [i, r] of chunks) if (r.until + this.#ms < now) chunks.delete(i);
+  }
 }
 
 /**
@@ -195,6 +263,16 @@ class Upload {
   #linger: Watchdog | undefined;
   /** In the middle of an answer's bytes. */
   #answering = false;
+  /** Handling a request: pushes wait for its answer to end. */
+  #busy = false;
+  /** Push lines (`* HAVE …`) waiting for the answer under way to end. */
+  #pushes: string[] = [];
+  /** Push lines being written. */
+  #pushing: Promise<void> = Promise.resolve();
+  /** The files this connection asked `HAVE` of (a crowd member), and what stops each one's pushes. */
+  #watching = new Map<string, () => void>();
+  /** The idle timeout is paused: a partial holding will push its next chunk here. */
+  #waitingForPushes = false;
 
   constructor(link: Link, conn: Deno.Conn, context: ServeContext) {
     this.#conn = link;
@@ -236,16 +314,22 @@ class Upload {
           continue;
         }
         this.#current.name = request.name;
+        this.#busy = true;
         try {
+          await this.#pushing;
           if (request.verb === "HASHES") await this.#sendHashes(request.name);
+          else if (request.verb === "HAVE") await this.#sendHave(request.name);
           else await this.#sendBytes(request);
         } catch (error) {
           if (!(error instanceof ProtocolError)) throw error;
           await this.#refuse(error);
           if (request.verb === "GET") return;
           continue;
+        } finally {
+          this.#busy = false;
+          await this.#flushPushes();
         }
-        if (request.verb !== "HASHES") this.#current.ranges++;
+        if (request.verb === "RANGE" || request.verb === "GET") this.#current.ranges++;
         if (request.verb === "GET") return;
       }
     } catch (error) {
@@ -264,6 +348,8 @@ class Upload {
       );
     } finally {
       this.#context.uploads.delete(this);
+      for (const stop of this.#watching.values()) stop();
+      this.#watching.clear();
       this.#finish();
       this.#watchdog.stop();
       this.#linger?.stop();
@@ -326,15 +412,52 @@ class Upload {
     await writeText(this.#conn, formatStatusLine(error.status, error.message));
   }
 
-  /** Sends a header and the bytes asked for. */
+  /**
+   * Sends a header and the bytes asked for: from the folder, or, for a file
+   * still being downloaded here, from its part file if every chunk asked
+   * for is verified (`425` otherwise). A single chunk that went to another
+   * member of a crowd a moment ago is refused too (`425`).
+   */
   async #sendBytes(request: FileRequest): Promise<void> {
     const context = this.#context;
-    const { folder, pool, limit } = context;
+    const holding = context.partials?.get(request.name);
+    if (holding && request.verb === "GET") {
+      throw new ProtocolError(Status.NOT_FOUND, `no file ${quoteName(request.name)}`);
+    }
+    const chunk = holding ? undefined : this.#crowdChunk(request);
+    if (holding) this.#checkHeld(request, holding);
+    const ration = chunk === undefined ? undefined : context.rations.wait(request.name, chunk, this);
+    if (ration && ration.ms > 0) {
+      const when = ration.ago === 0
+        ? "is being sent to another peer"
+        : `went to another peer ${seconds(ration.ago)} ago`;
+      throw new ProtocolError(
+        Status.NOT_YET,
+        `chunk ${chunk} of ${quoteName(request.name)} ${when}; fetch it from the peers that have it, or ask again in ${
+          seconds(ration.ms)
+        }`,
+      );
+    }
     if (!context.slots.take()) {
       throw new ProtocolError(Status.BUSY, `busy: ${context.slots.max} uploads at once; try later`);
     }
     using _slot = { [Symbol.dispose]: () => context.slots.release() };
-    using opened = await folder.openFile(request.name);
+    // Taken before the first wait, so that two members asking at once cannot both be sent the chunk.
+    const sent = chunk === undefined ? undefined : context.rations.sending(request.name, chunk, this);
+    try {
+      await this.#sendFrom(request, holding);
+      sent?.(true);
+    } catch (error) {
+      sent?.(false);
+      throw error;
+    }
+  }
+
+  /** Sends the header and the bytes of `request`, from the holding or the folder. */
+  async #sendFrom(request: FileRequest, holding: PartialHolding | undefined): Promise<void> {
+    const context = this.#context;
+    const { folder, pool, limit } = context;
+    using opened = holding ? await openHeld(holding) : await folder.openFile(request.name);
     const { size, sha256 } = opened.entry;
     this.#current.size = size;
     if (request.offset > size) {
@@ -362,9 +485,117 @@ class Upload {
     }
   }
 
+  /**
+   * The chunk a crowd member asks for (a connection that asked `HAVE` of the
+   * file, for exactly one chunk): rationed. `undefined` for anything else.
+   */
+  #crowdChunk(request: FileRequest): number | undefined {
+    if (request.verb !== "RANGE" || !this.#watching.has(request.name) || request.offset % CHUNK_SIZE !== 0) {
+      return undefined;
+    }
+    const index = request.offset / CHUNK_SIZE;
+    const size = this.#context.folder.entry(request.name)?.size;
+    if (size === undefined || index >= chunkCount(size)) return undefined;
+    return request.length === chunkSpan(index, size).length ? index : undefined;
+  }
+
+  /** A request to a partial holding: every chunk it covers must be verified here (`425`, `416` otherwise). */
+  #checkHeld(request: FileRequest, holding: PartialHolding): void {
+    const { size } = holding.version;
+    if (request.offset > size) {
+      throw new ProtocolError(Status.RANGE_NOT_SATISFIABLE, `offset ${request.offset} is past the end (${size} bytes)`);
+    }
+    const length = Math.min(request.length ?? size, size - request.offset);
+    if (!holding.holds(request.offset, length)) {
+      const first = holding.have.findIndex((held, i) =>
+        !held && i * CHUNK_SIZE < request.offset + length &&
+        (i + 1) * CHUNK_SIZE > request.offset
+      );
+      throw new ProtocolError(
+        Status.NOT_YET,
+        `not here yet: chunk ${first} of ${
+          quoteName(request.name)
+        } has not arrived; this peer is still downloading it ` +
+          `(HAVE tells which chunks it has)`,
+      );
+    }
+  }
+
+  /**
+   * `HAVE <name>`: the header, then what is held as push lines; a partial
+   * holding pushes each chunk it verifies from now on, then `* DONE` or
+   * `* GONE`. Makes this connection a member of the file's crowd.
+   */
+  async #sendHave(name: string): Promise<void> {
+    this.#answeredToEnd = false;
+    this.#watching.get(name)?.();
+    const holding = this.#context.partials?.get(name);
+    let text: string;
+    if (holding) {
+      text = formatHaveHeader(holding.version) + holding.state().join("");
+      const stop = holding.watch((line) => {
+        this.#push(line);
+        if (!line.startsWith("* HAVE ")) this.#stopWatching(name, stop);
+      });
+      this.#watching.set(name, stop);
+    } else {
+      using opened = await this.#context.folder.openFile(name);
+      text = formatHaveHeader(opened.entry) + formatChunkPush({ event: "DONE", name });
+      this.#watching.set(name, () => {});
+    }
+    this.#current.size = holding?.version.size ?? 0;
+    this.#pauseWhileWatching();
+    await writeText(this.#conn, text);
+  }
+
+  /** The pushes of `name` ended (it landed, or withdrew). */
+  #stopWatching(name: string, stop: () => void): void {
+    if (this.#watching.get(name) !== stop) return;
+    stop();
+    this.#watching.set(name, () => {}); // still a crowd member: rationed as before
+    this.#pauseWhileWatching();
+  }
+
+  /** While a partial holding may push here, silence is not idleness: the idle timeout waits. */
+  #pauseWhileWatching(): void {
+    const live = [...this.#watching.keys()].some((n) => this.#context.partials?.get(n)?.live);
+    if (live && !this.#waitingForPushes) this.#watchdog.pause();
+    if (!live && this.#waitingForPushes) this.#watchdog.resume();
+    this.#waitingForPushes = live;
+  }
+
+  /** Sends `line` unasked: now, or after the answer under way. */
+  #push(line: string): void {
+    this.#pushes.push(line);
+    if (!this.#busy) this.#flushPushes();
+  }
+
+  /** Writes the waiting push lines, after those being written. */
+  #flushPushes(): Promise<void> {
+    if (this.#pushes.length === 0) return this.#pushing;
+    this.#pushing = this.#pushing.then(async () => {
+      while (this.#pushes.length > 0 && !this.#stopped) {
+        await writeText(this.#conn, this.#pushes.splice(0).join(""));
+        this.#watchdog.touch();
+      }
+    }).catch(() => closeQuietly(this.#conn)); // the downloader went: the read loop ends
+    return this.#pushing;
+  }
+
   /** `HASHES <name>`: the header, then one line of hex per chunk. */
   async #sendHashes(name: string): Promise<void> {
     this.#answeredToEnd = false;
+    const holding = this.#context.partials?.get(name);
+    if (holding?.chunks) {
+      const { size, sha256 } = holding.version;
+      this.#current.size = size;
+      const count = holding.chunks.length / HASH_BYTES;
+      await writeText(
+        this.#conn,
+        formatHashesHeader({ size, sha256, chunkSize: CHUNK_SIZE, count }) + formatChunkHashes(holding.chunks),
+      );
+      return;
+    }
     using opened = await this.#context.folder.openFile(name);
     const { size, sha256 } = opened.entry;
     this.#current.size = size;
@@ -376,4 +607,28 @@ class Upload {
     });
     await writeText(this.#conn, header + formatChunkHashes(opened.chunks));
   }
+}
+
+/** `0.4 s`: a duration in words. */
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The file of a partial holding (its part file, or the landed file), opened for reading, as the folder would. */
+async function openHeld(
+  holding: PartialHolding,
+): Promise<{ file: Deno.FsFile; entry: { size: number; sha256: string } } & Disposable> {
+  const open = async () => {
+    const path = holding.path;
+    // The download landed between the look and the open: the file is at its new path.
+    return await Deno.open(path).catch((error) =>
+      path === holding.path ? Promise.reject(error) : Deno.open(holding.path)
+    );
+  };
+  const file = await open().catch(() => {
+    // Its download ended meanwhile (withdrawn): not here any more. The local path is nobody else's business.
+    throw new ProtocolError(Status.NOT_FOUND, `no file ${quoteName(holding.version.name)}: its download ended here`);
+  });
+  const { size, sha256 } = holding.version;
+  return { file, entry: { size, sha256 }, [Symbol.dispose]: () => file.close() };
 }

@@ -13,11 +13,16 @@ import {
   chunkSpan,
   formatFileRequest,
   HASH_BYTES,
+  isPush,
   Limits,
   parseChunkHash,
+  parseChunkPush,
   parseFileHeader,
   parseHashesHeader,
+  parseHaveHeader,
+  ProtocolError,
   rootOf,
+  Status,
 } from "../protocol.ts";
 import { dial } from "../io/dial.ts";
 import { type SourceReport, TransferError } from "../io/errors.ts";
@@ -64,7 +69,12 @@ export interface HolderConnectionOptions {
   finished: () => boolean;
   /** Told of every read's byte count (progress). */
   onBytes?: (n: number) => void;
+  /** Told of the chunks this holder says it has gained (`* HAVE`), or all of them (`* DONE`). */
+  onChunks?: (source: HolderConnection, gained: number[]) => void;
 }
+
+/** A chunk a holder answered `425` (not here yet) is not asked of it again for this long. */
+const NOT_YET_MS = 250;
 
 /** One holder's connection, and what the swarm needs to know of it. */
 export class HolderConnection {
@@ -84,15 +94,67 @@ export class HolderConnection {
   partial = 0;
   /** Waiting for download-rate budget: our own doing, so neither silent nor late. */
   throttled = false;
+  /** For a partial holder: 1 for each chunk it said it has; `undefined` once it has them all (a full holder). */
+  have: Uint8Array | undefined;
+  /** The holder said it no longer serves the file (`* GONE`). */
+  gone = false;
+  /** Chunk → when it may be asked of this holder again, after a `425`. */
+  #notYet = new Map<number, number>();
   #options: HolderConnectionOptions;
   #conn: Link | undefined;
   #reader: BufferedReader | undefined;
+  /** A line being read while no answer is awaited (pushes are taken as they come); the next answer's header. */
+  #pending: Promise<string | null> | undefined;
 
-  /** A connection-to-be for `report.holder`; nothing happens until {@link HolderConnection.open}. */
+  /**
+   * A connection-to-be for `report.holder` (a partial holder when
+   * `report.partial`: it holds nothing until it says so); nothing happens
+   * until {@link HolderConnection.open}.
+   */
   constructor(report: SourceReport, options: HolderConnectionOptions) {
     this.report = report;
     this.#options = options;
     this.headStart = this.lastRead = performance.now();
+    if (report.partial) this.have = new Uint8Array(chunkCount(options.version.size));
+  }
+
+  /** Whether the holder has chunk `index` and may be asked for it now. */
+  offers(index: number, now: number): boolean {
+    if (this.have && !this.have[index]) return false;
+    const until = this.#notYet.get(index);
+    if (until === undefined) return true;
+    if (until > now) return false;
+    this.#notYet.delete(index);
+    return true;
+  }
+
+  /**
+   * `HAVE`: which chunks the holder has; the answer's push lines (and every
+   * later one) update {@link HolderConnection.have}. Makes this connection
+   * a member of the file's crowd at the holder.
+   */
+  async watch(): Promise<void> {
+    const { version } = this.#options;
+    await writeText(this.#conn!, formatFileRequest({ verb: "HAVE", name: version.name, offset: 0 }));
+    using watchdog = this.#watchdog();
+    const line = await this.#readLine(watchdog);
+    this.#checkVersion(parseHaveHeader(line));
+  }
+
+  /**
+   * Waits, with nothing asked, until `wakeup` or a push line from the
+   * holder (which wakes the swarm through `onChunks`). Throws what the
+   * connection throws, or when the holder says anything else unasked (its
+   * `503 … stopping`, say).
+   */
+  async idle(wakeup: Promise<void>): Promise<void> {
+    const line = this.#pending ??= this.#nextLine();
+    const first = await Promise.race([line.then(() => "line", () => "line"), wakeup.then(() => "wake")]);
+    if (first === "wake") return;
+    this.#pending = undefined;
+    const text = await line;
+    if (text === null) throw new TransferError("ECLOSED", "closed the connection");
+    throw unasked(text);
   }
 
   /** Connects (and with a secret, proves it); throws what dialling threw. */
@@ -113,13 +175,7 @@ export class HolderConnection {
     const count = chunkCount(version.size);
     await writeText(this.#conn!, formatFileRequest({ verb: "HASHES", name: version.name, offset: 0 }));
     using watchdog = this.#watchdog();
-    const read = async () => {
-      const line = await this.#reader!.readLine(Limits.MAX_HEADER_BYTES)
-        .catch((e) => Promise.reject(this.#timedOut(e, watchdog)));
-      if (line === null) throw new TransferError("ECLOSED", "closed the connection without answering");
-      watchdog.touch();
-      return line;
-    };
+    const read = () => this.#readLine(watchdog);
     const header = parseHashesHeader(await read());
     this.#checkVersion(header);
     if (header.chunkSize !== CHUNK_SIZE || header.count !== count) {
@@ -150,19 +206,29 @@ export class HolderConnection {
   /**
    * Reads the answer to the oldest outstanding request, handing each chunk
    * to `deliver` as it completes (`deliver` owns the buffer: it gives it
-   * back to the pool). Throws a `TransferError` (`ETIMEDOUT`, `ECHANGED`,
-   * `EPROTO`, `ETRUNCATED`, …) or the holder's `ProtocolError`.
+   * back to the pool). A `425` (not here yet) delivers nothing, and that
+   * chunk is not asked of this holder again for a moment. Throws a
+   * `TransferError` (`ETIMEDOUT`, `ECHANGED`, `EPROTO`, `ETRUNCATED`, …) or
+   * the holder's `ProtocolError`.
    */
   async receive(deliver: (index: number, piece: Uint8Array) => void): Promise<ChunkRequest> {
     const request = this.outstanding[0];
     const { version, limit, pool, onBytes } = this.#options;
     using watchdog = this.#watchdog();
     const reader = this.#reader!;
-    const line = await reader.readLine(Limits.MAX_HEADER_BYTES)
-      .catch((e) => Promise.reject(this.#timedOut(e, watchdog)));
-    watchdog.touch();
-    if (line === null) throw new TransferError("ECLOSED", "closed the connection without answering");
-    const header = parseFileHeader(line);
+    const line = await this.#readLine(watchdog);
+    let header;
+    try {
+      header = parseFileHeader(line);
+    } catch (error) {
+      if (!(error instanceof ProtocolError) || error.status !== Status.NOT_YET) throw error;
+      this.outstanding.shift();
+      for (let i = request.first; i < request.first + request.count; i++) {
+        this.#notYet.set(i, performance.now() + NOT_YET_MS);
+      }
+      this.headStart = performance.now();
+      return request;
+    }
     this.#checkVersion(header);
     const { offset } = chunkSpan(request.first, version.size);
     const end = Math.min(version.size, (request.first + request.count) * CHUNK_SIZE);
@@ -218,6 +284,17 @@ export class HolderConnection {
   }
 
   /**
+   * Bytes per ms it delivers: over its recent chunks, or, before its first
+   * chunk is whole, over the one under way (once it has run 200 ms);
+   * `undefined` while nothing tells.
+   */
+  speed(now: number): number | undefined {
+    if (this.rate !== undefined) return this.rate;
+    const ms = now - this.headStart;
+    return this.outstanding.length > 0 && ms >= 200 ? this.partial / ms : undefined;
+  }
+
+  /**
    * Late: it has a request out and nothing came for a second, or its
    * current chunk has taken more than twice what the fastest source needs
    * for one (plus 100 ms). A healthy swarm of equals has no late source.
@@ -231,6 +308,53 @@ export class HolderConnection {
 
   #watchdog(): Watchdog {
     return new Watchdog(this.#options.timeoutMs, () => this.close());
+  }
+
+  /** The next line that is not a push: the one read while idle, if any, else a new one. */
+  async #readLine(watchdog: Watchdog): Promise<string> {
+    const pending = this.#pending ?? this.#nextLine();
+    this.#pending = undefined;
+    const line = await pending.catch((e) => Promise.reject(this.#timedOut(e, watchdog)));
+    if (line === null) throw new TransferError("ECLOSED", "closed the connection without answering");
+    watchdog.touch();
+    return line;
+  }
+
+  /** Reads lines, taking each push line (`* HAVE`, `* DONE`, `* GONE`) as it comes, up to the next other line. */
+  async #nextLine(): Promise<string | null> {
+    while (true) {
+      const line = await this.#reader!.readLine(Limits.MAX_HEADER_BYTES);
+      if (line === null || !isPush(line)) return line;
+      this.lastRead = performance.now();
+      this.#pushed(line);
+    }
+  }
+
+  /** A push line: the chunks it names are there to ask for now. */
+  #pushed(line: string): void {
+    const { version, onChunks } = this.#options;
+    const count = chunkCount(version.size);
+    const push = parseChunkPush(line, count);
+    if (push.name !== version.name) return; // another file asked of this holder: not ours to follow
+    if (push.event === "GONE") {
+      this.gone = true;
+      this.close();
+      return;
+    }
+    const gained: number[] = [];
+    if (push.event === "DONE") {
+      if (this.have) { for (let i = 0; i < count; i++) if (!this.have[i]) gained.push(i); }
+      this.have = undefined;
+    } else if (push.event === "HAVE" && this.have) {
+      for (const [first, last] of push.ranges) {
+        for (let i = first; i <= last; i++) {
+          if (this.have[i]) continue;
+          this.have[i] = 1;
+          gained.push(i);
+        }
+      }
+    }
+    if (gained.length > 0) onChunks?.(this, gained);
   }
 
   #checkVersion(header: { size: number; sha256: string }): void {
@@ -251,4 +375,14 @@ export class HolderConnection {
     }
     return error;
   }
+}
+
+/** A line a holder sent unasked that is not a push: its error (its `503 … stopping`), or a protocol error. */
+function unasked(line: string): Error {
+  try {
+    parseFileHeader(line);
+  } catch (error) {
+    return error as Error;
+  }
+  return new TransferError("EPROTO", `sent ${JSON.stringify(line.slice(0, 80))} unasked`);
 }

@@ -158,6 +158,9 @@ export async function sendAndFetch(tracker: TrackerClient, list: string, options
     return byName.get(n.name) ?? notFound(n.name, "not in the tracker's reply");
   });
   const outcomes = await downloadAll(ordered, {
+    // A download that has room for more holders asks again now and then: peers that began to download the
+    // same file since serve what they have (partial holders).
+    lookAgain: async (name) => (await tracker.send([name])).lookups.find((l) => l.name === name) ?? notFound(name),
     ...options,
     onSettled: async (outcome) => {
       // After our own cancellation, what the holders did says nothing about them.

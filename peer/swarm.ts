@@ -32,7 +32,9 @@ import {
   chunkSpan,
   impliedChunks,
   Limits,
+  ProtocolError,
   sameBytes,
+  Status,
 } from "../protocol.ts";
 import { classify, FetchError, LocalError, type SourceReport, TransferError } from "../io/errors.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
@@ -42,6 +44,7 @@ import type { PartFile } from "../disk/part_file.ts";
 import { ChunkPlan, type ChunkRequest } from "./chunk_plan.ts";
 import { HolderConnection, type Version } from "./holder_connection.ts";
 import { InOrderHash } from "./in_order_hash.ts";
+import type { PartialHolding } from "./partial_holdings.ts";
 import type { Transfer } from "./transfer_board.ts";
 
 export type { Version };
@@ -49,10 +52,39 @@ export type { Version };
 /** How often idle sources look again for a late chunk to take over, in the endgame. */
 const RECHECK_MS = 100;
 
+/** Most partial holders used at once, besides the `sources` full ones: the more a downloader sees, the better it knows what is rare. */
+export const PARTIAL_SOURCES = 16;
+
+/** How often the tracker is asked again for new holders (partial ones, mostly) while a download has room for them. */
+export const REFRESH_MS = 1_000;
+
+/** Most chunks looked at to choose one (from a random place on): a choice costs the same for a file of any size. */
+const SCAN_CHUNKS = 4_096;
+
+/** A holder the tracker listed, for {@link FetchVersionOptions.lookAgain}. */
+export interface Listed {
+  /** Where it serves, `HOST:PORT`. */
+  address: string;
+  /** Still downloading the file itself: it has only some chunks, and says which. */
+  partial?: boolean;
+}
+
 /** Options of {@link fetchVersion}. */
 export interface FetchVersionOptions {
   /** The holders that announced the version, best first. */
   holders: readonly string[];
+  /** Partial holders of the version (peers still downloading it), in the tracker's order. Default none. */
+  partials?: readonly string[];
+  /**
+   * Where this download serves what it has verified, chunk by chunk, to
+   * others (a peer downloading into its shared folder): then chunks are
+   * checked one by one even from one holder, and the download is a member
+   * of the file's crowd (it asks `HAVE` of full holders too, so that they
+   * can ration). Default: nothing shared.
+   */
+  holding?: PartialHolding;
+  /** Asks the tracker again who holds the version; new holders join while there is room. Default: never. */
+  lookAgain?: () => Promise<Listed[]>;
   /** Where the bytes go; the caller lands or closes it. */
   part: PartFile;
   /** Most holders used at once. Default 4. */
@@ -106,8 +138,16 @@ class Swarm {
   #ready = false;
   /** Holders not in use: never tried yet, or cut off and welcome back. */
   #reserve: string[];
-  /** Most sources at once. */
+  /** Partial holders not in use. */
+  #partialReserve: string[];
+  /** Every holder ever listed: a later lookup adds only the others. */
+  #known: Set<string>;
+  /** Most full sources at once. */
   #width: number;
+  /** Partial holders are, or may be, in play (or this download shares): chunks are chosen rarest first. */
+  #crowd: boolean;
+  /** For each chunk, how many sources in use offer it. */
+  #avail: Uint16Array;
   #active = new Set<HolderConnection>();
   /** Every source's loop, so that none outlives the download. */
   #loops: Promise<void>[] = [];
@@ -119,6 +159,8 @@ class Swarm {
   #stop = new AbortController();
   #outcome = Promise.withResolvers<void>();
   #finished = false;
+  /** When a chunk last landed (or the download began). */
+  #lastProgress = performance.now();
 
   constructor(v: Version, options: FetchVersionOptions) {
     this.#v = v;
@@ -127,9 +169,14 @@ class Swarm {
     this.#plan = new ChunkPlan(count);
     this.#hash = new InOrderHash({ size: v.size, part: options.part, isDone: (i) => this.#plan.isDone(i) });
     this.#list = impliedChunks(v.size, v.sha256);
-    this.#verify = v.root !== undefined && options.holders.length > 1 && count > 1;
+    const partials = options.partials ?? [];
+    this.#crowd = v.root !== undefined && count > 1 && (options.holding !== undefined || partials.length > 0);
+    this.#verify = v.root !== undefined && count > 1 && (options.holders.length > 1 || this.#crowd);
     this.#width = this.#verify ? Math.max(1, options.sources ?? 4) : 1;
     this.#reserve = [...options.holders];
+    this.#partialReserve = this.#verify ? [...partials] : [];
+    this.#known = new Set([...options.holders, ...partials]);
+    this.#avail = new Uint16Array(this.#verify ? count : 0);
   }
 
   async run(): Promise<Fetched> {
@@ -142,6 +189,7 @@ class Swarm {
       else if (this.#list) await this.#setList(this.#list);
       else if (this.#v.root === undefined) this.#ready = true;
       if (!this.#finished) this.#refill();
+      if (this.#verify && this.#options.lookAgain) this.#lookAgainEvery(REFRESH_MS);
       await this.#outcome.promise;
     } finally {
       signal?.removeEventListener("abort", cancel);
@@ -174,17 +222,50 @@ class Swarm {
     return { sources: this.#reports, resumed: this.#resumed, chunks: checked ? this.#list : undefined };
   }
 
-  /** Starts sources from the reserve up to the width. */
+  /** Starts sources from the reserves up to the widths. */
   #refill(): void {
-    while (this.#active.size < this.#width && this.#reserve.length > 0) this.#startSource();
+    const counts = () => {
+      let partial = 0;
+      for (const s of this.#active) if (s.report.partial) partial++;
+      return { full: this.#active.size - partial, partial };
+    };
+    while (counts().full < this.#width && this.#reserve.length > 0) this.#startSource(this.#reserve.shift()!, false);
+    while (counts().partial < PARTIAL_SOURCES && this.#partialReserve.length > 0) {
+      this.#startSource(this.#partialReserve.shift()!, true);
+    }
   }
 
-  /** Opens a connection to the next holder of the reserve and serves it until the download ends or it fails. */
-  #startSource(): void {
-    const holder = this.#reserve.shift()!;
+  /** While the download runs: asks the tracker again, every `ms`, for holders not known yet. */
+  #lookAgainEvery(ms: number): void {
+    const stop = this.#stop.signal;
+    const next = () => {
+      if (stop.aborted) return;
+      const timer = setTimeout(async () => {
+        stop.removeEventListener("abort", cancel);
+        try {
+          for (const h of await this.#options.lookAgain!()) {
+            if (this.#known.has(h.address) || this.#finished) continue;
+            this.#known.add(h.address);
+            (h.partial ? this.#partialReserve : this.#reserve).push(h.address);
+            if (h.partial) this.#crowd = true; // from now on, chunks are chosen by what each source has
+          }
+          if (!this.#finished) this.#refill();
+        } catch { /* the tracker is away: the holders known go on */ }
+        next();
+      }, ms);
+      const cancel = () => clearTimeout(timer);
+      stop.addEventListener("abort", cancel, { once: true });
+    };
+    next();
+  }
+
+  /** Opens a connection to `holder` and serves it until the download ends or it fails. */
+  #startSource(holder: string, partial: boolean): void {
     // A holder back from the reserve (it was cut off) keeps its report.
     let report = this.#reports.find((r) => r.holder === holder);
     if (!report) this.#reports.push(report = { holder, bytes: 0, chunks: 0 });
+    if (partial) report.partial = true;
+    else delete report.partial;
     const { timeoutMs, signal: cancel, secret, limit, transfer } = this.#options;
     const source = new HolderConnection(report, {
       version: this.#v,
@@ -196,9 +277,11 @@ class Swarm {
       pool: this.#pool,
       finished: () => this.#finished,
       onBytes: transfer && ((n) => transfer.bytes += n),
+      onChunks: (s, gained) => this.#gained(s, gained),
     });
     this.#active.add(source);
-    if (transfer) transfer.sources = this.#active.size;
+    this.#count(source, +1);
+    this.#showSources();
     this.#loops.push(this.#serve(source).catch((error) => this.#drop(source, error)));
   }
 
@@ -209,16 +292,24 @@ class Swarm {
     // that a holder slow to answer cannot hold the others; the first good list wins.
     if (!this.#ready) await this.#fetchList(source);
     if (!this.#ready) await this.#accepting;
+    // A partial holder says what it has; a full one is told that we are of the crowd, so that it can ration.
+    const watching = source.report.partial || this.#options.holding !== undefined;
+    if (watching && !this.#finished) await source.watch();
     while (!this.#finished) {
-      while (source.outstanding.length < Limits.REQUESTS_AHEAD) {
+      // Among partial sources, a full holder's upload is shared by a crowd: one chunk at a time each, so that each
+      // comes sooner. Else two, so that no connection idles between chunks.
+      const ahead = !source.have || this.#partialsActive() === 0 ? Limits.REQUESTS_AHEAD : 1;
+      while (source.outstanding.length < ahead) {
         const request = this.#pick(source);
         if (!request) break;
         this.#plan.take(request);
         await source.ask(request);
       }
       if (source.outstanding.length === 0) {
-        // Nothing to hand out: look again soon, for a chunk that has become late elsewhere.
-        await this.#wake.next(RECHECK_MS);
+        this.#checkStalled();
+        // Nothing to hand out: look again soon, for a chunk that has become late elsewhere, or that it now has.
+        if (watching) await source.idle(this.#wake.next(RECHECK_MS));
+        else await this.#wake.next(RECHECK_MS);
         continue;
       }
       this.#plan.release(await source.receive((index, piece) => this.#deliver(source, { index, piece })));
@@ -257,6 +348,7 @@ class Swarm {
       if (!part.readAt(offset, buffer)) continue;
       if (!sameBytes(chunkHashAt(list, i), chunkHash(buffer))) continue;
       this.#plan.markDone(i);
+      this.#options.holding?.gained(i, list);
       this.#resumed += length;
       if (transfer) {
         transfer.bytes += length;
@@ -276,17 +368,75 @@ class Swarm {
    * (the first copy wins and the loser is cut off).
    */
   #pick(source: HolderConnection): ChunkRequest | undefined {
+    const now = performance.now();
+    if (this.#crowd) {
+      // Nothing of its own to give: it may take over a chunk late elsewhere, free chunks or not.
+      return this.#rarest(source, now) ?? (source.outstanding.length > 0 ? undefined : this.#late(source, now));
+    }
     const next = this.#plan.next({ run: !this.#verify });
     if (next || !this.#verify || source.outstanding.length > 0) return next;
-    const now = performance.now();
+    return this.#late(source, now);
+  }
+
+  /**
+   * The chunk to ask `source` for in a crowd: one it offers, neither done
+   * nor asked of anyone, offered by the fewest sources in use; among
+   * equals, the first from a random place (so that members of a crowd start
+   * in different places, hold different chunks early, and can trade). A
+   * full holder is asked only for chunks no partial source offers: what it
+   * alone can give (a late chunk aside, {@link Swarm.#late}), so that a
+   * crowd's first holder sends each chunk about once; unless it has shown
+   * itself twice as fast as every partial source in use.
+   */
+  #rarest(source: HolderConnection, now: number): ChunkRequest | undefined {
+    const count = this.#plan.count;
+    // No partial source yet: every source offers every chunk; in order, the whole file's hash keeps up without
+    // reading chunks back. A crowd's members that all asked one holder for the same chunk are told 425 but one.
+    if (this.#partialsActive() === 0) {
+      const next = this.#plan.next({ run: false });
+      for (let i = next?.first ?? count; i < count; i++) {
+        if (!this.#plan.isDone(i) && this.#plan.owners(i) === 0 && source.offers(i, now)) return { first: i, count: 1 };
+      }
+      return undefined;
+    }
+    const start = Math.floor(Math.random() * count);
+    let full = 0;
+    let partialRate = 0;
+    for (const s of this.#active) {
+      if (!s.have) full++;
+      else partialRate = Math.max(partialRate, s.speed(now) ?? Infinity);
+    }
+    // A full holder much faster than every partial source (a fast holder beside a slow peer still downloading)
+    // takes any chunk: the crowd's trade is not worth the wait.
+    const faster = !source.have && (source.speed(now) ?? 0) >= 2 * partialRate;
+    let best = -1;
+    for (let n = 0; n < count && n < SCAN_CHUNKS; n++) {
+      const i = (start + n) % count;
+      if (this.#plan.isDone(i) || this.#plan.owners(i) > 0 || !source.offers(i, now)) continue;
+      if (!source.have && !faster && this.#avail[i] > full) continue; // a partial source has it: the crowd trades it
+      if (best < 0 || this.#avail[i] < this.#avail[best]) best = i;
+      if (this.#avail[best] <= 1) break; // only this source has it: none is rarer
+    }
+    return best < 0 ? undefined : { first: best, count: 1 };
+  }
+
+  /** In the endgame: a chunk in flight at a late source, that `source` offers (the first copy wins). */
+  #late(source: HolderConnection, now: number): ChunkRequest | undefined {
     let fastest = 0;
     for (const s of this.#active) fastest = Math.max(fastest, s.rate ?? 0);
+    // In a crowd a full holder takes over only a stalled chunk (its upload is the crowd's scarcest), or a slow one
+    // from a source it has shown itself twice as fast as.
+    const cautious = this.#crowd && !source.have;
+    const mine = source.speed(now) ?? 0;
     let best: { chunk: number; waited: number } | undefined;
     for (const other of this.#active) {
-      if (other === source || !other.late(now, fastest)) continue;
+      if (other === source) continue;
+      const slowToo = !cautious || mine >= 2 * (other.speed(now) ?? Infinity);
+      if (!other.late(now, slowToo ? fastest : 0)) continue;
       const waited = now - other.headStart;
-      const chunk = other.outstanding.find((r) => !this.#plan.isDone(r.first) && this.#plan.owners(r.first) < 2)
-        ?.first;
+      const chunk = other.outstanding.find((r) =>
+        !this.#plan.isDone(r.first) && this.#plan.owners(r.first) < 2 && source.offers(r.first, now)
+      )?.first;
       if (chunk !== undefined && (!best || waited > best.waited)) best = { chunk, waited };
     }
     return best && { first: best.chunk, count: 1 };
@@ -311,6 +461,8 @@ class Swarm {
       source.report.bytes += piece.length;
       source.report.chunks++;
       kept = true;
+      this.#lastProgress = performance.now();
+      this.#options.holding?.gained(index, this.#list!);
       if (this.#hash.offer(index, piece)) this.#hash.drain();
     } finally {
       this.#pool.give(piece);
@@ -320,6 +472,31 @@ class Swarm {
     this.#cutLosers(source, index);
     this.#wake.all();
     if (this.#plan.complete) this.#finish();
+  }
+
+  /**
+   * Fails the download when nothing landed for the timeout, no source has a
+   * request out, and no source in use has any chunk still missing: they
+   * all wait for chunks none of them has (partial holders whose own
+   * downloads stalled, the only full holder gone). Without this a crowd
+   * that lost its seed would wait for ever. A chunk a source has but
+   * refused for now (`425`) will come: that is no stall.
+   */
+  #checkStalled(): void {
+    const { timeoutMs } = this.#options;
+    if (this.#finished || this.#avail.length === 0 || performance.now() - this.#lastProgress < timeoutMs) return;
+    for (const s of this.#active) if (s.outstanding.length > 0) return;
+    for (let i = 0; i < this.#plan.count; i++) if (!this.#plan.isDone(i) && this.#avail[i] > 0) return;
+    const missing: number[] = [];
+    for (let i = 0; i < this.#plan.count && missing.length < 4; i++) if (!this.#plan.isDone(i)) missing.push(i);
+    const more = this.#plan.count - this.#plan.doneCount > missing.length ? ", …" : "";
+    this.#fail(
+      new TransferError(
+        "ESTALLED",
+        `nothing arrived for ${timeoutMs / 1000} s: none of the ${this.#active.size} sources in use has chunk ` +
+          `${missing.join(", ")}${more} (the peers that had them left, or are stalled themselves)`,
+      ),
+    );
   }
 
   /** Closes the other sources that still owe chunk `index` and nothing else of use: their copy lost. */
@@ -337,11 +514,9 @@ class Swarm {
   /** A source failed: its chunks go back, an unused holder takes its place, or the download fails. */
   #drop(source: HolderConnection, error: unknown): void {
     const { transfer, signal, onSourceFailed } = this.#options;
-    this.#active.delete(source);
-    if (transfer) {
-      transfer.sources = this.#active.size;
-      transfer.bytes -= source.partial; // read, but its chunk will come from elsewhere
-    }
+    if (this.#active.delete(source)) this.#count(source, -1);
+    this.#showSources();
+    if (transfer) transfer.bytes -= source.partial; // read, but its chunk will come from elsewhere
     source.partial = 0;
     source.close();
     for (const r of source.outstanding.splice(0)) this.#plan.release(r);
@@ -349,7 +524,9 @@ class Swarm {
     if (error instanceof LocalError) return this.#fail(error);
     if (source.cut) {
       // Not a failure: it lost a race we started. It may serve again.
-      this.#reserve.unshift(source.report.holder);
+      (source.report.partial ? this.#partialReserve : this.#reserve).unshift(source.report.holder);
+    } else if (source.report.partial && (source.gone || isStale(error))) {
+      // A partial holder whose download ended (or had, by the time we came): not a failure, nothing to blame.
     } else {
       const { code, message } = classify(error, signal);
       if (code === "ECANCELED") return this.#fail(new TransferError(code, message));
@@ -366,9 +543,40 @@ class Swarm {
 
   /** The download is over for this source: it served to the end. */
   #leave(source: HolderConnection): void {
-    this.#active.delete(source);
-    if (this.#options.transfer) this.#options.transfer.sources = this.#active.size;
+    if (this.#active.delete(source)) this.#count(source, -1);
+    this.#showSources();
     source.close();
+  }
+
+  /** A source in use says it has `gained` chunks: they count as offered, and idle sources look again. */
+  #gained(source: HolderConnection, gained: number[]): void {
+    if (!this.#active.has(source)) return;
+    if (this.#avail.length > 0) { for (const i of gained) this.#avail[i]++; }
+    this.#wake.all();
+  }
+
+  /** Counts what `source` offers in (`+1`) or out (`-1`) of the chunks' availability. */
+  #count(source: HolderConnection, by: 1 | -1): void {
+    if (this.#avail.length === 0) return;
+    const have = source.have;
+    for (let i = 0; i < this.#avail.length; i++) if (!have || have[i]) this.#avail[i] += by;
+  }
+
+  /** How many partial sources are in use (and still partial). */
+  #partialsActive(): number {
+    let n = 0;
+    for (const s of this.#active) if (s.have) n++;
+    return n;
+  }
+
+  /** The sources in use, for the progress line. */
+  #showSources(): void {
+    const { transfer } = this.#options;
+    if (!transfer) return;
+    transfer.sources = this.#active.size;
+    let partial = 0;
+    for (const s of this.#active) if (s.report.partial) partial++;
+    transfer.partialSources = partial;
   }
 
   #finish(): void {
@@ -423,4 +631,9 @@ class Wakeups {
     this.#stopped = true;
     clearTimeout(this.#recheck);
   }
+}
+
+/** A partial holder's `404`: it no longer holds the file (its download ended before we came). */
+function isStale(error: unknown): boolean {
+  return error instanceof ProtocolError && error.status === Status.NOT_FOUND;
 }

@@ -18,6 +18,8 @@ export interface Transfer {
   resumed?: number;
   /** Sources in use now. */
   sources: number;
+  /** Of `sources`, those still downloading the file themselves (partial holders). Default 0. */
+  partialSources?: number;
 }
 
 /** Where transfers are announced. */

@@ -182,6 +182,8 @@ Deno.test("peer: with a watched folder, a download into it is re-shared by one A
   const seen = announcements(tracker, peer.address).map((l) => l.event);
   assert.deepEqual(seen, [
     { type: "announced", peer: peer.address, files: 0 },
+    // While it downloads, the verified chunks are served: a partial holding, made whole by the ADD.
+    { type: "announced", peer: peer.address, files: 0, added: 1, partial: 1 },
     { type: "announced", peer: peer.address, files: 1, added: 1 },
     { type: "announced", peer: peer.address, files: 2, added: 1 },
   ]);

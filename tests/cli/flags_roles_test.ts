@@ -75,6 +75,7 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
       "max-connections",
       "max-per-address",
       "no-watch",
+      "no-partial",
       "max-download-rate",
       "wait-timeout",
       "json",

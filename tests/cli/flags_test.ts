@@ -72,6 +72,7 @@ Deno.test("flags: with no flags every field has its documented default, and the 
     maxUploads: Limits.MAX_UPLOADS,
     statsEveryMs: 60_000,
     watch: true,
+    servePartial: true,
     wait: false,
     waitSeconds: 300,
     json: false,
@@ -294,6 +295,14 @@ Deno.test("flags: --no-watch, --wait, --json, --parts, --clean and --help (or -h
   refuses(["--json=x"], "--json takes no value, got --json=x; write --json alone");
   refuses(["--wait=yes", "x"], "--wait takes no value, got --wait=yes; write --wait alone", "get");
   refuses(["--no-watch="], "--no-watch takes no value, got --no-watch=; write --no-watch alone");
+});
+
+Deno.test("flags: --no-partial is a peer switch: downloads are then served only once whole (default: chunk by chunk)", () => {
+  assert.equal(parse([]).servePartial, true);
+  assert.equal(parse(["--no-partial"]).servePartial, false);
+  assert.deepEqual(parse(["--no-partial", "--no-watch"]), { ...parse([]), servePartial: false, watch: false });
+  refuses(["--no-partial=yes"], "--no-partial takes no value, got --no-partial=yes; write --no-partial alone");
+  refuses(["--no-partial", "x"], "--no-partial is not a get flag (peer takes it)", "get");
 });
 
 Deno.test("flags: --secret is taken as given, a leading dash too; without it the secret from the environment is used", () => {

@@ -131,6 +131,11 @@ Deno.test("formatProgressLine: singular source, full and empty bars, ETA from th
   assert.match(long, / {2}ETA 2h50m {2}2 sources$/, "10 GiB at 1 MiB/s: 10240 s, 2 h 50 min 40 s");
 });
 
+Deno.test("formatProgressLine: partial sources (peers still downloading the file) are counted among the sources", () => {
+  const crowd = { ...transfer("big.bin", 32 * MiB, 8 * MiB, 6), partialSources: 5 };
+  assert.match(formatProgressLine(crowd, { speed: 4 * MiB, columns: 120 }), / {2}6 sources \(5 partial\)$/);
+});
+
 Deno.test("formatProgressLine: the bar is full only when the transfer is whole (floor, as the percent)", () => {
   const bar = (bytes: number) =>
     /\[(#*)-*\]/.exec(formatProgressLine(transfer("a", 1000, bytes), { speed: 1, columns: 120 }))![1].length;

@@ -163,6 +163,28 @@ Deno.test("formatSource and formatAttempt: a holder's share, and a failed try", 
   assert.equal(formatAttempt("x.bin", a), "attempt x.bin from 127.0.0.1:9 failed: 503 busy");
 });
 
+Deno.test("formatSource and outcomeJson: a partial holder (a peer still downloading the file) is marked as one", () => {
+  const partial = { holder: "h:2", bytes: 2 * 1024 * 1024, chunks: 2, partial: true as const };
+  assert.equal(formatSource(partial), "  h:2: 2 chunks, 2.00 MiB (a partial holder)");
+  const outcome: FileOutcome = {
+    name: "big.bin",
+    ok: true,
+    result: {
+      name: "big.bin",
+      path: "/x/big.bin",
+      size: 3 * 1024 * 1024,
+      sha256: "a".repeat(64),
+      from: "h:1",
+      failed: [],
+      resumed: 0,
+      sources: [{ holder: "h:1", bytes: 1024 * 1024, chunks: 1 }, partial],
+    },
+  };
+  const sources = outcomeJson(outcome).sources;
+  assert.deepEqual(sources.map((s) => [s.holder, s.partial]), [["h:1", undefined], ["h:2", true]]);
+  assert.ok(!("partial" in sources[0]), "a full holder's object has no partial key");
+});
+
 // ---------------------------------------------------------------------------
 // outcomeJson: the --json object
 

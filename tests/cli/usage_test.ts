@@ -82,3 +82,11 @@ Deno.test("usage: the peer's prompt lists every command it answers, and the peer
   }
   assert.ok(USAGE.peer.includes(PEER_COMMANDS));
 });
+
+Deno.test("usage: the peer's --no-partial says that a download is then served only once whole", () => {
+  const text = USAGE.peer.replace(/\n {24}/g, " ");
+  assert.match(
+    text,
+    /^ {2}--no-partial {10}serve a download only once it has landed whole, not its verified chunks while it runs$/m,
+  );
+});

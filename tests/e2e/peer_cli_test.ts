@@ -83,7 +83,13 @@ Deno.test("peer: fed commands on stdin it downloads with SEND, lists with PEERS 
       `200 END 2 found, 1 not found\n`,
   );
   await a.waitFor(new RegExp(`^sent file1\\.txt \\(${size(file1.length)}\\) to `, "m"));
-  await b.waitFor(new RegExp(`^sent file3 with space\\.bin \\(${size(file3.length)}\\) to `, "m"));
+  // Carol serves what she verifies while she downloads: she fetches chunk by chunk, one range per chunk.
+  await b.waitFor(
+    new RegExp(
+      `^sent 2 ranges of file3 with space\\.bin \\(${size(file3.length)} of ${size(file3.length)}\\) to `,
+      "m",
+    ),
+  );
 
   // A second SEND on the same process, over the same tracker connection.
   mark = c.mark();
@@ -206,7 +212,7 @@ Deno.test("peer prompt: STATS, SEND --wait gets a file once a peer has it; --jso
   let mark = a.mark();
   await a.write("STATS\n");
   const stats = await a.waitFor(
-    /^200 STATS sessions=(\d+) peers=(\d+) files=(\d+) holders=(\d+) requests=\d+ rps=\S+ reports=\d+ reported-bytes=\d+ waiting=(\d+) uptime=\S+$/m,
+    /^200 STATS sessions=(\d+) peers=(\d+) files=(\d+) holders=(\d+) partial=\d+ requests=\d+ rps=\S+ reports=\d+ reported-bytes=\d+ waiting=(\d+) uptime=\S+$/m,
     { since: mark },
   );
   assert.deepEqual(stats.slice(1).map(Number), [3, 3, 1, 1, 0], "3 sessions and peers, 1 file, 1 holder, 0 waits");
@@ -318,7 +324,7 @@ Deno.test("peer: with --max-connections 2 it refuses a third connection with 421
 Deno.test("tracker --stats-every 0.05: its stdout gets a stats line, again and again", async () => {
   await using tracker = await startServer("tracker", ["--stats-every", "0.05"]);
   const line =
-    /^stats: sessions=\d+ peers=\d+ files=\d+ holders=\d+ requests=\d+ rps=\S+ reports=\d+ reported-bytes=\d+ waiting=\d+ uptime=\S+$/m;
+    /^stats: sessions=\d+ peers=\d+ files=\d+ holders=\d+ partial=\d+ requests=\d+ rps=\S+ reports=\d+ reported-bytes=\d+ waiting=\d+ uptime=\S+$/m;
   await tracker.waitFor(line);
   const first = tracker.stdout.search(line);
   await tracker.waitFor(line, { since: first + 1 });

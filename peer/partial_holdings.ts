@@ -1,0 +1,202 @@
+/**
+ * What a peer serves of the files it is still downloading: for each, the
+ * chunks verified so far, in its hidden part file. A holding is published
+ * (served, and told to the tracker as `PARTIAL`) at its first verified
+ * chunk; each chunk after is pushed to every connection that asked `HAVE`;
+ * when the download lands, the holding serves the landed file until the
+ * folder has taken it over; when the download fails or is cancelled, the
+ * holding withdraws (see {@link PartialHolding.withdraw} for why).
+ *
+ * Pure bookkeeping and push fan-out: the file server reads the bytes, the
+ * swarm says what landed, the peer tells the tracker.
+ *
+ * @module
+ */
+
+import { CHUNK_SIZE, chunkCount, formatChunkPush, formatHaveChunk, formatHaveLines, Limits } from "../protocol.ts";
+
+/** The version a holding is part of: a file of more than one chunk, with its root. */
+export interface HeldVersion {
+  /** The file's name. */
+  name: string;
+  /** Its size. */
+  size: number;
+  /** Its SHA-256. */
+  sha256: string;
+  /** Its chunk root. */
+  root: string;
+}
+
+/** Options of {@link PartialHoldings}. */
+export interface PartialHoldingsOptions {
+  /** Told when a holding is published (its first chunk verified): the peer tells the tracker. */
+  onPublish?: (version: HeldVersion) => void;
+  /** Told when a published holding withdraws (its download failed or was cancelled). */
+  onWithdraw?: (name: string) => void;
+  /** Most holdings published at once. Default `Limits.MAX_PARTIAL_PER_PEER`. */
+  max?: number;
+}
+
+/** Every partial holding of one peer, by name. */
+export class PartialHoldings {
+  #byName = new Map<string, PartialHolding>();
+  #options: PartialHoldingsOptions;
+
+  /** Holdings told to `options`. */
+  constructor(options: PartialHoldingsOptions = {}) {
+    this.#options = options;
+  }
+
+  /** The published holding of `name`, if any. */
+  get(name: string): PartialHolding | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** The versions of every published holding still downloading. */
+  published(): HeldVersion[] {
+    return [...this.#byName.values()].filter((h) => !h.complete).map((h) => h.version);
+  }
+
+  /** How many holdings are published. */
+  get size(): number {
+    return this.#byName.size;
+  }
+
+  /**
+   * A holding-to-be for a download of `version` into the part file at
+   * `path`: nothing is served until its first chunk is verified
+   * ({@link PartialHolding.gained}).
+   */
+  start(version: HeldVersion, path: string): PartialHolding {
+    return new PartialHolding(version, { path, owner: this });
+  }
+
+  /** Publishes `holding`, unless another of that name is, or the ceiling is reached. */
+  publish(holding: PartialHolding): boolean {
+    const max = this.#options.max ?? Limits.MAX_PARTIAL_PER_PEER;
+    if (this.#byName.has(holding.version.name) || this.#byName.size >= max) return false;
+    this.#byName.set(holding.version.name, holding);
+    this.#options.onPublish?.(holding.version);
+    return true;
+  }
+
+  /** Forgets `holding`; `withdrawn` tells the tracker too. */
+  unpublish(holding: PartialHolding, withdrawn: boolean): void {
+    if (this.#byName.get(holding.version.name) !== holding) return;
+    this.#byName.delete(holding.version.name);
+    if (withdrawn) this.#options.onWithdraw?.(holding.version.name);
+  }
+
+  /** Forgets the holding of `name` once its landed file is served from the folder. */
+  retire(name: string): void {
+    const holding = this.#byName.get(name);
+    if (holding?.complete) this.#byName.delete(name);
+  }
+}
+
+/** One file being downloaded, as far as it can be served. */
+export class PartialHolding {
+  /** What it is part of. */
+  readonly version: HeldVersion;
+  /** Where its bytes are: the part file, then the landed file. */
+  path: string;
+  /** The chunk hashes, checked against the root: answered to `HASHES`. */
+  chunks: Uint8Array | undefined;
+  /** 1 for each chunk verified and written. */
+  readonly have: Uint8Array;
+  #held = 0;
+  #owner: PartialHoldings;
+  #published = false;
+  #ended = false;
+  #watchers = new Set<(line: string) => void>();
+
+  constructor(version: HeldVersion, how: { path: string; owner: PartialHoldings }) {
+    this.version = version;
+    this.path = how.path;
+    this.#owner = how.owner;
+    this.have = new Uint8Array(chunkCount(version.size));
+  }
+
+  /** True once every chunk is held (the download landed). */
+  get complete(): boolean {
+    return this.#held === this.have.length;
+  }
+
+  /** Whether every chunk under bytes `offset` to `offset + length` is held. */
+  holds(offset: number, length: number): boolean {
+    if (length === 0) return offset <= this.version.size;
+    const first = Math.floor(offset / CHUNK_SIZE);
+    const last = Math.floor((offset + length - 1) / CHUNK_SIZE);
+    for (let i = first; i <= last; i++) if (!this.have[i]) return false;
+    return true;
+  }
+
+  /**
+   * Chunk `index` is verified and written: served from now on, and pushed
+   * to every watcher. The first one publishes the holding.
+   */
+  gained(index: number, chunks: Uint8Array): void {
+    if (this.#ended || this.have[index]) return;
+    this.chunks = chunks;
+    this.have[index] = 1;
+    this.#held++;
+    if (!this.#published) {
+      this.#published = this.#owner.publish(this);
+      return;
+    }
+    this.#push(formatHaveChunk(this.version.name, index));
+  }
+
+  /** The lines that tell a new watcher what is held now: `* HAVE` ranges, or `* DONE`. */
+  state(): string[] {
+    if (this.complete) return [formatChunkPush({ event: "DONE", name: this.version.name })];
+    return formatHaveLines(this.version.name, this.have);
+  }
+
+  /**
+   * Sends `watcher` each change from now on (a `* HAVE`, then `* DONE` or
+   * `* GONE`); returns what stops it.
+   */
+  watch(watcher: (line: string) => void): () => void {
+    if (this.#ended) return () => {};
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
+  /** True while watchers may still hear of new chunks. */
+  get live(): boolean {
+    return !this.#ended;
+  }
+
+  /** The download landed at `path`: served whole from there until the folder takes it over. */
+  landed(path: string): void {
+    if (this.#ended) return;
+    this.path = path;
+    this.have.fill(1);
+    this.#held = this.have.length;
+    this.#end("DONE");
+  }
+
+  /**
+   * The download failed or was cancelled: the holding stops serving at once
+   * and the tracker is told. Withdrawing, rather than serving on from the
+   * part file, because no download owns that file any more: a cancelled one
+   * keeps it for a later run (which may be in another process) and a failed
+   * one removes it, and its disk or its owner is often why it failed.
+   */
+  withdraw(): void {
+    if (this.#ended) return;
+    this.#end("GONE");
+    this.#owner.unpublish(this, true);
+  }
+
+  #end(event: "DONE" | "GONE"): void {
+    this.#ended = true;
+    this.#push(formatChunkPush({ event, name: this.version.name }));
+    this.#watchers.clear();
+  }
+
+  #push(line: string): void {
+    for (const watcher of this.#watchers) watcher(line);
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http] [--tmp DIR]`:
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http,crowd] [--tmp DIR]`:
  * measures the system on loopback beside baselines measured in the same
  * run, prints a table and writes the same figures as JSON: to `--json FILE`,
  * else to docs/bench.json, except with `--quick`, whose figures (a CI-sized
@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { BufferedReader } from "../io/reader.ts";
 import { writeAll, writeText } from "../io/streams.ts";
+import { plural } from "../io/words.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MAIN = join(HERE, "..", "main.ts");
@@ -29,14 +30,14 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string" },
-    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http" },
+    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http,crowd" },
     tmp: { type: "string" },
   },
 });
 const QUICK = flags.quick;
 /** Where the figures go: docs/bench.json is the record of a full run; a quick run's are thrown away unless asked for. */
 const JSON_PATH = flags.json ?? (QUICK ? undefined : join(HERE, "..", "docs", "bench.json"));
-const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http"];
+const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http", "crowd"];
 const ONLY = new Set(flags.only!.split(","));
 for (const name of ONLY) {
   if (!CASES.includes(name)) {
@@ -59,6 +60,44 @@ const SWARM_RATE = (QUICK ? 8 : 16) * MiB;
 const HTTP_CLIENTS = 50;
 const HTTP_MEMORY_SIZE = (QUICK ? 8 : 64) * MiB;
 const HTTP_CLIENT_RATE = "20M";
+/** The crowd case: a seed and every downloader each upload at most CROWD_RATE bytes/s; the file is 8 × CROWD_RATE. */
+const CROWD_RATE = (QUICK ? 2 : 4) * MiB;
+const CROWD_SIZE = 8 * CROWD_RATE;
+const CROWD_FILE = "big.bin";
+/** The ideal: the seed sends the file once, at its rate, while the crowd passes each chunk on as it arrives. */
+const CROWD_IDEAL_MS = CROWD_SIZE / CROWD_RATE * 1000;
+/**
+ * The crowds, in order: how many downloaders, whether they serve what they verified while they download (false:
+ * `--no-partial`, the behaviour before issue 14, where all of 8 finish at about 64 s), and the goal for the last one
+ * to land, × the ideal. The baseline runs in the full run only, to keep `--quick` short.
+ */
+const CROWDS: { downloaders: number; partial: boolean; goal?: number }[] = QUICK
+  ? [{ downloaders: 4, partial: true, goal: 2 }]
+  : [
+    { downloaders: 8, partial: true, goal: 2 },
+    { downloaders: 8, partial: false },
+    { downloaders: 16, partial: true, goal: 2.5 },
+  ];
+/** How long a crowd may take before the bench stops waiting and reports who had landed by then. */
+const CROWD_CAP_MS = (QUICK ? 4 : 15) * CROWD_IDEAL_MS;
+/** The goal for the seed's bytes sent, as a multiple of the file's size. */
+const CROWD_SEED_GOAL = 1.5;
+/**
+ * Runs of each side of the A/B of a peer's download from one holder, with and without `--no-partial`: more than
+ * the other cases' by default, as run-to-run noise here (±30 %) is larger than the difference it looks for.
+ */
+const AB_RUNS = Number(flags.runs ?? (QUICK ? 1 : 5));
+
+/** A line waited for: its start, or a pattern. */
+type LineMatch = string | RegExp;
+
+function matches(line: string, match: LineMatch): boolean {
+  return typeof match === "string" ? line.startsWith(match) : match.test(line);
+}
+
+function shownMatch(match: LineMatch): string {
+  return typeof match === "string" ? `"${match}"` : String(match);
+}
 
 /**
  * A child process speaking lines. Its output is read all the time (a child
@@ -70,7 +109,8 @@ class Proc implements AsyncDisposable {
   readonly name: string;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #kept: string[] = [];
-  #waiters: { prefix: string; resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  #waiters: { match: LineMatch; resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  #listeners: ((line: string) => void)[] = [];
   #ended = false;
   #pump: Promise<void>;
 
@@ -109,23 +149,29 @@ class Proc implements AsyncDisposable {
       while (true) {
         const line = await lines.readLine();
         if (line === null) break;
-        const i = this.#waiters.findIndex((w) => line.startsWith(w.prefix));
+        for (const listener of this.#listeners) listener(line);
+        const i = this.#waiters.findIndex((w) => matches(line, w.match));
         if (i >= 0) this.#waiters.splice(i, 1)[0].resolve(line);
         else this.#kept = [...this.#kept.slice(-99), line];
       }
     } finally {
       this.#ended = true;
-      for (const w of this.#waiters) w.reject(new Error(`${this.name} ended before printing "${w.prefix}"`));
+      for (const w of this.#waiters) w.reject(new Error(`${this.name} ended before printing ${shownMatch(w.match)}`));
       reader.releaseLock();
     }
   }
 
-  /** The next line starting with `prefix` (other lines are passed over). */
-  line(prefix: string): Promise<string> {
-    const i = this.#kept.findIndex((l) => l.startsWith(prefix));
+  /** The next line starting with `match`, or matching it if a pattern (other lines are passed over). */
+  line(match: LineMatch): Promise<string> {
+    const i = this.#kept.findIndex((l) => matches(l, match));
     if (i >= 0) return Promise.resolve(this.#kept.splice(0, i + 1).pop()!);
-    if (this.#ended) return Promise.reject(new Error(`${this.name} ended before printing "${prefix}"`));
-    return new Promise((resolve, reject) => this.#waiters.push({ prefix, resolve, reject }));
+    if (this.#ended) return Promise.reject(new Error(`${this.name} ended before printing ${shownMatch(match)}`));
+    return new Promise((resolve, reject) => this.#waiters.push({ match, resolve, reject }));
+  }
+
+  /** Calls `listener` with every line read from now on, waited for or not (the kept ones are only the last 100). */
+  onLine(listener: (line: string) => void): void {
+    this.#listeners.push(listener);
   }
 
   send(line: string): Promise<void> {
@@ -209,8 +255,9 @@ async function httpUrl(proc: Proc): Promise<string> {
   return (await proc.line("http on ")).slice("http on ".length);
 }
 
-async function startPeer(tracker: number, dir: string, extra: string[] = []): Promise<Proc> {
-  const p = Proc.deno("peer", [
+/** A peer of `tracker` sharing `dir` on a free loopback port, started; {@link startPeer} waits until it shares. */
+function peerProc(tracker: number, dir: string, extra: string[] = []): Proc {
+  return Proc.deno("peer", [
     MAIN,
     "peer",
     "--tracker",
@@ -225,8 +272,23 @@ async function startPeer(tracker: number, dir: string, extra: string[] = []): Pr
     join(root, "info.txt"),
     ...extra,
   ]);
+}
+
+async function startPeer(tracker: number, dir: string, extra: string[] = []): Promise<Proc> {
+  const p = peerProc(tracker, dir, extra);
   await p.line("shared ");
   return p;
+}
+
+/** Whether `promise` settles within `ms` (a rejection is thrown). */
+async function within(ms: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** One timed download by a `get` worker; returns ms and the worker's peak RSS. */
@@ -448,6 +510,216 @@ async function swarm() {
     for (const p of peers) await p[Symbol.asyncDispose]();
     await clean(out);
   }
+}
+
+// --- Scenario 8: a flash crowd (issue 14) -----------------------------------------
+
+/** The crowd's file's name in a pattern. */
+const FILE_PATTERN = CROWD_FILE.replace(".", "\\.");
+/** What a peer prints when a download of the crowd's file ended: `saved big.bin (…) from …` or `failed big.bin: …`. */
+const LANDED = new RegExp(`^(?:saved|failed) ${FILE_PATTERN}[ :]`);
+
+/** A size as `formatBytes` (cli/report.ts) shows it: `96 B`, `8.00 MiB`, `32.0 MiB`. */
+const SHOWN_BYTES = String.raw`(\d+(?:\.\d+)?) (B|KiB|MiB|GiB)`;
+const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB, GiB: 1024 * MiB };
+/** The lines of a serving peer that tell how much of the crowd's file it sent (cli/report.ts `formatPeerEvent`). */
+const SENT_LINES = [
+  // `sent 8 ranges of big.bin (8.00 MiB of 32.0 MiB) to HOST:PORT`
+  new RegExp(`^sent \\d+ ranges? of ${FILE_PATTERN} \\(${SHOWN_BYTES} of `),
+  // `sent big.bin (32.0 MiB) to HOST:PORT`: the whole file in one answer
+  new RegExp(`^sent ${FILE_PATTERN} \\(${SHOWN_BYTES}\\) to `),
+  // `stopped sending big.bin to HOST:PORT after 1.50 MiB of 32.0 MiB: why`
+  new RegExp(`^stopped sending ${FILE_PATTERN} to \\S+ after ${SHOWN_BYTES} of `),
+];
+
+/**
+ * The bytes of the crowd's file a serving peer's line says it sent; 0 for
+ * any other line. The sizes are shown to three figures, so each line's is
+ * within half a percent.
+ */
+function sentBytes(line: string): number {
+  for (const pattern of SENT_LINES) {
+    const m = pattern.exec(line);
+    if (m) return Math.round(Number(m[1]) * UNITS[m[2]]);
+  }
+  return 0;
+}
+
+/** One crowd: how long each download took, and what the seed sent. */
+interface CrowdRun {
+  downloaders: number;
+  /** False: the downloaders ran with `--no-partial`. */
+  partial: boolean;
+  /** The goal for the last to land, × the ideal; none for the baseline. */
+  goal?: number;
+  /** From the moment every downloader was told `SEND` to each landing, ms, in the order they landed. */
+  doneMs: number[];
+  /** The downloads that failed, as their peers said. */
+  failed: string[];
+  /** True when {@link CROWD_CAP_MS} passed before every download had landed or failed. */
+  capped: boolean;
+  /** Bytes of the file the seed sent, from its `sent …` and `stopped sending …` lines. */
+  seedSentBytes: number;
+}
+
+/**
+ * A crowd of `crowd.downloaders` peers, each in its own fresh folder and
+ * uploading at most CROWD_RATE, all told `SEND big.bin` at once; the seed,
+ * sharing `seedDir` at the same rate, is the only holder when they start.
+ * Every process is started and has announced before the clock starts.
+ */
+async function crowdRun(seedDir: string, crowd: { downloaders: number; partial: boolean }): Promise<CrowdRun> {
+  const rate = String(CROWD_RATE);
+  const run = { ...crowd, doneMs: [] as number[], failed: [] as string[], capped: false, seedSentBytes: 0 };
+  await using tracker = await startTracker();
+  const seed = await startPeer(tracker.port, seedDir, ["--max-upload-rate", rate]);
+  seed.onLine((line) => run.seedSentBytes += sentBytes(line));
+  const peers: Proc[] = [];
+  const dirs: string[] = [];
+  let over = false;
+  try {
+    const extra = ["--max-upload-rate", rate, ...crowd.partial ? [] : ["--no-partial"]];
+    for (let i = 0; i < crowd.downloaders; i++) {
+      dirs.push(await Deno.makeTempDir({ dir: root, prefix: "crowd-" }));
+      peers.push(peerProc(tracker.port, dirs[i], extra));
+    }
+    await Promise.all(peers.map((p) => p.line("shared ")));
+    await settle();
+    const t = performance.now();
+    const ended = peers.map((p) =>
+      p.line(LANDED).then(
+        (line) => line.startsWith("saved") ? run.doneMs.push(performance.now() - t) : run.failed.push(line),
+        (error) => over || run.failed.push(`${p.name}: ${error.message}`), // after the cap: stopped by the bench
+      )
+    );
+    await Promise.all(peers.map((p) => p.send(`SEND ${CROWD_FILE}`)));
+    run.capped = !await within(CROWD_CAP_MS, Promise.all(ended));
+  } finally {
+    over = true;
+    await Promise.all(peers.map((p) => p[Symbol.asyncDispose]()));
+    // After the downloaders: every connection to the seed has ended, and its lines (read to the end) are counted.
+    await seed[Symbol.asyncDispose]();
+    for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+  }
+  for (const line of run.failed) console.error(`  crowd: ${line}`);
+  return run;
+}
+
+/** A fresh peer downloading `big.bin` into its folder, `--no-partial` or not; ms from `SEND` to its landing. */
+async function peerDownload(tracker: number, partial: boolean): Promise<number> {
+  const dir = await Deno.makeTempDir({ dir: root, prefix: "peer-one-" });
+  try {
+    await using peer = await startPeer(tracker, dir, partial ? [] : ["--no-partial"]);
+    await settle();
+    const t = performance.now();
+    await peer.send(`SEND ${CROWD_FILE}`);
+    const line = await peer.line(LANDED);
+    const ms = performance.now() - t;
+    if (!line.startsWith("saved")) throw new Error(`a peer's download from one holder: ${line}`);
+    return ms;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * A single download into a peer's folder from one full holder, with and
+ * without `--no-partial`, in turns: partial serving checks each chunk as it
+ * arrives even from one holder, and this A/B says what that costs.
+ */
+async function singleFromOneHolder(): Promise<{ bytes: number; servePartialMs: number[]; noPartialMs: number[] }> {
+  console.error(
+    `one file of ${
+      SIZE / MiB
+    } MiB into a peer's folder from one holder, with and without --no-partial, ${AB_RUNS} runs`,
+  );
+  const src = join(root, "src-peer-one");
+  await Deno.mkdir(src);
+  await makeFile(join(src, CROWD_FILE), SIZE, 21);
+  const times = { bytes: SIZE, servePartialMs: [] as number[], noPartialMs: [] as number[] };
+  await using tracker = await startTracker();
+  const holder = await startPeer(tracker.port, src);
+  try {
+    for (let r = 0; r < AB_RUNS; r++) {
+      // Turn about, so that neither always goes first.
+      for (const partial of r % 2 === 0 ? [true, false] : [false, true]) {
+        (partial ? times.servePartialMs : times.noPartialMs).push(await peerDownload(tracker.port, partial));
+      }
+    }
+  } finally {
+    await holder[Symbol.asyncDispose](); // first: a watching peer would see its folder go
+    await Deno.remove(src, { recursive: true });
+  }
+  return times;
+}
+
+async function crowd() {
+  const ideal = CROWD_IDEAL_MS / 1000;
+  const seedDir = join(root, "src-crowd");
+  await Deno.mkdir(seedDir);
+  await makeFile(join(seedDir, CROWD_FILE), CROWD_SIZE, 77);
+  const runs: CrowdRun[] = [];
+  try {
+    for (const c of CROWDS) {
+      const how = c.partial ? "serving verified chunks" : "--no-partial";
+      console.error(
+        `a crowd of ${c.downloaders} (${how}) for a ${CROWD_SIZE / MiB} MiB file from one seed, ` +
+          `every peer uploading at most ${CROWD_RATE / MiB} MiB/s`,
+      );
+      const run = { ...await crowdRun(seedDir, c), goal: c.goal };
+      runs.push(run);
+      const last = run.capped || run.doneMs.length < c.downloaders ? undefined : run.doneMs.at(-1)!;
+      const landed = `${run.doneMs.length} of ${c.downloaders} landed${
+        run.capped ? ` in ${CROWD_CAP_MS / 1000} s` : ""
+      }`;
+      row(
+        `crowd of ${c.downloaders}, ${c.partial ? "partial serving" : "--no-partial (before)"}: last landed`,
+        last === undefined ? `only ${landed}` : `${(last / 1000).toFixed(1)} s`,
+        c.goal === undefined
+          ? `ideal ${ideal} s; all about 64 s before`
+          : `ideal ${ideal} s; goal ≤ ${c.goal}x (${c.goal * ideal} s)`,
+        last === undefined ? "" : (last / CROWD_IDEAL_MS).toFixed(2),
+      );
+      if (run.doneMs.length > 0) {
+        const first = run.doneMs[0] / 1000;
+        const mid = median(run.doneMs) / 1000;
+        row("  first / median landed", `${first.toFixed(1)} / ${mid.toFixed(1)} s`);
+      }
+      const sent = run.seedSentBytes / CROWD_SIZE;
+      row(
+        "  seed sent, × the file",
+        `${sent.toFixed(2)}x (${(run.seedSentBytes / MiB).toFixed(1)} MiB)`,
+        c.partial ? `goal ≤ ${CROWD_SEED_GOAL}x` : "",
+        c.partial ? (sent / CROWD_SEED_GOAL).toFixed(2) : "",
+      );
+    }
+  } finally {
+    await Deno.remove(seedDir, { recursive: true });
+  }
+  const lastOf = (r: CrowdRun | undefined) => r && !r.capped && r.failed.length === 0 ? r.doneMs.at(-1) : undefined;
+  const baseline = runs.find((r) => !r.partial);
+  const before = lastOf(baseline);
+  const after = lastOf(runs.find((r) => r.partial && r.downloaders === baseline?.downloaders));
+  if (before !== undefined && after !== undefined) {
+    row(`partial serving's speed-up, crowd of ${baseline!.downloaders}`, `${(before / after).toFixed(2)}x`);
+  }
+  const single = await singleFromOneHolder();
+  const partialRate = mbps(SIZE, median(single.servePartialMs));
+  row(
+    `1 file (${SIZE / MiB} MiB) into a peer's folder from 1 holder (${plural(AB_RUNS, "run")})`,
+    fmtRate(partialRate),
+    `--no-partial ${fmtRate(mbps(SIZE, median(single.noPartialMs)))}; goal: no slower`,
+    (median(single.noPartialMs) / median(single.servePartialMs)).toFixed(2),
+  );
+  results.crowd = {
+    fileBytes: CROWD_SIZE,
+    rateLimit: CROWD_RATE,
+    idealMs: CROWD_IDEAL_MS,
+    capMs: CROWD_CAP_MS,
+    seedSentGoal: CROWD_SEED_GOAL,
+    runs,
+    singleFromOneHolder: single,
+  };
 }
 
 // --- Scenarios 4 and 5: the tracker ---------------------------------------------
@@ -777,6 +1049,7 @@ try {
   if (ONLY.has("announce")) await announceOne();
   if (ONLY.has("live")) await livePeer();
   if (ONLY.has("http")) await httpClients(hasSocat);
+  if (ONLY.has("crowd")) await crowd();
 } finally {
   await Deno.remove(root, { recursive: true });
 }

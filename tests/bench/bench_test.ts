@@ -99,6 +99,34 @@ Deno.test("bench: an unknown --only case is refused, naming the cases, before an
   assert.equal(run.stdout, "");
   assert.equal(
     run.stderr,
-    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http\n",
+    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http,crowd\n",
   );
+});
+
+Deno.test("bench: --quick --only crowd times a crowd of 4 peers against one seed, and a peer's download with and without --no-partial", async () => {
+  await using dir = await tempDir();
+  const project = join(dir.path, "project");
+  await copyProject(PROJECT, project);
+  const file = join(dir.path, "crowd.json");
+
+  const run = await bench(project, ["--quick", "--only", "crowd", "--json", file]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(
+    run.stdout,
+    /^\| crowd of 4, partial serving: last landed +\| [\d.]+ s +\| ideal 8 s; goal ≤ 2x \(16 s\) /m,
+  );
+  assert.match(run.stdout, /^\| {3}seed sent, × the file +\| [\d.]+x \([\d.]+ MiB\) +\| goal ≤ 1\.5x /m);
+  assert.match(
+    run.stdout,
+    /^\| 1 file \(16 MiB\) into a peer's folder from 1 holder \(1 run\) +\| \d+ MB\/s +\| --no-partial \d+ MB\/s/m,
+  );
+  const { crowd } = JSON.parse(await Deno.readTextFile(file));
+  assert.deepEqual([crowd.fileBytes, crowd.rateLimit, crowd.idealMs], [16 * 1024 * 1024, 2 * 1024 * 1024, 8000]);
+  const [four] = crowd.runs;
+  assert.deepEqual([four.downloaders, four.partial, four.capped, four.failed], [4, true, false, []]);
+  assert.equal(four.doneMs.length, 4);
+  // The seed sent the file at least once (the crowd had nobody else to get it from), read from its lines.
+  assert.ok(four.seedSentBytes >= crowd.fileBytes * 0.99, String(four.seedSentBytes));
+  assert.equal(crowd.singleFromOneHolder.servePartialMs.length, 1);
+  assert.equal(crowd.singleFromOneHolder.noPartialMs.length, 1);
 });

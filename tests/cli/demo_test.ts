@@ -38,10 +38,21 @@ Deno.test("demo: piped, it runs to completion at full speed, sums up each hashin
     // The watched folder and the wait: a file dropped into bob's folder reaches dave, who was waiting for it.
     assert.match(demo.stdoutText, /^\[bob\] now sharing news\.txt \(46 B\)/m);
     assert.match(demo.stdoutText, /^\[dave\] saved news\.txt \(46 B\) from /m);
-    // Carol 3, dave 3 by get, 1 by cat, 1 after waiting.
+    // The crowd: three peers fetch heidi's file at once, trading chunks among themselves.
+    for (const who of ["erin", "frank", "grace"]) {
+      assert.match(demo.stdoutText, new RegExp(`^\\[${who}\\] serving the verified chunks of crowd 8MiB\\.bin `, "m"));
+      assert.match(demo.stdoutText, new RegExp(`^\\[${who}\\] saved crowd 8MiB\\.bin \\(8\\.00 MiB\\) from `, "m"));
+    }
+    const crowd =
+      /^\[demo\] the last of the three had it after \S+ s .*; heidi sent (\S+) MiB .*; (\d+) of their 24 chunks came from each other$/m
+        .exec(demo.stdoutText);
+    assert.ok(crowd, demo.stdoutText);
+    assert.ok(Number(crowd[1]) < 12, `heidi sent ${crowd[1]} MiB of an 8 MiB file to a crowd of three`);
+    assert.ok(Number(crowd[2]) > 0, "no chunk passed between the members of the crowd");
+    // Carol 3, dave 3 by get, 1 by cat, 1 after waiting, and the crowd's 3.
     assert.equal(
       demo.stdoutText.trimEnd().split("\n").at(-1),
-      "demo done: 8 files moved peer to peer over 127.0.0.1, each verified by SHA-256.",
+      "demo done: 11 files moved peer to peer over 127.0.0.1, each verified by SHA-256.",
     );
     assert.doesNotMatch(demo.stdoutText, /problem/);
     assert.equal(demo.stderrText, "");
@@ -98,7 +109,7 @@ Deno.test("demo: paced, it pauses before each step and holds dave's get to a rat
   assert.match(written, /random 8MiB\.bin \[[#-]{12}\] +[1-9]\d?% {2}[^\r\n]* 2 sources\r\n/);
   // What stays on the screen: the result lines, no live line left over.
   const shown = screenAfter(written);
-  assert.equal(shown.at(-1), "demo done: 8 files moved peer to peer over 127.0.0.1, each verified by SHA-256.");
+  assert.equal(shown.at(-1), "demo done: 11 files moved peer to peer over 127.0.0.1, each verified by SHA-256.");
   assert.ok(!shown.some((l) => /\[[#-]{12}\]/.test(l)), shown.join("\n"));
   assert.ok(shown.some((l) => /^\[dave\] saved random 8MiB\.bin \(8\.00 MiB\) from 2 sources -> /.test(l)));
 });

@@ -39,6 +39,7 @@ export type { Relayed, RelayOptions } from "./peer/relay.ts";
 export { TrackerClient } from "./peer/tracker_client.ts";
 export type { AnnounceOptions, Arrival, Reply, TrackerClientOptions, WaitReply } from "./peer/tracker_client.ts";
 export type { Downloaded, DownloadOptions } from "./peer/download.ts";
+export type { HeldVersion, PartialHolding, PartialHoldings } from "./peer/partial_holdings.ts";
 export type {
   DownloadAllOptions,
   Failure,

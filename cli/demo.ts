@@ -145,8 +145,8 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
   return tally.summary();
 }
 
-/** The seed's upload in the crowd step: its file takes 2 s of it. */
-const CROWD_RATE = 4 * 1024 * 1024;
+/** The seed's upload in the crowd step: its 8 MiB file takes 1 s of it. */
+const CROWD_RATE = 8 * 1024 * 1024;
 
 /**
  * A small flash crowd: erin, frank and grace ask for heidi's 8 MiB file at
@@ -207,7 +207,7 @@ async function crowdGets(trackerAddress: string, context: { root: string; tally:
     for (const o of report.outcomes) if (o.ok) { for (const s of o.result.sources) if (s.partial) traded += s.chunks; }
   });
   tally.print(
-    `[demo] the last of the three had it after ${seconds} s (heidi alone, three copies: about 6 s); heidi sent ` +
+    `[demo] the last of the three had it after ${seconds} s (heidi alone, three copies: about 3 s); heidi sent ` +
       `${formatBytes(seedSent)} (${(seedSent / bytes.length).toFixed(1)}× the file); ${traded} of their 24 chunks ` +
       `came from each other`,
   );

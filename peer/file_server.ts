@@ -111,6 +111,12 @@ export interface FileServerOptions extends ListenOptions {
 /** How long a chunk that went to one member of a crowd is refused to the others. */
 export const RATION_MS = 3_000;
 
+/** A chunk under way to one member of a crowd is refused to the others for at most this many ration times. */
+const IN_FLIGHT_RATIONS = 4;
+
+/** Push lines waiting on one connection (a line per chunk, at most): more, and the client is not reading. */
+const MAX_QUEUED_PUSHES = 65_536;
+
 /** A running file server. */
 export interface FileServer extends AsyncDisposable {
   /** The address actually bound. */
@@ -195,8 +201,8 @@ interface ServeContext {
 class Rations {
   #ms: number;
   #clock: Clock;
-  /** name → chunk → to whom, and when its sending ended (`Infinity` while it is under way). */
-  #sent = new Map<string, Map<number, { to: object; until: number }>>();
+  /** name → chunk → to whom, when its sending began, and when it ended (`Infinity` while it is under way). */
+  #sent = new Map<string, Map<number, { to: object; start: number; until: number }>>();
 
   constructor(ms: number, clock: Clock) {
     this.#ms = ms;
@@ -205,10 +211,14 @@ class Rations {
 
   /** Ms before `to` may have chunk `index` of `name`, 0 if now; `ago`: when it went to another, ms. */
   wait(name: string, index: number, to: object): { ms: number; ago: number } {
-    const sent = this.#sent.get(name)?.get(index);
+    const chunks = this.#sent.get(name);
+    if (chunks) this.#prune(name, chunks);
+    const sent = chunks?.get(index);
     if (!sent || sent.to === to) return { ms: 0, ago: 0 };
     const now = this.#clock.now();
-    if (sent.until === Infinity) return { ms: this.#ms, ago: 0 };
+    // Under way: refused while it goes (a crowd's members share the upload: a chunk may take seconds), but no
+    // longer than four ration times from its start: a receiver that reads slowly must not hold it from all.
+    if (sent.until === Infinity) return { ms: Math.max(0, sent.start + IN_FLIGHT_RATIONS * this.#ms - now), ago: 0 };
     return { ms: Math.max(0, sent.until + this.#ms - now), ago: now - sent.until };
   }
 
@@ -216,8 +226,7 @@ class Rations {
   sending(name: string, index: number, to: object): (sent: boolean) => void {
     let chunks = this.#sent.get(name);
     if (!chunks) this.#sent.set(name, chunks = new Map());
-    this.#prune(chunks);
-    const record = { to, until: Infinity };
+    const record = { to, start: this.#clock.now(), until: Infinity };
     chunks.set(index, record);
     return (sent) => {
       if (sent) record.until = this.#clock.now();
@@ -225,10 +234,15 @@ class Rations {
     };
   }
 
-  /** Forgets what is past its ration time (each record is looked at when its file's next chunk goes). */
-  #prune(chunks: Map<number, { to: object; until: number }>): void {
+  /** Forgets what is past its ration time (a file's records are looked at when one of its chunks is asked for). */
+  #prune(name: string, chunks: Map<number, { to: object; start: number; until: number }>): void {
     const now = this.#clock.now();
-    for (const [i, r] of chunks) if (r.until + this.#ms < now) chunks.delete(i);
+    for (const [i, r] of chunks) {
+      if (r.until === Infinity ? r.start + IN_FLIGHT_RATIONS * this.#ms < now : r.until + this.#ms < now) {
+        chunks.delete(i);
+      }
+    }
+    if (chunks.size === 0) this.#sent.delete(name);
   }
 }
 
@@ -273,6 +287,8 @@ class Upload {
   #watching = new Map<string, () => void>();
   /** The idle timeout is paused: a partial holding will push its next chunk here. */
   #waitingForPushes = false;
+  /** Waiting for the next request (the only time the idle timeout may wait for pushes). */
+  #waiting = false;
 
   constructor(link: Link, conn: Deno.Conn, context: ServeContext) {
     this.#conn = link;
@@ -371,6 +387,7 @@ class Upload {
     this.#stopped = true;
     this.#cut(STOPPING);
     this.#linger = new Watchdog(STOP_LINGER_MS, () => closeQuietly(this.#conn), { clock: this.#context.clock });
+    await this.#pushing; // a push line under way is finished first: lines never interleave
     await writeText(this.#conn, formatStatusLine(Status.BUSY, this.#stopping));
     await this.#tcp.closeWrite();
   }
@@ -380,7 +397,13 @@ class Upload {
     const { idle } = this.#context;
     try {
       idle.add(this);
-      const line = await this.#reader.readLine().finally(() => idle.delete(this));
+      this.#waiting = true;
+      this.#pauseWhileWatching();
+      const line = await this.#reader.readLine().finally(() => {
+        idle.delete(this);
+        this.#waiting = false;
+        this.#pauseWhileWatching();
+      });
       if (line === null) return null;
       this.#watchdog.touch();
       return parseFileRequest(line);
@@ -409,6 +432,7 @@ class Upload {
 
   async #refuse(error: ProtocolError): Promise<void> {
     this.#context.onEvent({ type: "refused", to: this.#to, status: error.status, message: error.message });
+    await this.#pushing;
     await writeText(this.#conn, formatStatusLine(error.status, error.message));
   }
 
@@ -532,6 +556,7 @@ class Upload {
     const holding = this.#context.partials?.get(name);
     let text: string;
     if (holding) {
+      this.#current.size = holding.version.size;
       text = formatHaveHeader(holding.version) + holding.state().join("");
       const stop = holding.watch((line) => {
         this.#push(line);
@@ -540,11 +565,10 @@ class Upload {
       this.#watching.set(name, stop);
     } else {
       using opened = await this.#context.folder.openFile(name);
+      this.#current.size = opened.entry.size;
       text = formatHaveHeader(opened.entry) + formatChunkPush({ event: "DONE", name });
       this.#watching.set(name, () => {});
     }
-    this.#current.size = holding?.version.size ?? 0;
-    this.#pauseWhileWatching();
     await writeText(this.#conn, text);
   }
 
@@ -556,17 +580,26 @@ class Upload {
     this.#pauseWhileWatching();
   }
 
-  /** While a partial holding may push here, silence is not idleness: the idle timeout waits. */
+  /**
+   * While the connection waits for its next request and a partial holding
+   * may push here, silence is not idleness: the idle timeout waits. Never
+   * while an answer is under way: a client that stops reading is cut.
+   */
   #pauseWhileWatching(): void {
-    const live = [...this.#watching.keys()].some((n) => this.#context.partials?.get(n)?.live);
+    const live = this.#waiting && [...this.#watching.keys()].some((n) => this.#context.partials?.get(n)?.live);
     if (live && !this.#waitingForPushes) this.#watchdog.pause();
     if (!live && this.#waitingForPushes) this.#watchdog.resume();
     this.#waitingForPushes = live;
   }
 
-  /** Sends `line` unasked: now, or after the answer under way. */
+  /** Sends `line` unasked: now, or after the answer under way. A client that lets pushes pile up is cut. */
   #push(line: string): void {
     this.#pushes.push(line);
+    if (this.#pushes.length > MAX_QUEUED_PUSHES) {
+      this.#pushes.length = 0;
+      closeQuietly(this.#conn); // it reads nothing: the serve loop ends at its next read or write
+      return;
+    }
     if (!this.#busy) this.#flushPushes();
   }
 

@@ -164,6 +164,13 @@ export class HolderConnection {
     this.#reader = new BufferedReader(this.#conn);
   }
 
+  /** Connects again (after a holder closed the connection at a request it does not know). */
+  async reopen(): Promise<void> {
+    this.close();
+    this.#pending = undefined;
+    await this.open();
+  }
+
   /** Closes the connection, if there is one; idempotent. */
   close(): void {
     if (this.#conn) closeQuietly(this.#conn);
@@ -222,6 +229,10 @@ export class HolderConnection {
       header = parseFileHeader(line);
     } catch (error) {
       if (!(error instanceof ProtocolError) || error.status !== Status.NOT_YET) throw error;
+      // A partial holder's chunks only ever grow: "not here yet" of one it said it has is a lie.
+      if (this.have && this.have.subarray(request.first, request.first + request.count).every((held) => held)) {
+        throw new TransferError("EPROTO", `said it has chunk ${request.first}, then answered ${line.slice(0, 120)}`);
+      }
       this.outstanding.shift();
       for (let i = request.first; i < request.first + request.count; i++) {
         this.#notYet.set(i, performance.now() + NOT_YET_MS);

@@ -37,7 +37,24 @@ export interface PartialHoldingsOptions {
   max?: number;
 }
 
-/** Every partial holding of one peer, by name. */
+/**
+ * Every partial holding of one peer, by name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CHUNK_SIZE } from "../protocol.ts";
+ *
+ * const told: string[] = [];
+ * const holdings = new PartialHoldings({ onPublish: (v) => told.push(v.name) });
+ * const version = { name: "big.bin", size: 3 * CHUNK_SIZE, sha256: "a".repeat(64), root: "b".repeat(64) };
+ * const holding = holdings.start(version, "/downloads/.p2p-0123.part");
+ * assert.equal(holdings.get("big.bin"), undefined, "nothing is served before a chunk is verified");
+ * holding.gained(1, new Uint8Array(3 * 32));
+ * assert.deepEqual(told, ["big.bin"]);
+ * assert.equal(holdings.get("big.bin"), holding);
+ * ```
+ */
 export class PartialHoldings {
   #byName = new Map<string, PartialHolding>();
   #options: PartialHoldingsOptions;
@@ -94,7 +111,27 @@ export class PartialHoldings {
   }
 }
 
-/** One file being downloaded, as far as it can be served. */
+/**
+ * One file being downloaded, as far as it can be served.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CHUNK_SIZE } from "../protocol.ts";
+ *
+ * const version = { name: "big.bin", size: 3 * CHUNK_SIZE, sha256: "a".repeat(64), root: "b".repeat(64) };
+ * const holding = new PartialHoldings().start(version, "/downloads/.p2p-0123.part");
+ * holding.gained(0, new Uint8Array(3 * 32));
+ * const pushed: string[] = [];
+ * holding.watch((line) => pushed.push(line));
+ * holding.gained(2, new Uint8Array(3 * 32));
+ * assert.deepEqual(holding.state(), ["* HAVE 0,2 big.bin\n"]);
+ * assert.equal(holding.holds(0, CHUNK_SIZE), true);
+ * assert.equal(holding.holds(0, 2 * CHUNK_SIZE), false, "chunk 1 is not here yet");
+ * holding.landed("/downloads/big.bin");
+ * assert.deepEqual(pushed, ["* HAVE 2 big.bin\n", "* DONE big.bin\n"]);
+ * ```
+ */
 export class PartialHolding {
   /** What it is part of. */
   readonly version: HeldVersion;
@@ -110,6 +147,7 @@ export class PartialHolding {
   #ended = false;
   #watchers = new Set<(line: string) => void>();
 
+  /** A holding of `version` in the part file at `how.path`, published to `how.owner` at its first chunk. */
   constructor(version: HeldVersion, how: { path: string; owner: PartialHoldings }) {
     this.version = version;
     this.path = how.path;

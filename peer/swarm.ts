@@ -31,8 +31,10 @@ import {
   chunkHashAt,
   chunkSpan,
   impliedChunks,
+  isPeerRefusal,
   Limits,
   ProtocolError,
+  type ReplyLine,
   sameBytes,
   Status,
 } from "../protocol.ts";
@@ -243,6 +245,7 @@ class Swarm {
       const timer = setTimeout(async () => {
         stop.removeEventListener("abort", cancel);
         try {
+          if (!this.#room()) return; // every place taken: nobody new could join
           for (const h of await this.#options.lookAgain!()) {
             if (this.#known.has(h.address) || this.#finished) continue;
             this.#known.add(h.address);
@@ -250,13 +253,22 @@ class Swarm {
             if (h.partial) this.#crowd = true; // from now on, chunks are chosen by what each source has
           }
           if (!this.#finished) this.#refill();
-        } catch { /* the tracker is away: the holders known go on */ }
-        next();
+        } catch {
+          /* the tracker is away: the holders known go on */
+        } finally {
+          next();
+        }
       }, ms);
       const cancel = () => clearTimeout(timer);
       stop.addEventListener("abort", cancel, { once: true });
     };
     next();
+  }
+
+  /** Whether a holder not in use could join: a full one, or a partial one, below its width. */
+  #room(): boolean {
+    const partial = [...this.#active].filter((s) => s.report.partial).length;
+    return this.#active.size - partial < this.#width || partial < PARTIAL_SOURCES;
   }
 
   /** Opens a connection to `holder` and serves it until the download ends or it fails. */
@@ -293,12 +305,21 @@ class Swarm {
     if (!this.#ready) await this.#fetchList(source);
     if (!this.#ready) await this.#accepting;
     // A partial holder says what it has; a full one is told that we are of the crowd, so that it can ration.
-    const watching = source.report.partial || this.#options.holding !== undefined;
-    if (watching && !this.#finished) await source.watch();
+    let watching = source.report.partial || this.#options.holding !== undefined;
+    if (watching && !this.#finished) {
+      try {
+        await source.watch();
+      } catch (error) {
+        // A holder older than HAVE (0.13) closes at a request it does not know: fetch from it as before.
+        if (source.report.partial || !(error instanceof ProtocolError) || !isPeerRefusal(asReply(error))) throw error;
+        watching = false;
+        await source.reopen();
+      }
+    }
     while (!this.#finished) {
       // Among partial sources, a full holder's upload is shared by a crowd: one chunk at a time each, so that each
       // comes sooner. Else two, so that no connection idles between chunks.
-      const ahead = !source.have || this.#partialsActive() === 0 ? Limits.REQUESTS_AHEAD : 1;
+      const ahead = source.have || this.#partialsActive() === 0 ? Limits.REQUESTS_AHEAD : 1;
       while (source.outstanding.length < ahead) {
         const request = this.#pick(source);
         if (!request) break;
@@ -484,9 +505,14 @@ class Swarm {
    */
   #checkStalled(): void {
     const { timeoutMs } = this.#options;
-    if (this.#finished || this.#avail.length === 0 || performance.now() - this.#lastProgress < timeoutMs) return;
+    const quiet = performance.now() - this.#lastProgress;
+    if (this.#finished || this.#avail.length === 0 || quiet < timeoutMs) return;
     for (const s of this.#active) if (s.outstanding.length > 0) return;
-    for (let i = 0; i < this.#plan.count; i++) if (!this.#plan.isDone(i) && this.#avail[i] > 0) return;
+    // A chunk some source has will come, unless nothing at all came for three times the timeout (a source that
+    // offers chunks and never gives them).
+    if (quiet < 3 * timeoutMs) {
+      for (let i = 0; i < this.#plan.count; i++) if (!this.#plan.isDone(i) && this.#avail[i] > 0) return;
+    }
     const missing: number[] = [];
     for (let i = 0; i < this.#plan.count && missing.length < 4; i++) if (!this.#plan.isDone(i)) missing.push(i);
     const more = this.#plan.count - this.#plan.doneCount > missing.length ? ", …" : "";
@@ -575,7 +601,7 @@ class Swarm {
     if (!transfer) return;
     transfer.sources = this.#active.size;
     let partial = 0;
-    for (const s of this.#active) if (s.report.partial) partial++;
+    for (const s of this.#active) if (s.have) partial++; // still partial (a `* DONE` made it a full holder)
     transfer.partialSources = partial;
   }
 
@@ -636,4 +662,9 @@ class Wakeups {
 /** A partial holder's `404`: it no longer holds the file (its download ended before we came). */
 function isStale(error: unknown): boolean {
   return error instanceof ProtocolError && error.status === Status.NOT_FOUND;
+}
+
+/** A holder's error as the reply line it came as. */
+function asReply(error: ProtocolError): ReplyLine {
+  return { status: error.status, more: false, text: error.message };
 }

@@ -153,6 +153,11 @@ export class TrackerClient implements AsyncDisposable {
     this.#loop = this.#readReplies();
   }
 
+  /** The tracker's address, `HOST:PORT`, as given. */
+  get address(): string {
+    return this.#address;
+  }
+
   /**
    * Connects to `address` (`HOST:PORT`). A request that takes longer than
    * the timeout closes the connection (the next reply could not be told
@@ -165,11 +170,6 @@ export class TrackerClient implements AsyncDisposable {
    * tracker: the first reply (or the `--secret` handshake) tells, and every
    * request then fails with `ADDRESS is a peer, not a tracker; …`.
    */
-  /** The tracker's address, `HOST:PORT`, as given. */
-  get address(): string {
-    return this.#address;
-  }
-
   static async connect(address: string, options: TrackerClientOptions = {}): Promise<TrackerClient> {
     const timeoutMs = options.timeoutMs ?? Timeouts.REQUEST_MS;
     try {

@@ -113,7 +113,7 @@ Deno.test("bench: --quick --only crowd times a crowd of 4 peers against one seed
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(
     run.stdout,
-    /^\| crowd of 4, partial serving: last landed +\| [\d.]+ s +\| ideal 8 s; goal ≤ 2x \(16 s\) /m,
+    /^\| crowd of 4, partial serving: last landed +\| [\d.]+ s +\| ideal 2 s; goal ≤ 2x \(4 s\) /m,
   );
   assert.match(run.stdout, /^\| {3}seed sent, × the file +\| [\d.]+x \([\d.]+ MiB\) +\| goal ≤ 1\.5x /m);
   assert.match(
@@ -121,7 +121,7 @@ Deno.test("bench: --quick --only crowd times a crowd of 4 peers against one seed
     /^\| 1 file \(16 MiB\) into a peer's folder from 1 holder \(1 run\) +\| \d+ MB\/s +\| --no-partial \d+ MB\/s/m,
   );
   const { crowd } = JSON.parse(await Deno.readTextFile(file));
-  assert.deepEqual([crowd.fileBytes, crowd.rateLimit, crowd.idealMs], [16 * 1024 * 1024, 2 * 1024 * 1024, 8000]);
+  assert.deepEqual([crowd.fileBytes, crowd.rateLimit, crowd.idealMs], [8 * 1024 * 1024, 4 * 1024 * 1024, 2000]);
   const [four] = crowd.runs;
   assert.deepEqual([four.downloaders, four.partial, four.capped, four.failed], [4, true, false, []]);
   assert.equal(four.doneMs.length, 4);

@@ -47,6 +47,13 @@ export class ManualClock implements Clock {
     return this.#timers.size;
   }
 
+  /** Ms until the first pending timer is due; `Infinity` when none is. */
+  get nextDueMs(): number {
+    let at = Infinity;
+    for (const timer of this.#timers.values()) at = Math.min(at, timer.at);
+    return at - this.#now;
+  }
+
   /**
    * Moves the clock `ms` on, firing every timer due on the way in order;
    * after each, what it set off (promises, and one turn of the event loop

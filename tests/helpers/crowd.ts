@@ -61,7 +61,7 @@ export class Gate {
  * closed, and every later request of the file answered `404`, as a partial
  * holder whose download ended).
  */
-export type ChunkAnswer = "good" | "wrong" | "cut" | "gone";
+export type ChunkAnswer = "good" | "wrong" | "cut" | "gone" | "not-yet";
 
 /** Options of {@link startChunkHolder}. */
 export interface ChunkHolderOptions {
@@ -75,6 +75,8 @@ export interface ChunkHolderOptions {
   answer?: (n: number) => ChunkAnswer;
   /** Every `RANGE` answer waits for this gate first. Default: answers at once. */
   gate?: Gate;
+  /** A holder of 0.13 or before: it knows no `HAVE`, answers it as a peer answers an unknown command, and closes. */
+  old?: boolean;
 }
 
 /** A running {@link startChunkHolder}. */
@@ -123,6 +125,10 @@ export function startChunkHolder(options: ChunkHolderOptions): ChunkHolder {
         if (line === null) return;
         requests.push(line);
         const m = /^(?:(HASHES|HAVE) (.+)|RANGE (\d+) (\d+) (.+))$/.exec(line);
+        if (options.old && m?.[1] === "HAVE") {
+          await writeText(conn, `400 unknown command "HAVE"; a peer answers GET, RANGE and HASHES\n`);
+          return;
+        }
         if (!m) {
           await writeText(conn, `400 unknown command\n`);
           return;
@@ -159,6 +165,10 @@ export function startChunkHolder(options: ChunkHolderOptions): ChunkHolder {
           faulted.resolve();
           void server.close(); // dies: this connection and every other closed, nothing more accepted
           return;
+        }
+        if (answer === "not-yet") {
+          await writeText(conn, `425 not here yet: chunk ${offset / MiB} of "${name}" has not arrived\n`);
+          continue;
         }
         if (answer === "wrong") body[0] ^= 0xff;
         await writeText(conn, header);

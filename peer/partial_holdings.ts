@@ -74,11 +74,6 @@ export class PartialHoldings {
     return [...this.#byName.values()].filter((h) => !h.complete).map((h) => h.version);
   }
 
-  /** How many holdings are published. */
-  get size(): number {
-    return this.#byName.size;
-  }
-
   /**
    * A holding-to-be for a download of `version` into the part file at
    * `path`: nothing is served until its first chunk is verified

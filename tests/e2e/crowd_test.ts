@@ -19,10 +19,10 @@ import { randomBytes } from "../helpers/random.ts";
 import { type TestPeer, testPeer, testTracker } from "../helpers/roles.ts";
 
 const NAME = "big.bin";
-/** Eight chunks. */
-const SIZE = 8 * MiB;
-/** Every peer's upload: the seed alone needs 1 s to send the file once, 6 s to send it to each. */
-const RATE = 8 * MiB;
+/** Six chunks: as many as downloaders, so that each can be given one of its own. */
+const SIZE = 6 * MiB;
+/** Every peer's upload: the seed alone needs 0.5 s to send the file once, 3 s to send it to each. */
+const RATE = 12 * MiB;
 const DOWNLOADERS = 6;
 
 Deno.test("crowd: 6 peers asking a rate-limited seed for one file at once trade its chunks; each lands intact and the seed sends it less than 1.5 times", async () => {

@@ -76,9 +76,14 @@ export function unusedPort(): number {
   return listener.addr.port;
 }
 
-/** `127.0.0.1:<port>` where nothing listens. */
+/**
+ * `127.0.0.1:1`, where nothing listens: port 1 (tcpmux) is served by
+ * nothing on these machines, and no test binds a port below 1024. A port
+ * just freed (as {@link unusedPort} gives) could be taken again by a test
+ * running in parallel before the refusal is asked for, and then answer.
+ */
 export function deadAddress(): string {
-  return `127.0.0.1:${unusedPort()}`;
+  return "127.0.0.1:1";
 }
 
 /** Sends `line` to 127.0.0.1:`port`, ends our side, and returns every byte of the answer until the close. */

@@ -61,9 +61,7 @@ export class Announcer {
    * sent (`undefined`): reaching it again announces the whole folder.
    */
   changes(changes: FolderChanges): Promise<string | undefined> {
-    const next = this.#last.catch(() => {}).then(async () => {
-      const client = this.#options.client();
-      if (!client?.open || this.#options.closing()) return undefined;
+    return this.#then(async (client) => {
       const answers: string[] = [];
       if (changes.changed.length > 0) {
         answers.push(await client.add(this.#options.port, changes.changed, { httpPort: this.#options.httpPort }));
@@ -71,8 +69,6 @@ export class Announcer {
       if (changes.removed.length > 0) answers.push(await client.remove(changes.removed));
       return answers.join("; ");
     });
-    this.#last = next;
-    return next;
   }
 
   /** Announces one file just added to the folder (a verified download). */

@@ -526,15 +526,9 @@ class Upload {
   /** A request to a partial holding: every chunk it covers must be verified here (`425`, `416` otherwise). */
   #checkHeld(request: FileRequest, holding: PartialHolding): void {
     const { size } = holding.version;
-    if (request.offset > size) {
-      throw new ProtocolError(Status.RANGE_NOT_SATISFIABLE, `offset ${request.offset} is past the end (${size} bytes)`);
-    }
-    const length = Math.min(request.length ?? size, size - request.offset);
-    if (!holding.holds(request.offset, length)) {
-      const first = holding.have.findIndex((held, i) =>
-        !held && i * CHUNK_SIZE < request.offset + length &&
-        (i + 1) * CHUNK_SIZE > request.offset
-      );
+    if (request.offset > size) return; // past the end: 416, as for any file
+    const first = holding.missing(request.offset, Math.min(request.length ?? size, size - request.offset));
+    if (first !== undefined) {
       throw new ProtocolError(
         Status.NOT_YET,
         `not here yet: chunk ${first} of ${

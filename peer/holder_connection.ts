@@ -13,6 +13,7 @@ import {
   chunkSpan,
   formatFileRequest,
   HASH_BYTES,
+  isPeerRefusal,
   isPush,
   Limits,
   parseChunkHash,
@@ -20,6 +21,7 @@ import {
   parseFileHeader,
   parseHashesHeader,
   parseHaveHeader,
+  parseReplyLine,
   ProtocolError,
   rootOf,
   Status,
@@ -131,14 +133,25 @@ export class HolderConnection {
   /**
    * `HAVE`: which chunks the holder has; the answer's push lines (and every
    * later one) update {@link HolderConnection.have}. Makes this connection
-   * a member of the file's crowd at the holder.
+   * a member of the file's crowd at the holder. False for a full holder
+   * older than `HAVE` (0.13), which closes at a request it does not know:
+   * then this connects again, and the holder serves as before.
    */
-  async watch(): Promise<void> {
+  async watch(): Promise<boolean> {
     const { version } = this.#options;
     await writeText(this.#conn!, formatFileRequest({ verb: "HAVE", name: version.name, offset: 0 }));
     using watchdog = this.#watchdog();
     const line = await this.#readLine(watchdog);
-    this.#checkVersion(parseHaveHeader(line));
+    try {
+      this.#checkVersion(parseHaveHeader(line));
+      return true;
+    } catch (error) {
+      if (this.have || !isPeerRefusal(parseReplyLine(line))) throw error;
+    }
+    this.close();
+    this.#pending = undefined;
+    await this.open();
+    return false;
   }
 
   /**
@@ -162,13 +175,6 @@ export class HolderConnection {
     const { timeoutMs, stop: signal, secret } = this.#options;
     this.#conn = await dial(this.report.holder, { timeoutMs, signal, secret });
     this.#reader = new BufferedReader(this.#conn);
-  }
-
-  /** Connects again (after a holder closed the connection at a request it does not know). */
-  async reopen(): Promise<void> {
-    this.close();
-    this.#pending = undefined;
-    await this.open();
   }
 
   /** Closes the connection, if there is one; idempotent. */

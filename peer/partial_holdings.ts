@@ -92,11 +92,11 @@ export class PartialHoldings {
     return true;
   }
 
-  /** Forgets `holding`; `withdrawn` tells the tracker too. */
-  unpublish(holding: PartialHolding, withdrawn: boolean): void {
+  /** Forgets `holding`, withdrawn (its download failed or was cancelled), and tells `onWithdraw`. */
+  withdraw(holding: PartialHolding): void {
     if (this.#byName.get(holding.version.name) !== holding) return;
     this.#byName.delete(holding.version.name);
-    if (withdrawn) this.#options.onWithdraw?.(holding.version.name);
+    this.#options.onWithdraw?.(holding.version.name);
   }
 
   /** Forgets the holding of `name` once its landed file is served from the folder. */
@@ -157,11 +157,14 @@ export class PartialHolding {
 
   /** Whether every chunk under bytes `offset` to `offset + length` is held. */
   holds(offset: number, length: number): boolean {
-    if (length === 0) return offset <= this.version.size;
-    const first = Math.floor(offset / CHUNK_SIZE);
+    return offset <= this.version.size && this.missing(offset, length) === undefined;
+  }
+
+  /** The first chunk under bytes `offset` to `offset + length` not held yet, if any. */
+  missing(offset: number, length: number): number | undefined {
     const last = Math.floor((offset + length - 1) / CHUNK_SIZE);
-    for (let i = first; i <= last; i++) if (!this.have[i]) return false;
-    return true;
+    for (let i = Math.floor(offset / CHUNK_SIZE); i <= last; i++) if (!this.have[i]) return i;
+    return undefined;
   }
 
   /**
@@ -220,7 +223,7 @@ export class PartialHolding {
   withdraw(): void {
     if (this.#ended) return;
     this.#end("GONE");
-    this.#owner.unpublish(this, true);
+    this.#owner.withdraw(this);
   }
 
   #end(event: "DONE" | "GONE"): void {

@@ -31,10 +31,8 @@ import {
   chunkHashAt,
   chunkSpan,
   impliedChunks,
-  isPeerRefusal,
   Limits,
   ProtocolError,
-  type ReplyLine,
   sameBytes,
   Status,
 } from "../protocol.ts";
@@ -226,13 +224,10 @@ class Swarm {
 
   /** Starts sources from the reserves up to the widths. */
   #refill(): void {
-    const counts = () => {
-      let partial = 0;
-      for (const s of this.#active) if (s.report.partial) partial++;
-      return { full: this.#active.size - partial, partial };
-    };
-    while (counts().full < this.#width && this.#reserve.length > 0) this.#startSource(this.#reserve.shift()!, false);
-    while (counts().partial < PARTIAL_SOURCES && this.#partialReserve.length > 0) {
+    while (this.#inUse().full < this.#width && this.#reserve.length > 0) {
+      this.#startSource(this.#reserve.shift()!, false);
+    }
+    while (this.#inUse().listedPartial < PARTIAL_SOURCES && this.#partialReserve.length > 0) {
       this.#startSource(this.#partialReserve.shift()!, true);
     }
   }
@@ -267,8 +262,22 @@ class Swarm {
 
   /** Whether a holder not in use could join: a full one, or a partial one, below its width. */
   #room(): boolean {
-    const partial = [...this.#active].filter((s) => s.report.partial).length;
-    return this.#active.size - partial < this.#width || partial < PARTIAL_SOURCES;
+    const { full, listedPartial } = this.#inUse();
+    return full < this.#width || listedPartial < PARTIAL_SOURCES;
+  }
+
+  /**
+   * The sources in use: listed by the tracker as whole holders (`full`) or
+   * as partial ones (`listedPartial`: the widths count these), and of
+   * those, still partial now (`partial`: a `* DONE` makes one a full holder).
+   */
+  #inUse(): { full: number; listedPartial: number; partial: number } {
+    let listedPartial = 0, partial = 0;
+    for (const s of this.#active) {
+      if (s.report.partial) listedPartial++;
+      if (s.have) partial++;
+    }
+    return { full: this.#active.size - listedPartial, listedPartial, partial };
   }
 
   /** Opens a connection to `holder` and serves it until the download ends or it fails. */
@@ -306,20 +315,11 @@ class Swarm {
     if (!this.#ready) await this.#accepting;
     // A partial holder says what it has; a full one is told that we are of the crowd, so that it can ration.
     let watching = source.report.partial || this.#options.holding !== undefined;
-    if (watching && !this.#finished) {
-      try {
-        await source.watch();
-      } catch (error) {
-        // A holder older than HAVE (0.13) closes at a request it does not know: fetch from it as before.
-        if (source.report.partial || !(error instanceof ProtocolError) || !isPeerRefusal(asReply(error))) throw error;
-        watching = false;
-        await source.reopen();
-      }
-    }
+    if (watching && !this.#finished) watching = await source.watch();
     while (!this.#finished) {
       // Among partial sources, a full holder's upload is shared by a crowd: one chunk at a time each, so that each
       // comes sooner. Else two, so that no connection idles between chunks.
-      const ahead = source.have || this.#partialsActive() === 0 ? Limits.REQUESTS_AHEAD : 1;
+      const ahead = source.have || this.#inUse().partial === 0 ? Limits.REQUESTS_AHEAD : 1;
       while (source.outstanding.length < ahead) {
         const request = this.#pick(source);
         if (!request) break;
@@ -413,7 +413,7 @@ class Swarm {
     const count = this.#plan.count;
     // No partial source yet: every source offers every chunk; in order, the whole file's hash keeps up without
     // reading chunks back. A crowd's members that all asked one holder for the same chunk are told 425 but one.
-    if (this.#partialsActive() === 0) {
+    if (this.#inUse().partial === 0) {
       const next = this.#plan.next({ run: false });
       for (let i = next?.first ?? count; i < count; i++) {
         if (!this.#plan.isDone(i) && this.#plan.owners(i) === 0 && source.offers(i, now)) return { first: i, count: 1 };
@@ -588,21 +588,12 @@ class Swarm {
     for (let i = 0; i < this.#avail.length; i++) if (!have || have[i]) this.#avail[i] += by;
   }
 
-  /** How many partial sources are in use (and still partial). */
-  #partialsActive(): number {
-    let n = 0;
-    for (const s of this.#active) if (s.have) n++;
-    return n;
-  }
-
   /** The sources in use, for the progress line. */
   #showSources(): void {
     const { transfer } = this.#options;
     if (!transfer) return;
     transfer.sources = this.#active.size;
-    let partial = 0;
-    for (const s of this.#active) if (s.have) partial++; // still partial (a `* DONE` made it a full holder)
-    transfer.partialSources = partial;
+    transfer.partialSources = this.#inUse().partial;
   }
 
   #finish(): void {
@@ -662,9 +653,4 @@ class Wakeups {
 /** A partial holder's `404`: it no longer holds the file (its download ended before we came). */
 function isStale(error: unknown): boolean {
   return error instanceof ProtocolError && error.status === Status.NOT_FOUND;
-}
-
-/** A holder's error as the reply line it came as. */
-function asReply(error: ProtocolError): ReplyLine {
-  return { status: error.status, more: false, text: error.message };
 }

@@ -30,6 +30,7 @@ import { type PeerHttp, startPeerHttp } from "./peer/http_face.ts";
 import { sendAndFetch, type SendReport, SharedTally } from "./peer/send.ts";
 import type { TrackerClient } from "./peer/tracker_client.ts";
 import { TrackerLink, type TrackerLinkEvent } from "./peer/tracker_link.ts";
+import { type TrackerAddresses, trackerList } from "./peer/tracker_list.ts";
 import type { TransferBoard } from "./peer/transfer_board.ts";
 
 export { sendAndFetch } from "./peer/send.ts";
@@ -38,6 +39,8 @@ export { relayFile } from "./peer/relay.ts";
 export type { Relayed, RelayOptions } from "./peer/relay.ts";
 export { TrackerClient } from "./peer/tracker_client.ts";
 export type { AnnounceOptions, Arrival, Reply, TrackerClientOptions, WaitReply } from "./peer/tracker_client.ts";
+export { connectTracker } from "./peer/tracker_list.ts";
+export type { ConnectTrackerOptions, SkippedTracker, TrackerAddresses } from "./peer/tracker_list.ts";
 export type { Downloaded, DownloadOptions } from "./peer/download.ts";
 export type { HeldVersion, PartialHolding, PartialHoldings } from "./peer/partial_holdings.ts";
 export type {
@@ -50,7 +53,7 @@ export type {
 } from "./peer/download_all.ts";
 export type { FileServer, FileServerEvent, FileServerOptions, Sending } from "./peer/file_server.ts";
 export type { PeerHttp, PeerHttpOptions } from "./peer/http_face.ts";
-export type { TrackerLinkEvent } from "./peer/tracker_link.ts";
+export type { TrackerFailure, TrackerLinkEvent } from "./peer/tracker_link.ts";
 export type { Transfer, TransferBoard } from "./peer/transfer_board.ts";
 export type { FolderChanges, HashProgress, OpenedFile, SharedFolder } from "./disk/shared_folder.ts";
 export type { Attempt, Kept, SourceReport } from "./io/errors.ts";
@@ -73,8 +76,13 @@ export type PeerEvent =
 
 /** Options of {@link Peer.start}. */
 export interface PeerOptions {
-  /** The tracker, `HOST:PORT`. */
-  tracker: string;
+  /**
+   * The tracker, `HOST:PORT`; or several sharing one index, in the order
+   * they are tried: the first that answers is used, and when it is lost the
+   * peer moves to the next and announces its folder there (`tracker-lost`
+   * with `next`, `tracker-skipped`, `tracker-moved`).
+   */
+  tracker: TrackerAddresses;
   /** Address to serve on. Default `0.0.0.0`. */
   hostname?: string;
   /** Port to serve on; 0 picks a free one. */
@@ -114,7 +122,10 @@ export interface PeerOptions {
   shutdownGraceMs?: number;
   /** While idle, `PING` the tracker this often, to stay known and to notice a vanished tracker. Default `Timeouts.HEARTBEAT_MS`. */
   heartbeatMs?: number;
-  /** Waits between tries to reach a lost tracker: doubling from `minMs` up to `maxMs`, each drawn from its upper half. Default 250 and 5,000 ms. */
+  /**
+   * Waits between tries to reach a lost tracker (with several, between rounds of one try of each): doubling from
+   * `minMs` up to `maxMs`, each drawn from its upper half. Default 250 and 5,000 ms.
+   */
   reconnect?: { minMs?: number; maxMs?: number };
   /**
    * Watch the shared folder and tell the tracker each file added, changed
@@ -247,12 +258,13 @@ export class Peer implements AsyncDisposable {
 
   /**
    * Starts serving the folder (told by `onListening`), hashes it, tries
-   * once to reach the tracker and announce; with `watch`, announces each
-   * change from then on. A tracker that cannot be reached does not stop the
-   * start: the peer serves its folder, says so (`tracker-unreachable`) and
-   * keeps trying in the background; the first connection announces. Throws,
-   * naming what failed, when the folder cannot be opened, an address
-   * (TCP or HTTP) not listened on, or the tracker refused our secret.
+   * once to reach the tracker (each of several in turn, until one answers)
+   * and announce; with `watch`, announces each change from then on. A
+   * tracker that cannot be reached does not stop the start: the peer serves
+   * its folder, says so (`tracker-unreachable`) and keeps trying in the
+   * background; the first connection announces. Throws, naming what failed,
+   * when the folder cannot be opened, an address (TCP or HTTP) not listened
+   * on, or a tracker refused our secret.
    * With `httpPort`, the folder is also served over HTTP, with the same
    * upload budget, upload count and connection count as the file server.
    */
@@ -260,6 +272,7 @@ export class Peer implements AsyncDisposable {
     if (options.httpPort !== undefined && options.secret !== undefined) {
       throw new Error("the HTTP face cannot check membership yet; drop --http-port or --secret");
     }
+    const trackers = trackerList(options.tracker); // an empty list throws before anything listens
     const emit = safely(options.onEvent);
     const folder = await SharedFolder.open(options.dir, { cache: options.hashCache });
     // One budget, one upload count and one connection count for both faces.
@@ -312,7 +325,7 @@ export class Peer implements AsyncDisposable {
       await folder.scan((progress) => emit({ type: "hashing", ...progress }));
       if (folder.cacheError) emit({ type: "warning", message: folder.cacheError });
       peer.#link = await TrackerLink.start({
-        address: options.tracker,
+        address: trackers,
         timeoutMs: options.timeoutMs,
         secret: options.secret,
         heartbeatMs: options.heartbeatMs,
@@ -361,10 +374,11 @@ export class Peer implements AsyncDisposable {
   }
 
   /**
-   * Its tracker connection (a new one after the tracker was lost and reached
-   * again). While the tracker is unreachable it throws a
-   * `ConnectionClosedError` saying which tracker, since when and why, and
-   * that uploads go on: the same words for every command that needs it.
+   * Its tracker connection (a new one after the tracker was lost and one was
+   * reached again: with several trackers, perhaps another). While no tracker
+   * answers it throws a `ConnectionClosedError` saying which, since when and
+   * why, and that uploads go on: the same words for every command that needs
+   * it.
    */
   get tracker(): TrackerClient {
     return this.#link.client;

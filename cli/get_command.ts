@@ -9,13 +9,13 @@
 import { formatNameList, Limits } from "../protocol.ts";
 import { RateLimit } from "../io/rate_limit.ts";
 import { UsageError } from "../io/errors.ts";
-import { relayFile, sendAndFetch, TrackerClient } from "../peer.ts";
+import { connectTracker, relayFile, sendAndFetch } from "../peer.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { cleanLeftovers, leftoverLines } from "./leftovers.ts";
 import { outcomePrinter, waitingPrinter } from "./printers.ts";
 import { secretOf, untilSignal } from "./process.ts";
 import { ProgressDisplay, screenOf } from "./progress.ts";
-import { formatAttempt, formatRelayed, notStarted } from "./report.ts";
+import { formatAttempt, formatRelayed, formatSkipped, notStarted } from "./report.ts";
 
 /** Runs `get` with `flags`: every name in parallel; resolves with the exit code. */
 export async function runGet(flags: Flags): Promise<number> {
@@ -42,7 +42,11 @@ export async function runGet(flags: Flags): Promise<number> {
   const print = outcomePrinter(flags.json, out);
   const told = new Set<string>();
   try {
-    await using tracker = await TrackerClient.connect(flags.tracker, { timeoutMs: flags.timeoutMs, secret });
+    await using tracker = await connectTracker(flags.trackers, {
+      timeoutMs: flags.timeoutMs,
+      secret,
+      onSkipped: (skipped) => out.log(formatSkipped(skipped)),
+    });
     const stop = untilSignal();
     const interrupt = new AbortController();
     stop.promise.then(() => interrupt.abort());
@@ -82,9 +86,13 @@ export async function runCat(flags: Flags): Promise<number> {
   }
   const [name] = flags.names;
   const secret = await secretOf(flags.secret);
-  await using tracker = await TrackerClient.connect(flags.tracker, { timeoutMs: flags.timeoutMs, secret });
   // Progress on standard error, unless the file itself is going to the same terminal.
   using out = new ProgressDisplay(screenOf(Deno.stderr));
+  await using tracker = await connectTracker(flags.trackers, {
+    timeoutMs: flags.timeoutMs,
+    secret,
+    onSkipped: (skipped) => out.log(formatSkipped(skipped)),
+  });
   const relayed = await relayFile(tracker, name, {
     out: Deno.stdout,
     timeoutMs: flags.timeoutMs,

@@ -29,7 +29,7 @@ export async function runPeer(flags: Flags): Promise<number> {
   const made = await createFolder(flags.dir);
   const starting = Peer.start({
     secret,
-    tracker: flags.tracker,
+    tracker: flags.trackers,
     hostname: flags.host,
     port: flags.port,
     httpPort: flags.httpPort,

@@ -9,7 +9,15 @@ import { dirname } from "node:path";
 import { formatStats } from "../protocol.ts";
 import { errorMessage } from "../io/errors.ts";
 import { formatBytes, plural } from "../io/words.ts";
-import type { Attempt, Failure, FileOutcome, PeerEvent, SourceReport } from "../peer.ts";
+import type {
+  Attempt,
+  Failure,
+  FileOutcome,
+  PeerEvent,
+  SkippedTracker,
+  SourceReport,
+  TrackerFailure,
+} from "../peer.ts";
 import type { TrackerEvent } from "../tracker.ts";
 import { discardHint } from "./leftovers.ts";
 
@@ -161,6 +169,20 @@ function formatAway(ms: number): string {
   return m % 60 > 0 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
 
+/** `127.0.0.1:4444: connection refused; 127.0.0.1:4445: no answer within 10 s`: each tracker tried, and why. */
+function formatTried(tried: readonly TrackerFailure[]): string {
+  return tried.map((t) => `${t.tracker}: ${t.message}`).join("; ");
+}
+
+/**
+ * `cannot reach the tracker at 127.0.0.1:4444 (connection refused); trying
+ * 127.0.0.1:4445`: one of several trackers did not answer (a peer's, or
+ * get's and cat's, as they connect).
+ */
+export function formatSkipped(s: SkippedTracker): string {
+  return `cannot reach the tracker at ${s.tracker} (${s.message}); trying ${s.next}`;
+}
+
 /** One line for a peer's event. */
 export function formatPeerEvent(e: PeerEvent): string {
   switch (e.type) {
@@ -179,12 +201,25 @@ export function formatPeerEvent(e: PeerEvent): string {
     case "attempt-failed":
       return formatAttempt(e.name, e);
     case "tracker-unreachable":
+      if (e.tried) {
+        return `cannot reach any of the ${e.tried.length} trackers (${formatTried(e.tried)}); serving anyway, and ` +
+          `trying them again in the background (a line at 1, 5 and 15 min, then hourly, while they are away)`;
+      }
       return `cannot reach the tracker at ${e.tracker} (${e.message}); serving anyway, and trying again in the ` +
         `background (a line at 1, 5 and 15 min, then hourly, while it is away)`;
     case "tracker-lost":
+      if (e.next !== undefined) return `lost the tracker at ${e.tracker} (${e.message}); trying ${e.next}`;
       return `lost the tracker at ${e.tracker} (${e.message}); serving anyway, and trying again in the background ` +
         `(a line at 1, 5 and 15 min, then hourly, while it is away)`;
+    case "tracker-skipped":
+      return formatSkipped(e);
+    case "tracker-moved":
+      return `now using the tracker at ${e.tracker}: ${e.announced}`;
     case "tracker-retry":
+      if (e.tried) {
+        return `none of the ${e.tried.length} trackers answers after ${formatAway(e.awayMs)} ` +
+          `(${tries(e.attempts)}; the last of each: ${formatTried(e.tried)}); still serving, still trying`;
+      }
       return `the tracker at ${e.tracker} is still unreachable after ${formatAway(e.awayMs)} ` +
         `(${tries(e.attempts)}, the last: ${e.message}); still serving, still trying`;
     case "tracker-back":

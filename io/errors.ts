@@ -84,6 +84,40 @@ export class TrackerUnreachableError extends ConnectionClosedError {
   }
 }
 
+/** One tracker of several that could not be reached: its address, the code of {@link classify} and why. */
+export interface TrackerTry {
+  /** The tracker, `HOST:PORT`. */
+  address: string;
+  /** `ECONNREFUSED`, `ETIMEDOUT`, …. */
+  code: string;
+  /** Why, in a few words: `connection refused`, `no answer within 10 s`. */
+  reason: string;
+}
+
+/**
+ * None of several trackers could be reached: each is named with its code
+ * and why, in the order tried, then what to do: `cannot reach any of the 2
+ * trackers (127.0.0.1:4444: ECONNREFUSED connection refused; 127.0.0.1:4445:
+ * ETIMEDOUT no answer within 10 s); is one of them running? start one with
+ * 'deno task tracker' or point --tracker at one`. (One tracker alone fails
+ * with a {@link TrackerUnreachableError}.)
+ */
+export class TrackersUnreachableError extends ConnectionClosedError {
+  /** Each tracker tried, in order. */
+  readonly tried: readonly TrackerTry[];
+  /** Builds the error; `options.cause` may hold the errors of the tries. */
+  constructor(tried: readonly TrackerTry[], options?: ErrorOptions) {
+    const each = tried.map((t) => `${t.address}: ${t.code} ${t.reason}`).join("; ");
+    super(
+      `cannot reach any of the ${tried.length} trackers (${each}); is one of them running? ` +
+        "start one with 'deno task tracker' or point --tracker at one",
+      options,
+    );
+    this.name = "TrackersUnreachableError";
+    this.tried = tried;
+  }
+}
+
 /**
  * What answers at a tracker's address is a peer (it answered a tracker's
  * command as peers do): `127.0.0.1:5555 is a peer, not a tracker; point

@@ -1,6 +1,7 @@
 /**
- * Words for people that more than one layer writes: a size in units, and a
- * path or value as one shell word (so that a message can be pasted back).
+ * Words for people that more than one layer writes: a size in units, a
+ * path or value as one shell word (so that a message can be pasted back),
+ * and a list in words.
  *
  * @module
  */
@@ -33,6 +34,11 @@ export function shellWord(text: string): string {
 export function plural(n: number, word: string | [one: string, many: string]): string {
   const [one, many] = typeof word === "string" ? [word, `${word}s`] : word;
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+export function listed(words: readonly string[]): string {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
 }
 
 /** Edit distance between `a` and `b`, a swap of two neighbours counting as one edit (`prot` → `port`: 1). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { editDistance, formatBytes, plural, shellWord } from "../../io/words.ts";
+import { editDistance, formatBytes, listed, plural, shellWord } from "../../io/words.ts";
 
 Deno.test("shellWord: a plain word as it is; anything a shell would split or expand in single quotes", () => {
   assert.equal(shellWord("/tmp/mine"), "/tmp/mine");
@@ -31,4 +31,11 @@ Deno.test("editDistance: insertions, deletions and changes count one each; a swa
   assert.equal(editDistance("pot", "port"), 1);
   assert.equal(editDistance("", "dir"), 3);
   assert.equal(editDistance("json", "jsno"), 1);
+});
+
+Deno.test("listed: nothing, one word, two joined by and, more by commas and a last and", () => {
+  assert.equal(listed([]), "");
+  assert.equal(listed(["a"]), "a");
+  assert.equal(listed(["a", "b"]), "a and b");
+  assert.equal(listed(["a", "b", "c"]), "a, b and c");
 });

@@ -28,20 +28,36 @@ import { Counters } from "./tracker/counters.ts";
 import { HolderFeedback } from "./tracker/feedback.ts";
 import { TrackerIndex } from "./tracker/file_index.ts";
 import { trackerHttpHandler } from "./tracker/http_face.ts";
+import { MemoryStore } from "./tracker/memory_store.ts";
 import { PieceCache } from "./tracker/pieces.ts";
-import { Session, type TrackerEvent, type TrackerState } from "./tracker/session.ts";
+import { openRedisStore, parseStoreUrl } from "./tracker/redis_store.ts";
+import { readStats, Session, type TrackerEvent, type TrackerState } from "./tracker/session.ts";
+import type { TrackerStore } from "./tracker/store.ts";
 import { WaitingList } from "./tracker/waits.ts";
 
 export type { TrackerEvent } from "./tracker/session.ts";
 export type { HolderScore, Report } from "./tracker/feedback.ts";
 export type { PartialScan, PeerKey, PeerRecord, Ranking } from "./tracker/file_index.ts";
+export type {
+  Announced,
+  Announcement,
+  IndexCounts,
+  Maybe,
+  Removed,
+  StoreEvent,
+  TrackerStore,
+  Verdict,
+  WebHolder,
+} from "./tracker/store.ts";
+export type { IndexedHolder } from "./tracker/lookup.ts";
 export type { ListenOptions } from "./io/server.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
 export type { PageFile, PagePeer, TrackerPageView } from "./tracker/page_view.ts";
 export type { FileEntry, Holder, ListedFile, TrackerStats } from "./protocol.ts";
 export type { Slots } from "./io/slots.ts";
-export { HolderFeedback, TrackerIndex };
+export { HolderFeedback, MemoryStore, parseStoreUrl, TrackerIndex };
+export type { StoreUrl } from "./tracker/redis_store.ts";
 
 /** Options of {@link startTracker}. */
 export interface TrackerOptions extends ListenOptions {
@@ -58,8 +74,27 @@ export interface TrackerOptions extends ListenOptions {
    * Default `Timeouts.TRACKER_IDLE_MS` (120 s).
    */
   idleTimeoutMs?: number;
-  /** Most entries in the whole index; an UPDATE that would pass it gets 413. Default `Limits.MAX_INDEX_ENTRIES`. */
+  /**
+   * Most entries in the whole index (with a Redis store: that this
+   * tracker's sessions announced); an UPDATE that would pass it gets 413.
+   * Default `Limits.MAX_INDEX_ENTRIES`.
+   */
   maxEntries?: number;
+  /**
+   * Where the index lives: `memory` (the default: this process), or
+   * `redis://HOST:PORT[/DB]` or `redis-cluster://HOST:PORT[,HOST:PORT...]`
+   * (shared by every tracker given the same store). Only
+   * {@link startTrackerWithHttp} opens a Redis store.
+   */
+  store?: string;
+  /**
+   * With a Redis store: how long, in seconds, this tracker's entries
+   * outlive it if it dies without cleaning up (it renews them while it
+   * runs). Default 60.
+   */
+  leaseSeconds?: number;
+  /** With a Redis store: a prefix for every key and channel (tests keep apart this way). Default `p2p:`. */
+  storePrefix?: string;
   /** Tell a `stats` event this often (the periodic log line), in the time of `clock`; 0 or absent: never. */
   statsIntervalMs?: number;
   /** Whose time idle sessions, waits, statistics and the stats interval are measured in. Default: the real clock. */
@@ -86,12 +121,10 @@ export interface Tracker extends AsyncDisposable {
   addr: Deno.NetAddr;
   /** Where its HTTP face listens, if it has one. */
   http?: Deno.NetAddr;
-  /** The index it answers from. */
-  index: TrackerIndex;
-  /** What downloaders reported about holders. */
-  feedback: HolderFeedback;
+  /** The index it answers from, and what downloaders reported about holders. */
+  store: TrackerStore;
   /** Its counters now, as `STATS` gives them. */
-  stats(): TrackerStats;
+  stats(): Promise<TrackerStats>;
   /** Stops accepting, closes every session. */
   close(): Promise<void>;
 }
@@ -119,7 +152,14 @@ export function startTracker(options: TrackerOptions): Tracker {
   if (options.httpPort !== undefined) {
     throw new TypeError("startTracker opens no HTTP port: use startTrackerWithHttp for httpPort");
   }
-  return launch(options).tracker;
+  if (options.store !== undefined && options.store !== "memory") {
+    throw new TypeError("startTracker keeps its index in memory: use startTrackerWithHttp for a Redis store");
+  }
+  return launch(options, memoryStore(options)).tracker;
+}
+
+function memoryStore(options: TrackerOptions): MemoryStore {
+  return new MemoryStore({ demoteAfter: options.demoteAfter, maxEntries: options.maxEntries });
 }
 
 /**
@@ -147,7 +187,15 @@ export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tra
     throw new TypeError("the HTTP face cannot check membership yet; drop httpPort or secret");
   }
   const connections = options.connections ?? new Slots(options.maxConnections ?? Limits.MAX_CONNECTIONS);
-  const { tracker, state } = launch({ ...options, connections });
+  const store = await openStore(options);
+  let launched;
+  try {
+    launched = launch({ ...options, connections }, store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const { tracker, state } = launched;
   if (options.httpPort === undefined) return tracker;
   const pieces = new PieceCache();
   let http;
@@ -173,20 +221,38 @@ export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tra
   return { ...tracker, http: server.addr, close, [Symbol.asyncDispose]: close };
 }
 
-/** The TCP tracker, and the state its sessions (and its HTTP face) share. */
-function launch(options: TrackerOptions): { tracker: Tracker; state: TrackerState } {
+/** The store `options.store` names, opened; a Redis store is connected (or throws, naming it). */
+async function openStore(options: TrackerOptions): Promise<TrackerStore> {
+  if (options.store === undefined || options.store === "memory") return memoryStore(options);
+  return await openRedisStore(parseStoreUrl(options.store), {
+    clock: options.clock,
+    demoteAfter: options.demoteAfter,
+    maxEntries: options.maxEntries,
+    leaseMs: (options.leaseSeconds ?? 60) * 1000,
+    prefix: options.storePrefix,
+    onError: options.onError,
+  });
+}
+
+/** The TCP tracker, and the state its sessions (and its HTTP face) share, on `store`. */
+function launch(options: TrackerOptions, store: TrackerStore): { tracker: Tracker; state: TrackerState } {
   const clock = options.clock ?? systemClock;
-  const index = new TrackerIndex();
+  const waits = new WaitingList({ clock });
   const state: TrackerState = {
-    index,
-    feedback: new HolderFeedback(options.demoteAfter),
-    waits: new WaitingList({ clock }),
-    counters: new Counters(index, { clock }),
+    store,
+    waits,
+    counters: new Counters({ clock }),
     onEvent: options.onEvent ?? (() => {}),
+    onError: options.onError ?? (() => {}),
     idleMs: options.idleTimeoutMs ?? Timeouts.TRACKER_IDLE_MS,
-    maxEntries: options.maxEntries ?? Limits.MAX_INDEX_ENTRIES,
     clock,
+    idBase: store.idBase,
   };
+  // Announcements through other trackers sharing the store: this tracker's waits are told too.
+  store.onAnnounced = (names) => {
+    for (const name of names) waits.announced(name);
+  };
+  store.onStoreEvent = state.onEvent;
   let nextId = 1;
   let server: TcpServer;
   try {
@@ -195,12 +261,12 @@ function launch(options: TrackerOptions): { tracker: Tracker; state: TrackerStat
     state.counters.stop(); // a tracker that could not listen leaves no timer behind
     throw error;
   }
-  const stats = () => state.counters.read(state.waits.size);
+  const stats = () => readStats(state);
   const every = options.statsIntervalMs;
   let log: TimerHandle | undefined;
   const tell = () => {
     log = clock.setTimeout(tell, every!);
-    state.onEvent({ type: "stats", stats: stats() });
+    stats().then((stats) => state.onEvent({ type: "stats", stats }), state.onError);
   };
   if (every) log = clock.setTimeout(tell, every);
   const close = async () => {
@@ -209,7 +275,8 @@ function launch(options: TrackerOptions): { tracker: Tracker; state: TrackerStat
     state.counters.stop();
     await server.close();
     state.waits.clear();
+    await store.close();
   };
-  const tracker = { addr: server.addr, index, feedback: state.feedback, stats, close, [Symbol.asyncDispose]: close };
+  const tracker = { addr: server.addr, store, stats, close, [Symbol.asyncDispose]: close };
   return { tracker, state };
 }

@@ -8,9 +8,10 @@
 import { parseArgs } from "node:util";
 import { isAbsolute, resolve } from "node:path";
 import { Limits, parseAddress } from "../protocol.ts";
+import { parseStoreUrl } from "../tracker.ts";
 import { UsageError } from "../io/errors.ts";
 import { MAX_TIMER_MS } from "../io/clock.ts";
-import { editDistance, shellWord } from "../io/words.ts";
+import { editDistance, listed, shellWord } from "../io/words.ts";
 
 /** Exit codes. */
 export const Exit = { OK: 0, FAILED: 1, USAGE: 2 } as const;
@@ -20,8 +21,12 @@ const MAX_TIMEOUT_S = Math.floor(MAX_TIMER_MS / 1000);
 
 /** Every flag of every role, checked; each role is given only its own (see {@link ROLE_FLAGS}). */
 export interface Flags {
-  /** `--tracker HOST:PORT`. */
-  tracker: string;
+  /**
+   * `--tracker HOST:PORT[,HOST:PORT...]`: the trackers, in the order they are
+   * tried (see {@link parseTrackerList}); at least one. Default
+   * `["127.0.0.1:4444"]`.
+   */
+  trackers: string[];
   /** `--host`: where to listen. */
   host: string;
   /** `--port`: where to listen. */
@@ -54,6 +59,10 @@ export interface Flags {
   maxUploads: number;
   /** `--stats-every`, in ms (0: never). */
   statsEveryMs: number;
+  /** `--store`: `memory`, or a `redis://` or `redis-cluster://` URL (checked). */
+  store: string;
+  /** `--lease`, in seconds. */
+  leaseSeconds: number;
   /** Not `--no-watch`. */
   watch: boolean;
   /** Not `--no-partial`: a peer serves the verified chunks of a download into its shared folder while it runs. */
@@ -94,6 +103,8 @@ const OPTIONS = {
   "max-uploads": { type: "string", default: String(Limits.MAX_UPLOADS) },
   "max-download-rate": { type: "string" },
   "stats-every": { type: "string", default: "60" },
+  store: { type: "string", default: "memory" },
+  lease: { type: "string", default: "60" },
   "no-watch": { type: "boolean", default: false },
   "no-partial": { type: "boolean", default: false },
   wait: { type: "boolean", default: false },
@@ -107,6 +118,18 @@ const OPTIONS = {
 
 /** A flag's name, without its dashes. */
 export type FlagName = keyof typeof OPTIONS;
+
+/** `--store`'s value, checked: `memory`, or a Redis URL that `parseStoreUrl` reads. */
+function storeFlag(text: string): string {
+  if (text === "memory") return text;
+  try {
+    parseStoreUrl(text);
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
+  return text;
+}
 
 /** The name of every flag the command line takes (each role takes those {@link ROLE_FLAGS} gives it). */
 export const FLAG_NAMES: readonly FlagName[] = Object.keys(OPTIONS) as FlagName[];
@@ -129,6 +152,8 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
     "max-connections",
     "max-per-address",
     "stats-every",
+    "store",
+    "lease",
     "secret",
     "help",
   ],
@@ -181,7 +206,7 @@ const PARTS_FLAGS: readonly FlagName[] = ["out", "parts", "clean"];
 
 /** What follows each flag that takes a value, in the messages (as in `--help`). */
 const VALUE_NAMES: Partial<Record<FlagName, string>> = {
-  tracker: "HOST:PORT",
+  tracker: "HOST:PORT[,...]",
   host: "HOST",
   port: "PORT",
   "http-port": "PORT",
@@ -198,6 +223,8 @@ const VALUE_NAMES: Partial<Record<FlagName, string>> = {
   "max-per-address": "N",
   "max-uploads": "N",
   "stats-every": "S",
+  store: "URL",
+  lease: "S",
   "wait-timeout": "S",
   secret: "S",
 };
@@ -233,11 +260,6 @@ export function closest(word: string, candidates: readonly string[]): string | u
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
   return best;
-}
-
-/** `a`, `a and b`, `a, b and c`. */
-function listed(words: readonly string[]): string {
-  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
 }
 
 /** How a number flag is read. */
@@ -452,7 +474,7 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
     return chosen === undefined ? undefined : isAbsolute(chosen) ? chosen : resolve(cwd, chosen);
   };
   const flags: Flags = {
-    tracker: text("tracker"),
+    trackers: [], // read last, below
     host: text("host"),
     port: v.port === undefined
       ? options.port
@@ -480,6 +502,13 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
     maxPerAddress: count("max-per-address", 0),
     maxUploads: count("max-uploads"),
     statsEveryMs: seconds("stats-every", 0.01, true),
+    store: storeFlag(text("store")),
+    leaseSeconds: numberFlag("lease", text("lease"), {
+      min: 1,
+      max: 86_400,
+      whole: true,
+      says: "whole seconds 1-86400",
+    }),
     watch: !v["no-watch"],
     servePartial: !v["no-partial"],
     wait: v.wait === true,
@@ -510,10 +539,54 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
     throw new UsageError(`--http-port ${flags.httpPort} is the --port as well; choose another, or 0 for any free one`);
   }
   // Checked last, as it always was: with several bad flags, the one named is the same as before.
-  try {
-    parseAddress(text("tracker"));
-  } catch {
-    throw new UsageError(`--tracker must be HOST:PORT, got ${shellWord(text("tracker"))}`);
-  }
+  flags.trackers = parseTrackerList(text("tracker"));
   return flags;
+}
+
+/**
+ * Reads `--tracker`'s value: one `HOST:PORT`, or several separated by
+ * commas (spaces around a comma allowed), in the order they are to be
+ * tried. Throws a `UsageError` naming the bad item: one that is not
+ * `HOST:PORT`, an empty one (`a:1,,b:2`), or one given twice. A tracker
+ * listed twice is refused rather than collapsed: it is more likely a slip
+ * (another port meant) than a wish. Twice means the same port and the same
+ * host, case aside; `localhost` and `127.0.0.1` are not compared, as that
+ * would need a name look-up.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseTrackerList("10.0.0.1:4444, 10.0.0.2:4444"), ["10.0.0.1:4444", "10.0.0.2:4444"]);
+ * assert.throws(() => parseTrackerList("10.0.0.1:4444,nowhere"), /got nowhere \(item 2 of 10\.0\.0\.1:4444,nowhere\)/);
+ * ```
+ */
+export function parseTrackerList(text: string): string[] {
+  const items = text.split(/\s*,\s*/);
+  // One address: the message of old; of a list, the message names the item and where it stands.
+  const where = (i: number) => items.length === 1 ? "" : ` (item ${i + 1} of ${shellWord(text)})`;
+  const seen = new Map<string, number>();
+  for (const [i, item] of items.entries()) {
+    if (item === "" && items.length > 1) {
+      throw new UsageError(
+        `--tracker has an empty item${where(i)}; separate trackers with one comma: HOST:PORT,HOST:PORT`,
+      );
+    }
+    let key: string;
+    try {
+      const { host, port } = parseAddress(item);
+      key = `${host.toLowerCase()}:${port}`;
+    } catch {
+      throw new UsageError(`--tracker must be HOST:PORT, got ${shellWord(item)}${where(i)}`);
+    }
+    const before = seen.get(key);
+    if (before !== undefined) {
+      throw new UsageError(
+        `--tracker lists ${shellWord(item)} twice (items ${before + 1} and ${i + 1} of ${shellWord(text)}); ` +
+          "give each tracker once",
+      );
+    }
+    seen.set(key, i);
+  }
+  return items;
 }

@@ -267,5 +267,13 @@ export function formatTrackerEvent(e: TrackerEvent): string {
       return `${e.peer} reported ${e.holder} ${e.outcome} for ${e.name}${e.demoted ? "; no longer offered" : ""}`;
     case "stats":
       return `stats: ${formatStats(e.stats)}`;
+    case "store-lost":
+      return `lost the index store ${e.store} (${e.reason}); lookups answer 503 and announcements wait here ` +
+        "until it is back; reconnecting";
+    case "store-back":
+      return `the index store ${e.store} is back` +
+        (e.rewritten > 0
+          ? `; it had lost this tracker's entries: wrote ${plural(e.rewritten, ["entry", "entries"])} again`
+          : "");
   }
 }

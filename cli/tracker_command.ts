@@ -6,7 +6,7 @@
  */
 
 import { formatAddress } from "../protocol.ts";
-import { startTrackerWithHttp } from "../tracker.ts";
+import { startTrackerWithHttp, type TrackerStore } from "../tracker.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { secretOf, untilSignal } from "./process.ts";
 import { plural } from "../io/words.ts";
@@ -25,14 +25,17 @@ export async function runTracker(flags: Flags): Promise<number> {
     maxConnections: flags.maxConnections,
     maxPerAddress: flags.maxPerAddress,
     statsIntervalMs: flags.statsEveryMs,
+    store: flags.store,
+    leaseSeconds: flags.leaseSeconds,
     onEvent: (e) => console.log(formatTrackerEvent(e)),
     onError: (e) => console.error("error:", e),
   });
   console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
+  console.log(storeLine(tracker.store, flags.leaseSeconds));
   if (tracker.http) console.log(`http on http://${formatAddress(tracker.http.hostname, tracker.http.port)}/`);
   if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
   const signal = await untilSignal().promise;
-  const { sessions, peers } = tracker.stats();
+  const { sessions, peers } = await tracker.stats().catch(() => ({ sessions: 0, peers: 0 }));
   const closing = sessions === 0
     ? "no session open"
     : `closing ${plural(sessions, "session")} (${plural(peers, "peer")} sharing files)`;
@@ -40,4 +43,11 @@ export async function runTracker(flags: Flags): Promise<number> {
   await tracker.close();
   console.log("stopped");
   return Exit.OK;
+}
+
+/** The startup line naming the store. */
+function storeLine(store: TrackerStore, leaseSeconds: number): string {
+  if (store.description === "memory") return "index: in this process's memory (--store memory)";
+  return `index: shared in ${store.description} as tracker ${store.idBase / 2 ** 32}; ` +
+    `if this tracker dies, its peers' entries stay offered at most ${leaseSeconds} s (--lease)`;
 }

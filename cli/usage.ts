@@ -37,8 +37,13 @@ function flag(typed: string, description: string): string {
   return [opening, ...rest].join("\n");
 }
 
-/** The flags shared by the roles that talk to a tracker. */
-const TRACKER = flag("--tracker HOST:PORT", "the tracker (default 127.0.0.1:4444)");
+/** The flags shared by the roles that talk to a tracker (`--tracker` in a one-shot's words and a peer's). */
+const TRACKERS = "the tracker (default 127.0.0.1:4444), or several that share one index, separated by commas";
+const TRACKER = flag("--tracker HOST:PORT[,...]", `${TRACKERS}: the first that answers is used`);
+const PEER_TRACKER = flag(
+  "--tracker HOST:PORT[,...]",
+  `${TRACKERS}: the first that answers is used, and when it goes away the next, which is told the folder`,
+);
 const TIMEOUT = flag("--timeout SECONDS", "connect and idle timeout of each try (default 10)");
 const SOURCES = flag("--sources N", "most holders one file comes from at once (default 4)");
 const SECRET = flag(
@@ -114,6 +119,19 @@ ${
   }
 ${CONNECTIONS}
 ${flag("--stats-every S", "log a stats line every S seconds; 0: never (default 60)")}
+${
+    flag(
+      "--store URL",
+      "memory (default), redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,...]: " +
+        "every tracker given the same Redis shares one index",
+    )
+  }
+${
+    flag(
+      "--lease S",
+      "with a Redis store: a tracker that dies leaves its entries offered at most S seconds (default 60)",
+    )
+  }
 ${SECRET}
 ${HELP}
 
@@ -147,7 +165,7 @@ ${
       "serve a download only once it has landed whole, not its verified chunks while it runs",
     )
   }
-${TRACKER}
+${PEER_TRACKER}
 ${TIMEOUT}
 ${SOURCES}
 ${DOWNLOAD_RATE}

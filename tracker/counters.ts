@@ -8,7 +8,7 @@
 
 import type { TrackerStats } from "../protocol.ts";
 import { type Clock, systemClock, type TimerHandle } from "../io/clock.ts";
-import type { TrackerIndex } from "./file_index.ts";
+import type { IndexCounts } from "./store.ts";
 
 /** How often a sample of the request count is kept, ms. */
 const SAMPLE_MS = 5_000;
@@ -31,16 +31,14 @@ export class Counters {
   reportedBytes = 0;
   /** Sessions connected now. */
   sessions = 0;
-  #index: TrackerIndex;
   #clock: Clock;
   #started: number;
   /** [time, requests] every {@link SAMPLE_MS}, the last minute's worth. */
   #samples: [number, number][];
   #sampler: TimerHandle | undefined;
 
-  /** Counts for `index`'s tracker, from now. */
-  constructor(index: TrackerIndex, options: CountersOptions = {}) {
-    this.#index = index;
+  /** Counts for one tracker, from now. */
+  constructor(options: CountersOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#started = this.#clock.now();
     this.#samples = [[this.#started, 0]];
@@ -58,13 +56,12 @@ export class Counters {
     if (this.#clock === systemClock) Deno.unrefTimer(this.#sampler as number);
   }
 
-  /** Everything `STATS` says; `waiting` comes from the waiting list. */
-  read(waiting: number): TrackerStats {
+  /** Everything `STATS` says; `waiting` comes from the waiting list, `counts` from the store. */
+  read(waiting: number, counts: IndexCounts): TrackerStats {
     const now = this.#clock.now();
     const [since, before] = this.#samples[0];
     const seconds = (now - since) / 1000;
-    const { peers, names, entries } = this.#index.stats();
-    const partial = this.#index.partialEntries;
+    const { peers, names, entries, partial } = counts;
     return {
       sessions: this.sessions,
       peers,

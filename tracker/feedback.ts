@@ -147,17 +147,35 @@ export class HolderFeedback {
    * served, then announcement order. At most `max`.
    */
   rank(peers: readonly number[], max: number): number[] {
-    const known = peers.map((p) => this.#records.get(p));
-    if (known.every((r) => r === undefined)) return peers.slice(0, max).map((_, i) => i);
-    const keyed = known.flatMap((r, order) => {
-      if (r && this.#demoted(r)) return [];
-      return [{ order, failed: r?.failed ?? 0, served: r?.served ?? 0 }];
-    });
-    keyed.sort((a, b) => a.failed - b.failed || b.served - a.served || a.order - b.order);
-    return keyed.slice(0, max).map((k) => k.order);
+    return rankScores(peers.map((p) => this.score(p)), max);
   }
 
   #demoted(r: Record): boolean {
     return r.failed >= this.#demoteAfter && r.failed > r.votes.size - r.failed;
   }
+}
+
+/**
+ * Positions in `scores` (of holders in announcement order; `undefined` for
+ * a holder nobody reported on) without the demoted ones, best first:
+ * fewest failing sessions, then most bytes served, then announcement order.
+ * At most `max`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * const failing = { served: 0, succeeded: 0, failed: 1, demoted: false };
+ * const good = { served: 10, succeeded: 1, failed: 0, demoted: false };
+ * assert.deepEqual(rankScores([failing, undefined, good], 50), [2, 1, 0]);
+ * ```
+ */
+export function rankScores(scores: readonly (HolderScore | undefined)[], max: number): number[] {
+  if (scores.every((s) => s === undefined)) return scores.slice(0, max).map((_, i) => i);
+  const keyed = scores.flatMap((s, order) => {
+    if (s?.demoted) return [];
+    return [{ order, failed: s?.failed ?? 0, served: s?.served ?? 0 }];
+  });
+  keyed.sort((a, b) => a.failed - b.failed || b.served - a.served || a.order - b.order);
+  return keyed.slice(0, max).map((k) => k.order);
 }

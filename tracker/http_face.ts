@@ -28,7 +28,7 @@ import { chooseVersion, type FileChoice } from "./http_holders.ts";
 import { fileDetail, filesPage, metalinkHref, pageView, parseSearch, peersPage } from "./http_views.ts";
 import { formatMetalink, METALINK_TYPE } from "./metalink.ts";
 import { PieceCache } from "./pieces.ts";
-import type { TrackerState } from "./session.ts";
+import { readStats, type TrackerState } from "./session.ts";
 import { checkRefreshMs, renderTrackerPage, type RenderTrackerPageOptions, STATS_REFRESH_MS } from "./web_page.ts";
 
 /** Options of {@link trackerHttpHandler}. */
@@ -81,25 +81,26 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
           body: `405 ${request.method} not allowed: GET or HEAD\n`,
         };
       }
-      if (path === "/") return html(state, params, page);
-      if (path === "/api/files") return json(filesPage(parseSearch(params), state));
+      const { store } = state;
+      if (path === "/") return await html(state, params, page);
+      if (path === "/api/files") return json(await filesPage(parseSearch(params), store));
       if (path.startsWith("/api/files/")) {
         const name = nameOf(path.slice("/api/files/".length));
-        const choice = chooseVersion(name, state);
+        const choice = chooseVersion(name, await store.ranked(name));
         return choice ? json(fileDetail(choice)) : jsonError(Status.NOT_FOUND, `nobody holds ${quoteName(name)}`);
       }
-      if (path === "/api/peers") return json(peersPage(state, parseSearch(params).page));
-      if (path === "/api/stats") return json(state.counters.read(state.waits.size));
+      if (path === "/api/peers") return json(await peersPage(store, parseSearch(params).page));
+      if (path === "/api/stats") return json(await readStats(state));
       if (path.startsWith("/files/")) {
         const name = nameOf(path.slice("/files/".length));
         const metalink = params.has("metalink") || acceptsMetalink(request.headers.accept);
-        if (!state.index.has(name) && name.endsWith(".meta4") && name.length > ".meta4".length) {
+        if (!await store.has(name) && name.endsWith(".meta4") && name.length > ".meta4".length) {
           const base = name.slice(0, -".meta4".length);
-          if (state.index.has(base)) return await metalinkOf(chooseVersion(base, state), base);
+          if (await store.has(base)) return await metalinkOf(chooseVersion(base, await store.ranked(base)), base);
         }
-        const choice = chooseVersion(name, state);
+        const choice = chooseVersion(name, await store.ranked(name));
         if (metalink) return await metalinkOf(choice, name);
-        return redirect(choice, { name, metalink: metalinkHref(name, state.index) });
+        return redirect(choice, { name, metalink: metalinkHref(name, await store.has(`${name}.meta4`)) });
       }
       return api
         ? jsonError(Status.NOT_FOUND, `no such path: ${path.slice(0, 80)}`)
@@ -183,8 +184,8 @@ function notServed(choice: FileChoice | undefined, name: string): Reply {
   );
 }
 
-function html(state: TrackerState, params: URLSearchParams, page: RenderTrackerPageOptions): Reply {
-  const view = pageView(parseSearch(params), { ...state, stats: state.counters.read(state.waits.size) });
+async function html(state: TrackerState, params: URLSearchParams, page: RenderTrackerPageOptions): Promise<Reply> {
+  const view = await pageView(parseSearch(params), { store: state.store, stats: await readStats(state) });
   return {
     status: Status.OK,
     headers: { "content-type": "text/html; charset=utf-8" },

@@ -7,7 +7,8 @@
 
 import { formatAddress, parseAddress } from "../protocol.ts";
 import { filePath } from "../io/http_server.ts";
-import { type IndexedHolder, type LookupOptions, rankedHolders } from "./lookup.ts";
+import type { IndexedHolder } from "./lookup.ts";
+import type { WebHolder } from "./store.ts";
 
 /** One version of a file and who holds it, best first. */
 export interface FileChoice {
@@ -56,7 +57,7 @@ export function httpBase(address: string, httpPort: number): string {
 }
 
 /**
- * The version of `name` to offer, with its holders: that of the best-ranked
+ * The version of `name` to offer among its `ranked` holders (best first): that of the best-ranked
  * holder with an HTTP face (else of the best-ranked holder), and only the
  * holders of that same version (same size, SHA-256 and root). `undefined`
  * when nobody (not demoted) holds it.
@@ -64,25 +65,22 @@ export function httpBase(address: string, httpPort: number): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { HolderFeedback } from "./feedback.ts";
- * import { TrackerIndex } from "./file_index.ts";
  *
- * const index = new TrackerIndex();
- * index.announce({ id: 1, address: "10.0.0.1:5555" }, [{ name: "a", size: 3, sha256: "a".repeat(64) }]);
- * index.announce({ id: 2, address: "10.0.0.2:5555", httpPort: 80 }, [{ name: "a", size: 3, sha256: "b".repeat(64) }]);
- * const choice = chooseVersion("a", { index, feedback: new HolderFeedback() })!;
+ * const choice = chooseVersion("a", [
+ *   { address: "10.0.0.1:5555", size: 3, sha256: "a".repeat(64), peer: 1 },
+ *   { address: "10.0.0.2:5555", size: 3, sha256: "b".repeat(64), peer: 2, httpPort: 80 },
+ * ])!;
  * assert.equal(choice.sha256, "b".repeat(64));
  * assert.deepEqual(choice.urls, ["http://10.0.0.2:80/files/a"]);
  * ```
  */
-export function chooseVersion(name: string, options: LookupOptions): FileChoice | undefined {
-  const ranked = rankedHolders(name, options).map((holder): IndexedHolder & { http?: string } => {
-    const httpPort = options.index.peer(holder.peer)?.httpPort;
-    return httpPort === undefined ? holder : { ...holder, http: holderUrl(holder.address, { httpPort, name }) };
-  });
-  const best = ranked.find((h) => h.http !== undefined) ?? ranked[0];
+export function chooseVersion(name: string, ranked: readonly WebHolder[]): FileChoice | undefined {
+  const offered = ranked.map(({ httpPort, ...holder }): IndexedHolder & { http?: string } =>
+    httpPort === undefined ? holder : { ...holder, http: holderUrl(holder.address, { httpPort, name }) }
+  );
+  const best = offered.find((h) => h.http !== undefined) ?? offered[0];
   if (best === undefined) return undefined;
-  const holders = ranked.filter((h) => h.size === best.size && h.sha256 === best.sha256 && h.root === best.root);
+  const holders = offered.filter((h) => h.size === best.size && h.sha256 === best.sha256 && h.root === best.root);
   const urls = holders.flatMap((h) => h.http === undefined ? [] : [h.http]);
   const choice: FileChoice = { name, size: best.size, sha256: best.sha256, holders, urls };
   if (best.root !== undefined) choice.root = best.root;

@@ -9,7 +9,7 @@
 import { Fields, Limits, parseCount, ProtocolError, Status, type TrackerStats } from "../protocol.ts";
 import { filePath } from "../io/http_server.ts";
 import { chooseVersion, type FileChoice, httpBase } from "./http_holders.ts";
-import type { LookupOptions } from "./lookup.ts";
+import type { TrackerStore } from "./store.ts";
 import type { PageFile, PagePeer, TrackerPageView } from "./page_view.ts";
 
 /** A search and a page of it, as `?q=&page=` gives them. */
@@ -55,18 +55,18 @@ export function parseSearch(params: URLSearchParams): Search {
 /**
  * The path of `name`'s Metalink: `/files/<encoded name>.meta4`, or, when a
  * file of that very name is indexed (which then takes the path),
- * `/files/<encoded name>?metalink`.
+ * `/files/<encoded name>?metalink` (`metaIndexed`: whether `<name>.meta4` is indexed).
  */
-export function metalinkHref(name: string, index: { has(name: string): boolean }): string {
-  return index.has(`${name}.meta4`) ? `${filePath(name)}?metalink` : `${filePath(name)}.meta4`;
+export function metalinkHref(name: string, metaIndexed: boolean): string {
+  return metaIndexed ? `${filePath(name)}?metalink` : `${filePath(name)}.meta4`;
 }
 
 /** One page of the files matching a search, each with its holders' URLs. */
-export function filesPage(
+export async function filesPage(
   search: Search,
-  lookup: LookupOptions,
-): { query: string; page: number; pages: number; matched: number; files: PageFile[] } {
-  const { files, matched } = lookup.index.list(search.query, {
+  store: TrackerStore,
+): Promise<{ query: string; page: number; pages: number; matched: number; files: PageFile[] }> {
+  const { files, matched } = await store.list(search.query, {
     max: Limits.LIST_PAGE,
     skip: (search.page - 1) * Limits.LIST_PAGE,
   });
@@ -76,8 +76,8 @@ export function filesPage(
     page: search.page,
     pages,
     matched,
-    files: files.map((listed): PageFile => {
-      const choice = chooseVersion(listed.name, lookup);
+    files: await Promise.all(files.map(async (listed): Promise<PageFile> => {
+      const choice = chooseVersion(listed.name, await store.ranked(listed.name));
       const href = filePath(listed.name);
       return {
         name: listed.name,
@@ -86,9 +86,9 @@ export function filesPage(
         holders: listed.holders,
         urls: choice?.urls ?? [],
         href,
-        metalink: metalinkHref(listed.name, lookup.index),
+        metalink: metalinkHref(listed.name, await store.has(`${listed.name}.meta4`)),
       };
-    }),
+    })),
   };
 }
 
@@ -108,8 +108,8 @@ export function fileDetail(choice: FileChoice): {
 }
 
 /** A page of the peers that announced (100 a page), each with its HTTP face if any. */
-export function peersPage(lookup: LookupOptions, page: number): { peers: PagePeer[]; total: number } {
-  const all = lookup.index.peers();
+export async function peersPage(store: TrackerStore, page: number): Promise<{ peers: PagePeer[]; total: number }> {
+  const all = await store.peers();
   const skip = (page - 1) * Limits.LIST_PAGE;
   const peers = all.slice(skip, skip + Limits.LIST_PAGE).map((p): PagePeer =>
     p.httpPort === undefined
@@ -120,8 +120,12 @@ export function peersPage(lookup: LookupOptions, page: number): { peers: PagePee
 }
 
 /** What the web page shows for `search`. */
-export function pageView(search: Search, options: LookupOptions & { stats: TrackerStats }): TrackerPageView {
-  const files = filesPage(search, options);
-  const { peers, total } = peersPage(options, 1);
-  return { ...files, peers, peerCount: total, stats: options.stats };
+export async function pageView(
+  search: Search,
+  now: { store: TrackerStore; stats: TrackerStats },
+): Promise<TrackerPageView> {
+  const { store, stats } = now;
+  const files = await filesPage(search, store);
+  const { peers, total } = await peersPage(store, 1);
+  return { ...files, peers, peerCount: total, stats };
 }

@@ -21,6 +21,7 @@ import {
   formatSendReply,
   formatStatsReply,
   formatStatusLine,
+  type Holder,
   Limits,
   type Lookup,
   notFound,
@@ -45,9 +46,8 @@ import { BufferedReader } from "../io/reader.ts";
 import { writeText } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
 import type { Counters } from "./counters.ts";
-import type { HolderFeedback } from "./feedback.ts";
-import type { TrackerIndex } from "./file_index.ts";
-import { partialHolders, rankedHolders } from "./lookup.ts";
+import type { PeerRecord } from "./file_index.ts";
+import type { Maybe, StoreEvent, TrackerStore } from "./store.ts";
 import type { Waiter, WaitingList } from "./waits.ts";
 
 /**
@@ -61,31 +61,47 @@ export type TrackerEvent =
   | { type: "left"; peer: string; files: number; partial?: number; reason?: string }
   | { type: "bad-request"; peer: string; status: number; message: string }
   | { type: "reported"; peer: string; holder: string; name: string; outcome: string; demoted: boolean }
-  | { type: "stats"; stats: TrackerStats };
+  | { type: "stats"; stats: TrackerStats }
+  | StoreEvent;
 
 /** What every session of one tracker shares. */
 export interface TrackerState {
-  /** Who holds which file. */
-  index: TrackerIndex;
-  /** What downloaders reported about holders. */
-  feedback: HolderFeedback;
-  /** Who waits for which name. */
+  /** Who holds which file, and what downloaders reported about holders. */
+  store: TrackerStore;
+  /** Who waits for which name, on this tracker. */
   waits: WaitingList;
   /** Requests, reports, sessions. */
   counters: Counters;
   /** Told of what the sessions do. */
   onEvent: (event: TrackerEvent) => void;
+  /** Told of unexpected errors (a shared store that failed where no reply could say so). */
+  onError: (error: unknown) => void;
   /** A session that completes no line for this long is closed. */
   idleMs: number;
-  /** Most entries in the whole index. */
-  maxEntries: number;
   /** Whose time the idle watchdog counts in. */
   clock: Clock;
+  /**
+   * This tracker's part of every peer id: a session's peer id is
+   * `base + its number`, so that ids stay distinct among trackers sharing
+   * one store. 0 for a store of one tracker.
+   */
+  idBase: number;
+}
+
+/** What `STATS` says now: this tracker's counters and sessions, the store's counts. */
+export async function readStats(state: TrackerState): Promise<TrackerStats> {
+  return state.counters.read(state.waits.size, await state.store.counts());
+}
+
+/** A `SEND` line's answer for `name`, from its holders. */
+function lookupOf(name: string, holders: Holder[]): Lookup {
+  return holders.length === 0 ? notFound(name) : { name, status: Status.OK, holders };
 }
 
 /** One connected peer. */
 export class Session implements Waiter {
-  #id: number;
+  /** The session's number on this tracker. */
+  #number: number;
   #conn: Link;
   #reader: BufferedReader;
   #state: TrackerState;
@@ -99,7 +115,7 @@ export class Session implements Waiter {
 
   /** A session on `conn`, whose id (unique while the tracker runs) is `id`. */
   constructor(conn: Link, options: { id: number; state: TrackerState }) {
-    this.#id = options.id;
+    this.#number = options.id;
     this.#conn = conn;
     this.#reader = new BufferedReader(conn);
     this.#state = options.state;
@@ -109,7 +125,7 @@ export class Session implements Waiter {
 
   /** Answers commands until the connection ends, then takes the session's files out of the index. */
   async run(): Promise<void> {
-    const { index, feedback, waits, counters, onEvent, idleMs, clock } = this.#state;
+    const { waits, counters, onEvent, idleMs, clock } = this.#state;
     onEvent({ type: "joined", peer: this.#name });
     counters.sessions++;
     using watchdog = new Watchdog(idleMs, () => closeQuietly(this.#conn), { clock });
@@ -126,9 +142,7 @@ export class Session implements Waiter {
     } finally {
       counters.sessions--;
       waits.forget(this);
-      const record = index.peer(this.#id);
-      index.remove(this.#id);
-      if (!feedback.empty) feedback.forget(this.#id);
+      const record = await this.#leave();
       const left: TrackerEvent = { type: "left", peer: record?.address ?? this.#name, files: record?.files ?? 0 };
       if (record?.partial) left.partial = record.partial;
       onEvent(watchdog.expired ? { ...left, reason: `no request for ${idleMs / 1000} s` } : left);
@@ -152,23 +166,26 @@ export class Session implements Waiter {
           return await this.#update(verb, rest);
         case "REMOVE":
           return await this.#remove(rest);
-        case "SEND":
-          await this.#reply(formatSendReply(this.#lookup(rest)));
+        case "SEND": {
+          const lookups = this.#lookup(rest);
+          // The memory store answers at once: no extra turn of the event loop on the hot path.
+          await this.#reply(formatSendReply(lookups instanceof Promise ? await lookups : lookups));
           return true;
+        }
         case "WAIT":
-          await this.#reply(this.#wait(rest));
+          await this.#reply(await this.#wait(rest));
           return true;
         case "STATS":
-          await this.#reply(formatStatsReply(this.#state.counters.read(this.#state.waits.size)));
+          await this.#reply(formatStatsReply(await readStats(this.#state)));
           return true;
         case "REPORT":
-          await this.#reply(this.#report(rest));
+          await this.#reply(await this.#report(rest));
           return true;
         case "PEERS":
-          await this.#reply(this.#peers(rest));
+          await this.#reply(await this.#peers(rest));
           return true;
         case "LIST":
-          await this.#reply(this.#list(rest));
+          await this.#reply(await this.#list(rest));
           return true;
         case "PING":
           await this.#reply(formatStatusLine(Status.OK, "PONG"));
@@ -202,77 +219,45 @@ export class Session implements Waiter {
    * or partially, takes the new entry's kind.
    */
   async #update(verb: AnnounceVerb, rest: string): Promise<boolean> {
-    const { index, waits, onEvent, maxEntries } = this.#state;
+    const { store, waits, onEvent } = this.#state;
     let port = 0;
     let httpPort: number | undefined;
-    const read = await this.#readBlock(() => {
+    const list = await this.#readBlock(() => {
       const header = parseUpdateHeader(rest, verb);
       port = header.port;
       httpPort = header.httpPort;
       return header.count;
     }, { what: "entry", parse: verb === "PARTIAL" ? parsePartialEntryLine : parseEntryLine });
-    if (read === null) return false;
-    const list = [...new Map(read.map((entry) => [entry.name, entry])).values()];
-    const names = list.map((e) => e.name);
-    const record = index.peer(this.#id);
-    if (verb === "PARTIAL") {
-      // Checked first; more names than the limit are refused without a walk through the index.
-      const partialAfter = list.length > Limits.MAX_PARTIAL_PER_PEER
-        ? list.length
-        : (record?.partial ?? 0) + list.length - index.countPartial(this.#id, names);
-      if (partialAfter > Limits.MAX_PARTIAL_PER_PEER) {
-        throw new ProtocolError(
-          Status.TOO_LARGE,
-          `a peer may announce at most ${Limits.MAX_PARTIAL_PER_PEER} partial holdings; nothing changed`,
-        );
-      }
-    }
-    const entries = index.stats().entries;
-    const mine = (record?.files ?? 0) + (record?.partial ?? 0);
-    // ADD and PARTIAL: only names this peer does not hold yet, whole or partially, are new entries.
-    const fresh = verb === "UPDATE" ? list.length : index.countNew(this.#id, names);
-    const after = verb === "UPDATE" ? entries - mine + fresh : entries + fresh;
-    if (after > maxEntries || verb !== "UPDATE" && mine + fresh > Limits.MAX_UPDATE_ENTRIES) {
-      const limit = after > maxEntries
-        ? `the index is full (${maxEntries} entries in all)`
-        : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
-      throw new ProtocolError(Status.TOO_LARGE, `${limit}; nothing changed`);
-    }
+    if (list === null) return false;
     const peer = { id: this.#id, address: formatAddress(this.#remote.hostname, port), httpPort };
-    if (verb === "UPDATE") index.announce(peer, list);
-    else if (verb === "ADD") index.add(peer, list);
-    else index.addPartial(peer, list);
+    const { count, fresh, files, partial } = await store.announce(peer, { verb, files: list });
     for (const entry of list) waits.announced(entry.name);
-    const now = index.peer(this.#id)!;
-    const partial = now.partial ?? 0;
     // An empty PARTIAL is a peer asking whether this tracker knows the command: nothing to tell.
-    if (verb !== "PARTIAL" || list.length > 0) {
+    if (verb !== "PARTIAL" || count > 0) {
       onEvent({
         type: "announced",
         peer: peer.address,
-        files: now.files,
-        ...(verb === "UPDATE" ? {} : { added: list.length }),
+        files,
+        ...(verb === "UPDATE" ? {} : { added: count }),
         ...(verb === "PARTIAL" ? { partial } : {}),
       });
     }
-    const total = verb === "PARTIAL" ? partial : now.files;
-    await this.#reply(formatIndexed({ verb, files: list.length, address: peer.address, fresh, total }));
+    const total = verb === "PARTIAL" ? partial : files;
+    await this.#reply(formatIndexed({ verb, files: count, address: peer.address, fresh, total }));
     return true;
   }
 
   /** `REMOVE <count>` and its name lines: those files, whole or partial holdings, leave the index. */
   async #remove(rest: string): Promise<boolean> {
-    const { index, onEvent } = this.#state;
+    const { store, onEvent } = this.#state;
     const names = await this.#readBlock(() => parseRemoveHeader(rest), {
       what: "name",
       parse: (line) => decodeName(line.trim()),
     });
     if (names === null) return false;
-    const record = index.peer(this.#id);
-    if (!record) throw new ProtocolError(Status.BAD_REQUEST, "nothing announced yet: UPDATE or ADD first");
-    const removed = index.drop(this.#id, names);
-    const left = index.peer(this.#id)!.files; // whole files, as ADD's "in all" counts them
-    onEvent({ type: "announced", peer: record.address, files: left, removed });
+    // `left` counts whole files, as ADD's "in all" does.
+    const { address, removed, left } = await store.remove(this.#id, names);
+    onEvent({ type: "announced", peer: address, files: left, removed });
     await this.#reply(formatRemoved({ removed, asked: names.length, left }));
     return true;
   }
@@ -282,12 +267,28 @@ export class Session implements Waiter {
    * yet are waited for: `* FOUND <name>` comes the moment a peer announces
    * one, `* EXPIRED <name>` when `seconds` pass first.
    */
-  #wait(rest: string): string {
+  async #wait(rest: string): Promise<string> {
     const { seconds, names } = parseWait(rest);
-    const lookups = this.#lookup(names);
+    const found = this.#lookup(names);
+    const shared = found instanceof Promise;
+    const lookups = shared ? await found : found;
     const missing = lookups.filter((l) => l.status === Status.NOT_FOUND).map((l) => l.name);
-    if (missing.length > 0) this.#state.waits.add(this, { names: missing, seconds });
+    if (missing.length > 0) {
+      this.#state.waits.add(this, { names: missing, seconds });
+      // A shared store: an announcement on this tracker told while the lookup was under way was missed.
+      // Looking once more, now that the wait is registered, catches it (the waits of other trackers' announcements
+      // are told by the store, after the lookup has its answer).
+      if (shared) this.#lookAgain(missing);
+    }
     return formatSendReply(lookups);
+  }
+
+  /** Tells this tracker's waits of any of `names` that someone holds now. */
+  #lookAgain(names: string[]): void {
+    const again = this.#lookup(names.map(encodeName).join(", "));
+    Promise.resolve(again).then((lookups) => {
+      for (const l of lookups) if (l.status === Status.OK) this.#state.waits.announced(l.name);
+    }).catch((error) => this.#state.onError(error));
   }
 
   /** Sends a push line between replies (a file this session waits for was announced, or the wait ran out). */
@@ -335,32 +336,50 @@ export class Session implements Waiter {
     return items;
   }
 
-  #lookup(rest: string): Lookup[] {
-    return parseSendNames(rest).map((n): Lookup => {
+  /** The lookups of a `SEND` or `WAIT`: at once from the memory store, as a promise from a shared one. */
+  #lookup(rest: string): Maybe<Lookup[]> {
+    const { store } = this.#state;
+    let pending = false;
+    const answers = parseSendNames(rest).map((n): Maybe<Lookup> => {
       if (!n.ok) return { name: n.raw, status: n.error.status, holders: [], message: n.error.message };
-      // Whole holders, ranked; then partial holders, apart (PARTIAL lines), but not the asker itself: a
-      // downloader looking again for sources would be told of its own download.
-      const max = Limits.MAX_PARTIAL_HOLDERS_PER_FILE;
-      const partial = partialHolders(n.name, { ...this.#state, max: max + 1 }).filter((h) => h.peer !== this.#id)
-        .slice(0, max);
-      const holders = [...rankedHolders(n.name, this.#state), ...partial];
-      if (holders.length === 0) return notFound(n.name);
-      return { name: n.name, status: Status.OK, holders };
+      const holders = store.lookup(n.name, this.#id);
+      if (holders instanceof Promise) {
+        pending = true;
+        return holders.then((found) => lookupOf(n.name, found));
+      }
+      return lookupOf(n.name, holders);
     });
+    return pending ? Promise.all(answers) : answers as Lookup[];
+  }
+
+  /** This session's peer id: unique among the trackers sharing the store. */
+  get #id(): number {
+    return this.#state.idBase + this.#number;
+  }
+
+  /** Takes this session's files out of the index; its record, if it announced. */
+  async #leave(): Promise<PeerRecord | undefined> {
+    try {
+      return await this.#state.store.leave(this.#id);
+    } catch (error) {
+      // A shared store that cannot be reached now: the entries' lease runs out instead.
+      this.#state.onError(error);
+      return undefined;
+    }
   }
 
   /** `REPORT <address> <OK|code> <bytes> <name>`: a downloader's verdict on one holder of one file. */
-  #report(rest: string): string {
-    const { index, feedback, counters, onEvent } = this.#state;
+  async #report(rest: string): Promise<string> {
+    const { store, counters, onEvent } = this.#state;
     const report = parseReport(rest);
-    const held = index.holderOf(report.name, report.address);
+    const held = await store.holderOf(report.name, report.address);
     if (held === undefined) {
       throw new ProtocolError(Status.NOT_FOUND, `${report.address} does not hold ${encodeName(report.name)}`);
     }
     if (held.peer === this.#id) throw new ProtocolError(Status.FORBIDDEN, "a peer cannot report on itself");
     // No holder serves more verified bytes of a file to one session than the file has.
     const bytes = Math.min(report.bytes, held.size);
-    const score = feedback.report({ reporter: this.#id, holder: held.peer, outcome: report.outcome, bytes });
+    const score = await store.report({ reporter: this.#id, holder: held.peer, outcome: report.outcome, bytes });
     counters.reports++;
     if (report.outcome === "OK") counters.reportedBytes += bytes;
     onEvent({
@@ -375,18 +394,18 @@ export class Session implements Waiter {
   }
 
   /** `PEERS [--page N]`: the peers that announced, a page at a time. */
-  #peers(rest: string): string {
+  async #peers(rest: string): Promise<string> {
     const { page, text } = parsePaging(rest);
     if (text !== "") throw new ProtocolError(Status.BAD_REQUEST, "usage: PEERS [--page N]");
-    const peers = this.#state.index.peers();
+    const peers = await this.#state.store.peers();
     const skip = (page - 1) * Limits.LIST_PAGE;
     return formatPeersReply({ peers: peers.slice(skip, skip + Limits.LIST_PAGE), total: peers.length, page });
   }
 
   /** `LIST [--page N] [text]`: indexed names containing `text`, sorted, a page at a time. */
-  #list(rest: string): string {
+  async #list(rest: string): Promise<string> {
     const { page, text } = parsePaging(rest);
-    const { files, matched } = this.#state.index.list(text, {
+    const { files, matched } = await this.#state.store.list(text, {
       max: Limits.LIST_PAGE,
       skip: (page - 1) * Limits.LIST_PAGE,
     });

@@ -132,7 +132,8 @@ export class CliProcess implements AsyncDisposable {
   constructor(args: readonly string[], options: SpawnOptions = {}) {
     this.args = args;
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-write", MAIN_PATH, ...args],
+      // --ignore-env=DEBUG: what a tracker with a Redis store needs to load npm:ioredis (see deno.json's tracker task).
+      args: ["run", "--allow-net", "--allow-read", "--allow-write", "--ignore-env=DEBUG", MAIN_PATH, ...args],
       cwd: options.cwd,
       env: { NO_COLOR: "1" },
       stdin: "piped",

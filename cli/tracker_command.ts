@@ -31,8 +31,8 @@ export async function runTracker(flags: Flags): Promise<number> {
     onError: (e) => console.error("error:", e),
   });
   console.log(`listening on ${formatAddress(tracker.addr.hostname, tracker.addr.port)}`);
-  console.log(storeLine(tracker.store, flags.leaseSeconds));
   if (tracker.http) console.log(`http on http://${formatAddress(tracker.http.hostname, tracker.http.port)}/`);
+  console.log(storeLine(tracker.store, flags.leaseSeconds));
   if (secret) console.log("admitting only parties that know the secret; traffic encrypted");
   const signal = await untilSignal().promise;
   const { sessions, peers } = await tracker.stats().catch(() => ({ sessions: 0, peers: 0 }));
@@ -47,7 +47,9 @@ export async function runTracker(flags: Flags): Promise<number> {
 
 /** The startup line naming the store. */
 function storeLine(store: TrackerStore, leaseSeconds: number): string {
-  if (store.description === "memory") return "index: in this process's memory (--store memory)";
+  if (store.description === "memory") {
+    return "index: kept in this process's memory; --store redis://HOST:PORT would share it among trackers";
+  }
   return `index: shared in ${store.description} as tracker ${store.idBase / 2 ** 32}; ` +
     `if this tracker dies, its peers' entries stay offered at most ${leaseSeconds} s (--lease)`;
 }

@@ -24,7 +24,8 @@ import { entriesAt, held } from "./helpers/tracker_index.ts";
 /** A tracker event, with what the announcing peer held in the index right after it. */
 interface Logged {
   event: TrackerEvent;
-  files: FileEntry[];
+  /** What the announcing peer held, asked of the tracker's store at the event. */
+  files: Promise<FileEntry[]>;
 }
 
 type LoggingTracker = TestTracker & { log: Logged[] };
@@ -34,7 +35,8 @@ function loggingTracker(options: Partial<TrackerOptions> = {}): LoggingTracker {
   const log: Logged[] = [];
   const tracker: TestTracker = testTracker({
     ...options,
-    onEvent: (event) => log.push({ event, files: event.type === "announced" ? entriesAt(tracker, event.peer) : [] }),
+    onEvent: (event) =>
+      log.push({ event, files: event.type === "announced" ? entriesAt(tracker, event.peer) : Promise.resolve([]) }),
   });
   return Object.assign(tracker, { log });
 }
@@ -61,14 +63,14 @@ Deno.test("peer: with a watched folder, a new file is announced by ADD (not a fu
   await writeOld(dir.path, { "old.txt": "there from the start" });
   await using tracker = loggingTracker();
   await using peer = await livePeer(tracker, dir.path);
-  assert.deepEqual([...held(tracker, peer.address).keys()], ["old.txt"]);
+  assert.deepEqual([...(await held(tracker, peer.address)).keys()], ["old.txt"]);
 
   await Deno.writeTextFile(join(dir.path, "new.txt"), "hello, watcher");
   // The peer tells folder-changed once the tracker answered: the index has it by then.
   await peer.events.until("folder-changed for new.txt", () => announcedChange(peer, "new.txt"));
 
-  assert.deepEqual(held(tracker, peer.address).get("new.txt"), listedAs("hello, watcher"));
-  assert.deepEqual(held(tracker, peer.address).get("old.txt"), listedAs("there from the start"), "untouched");
+  assert.deepEqual((await held(tracker, peer.address)).get("new.txt"), listedAs("hello, watcher"));
+  assert.deepEqual((await held(tracker, peer.address)).get("old.txt"), listedAs("there from the start"), "untouched");
   const change = changes(peer).find((c) => c.changed.some((e) => e.name === "new.txt"))!;
   assert.deepEqual(change.changed, [{ name: "new.txt", ...listedAs("hello, watcher") }]);
   assert.deepEqual(change.removed, []);
@@ -88,27 +90,28 @@ Deno.test("peer: with a watched folder, a changed file is announced again with i
   await using tracker = loggingTracker();
   await writeOld(dir.path, { "f.txt": "version one", "other.txt": "stays" });
   await using peer = await livePeer(tracker, dir.path);
-  assert.deepEqual(held(tracker, peer.address).get("f.txt"), listedAs("version one"));
+  assert.deepEqual((await held(tracker, peer.address)).get("f.txt"), listedAs("version one"));
 
   // Same size, other content.
   await Deno.writeTextFile(join(dir.path, "f.txt"), "version two");
   await peer.events.until("f.txt re-announced", () => announcedChange(peer, "f.txt", sha256("version two")));
-  assert.deepEqual(held(tracker, peer.address).get("f.txt"), listedAs("version two"));
+  assert.deepEqual((await held(tracker, peer.address)).get("f.txt"), listedAs("version two"));
   // Another size, bigger than one chunk (so it has a root).
   const big = randomBytes(MiB + 12_345, 7);
   await Deno.writeFile(join(dir.path, "f.txt"), big);
   await peer.events.until("f.txt re-announced, big", () => announcedChange(peer, "f.txt", sha256(big)));
 
-  assert.deepEqual(held(tracker, peer.address).get("f.txt"), listedAs(big));
-  assert.equal(tracker.index.holders("f.txt", 10).length, 1, "changed in place, not listed twice");
-  assert.equal(tracker.index.stats().entries, 2);
+  assert.deepEqual((await held(tracker, peer.address)).get("f.txt"), listedAs(big));
+  assert.equal((await tracker.store.holders("f.txt", 10)).length, 1, "changed in place, not listed twice");
+  assert.equal((await tracker.store.counts()).entries, 2);
   const last = changes(peer).findLast((c) => c.changed.some((e) => e.name === "f.txt"))!;
   assert.deepEqual(last.changed.find((e) => e.name === "f.txt"), { name: "f.txt", ...listedAs(big) });
   // Never a full UPDATE after the start; no announcement ever listed a wrong version of f.txt.
   const after = announcements(tracker, peer.address).slice(1);
   assert.ok(after.length >= 2);
   assert.ok(after.every((l) => l.event.added !== undefined && l.event.removed === undefined), JSON.stringify(after));
-  const versions = new Set(after.map((l) => l.files.find((f) => f.name === "f.txt")?.sha256));
+  const snapshots = await Promise.all(after.map((l) => l.files));
+  const versions = new Set(snapshots.map((files) => files.find((f) => f.name === "f.txt")?.sha256));
   assert.deepEqual(versions, new Set([sha256("version two"), sha256(big)]));
 });
 
@@ -118,13 +121,16 @@ Deno.test("peer: with a watched folder, a removed file leaves the index by REMOV
   await writeOld(dir.path, { "shared.txt": "common", "mine.txt": "keep" });
   await using other = await testPeer(tracker.address, { "shared.txt": "common" });
   await using peer = await livePeer(tracker, dir.path);
-  assert.deepEqual(tracker.index.holders("shared.txt", 10).map((h) => h.address), [other.address, peer.address]);
+  assert.deepEqual((await tracker.store.holders("shared.txt", 10)).map((h) => h.address), [
+    other.address,
+    peer.address,
+  ]);
 
   await Deno.remove(join(dir.path, "shared.txt"));
   await peer.events.until("shared.txt removed", () => changes(peer).some((c) => c.removed.includes("shared.txt")));
 
-  assert.deepEqual(tracker.index.holders("shared.txt", 10).map((h) => h.address), [other.address]);
-  assert.deepEqual([...held(tracker, peer.address).keys()], ["mine.txt"]);
+  assert.deepEqual((await tracker.store.holders("shared.txt", 10)).map((h) => h.address), [other.address]);
+  assert.deepEqual([...(await held(tracker, peer.address)).keys()], ["mine.txt"]);
   const change = changes(peer).find((c) => c.removed.includes("shared.txt"))!;
   assert.deepEqual(change, {
     type: "folder-changed",
@@ -150,7 +156,7 @@ Deno.test("peer: with a watched folder, a rename is a REMOVE of the old name and
     return removed && announcedChange(peer, "after.bin");
   });
 
-  assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
+  assert.deepEqual(Object.fromEntries(await held(tracker, peer.address)), {
     "after.bin": listedAs(data),
     "still.txt": listedAs("s"),
   });
@@ -173,7 +179,7 @@ Deno.test("peer: with a watched folder, a download into it is re-shared by one A
   const report = await peer.send("f.bin");
   assert.ok(report.outcomes[0].ok, JSON.stringify(report.outcomes[0]));
   assert.match(report.announced ?? "", /^f\.bin \(1 file; the tracker lists 1 in all for \S+\)$/);
-  assert.deepEqual(tracker.index.holders("f.bin", 10).map((h) => h.address), [source.address, peer.address]);
+  assert.deepEqual((await tracker.store.holders("f.bin", 10)).map((h) => h.address), [source.address, peer.address]);
   // A sentinel after it: once it is announced, the watcher has looked at f.bin too.
   await Deno.writeTextFile(join(dir.path, "sentinel.txt"), "s");
   await peer.events.until("sentinel announced", () => announcedChange(peer, "sentinel.txt"));
@@ -187,7 +193,7 @@ Deno.test("peer: with a watched folder, a download into it is re-shared by one A
     { type: "announced", peer: peer.address, files: 1, added: 1 },
     { type: "announced", peer: peer.address, files: 2, added: 1 },
   ]);
-  assert.deepEqual(held(tracker, peer.address).get("f.bin"), listedAs(data));
+  assert.deepEqual((await held(tracker, peer.address)).get("f.bin"), listedAs(data));
 });
 
 Deno.test("peer: with a watched folder, a change the tracker refuses (index full) is told as a warning, not dropped silently", async () => {
@@ -195,7 +201,7 @@ Deno.test("peer: with a watched folder, a change the tracker refuses (index full
   await using tracker = loggingTracker({ maxEntries: 1 });
   await writeOld(dir.path, { "a.txt": "aaa" });
   await using peer = await livePeer(tracker, dir.path);
-  assert.deepEqual([...held(tracker, peer.address).keys()], ["a.txt"]);
+  assert.deepEqual([...(await held(tracker, peer.address)).keys()], ["a.txt"]);
 
   await Deno.writeTextFile(join(dir.path, "b.txt"), "bbb");
   const refusal = await tracker.events.next("bad-request");
@@ -203,7 +209,7 @@ Deno.test("peer: with a watched folder, a change the tracker refuses (index full
   // Announcements go out one after the other: once a later REMOVE is told, the refused ADD was dealt with.
   await Deno.remove(join(dir.path, "a.txt"));
   await peer.events.until("a.txt removed", () => changes(peer).some((c) => c.removed.includes("a.txt")));
-  assert.deepEqual([...held(tracker, peer.address).keys()], []);
+  assert.deepEqual([...(await held(tracker, peer.address)).keys()], []);
   assert.ok(peer.folder.entry("b.txt"), "the folder counts b.txt as shared");
   assert.ok(!announcedChange(peer, "b.txt"));
   const warnings = peer.events.of("warning").map((w) => w.message);

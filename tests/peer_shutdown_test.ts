@@ -61,7 +61,7 @@ Deno.test("peer: close() leaves the tracker while its file server still accepts,
     const conn = await probe.then((c) => c, (e) => assert.fail(`refused at the moment it left the tracker: ${e}`));
     conn.close();
     assert.equal(await notServed(peerPort, "HASHES f.txt\n"), true, "after close() nothing is served");
-    assert.deepEqual(tracker.index.holders("f.txt", 5), []);
+    assert.deepEqual(await tracker.store.holders("f.txt", 5), []);
   } finally {
     await peer[Symbol.asyncDispose]();
   }
@@ -81,7 +81,7 @@ Deno.test("peer: close() lets an upload in the middle of a file finish within sh
     // While the upload is held: the tracker has let the peer go, and nothing new is served.
     const left = await tracker.events.next("left", (e) => e.peer === peer.address);
     assert.equal(left.files, 2);
-    assert.equal(tracker.index.stats().entries, 0);
+    assert.equal((await tracker.store.counts()).entries, 0);
     assert.ok(await notServed(peer.addr.port, "HASHES f.txt\n"), "a new connection is not served");
     assert.equal(closed, false, "close() waits for the upload");
 

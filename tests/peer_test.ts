@@ -40,9 +40,9 @@ Deno.test("peer: announces its folder on start, hidden files and sub-folders exc
   await Deno.mkdir(join(peer.dir, "sub"));
   await Deno.writeTextFile(join(peer.dir, "sub", "inner.txt"), "i");
   assert.deepEqual((await peer.folder.scan()).map((e) => e.name), ["a.txt"]);
-  const holders = tracker.index.holders("a.txt", 10);
+  const holders = await tracker.store.holders("a.txt", 10);
   assert.deepEqual(holders.map(({ peer: _, ...h }) => h), [{ address: peer.address, size: 1, sha256: sha256("a") }]);
-  assert.equal(tracker.index.stats().entries, 1);
+  assert.equal((await tracker.store.counts()).entries, 1);
 });
 
 Deno.test("peer: SEND fetches files from two peers in parallel, writes info.txt, reports the missing one", async () => {
@@ -76,7 +76,7 @@ Deno.test("peer: a downloaded file is announced at once and served to the next p
   await using a = await testPeer(tracker.address, { "f.bin": randomBytes(100_000) });
   await using b = await testPeer(tracker.address);
   assert.ok((await b.send("f.bin")).outcomes[0].ok);
-  assert.deepEqual(tracker.index.holders("f.bin", 10).map((h) => h.address), [a.address, b.address]);
+  assert.deepEqual((await tracker.store.holders("f.bin", 10)).map((h) => h.address), [a.address, b.address]);
   await a.close();
   await using c = await testPeer(tracker.address);
   const report = await c.send("f.bin");
@@ -98,7 +98,7 @@ Deno.test("peer: a file downloaded into the shared folder is listed at once, by 
   );
   assert.deepEqual([added.added, added.files], [1, 1], "an incremental ADD");
   const { address: _, ...version } = holderOf("", data);
-  assert.deepEqual(tracker.index.holders("f.bin", 10).map(({ peer: _, ...h }) => h), [
+  assert.deepEqual((await tracker.store.holders("f.bin", 10)).map(({ peer: _, ...h }) => h), [
     { address: a.address, ...version },
     { address: b.address, ...version },
   ]);
@@ -180,7 +180,10 @@ Deno.test("peer: send with waitSeconds, board and onSettled: lands, shows on the
   assert.equal(board.bytesBack, 0, "bytes never go down");
   await assertSameBytes(join(downloader.dir, "late.bin"), data);
   assert.ok(report.announced, "the file that landed in the shared folder was announced");
-  assert.deepEqual(tracker.index.holders("late.bin", 10).map((h) => h.address), [holder.address, downloader.address]);
+  assert.deepEqual((await tracker.store.holders("late.bin", 10)).map((h) => h.address), [
+    holder.address,
+    downloader.address,
+  ]);
 
   // Closing the peer while a SEND waits ends the wait as cancelled.
   const waitingAgain = Promise.withResolvers<string[]>();
@@ -226,7 +229,7 @@ Deno.test("peer: after close its files leave the tracker's index", async () => {
   const left = await tracker.events.next("left");
   assert.equal(left.peer, peer.address);
   assert.equal(left.files, 1);
-  assert.deepEqual(tracker.index.holders("a.txt", 10), []);
+  assert.deepEqual(await tracker.store.holders("a.txt", 10), []);
 });
 
 Deno.test("peer: start fails clearly, naming the address, when its port is taken", async () => {
@@ -322,7 +325,7 @@ Deno.test("peer: a tracker that restarts gets every peer back, re-announced, and
   const reconnect = { minMs: 20, maxMs: 200 };
   await using a = await testPeer(first.address, { "a.txt": "from a", "big.bin": big }, { reconnect });
   await using b = await testPeer(first.address, { "b.txt": "from b" }, { reconnect });
-  assert.equal(first.index.stats().entries, 3);
+  assert.equal((await first.store.counts()).entries, 3);
 
   await first.close();
   await a.events.next("tracker-lost");
@@ -349,8 +352,8 @@ Deno.test("peer: a tracker that restarts gets every peer back, re-announced, and
   await using second = testTracker({ port });
   await a.events.next("tracker-back");
   await b.events.next("tracker-back");
-  assert.deepEqual(second.index.stats(), { peers: 2, names: 3, entries: 3 });
-  assert.deepEqual(second.index.holders("big.bin", 5).map((h) => `${h.address} ${h.sha256}:${h.root}`), [
+  assert.deepEqual(await second.store.counts(), { peers: 2, names: 3, entries: 3, partial: 0 });
+  assert.deepEqual((await second.store.holders("big.bin", 5)).map((h) => `${h.address} ${h.sha256}:${h.root}`), [
     `${a.address} ${hashToken(big)}`,
   ]);
   // The peer works as before: it fetches from the other one through the new tracker.

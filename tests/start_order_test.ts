@@ -62,8 +62,8 @@ Deno.test("peer: started before its tracker it serves its hashed folder at once,
   const back = await peer.events.next("tracker-back");
   assert.equal(back.again, false, "reached for the first time");
   assert.ok(back.attempts >= 1);
-  assert.deepEqual(tracker.index.holders("late.txt", 5).map((h) => h.address), [peer.address]);
-  assert.deepEqual(tracker.index.stats(), { peers: 1, names: 3, entries: 3 });
+  assert.deepEqual((await tracker.store.holders("late.txt", 5)).map((h) => h.address), [peer.address]);
+  assert.deepEqual(await tracker.store.counts(), { peers: 1, names: 3, entries: 3, partial: 0 });
   assert.equal(peer.events.of("tracker-unreachable").length, 1, "said once");
   assert.deepEqual(peer.events.of("tracker-retry"), [], "nothing more to say within a minute");
   // And it works as any peer: SEND goes through the tracker now.

@@ -369,13 +369,14 @@ export class TrackerIndex {
     return p && record(p);
   }
 
-  /** The whole files peer `id` announced, in its order (name, size and SHA-256). */
+  /** The whole files peer `id` announced, in its order (name, size, SHA-256, and root for a file of more than one chunk). */
   filesOf(id: number): FileEntry[] {
-    return this.#slotsOf(id, 0).map((slot) => ({
-      name: this.#name[slot]!,
-      size: this.#size[slot],
-      sha256: this.#hex(slot),
-    }));
+    return this.#slotsOf(id, 0).map((slot) => {
+      const entry: FileEntry = { name: this.#name[slot]!, size: this.#size[slot], sha256: this.#hex(slot) };
+      const root = this.#roots.size === 0 ? undefined : this.#roots.get(slot);
+      if (root !== undefined) entry.root = root;
+      return entry;
+    });
   }
 
   /** The partial holdings peer `id` announced, in its order, each with its root. */

@@ -107,7 +107,10 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
         : text(Status.NOT_FOUND, `404 no such path\n`);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      const status = error.status === Status.FORBIDDEN ? Status.FORBIDDEN : Status.BAD_REQUEST;
+      // 403 for a name refused, 503 for a shared store that did not answer (a client may try again), else 400.
+      const status = error.status === Status.FORBIDDEN || error.status === Status.BUSY
+        ? error.status
+        : Status.BAD_REQUEST;
       return api ? jsonError(status, error.message) : text(status, `${status} ${error.message}\n`);
     }
   };

@@ -156,16 +156,23 @@ for i = 2, #KEYS do
     redis.call('HDEL', KEYS[i], field)
     if string.byte(old, 1) == 119 and redis.call('HINCRBY', KEYS[i], '#', -1) <= 0 then
       redis.call('SREM', KEYS[1], string.sub(KEYS[i], skip + 1))
-      if redis.call('HLEN', KEYS[i]) == 1 then redis.call('DEL', KEYS[i]) end
     end
+    -- Nobody left but the count: the name's hash goes.
+    if redis.call('HLEN', KEYS[i]) == 1 and redis.call('HEXISTS', KEYS[i], '#') == 1 then redis.call('DEL', KEYS[i]) end
   end
 end
 return 0`;
 
-/** The two scripts, as ioredis's `defineCommand` adds them to a client. */
+/** Raises the counter KEYS[1] to ARGV[1] if it is lower (tracker numbers stay unique after Redis lost the counter). */
+const AT_LEAST = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0`;
+
+/** The scripts, as ioredis's `defineCommand` adds them to a client. */
 interface Scripts {
   p2pPut(keys: number, ...args: string[]): Promise<number>;
   p2pDrop(keys: number, ...args: string[]): Promise<number>;
+  p2pAtLeast(key: string, value: string): Promise<number>;
 }
 const TWO_32 = 2 ** 32;
 
@@ -208,7 +215,7 @@ export async function openRedisStore(url: StoreUrl, options: RedisStoreOptions =
       : new ioredis.Cluster(url.nodes, {
         enableAutoPipelining: true,
         // ioredis groups a script call by a key it reads wrongly (the key count): scripts go out on their own.
-        autoPipeliningIgnoredCommands: ["p2pPut", "p2pDrop"],
+        autoPipeliningIgnoredCommands: ["p2pPut", "p2pDrop", "p2pAtLeast"],
         enableOfflineQueue: false,
         clusterRetryStrategy: (times: number) => Math.min(100 * times, 1_000),
         // The nodes' own connections are the cluster's: they queue while they connect (the first CLUSTER SLOTS goes
@@ -224,6 +231,7 @@ export async function openRedisStore(url: StoreUrl, options: RedisStoreOptions =
   const client = make();
   client.defineCommand("p2pPut", { lua: PUT });
   client.defineCommand("p2pDrop", { lua: DROP });
+  client.defineCommand("p2pAtLeast", { lua: AT_LEAST, numberOfKeys: 1 });
   const subscriber = make();
   const store = new RedisStore({ url, client, subscriber }, options);
   try {
@@ -279,8 +287,12 @@ export class RedisStore implements TrackerStore {
   #seq = 0;
   /** The connection to Redis was lost, and no renewal went through since. */
   #lost = false;
-  /** The renewal (and write back) under way, so that two never overlap. */
+  /** The renewal under way, so that two never overlap. */
   #renewing: Promise<void> | undefined;
+  /** The write-back and clean-ups under way (apart from the renewal, which they must never hold up). */
+  #maintaining: Promise<void> | undefined;
+  /** When the lease was last renewed, in the clock's time. */
+  #renewedAt = 0;
 
   /** A store on connected clients; {@link openRedisStore} makes one. */
   constructor(clients: { url: StoreUrl; client: Client; subscriber: Client }, options: RedisStoreOptions = {}) {
@@ -304,9 +316,16 @@ export class RedisStore implements TrackerStore {
   async start(): Promise<void> {
     await this.#call(async () => {
       await Promise.all([this.#client.connect(), this.#subscriber.connect()]);
-      this.#number = await this.#client.incr(`${this.#p}tracker-seq`);
+      // A number no live tracker holds (the counter may have been lost with Redis's data, see #renew).
+      for (let tries = 0; this.#number === 0; tries++) {
+        const n = await this.#client.incr(this.#key("tracker-seq"));
+        const until = String(this.#clock.now() + this.#leaseMs);
+        if (await this.#client.zadd(this.#key("trackers"), "NX", until, String(n)) === 1 || tries >= 100) {
+          this.#number = n;
+        }
+      }
       this.idBase = this.#number * TWO_32;
-      await this.#client.zadd(`${this.#p}trackers`, this.#clock.now() + this.#leaseMs, String(this.#number));
+      this.#renewedAt = this.#clock.now();
       this.#feedback = (await this.#client.exists(`${this.#p}{fb}:s`)) > 0;
       this.#subscriber.on("messageBuffer", (_channel: Uint8Array, message: Uint8Array) => this.#heard(message));
       await this.#subscriber.subscribe(`${this.#p}events`);
@@ -314,6 +333,11 @@ export class RedisStore implements TrackerStore {
     });
     this.#client.on("ready", () => {
       if (this.#lost) this.#renewSoon();
+    });
+    // A report told while the subscriber was away is not heard: ask whether any was made.
+    this.#subscriber.on("ready", () => {
+      if (this.#feedback || this.#closed) return;
+      this.#client.exists(this.#key("{fb}:s")).then((n) => this.#feedback ||= n > 0, () => {});
     });
     this.#client.on("close", () => {
       if (this.#lost || this.#closed) return;
@@ -485,6 +509,7 @@ export class RedisStore implements TrackerStore {
     this.#closed = true;
     this.#clock.clearTimeout(this.#renewal);
     await this.#renewing?.catch(() => {});
+    await this.#maintaining?.catch(() => {});
     // Leave the shared index as a session would: this tracker's entries go, and its lease.
     if (this.#number > 0 && this.#client.status === "ready") {
       try {
@@ -606,28 +631,57 @@ export class RedisStore implements TrackerStore {
     await this.#clearTracker(this.#number);
   }
 
-  /** Removes tracker `t`'s entries, records and votes from Redis, as its tables there list them. */
-  async #clearTracker(t: number): Promise<void> {
+  /**
+   * Removes tracker `t`'s entries, records and votes from Redis, as its
+   * tables there list them, one peer at a time. `stop` is asked before each
+   * peer: true ends the clean-up there (the tracker came back).
+   */
+  async #clearTracker(t: number, stop: () => Promise<boolean> = () => Promise.resolve(false)): Promise<void> {
     const c = this.#client;
     const table = this.#key(`t:{${t}}`);
     const lines = this.#key(`g:{${t}}`);
     const [peers, names] = await Promise.all([c.hgetall(table), c.hgetall(lines)]);
-    const gone: { name: string; field: string }[] = [];
-    const writes: Promise<unknown>[] = [];
     for (const [session, text] of Object.entries(peers)) {
       if (session === "#") continue;
+      if (await stop()) return;
       const id = t * TWO_32 + Number(session);
       const field = `${id}@${peerRecord(id, text).address}`;
-      for (const line of (names[session] ?? "").split("\n")) if (line !== "") gone.push({ name: line.slice(1), field });
+      const gone = nameLines(names[session]).map(({ name }) => ({ name, field }));
+      const writes = this.#batches(gone, (keys, args) => c.p2pDrop(keys.length, ...keys, ...args));
       if (this.#feedback) writes.push(c.hdel(this.#key("{fb}:s"), String(id)), c.del(this.#votesKey(id)));
+      writes.push(c.hdel(table, session), c.hdel(lines, session));
+      await Promise.all(writes);
     }
-    await Promise.all([...writes, ...this.#batches(gone, (keys, args) => c.p2pDrop(keys.length, ...keys, ...args))]);
     await Promise.all([c.del(table), c.del(lines)]);
   }
 
-  /** Writes every entry of this tracker's sessions again (after Redis lost them, or missed a change); how many. */
-  async #writeAll(): Promise<number> {
-    await this.#clearOwn();
+  /**
+   * Makes Redis hold exactly this tracker's sessions' entries again (after
+   * Redis lost them, missed a change, or another tracker took this one for
+   * dead): drops what Redis lists for it that its sessions no longer hold,
+   * then writes every entry again, one peer at a time (writing an entry that
+   * is there already changes nothing). Tells the other trackers' waits of
+   * every name. Returns how many entries it wrote.
+   */
+  async #writeBack(): Promise<number> {
+    const c = this.#client;
+    const table = this.#key(`t:{${this.#number}}`);
+    const lines = this.#key(`g:{${this.#number}}`);
+    const [peers, listed] = await Promise.all([c.hgetall(table), c.hgetall(lines)]);
+    for (const [session, text] of Object.entries(peers)) {
+      if (session === "#") continue;
+      const id = this.idBase + Number(session);
+      const was = peerRecord(id, text);
+      const now = this.#mine.peer(id);
+      const held = now ? this.#entriesOf(id) : new Map();
+      const gone = nameLines(listed[session]).filter(({ name, partial }) =>
+        now?.address !== was.address || held.get(name)?.partial !== partial
+      ).map(({ name }) => ({ name, field: `${id}@${was.address}` }));
+      const writes = this.#batches(gone, (keys, args) => c.p2pDrop(keys.length, ...keys, ...args));
+      if (!now) writes.push(c.hdel(table, session), c.hdel(lines, session));
+      await Promise.all(writes);
+    }
+    let written = 0;
     for (const peer of this.#mine.peers()) {
       const held = [...this.#entriesOf(peer.id)];
       const put = held.map(([name, { entry, partial }]) => ({
@@ -640,9 +694,11 @@ export class RedisStore implements TrackerStore {
         put,
         names: held.map(([name, { partial }]) => (partial ? "p" : "w") + name),
       });
+      written += put.length;
+      if (put.length > 0) this.#tell(`A ${this.#number}\n${held.map(([name]) => name).join("\n")}`);
     }
-    await this.#client.hset(this.#key(`t:{${this.#number}}`), "#", this.#totals());
-    return this.#mine.stats().entries;
+    await c.hset(table, "#", this.#totals());
+    return written;
   }
 
   // ---- leases
@@ -663,41 +719,68 @@ export class RedisStore implements TrackerStore {
   }
 
   /**
-   * Renews this tracker's lease; writes everything back if Redis had lost it
-   * (a restart) or missed a write; reads the others' leases and cleans up
-   * after those that ran out.
+   * Renews this tracker's lease and reads the others'. A write-back is due
+   * when the lease was gone (Redis lost its data, or another tracker took
+   * this one for dead and cleaned up) or was not renewed for longer than
+   * itself, or a write failed; it runs apart ({@link #maintainSoon}), so
+   * that however long it takes, the lease goes on being renewed.
    */
   async #renew(): Promise<void> {
     if (this.#client.status !== "ready") return;
-    const added = await this.#client.zadd(
-      this.#key("trackers"),
-      this.#clock.now() + this.#leaseMs,
-      String(this.#number),
+    const now = this.#clock.now();
+    const added = await this.#client.zadd(this.#key("trackers"), now + this.#leaseMs, String(this.#number));
+    if (added > 0 || now - this.#renewedAt > this.#leaseMs) this.#dirty = true;
+    this.#renewedAt = now;
+    // Redis may have lost the tracker counter with the rest: no newcomer may get this tracker's number.
+    if (added > 0) await this.#client.p2pAtLeast(this.#key("tracker-seq"), String(this.#number));
+    await this.#readLeases();
+    this.#maintainSoon();
+  }
+
+  /** Runs the write-back and clean-ups that are due (unless they run already). */
+  #maintainSoon(): void {
+    if (this.#maintaining || this.#closed) return;
+    this.#maintaining = this.#maintain().catch((error) => this.#onError(error)).finally(() =>
+      this.#maintaining = undefined
     );
+  }
+
+  async #maintain(): Promise<void> {
     let rewritten = 0;
-    if (added > 0 || this.#dirty) {
+    if (this.#dirty) {
       this.#dirty = false;
       try {
-        rewritten = await this.#writeAll();
+        rewritten = await this.#writeBack();
       } catch (error) {
         this.#dirty = true;
         throw error;
       }
+      // A clean-up of this tracker by another, under way meanwhile, may have dropped some of what was written.
+      if (await this.#client.exists(this.#key(`gc:{${this.#number}}`)) > 0) this.#dirty = true;
     }
     if (this.#lost) {
       this.#lost = false;
       this.onStoreEvent?.({ type: "store-back", store: this.description, rewritten });
     }
-    await this.#readLeases();
     const now = this.#clock.now();
-    for (const [t, until] of this.#leases) {
-      if (until > now || t === this.#number) continue;
-      // The first live tracker to see it claims the clean-up.
+    const dead = [...this.#leases].filter(([t, until]) => until <= now && t !== this.#number).map(([t]) => t);
+    const unfinished = (await this.#client.smembers(this.#key("dead"))).map(Number);
+    for (const t of new Set([...dead, ...unfinished])) {
+      if (t === this.#number) continue;
+      // The first live tracker to see it claims the clean-up; one that stopped halfway is finished by another.
       const claimed = await this.#client.set(this.#key(`gc:{${t}}`), String(this.#number), "PX", this.#leaseMs, "NX");
       if (claimed !== "OK") continue;
-      await this.#clearTracker(t);
+      // Its lease goes first: were it alive after all, its next renewal finds it gone and writes everything again.
+      await this.#client.sadd(this.#key("dead"), String(t));
       await this.#client.zrem(this.#key("trackers"), String(t));
       this.#leases.delete(t);
+      let back = false;
+      await this.#clearTracker(
+        t,
+        async () => back = (await this.#client.zscore(this.#key("trackers"), String(t))) !== null,
+      );
+      await this.#client.srem(this.#key("dead"), String(t));
+      if (!back) await this.#client.del(this.#key(`gc:{${t}}`));
     }
   }
 
@@ -878,7 +961,9 @@ export class RedisStore implements TrackerStore {
 
   #unreachable(error: unknown, next: string): ProtocolError {
     // While the connection is down, ioredis refuses with words of its own ("Stream isn't writeable…").
-    const why = this.#client.status !== "ready"
+    const why = this.#closed
+      ? "closed: the tracker is stopping"
+      : this.#client.status !== "ready"
       ? "connection lost; reconnecting"
       : error instanceof Error
       ? error.message
@@ -912,6 +997,15 @@ function strip(holder: StoredHolder): IndexedHolder {
 
 function sameEntry(a: FileEntry, b: FileEntry): boolean {
   return a.size === b.size && a.sha256 === b.sha256 && a.root === b.root;
+}
+
+/** A peer's name lines in `g:{T}` (`w<name>` or `p<name>`, one a line; names hold no line feed) → names and kinds. */
+function nameLines(text: string | undefined): { name: string; partial: boolean }[] {
+  if (!text) return [];
+  return text.split("\n").filter((line) => line !== "").map((line) => ({
+    name: line.slice(1),
+    partial: line[0] === "p",
+  }));
 }
 
 /** `<address> <files> <partial> [<http port>]` → a record. */

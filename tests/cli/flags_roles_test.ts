@@ -35,6 +35,8 @@ const SAMPLE: Partial<Record<FlagName, string>> = {
   "max-per-address": "2",
   "max-uploads": "8",
   "stats-every": "5",
+  store: "redis://127.0.0.1:6379",
+  lease: "30",
   "wait-timeout": "9",
   secret: "s",
 };
@@ -57,6 +59,8 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
       "max-connections",
       "max-per-address",
       "stats-every",
+      "store",
+      "lease",
       "secret",
       "help",
     ],

@@ -54,7 +54,7 @@ Deno.test("flags: the exit codes are 0 done, 1 failed, 2 a usage error", () => {
 
 Deno.test("flags: with no flags every field has its documented default, and the port is the role's", () => {
   const peer = {
-    tracker: "127.0.0.1:4444",
+    trackers: ["127.0.0.1:4444"],
     host: "0.0.0.0",
     port: 5555,
     httpPort: undefined,
@@ -71,6 +71,8 @@ Deno.test("flags: with no flags every field has its documented default, and the 
     maxPerAddress: 0,
     maxUploads: Limits.MAX_UPLOADS,
     statsEveryMs: 60_000,
+    store: "memory",
+    leaseSeconds: 60,
     watch: true,
     servePartial: true,
     wait: false,
@@ -100,8 +102,8 @@ Deno.test("flags: arguments that are not flags are file names of get and cat, sp
 Deno.test("flags: --tracker takes HOST:PORT and refuses anything else, quoting it", () => {
   takes(
     "tracker",
-    [["10.0.0.1:4444", "10.0.0.1:4444"], ["localhost:1", "localhost:1"], ["[::1]:5", "[::1]:5"]],
-    (f) => f.tracker,
+    [["10.0.0.1:4444", ["10.0.0.1:4444"]], ["localhost:1", ["localhost:1"]], ["[::1]:5", ["[::1]:5"]]],
+    (f) => f.trackers,
   );
   for (const bad of ["nohost", "127.0.0.1:99999", "h:0", "h:", ":80", "h:x"]) {
     refusesValue("tracker", bad, `--tracker must be HOST:PORT, got ${bad}`);
@@ -319,7 +321,7 @@ Deno.test("flags: --secret is taken as given, a leading dash too; without it the
 
 Deno.test("flags: a flag without its value, or whose value is another flag, is refused naming what it needs", () => {
   refuses(["--port"], "--port needs a value (--port PORT)");
-  refuses(["--tracker"], "--tracker needs a value (--tracker HOST:PORT)");
+  refuses(["--tracker"], "--tracker needs a value (--tracker HOST:PORT[,...])");
   refuses(["--json", "--timeout"], "--timeout needs a value (--timeout SECONDS)");
   refuses(
     ["--out", "--json"],
@@ -370,4 +372,22 @@ Deno.test("flags: get --parts and --clean take no file name, not each other, and
   assert.deepEqual([parts.parts, parts.clean, parts.out, parts.names], [true, false, "/home/me/downloads", []]);
   // P2P_SECRET in the environment is no flag typed: it does not stop --clean.
   assert.equal(parseFlags(["--clean"], { role: "get", port: 0, secret: "s", cwd: CWD }).clean, true);
+});
+
+Deno.test("flags: --store takes memory or a Redis URL, refusing anything else with what it takes; --lease whole seconds", () => {
+  const tracker = (args: string[]) => parse(args, "tracker");
+  assert.equal(tracker([]).store, "memory");
+  assert.equal(tracker(["--store", "redis://127.0.0.1:6379/2"]).store, "redis://127.0.0.1:6379/2");
+  assert.equal(tracker(["--store", "redis-cluster://a:7000,b:7001"]).store, "redis-cluster://a:7000,b:7001");
+  refuses(
+    ["--store", "mysql://x"],
+    '--store must be memory, redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...], got "mysql://x"',
+    "tracker",
+  );
+  refuses(["--store", "redis://u:pw@h:1"], "--store takes no user or password (Redis AUTH is not supported)", "tracker");
+  refuses(["--store", "redis://a:1,b:2"], /redis:\/\/ names one server; for several use redis-cluster:\/\//, "tracker");
+  refuses(["--store", "redis://h:99999"], /"h:99999" is not HOST:PORT/, "tracker");
+  assert.equal(tracker(["--lease", "5"]).leaseSeconds, 5);
+  refuses(["--lease", "0"], /--lease must be whole seconds 1-86400, got 0/, "tracker");
+  refuses(["--store", "redis://h:1"], /--store is not a peer flag/, "peer");
 });

@@ -264,9 +264,12 @@ Deno.test("folder watch: closing stops the looks pending; nothing is announced a
 // ---------------------------------------------------------------------------
 // Through a peer and a tracker
 
-/** A tracker that keeps, at each announcement, what the announcing peer then held in its index. */
-function recordingTracker(): TestTracker & { snapshots: FileEntry[][] } {
-  const snapshots: FileEntry[][] = [];
+/**
+ * A tracker that keeps, at each announcement, what the announcing peer then held in its index (asked of its
+ * store at the event; await them all before reading).
+ */
+function recordingTracker(): TestTracker & { snapshots: Promise<FileEntry[]>[] } {
+  const snapshots: Promise<FileEntry[]>[] = [];
   const tracker: TestTracker = testTracker({
     onEvent: (e: TrackerEvent) => {
       if (e.type !== "announced") return;
@@ -277,8 +280,9 @@ function recordingTracker(): TestTracker & { snapshots: FileEntry[][] } {
 }
 
 /** Every name any peer holds in the index. */
-function allNames(tracker: TestTracker): string[] {
-  return tracker.index.peers().flatMap((p) => tracker.index.filesOf(p.id).map((f) => f.name)).sort();
+async function allNames(tracker: TestTracker): Promise<string[]> {
+  const held = await Promise.all((await tracker.store.peers()).map((p) => tracker.store.filesOf(p.id)));
+  return held.flat().map((f) => f.name).sort();
 }
 
 Deno.test("folder watch: through a peer, a file written in pieces reaches the tracker once, whole", async () => {
@@ -292,15 +296,17 @@ Deno.test("folder watch: through a peer, a file written in pieces reaches the tr
   }
   const whole = concat(pieces);
   const told = await peer.events.next("folder-changed", (c) => c.changed.some((e) => e.name === "growing.bin"));
-  await tracker.events.until("growing.bin in the index", () => tracker.index.has("growing.bin"));
+  await tracker.events.until("growing.bin in the index", () => tracker.store.has("growing.bin"));
 
   assert.deepEqual(told.changed, [entryOf("growing.bin", whole)]);
   assert.equal(peer.events.of("folder-changed").length, 1, "one announcement, of the whole file");
   // Every state of the index the tracker went through showed the whole file, or none.
-  const versions = tracker.snapshots.flatMap((files) => files.filter((f) => f.name === "growing.bin"));
+  const versions = (await Promise.all(tracker.snapshots)).flatMap((files) =>
+    files.filter((f) => f.name === "growing.bin")
+  );
   assert.ok(versions.length >= 1);
   for (const v of versions) assert.deepEqual(v, { name: "growing.bin", size: whole.length, sha256: sha256(whole) });
-  assert.deepEqual(tracker.index.holders("growing.bin", 10).map((h) => h.address), [peer.address]);
+  assert.deepEqual((await tracker.store.holders("growing.bin", 10)).map((h) => h.address), [peer.address]);
 });
 
 Deno.test("folder watch: through a peer, hidden files, part files, the hash cache and sub-folders never reach the tracker", async () => {
@@ -308,7 +314,7 @@ Deno.test("folder watch: through a peer, hidden files, part files, the hash cach
   await using dir = await tempDir();
   await writeOld(dir.path, { "first.txt": "1", ".hidden-at-start": "h" });
   await using peer = await testPeer(tracker.address, {}, { dir: dir.path, hashCache: true, watch: { quietMs: 50 } });
-  assert.deepEqual(allNames(tracker), ["first.txt"]);
+  assert.deepEqual(await allNames(tracker), ["first.txt"]);
 
   await writeFiles(dir.path, { ".x": "hidden", ".p2p-abc.part": randomBytes(5_000), ".p2p-abc.journal": "{}" });
   await Deno.mkdir(join(dir.path, "sub"));
@@ -323,10 +329,10 @@ Deno.test("folder watch: through a peer, hidden files, part files, the hash cach
   // The cache was written by now (visible.txt was hashed): it is there, and not shared.
   assert.ok((await listDir(dir.path)).includes(CACHE_FILE));
 
-  assert.deepEqual(allNames(tracker), ["first.txt", "visible.txt"]);
+  assert.deepEqual(await allNames(tracker), ["first.txt", "visible.txt"]);
   const named = peer.events.of("folder-changed").flatMap((c) => [...c.changed.map((e) => e.name), ...c.removed]);
   assert.deepEqual(named, ["visible.txt"]);
-  const everIndexed = new Set(tracker.snapshots.flatMap((files) => files.map((f) => f.name)));
+  const everIndexed = new Set((await Promise.all(tracker.snapshots)).flatMap((files) => files.map((f) => f.name)));
   assert.deepEqual([...everIndexed].sort(), ["first.txt", "visible.txt"]);
   assert.deepEqual(peer.folder.entries().map((e) => e.name), ["first.txt", "visible.txt"]);
 });

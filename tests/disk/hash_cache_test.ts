@@ -24,7 +24,7 @@ import { listedAs, MiB, sha256 } from "../helpers/hashes.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { announcedChange, type TestPeer, testPeer, type TestTracker, testTracker } from "../helpers/roles.ts";
 import { AN_HOUR_AGO, listDir, tempDir, TWO_HOURS_AGO, writeFiles, writeOld } from "../helpers/temp.ts";
-import { held } from "../helpers/tracker_index.ts";
+import { entriesAt, held } from "../helpers/tracker_index.ts";
 
 const HEADER = "p2p-hash-cache 2";
 
@@ -78,19 +78,18 @@ function cacheFiles(): Record<string, Uint8Array> {
 
 Deno.test("hash cache: a restart reads nothing again and announces the same hashes and roots; the cache is not shared", async () => {
   await using dir = await tempDir();
-  const announced: FileEntry[][] = [];
+  // What the announcing peer held at each announcement, asked of the tracker's store at the event.
+  const announced: Promise<FileEntry[]>[] = [];
   await using tracker: TestTracker = testTracker({
     onEvent: (e: TrackerEvent) => {
-      if (e.type !== "announced") return;
-      const record = tracker.index.peers().find((p) => p.address === e.peer);
-      announced.push(record ? tracker.index.filesOf(record.id) : []);
+      if (e.type === "announced") announced.push(entriesAt(tracker, e.peer));
     },
   });
   const files = cacheFiles();
   await writeOld(dir.path, files);
 
   const first = await cachingPeer(tracker, dir.path);
-  const firstHeld = held(tracker, first.address);
+  const firstHeld = await held(tracker, first.address);
   const firstEntries = first.folder.entries();
   await first.close();
   assert.deepEqual(hashed(first), new Set(Object.keys(files)), "the first run hashes every file");
@@ -107,11 +106,15 @@ Deno.test("hash cache: a restart reads nothing again and announces the same hash
   await using second = await cachingPeer(tracker, dir.path);
   assert.deepEqual(second.events.of("hashing"), [], "nothing hashed again");
   assert.deepEqual(second.folder.entries(), firstEntries);
-  assert.deepEqual(held(tracker, second.address), firstHeld);
+  assert.deepEqual(await held(tracker, second.address), firstHeld);
   // The cache itself never reached the tracker.
-  assert.ok(announced.length >= 2);
-  assert.ok(announced.every((files) => files.every((f) => !f.name.startsWith("."))), JSON.stringify(announced));
-  assert.ok(!tracker.index.has(CACHE_FILE));
+  const everAnnounced = await Promise.all(announced);
+  assert.ok(everAnnounced.length >= 2);
+  assert.ok(
+    everAnnounced.every((files) => files.every((f) => !f.name.startsWith("."))),
+    JSON.stringify(everAnnounced),
+  );
+  assert.ok(!await tracker.store.has(CACHE_FILE));
 });
 
 Deno.test("hash cache: a file changed while the peer was down is the only one hashed again", async () => {
@@ -132,15 +135,16 @@ Deno.test("hash cache: a file changed while the peer was down is the only one ha
     assert.deepEqual(hashed(second), new Set(["big.bin"]));
     const progress = second.events.of("hashing");
     assert.ok(progress.every((p) => p.files === 1 && p.bytes === grown.length), JSON.stringify(progress));
-    assert.deepEqual(held(tracker, second.address).get("big.bin"), listedAs(grown));
-    assert.deepEqual(held(tracker, second.address).get("small.txt"), listedAs(files["small.txt"]));
-    assert.ok(!held(tracker, second.address).has("empty.txt"));
+    const secondHeld = await held(tracker, second.address);
+    assert.deepEqual(secondHeld.get("big.bin"), listedAs(grown));
+    assert.deepEqual(secondHeld.get("small.txt"), listedAs(files["small.txt"]));
+    assert.ok(!secondHeld.has("empty.txt"));
   }
   const { lines } = await readCache(dir.path);
   assert.deepEqual(cachedNames(lines).sort(), ["50%25%2C off.txt", "big.bin", "small.txt"]);
   await using third = await cachingPeer(tracker, dir.path);
   assert.deepEqual(hashed(third), new Set(), "the new version was cached");
-  assert.deepEqual(held(tracker, third.address).get("big.bin"), listedAs(grown));
+  assert.deepEqual((await held(tracker, third.address)).get("big.bin"), listedAs(grown));
 });
 
 Deno.test("hash cache: a file replaced by one of the same size with its old modification time (only the change time differs) is hashed again", async () => {
@@ -168,7 +172,7 @@ Deno.test("hash cache: a file replaced by one of the same size with its old modi
     await using second = await cachingPeer(tracker, dir.path, { watch: false });
     assert.deepEqual(hashed(second), new Set(["doc.txt"]));
     assert.equal(second.folder.entry("doc.txt")?.sha256, sha256("version 2"));
-    assert.deepEqual(held(tracker, second.address).get("doc.txt"), listedAs("version 2"));
+    assert.deepEqual((await held(tracker, second.address)).get("doc.txt"), listedAs("version 2"));
   }
   // The change time is what told: the same line with the file's change time now is believed (the lie of a
   // replacement within one second of the hashing).
@@ -225,7 +229,7 @@ Deno.test("hash cache: through a peer, a file whose whole-second modification ti
 
   await using second = await cachingPeer(tracker, dir.path);
   assert.deepEqual(hashed(second), new Set(["fresh.txt"]));
-  assert.deepEqual(held(tracker, second.address).get("fresh.txt"), listedAs("just written"));
+  assert.deepEqual((await held(tracker, second.address)).get("fresh.txt"), listedAs("just written"));
 });
 
 Deno.test("hash cache: bad lines are skipped one by one; the rest is hashed, results right, the cache rewritten clean", async () => {
@@ -263,7 +267,7 @@ Deno.test("hash cache: bad lines are skipped one by one; the rest is hashed, res
   {
     await using peer = await cachingPeer(tracker, dir.path);
     assert.deepEqual(hashed(peer), new Set(["big.bin", "c.txt"]), "a.txt came from its good line");
-    assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
+    assert.deepEqual(Object.fromEntries(await held(tracker, peer.address)), {
       "a.txt": listedAs("aaa"),
       "big.bin": listedAs(big),
       "c.txt": listedAs("ccc"),
@@ -299,7 +303,7 @@ Deno.test("hash cache: a cache with a wrong header, or binary garbage, is ignore
     else await Deno.writeFile(join(dir.path, CACHE_FILE), content);
     await using peer = await cachingPeer(tracker, dir.path, { watch: false });
     assert.deepEqual(hashed(peer), new Set(["a.txt", "b.txt"]), label);
-    assert.deepEqual(Object.fromEntries(held(tracker, peer.address)), {
+    assert.deepEqual(Object.fromEntries(await held(tracker, peer.address)), {
       "a.txt": listedAs("aaa"),
       "b.txt": listedAs("bbbb"),
     });
@@ -358,7 +362,7 @@ Deno.test("hash cache: an entry that lies (right size and times, wrong SHA-256) 
 
   // Observed: the lie is announced as is; nothing is read to check it.
   assert.deepEqual(hashed(peer), new Set());
-  assert.deepEqual(held(tracker, peer.address).get("a.txt"), { size: 5, sha256: sha256("lies!") });
+  assert.deepEqual((await held(tracker, peer.address)).get("a.txt"), { size: 5, sha256: sha256("lies!") });
   assert.equal(peer.folder.entry("a.txt")?.sha256, sha256("lies!"));
   // A downloader finds the bytes do not match what was announced, and keeps nothing.
   {
@@ -370,7 +374,7 @@ Deno.test("hash cache: an entry that lies (right size and times, wrong SHA-256) 
   // A new modification time (same content) makes the watcher hash it and announce the truth.
   await Deno.utime(join(dir.path, "a.txt"), TWO_HOURS_AGO, TWO_HOURS_AGO);
   await peer.events.until("a.txt re-announced", () => announcedChange(peer, "a.txt", sha256("truth")));
-  assert.deepEqual(held(tracker, peer.address).get("a.txt"), listedAs("truth"));
+  assert.deepEqual((await held(tracker, peer.address)).get("a.txt"), listedAs("truth"));
   const { lines } = await readCache(dir.path);
   assert.deepEqual(lines, [await cacheLine(dir.path, "a.txt", sha256("truth"))]);
 });
@@ -378,7 +382,7 @@ Deno.test("hash cache: an entry that lies (right size and times, wrong SHA-256) 
 Deno.test("hash cache: a folder the peer may not write (Deno's permissions, so also as root) gives one warning and the peer works", async () => {
   await using dir = await tempDir();
   await using elsewhere = await tempDir();
-  const announced: Map<string, Omit<Holder, "address">>[] = [];
+  const announced: Promise<Map<string, Omit<Holder, "address">>>[] = [];
   await using tracker: TestTracker = testTracker({
     onEvent: (e: TrackerEvent) => {
       if (e.type === "announced") announced.push(held(tracker, e.peer));
@@ -428,7 +432,11 @@ Deno.test("hash cache: a folder the peer may not write (Deno's permissions, so a
   assert.match(warned[0], new RegExp(`^warning: cannot write the hash cache ${re(join(dir.path, CACHE_FILE))}: `));
   assert.match(warned[0], /write access/);
   assert.match(out, new RegExp(`^shared 1 file from ${re(dir.path)}$`, "m"), dump);
-  assert.deepEqual(announced, [new Map([["a.txt", listedAs("aaa")]])], "announced, with the right hash");
+  assert.deepEqual(
+    await Promise.all(announced),
+    [new Map([["a.txt", listedAs("aaa")]])],
+    "announced, with the right hash",
+  );
   assert.deepEqual(await listDir(dir.path), ["a.txt"], "no cache nor temporary file left");
 });
 
@@ -443,12 +451,12 @@ Deno.test("hash cache: a cache that cannot be replaced (.p2p-hashes is a folder)
   assert.match(warnings(peer)[0], /^cannot write the hash cache .*\.p2p-hashes: /);
   assert.equal(peer.folder.cacheError, warnings(peer)[0]);
   assert.deepEqual(hashed(peer), new Set(["a.txt"]));
-  assert.deepEqual(held(tracker, peer.address).get("a.txt"), listedAs("aaa"));
+  assert.deepEqual((await held(tracker, peer.address)).get("a.txt"), listedAs("aaa"));
   assert.deepEqual((await listDir(dir.path)).filter((n) => n.startsWith(".")), [CACHE_FILE], "no temporary file left");
 
   await Deno.writeTextFile(join(dir.path, "b.txt"), "bbb");
   await peer.events.until("b.txt announced", () => announcedChange(peer, "b.txt"));
-  assert.deepEqual(held(tracker, peer.address).get("b.txt"), listedAs("bbb"));
+  assert.deepEqual((await held(tracker, peer.address)).get("b.txt"), listedAs("bbb"));
   const downloaded = await (async () => {
     await using downloader = await testPeer(tracker.address);
     const report = await downloader.send("b.txt");
@@ -471,5 +479,5 @@ Deno.test("hash cache: a file downloaded into the shared folder is kept in the c
   assert.match(cache, new RegExp(` ${sha256(data)} [0-9a-f]{192} big\\.bin$`, "m"));
   await using again = await cachingPeer(tracker, dir.path, { watch: false });
   assert.deepEqual(hashed(again), new Set(), "not read again on the next start");
-  assert.deepEqual(held(tracker, again.address).get("big.bin"), listedAs(data));
+  assert.deepEqual((await held(tracker, again.address)).get("big.bin"), listedAs(data));
 });

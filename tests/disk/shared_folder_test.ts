@@ -164,8 +164,8 @@ Deno.test("shared folder: a symlink loop or a link to a hidden file is not share
   await using peer = await testPeer(tracker.address, {}, { dir: dir.path });
   assert.deepEqual(peer.folder.entries().map((e) => e.name), ["ok.txt"]);
   assert.deepEqual(peer.folder.skipped.map((s) => s.split(":")[0]).sort(), ["alias.txt", "loop"]);
-  assert.deepEqual(tracker.index.holders("ok.txt", 10).map((h) => h.address), [peer.address]);
-  assert.equal(tracker.index.has("alias.txt") || tracker.index.has("loop"), false);
+  assert.deepEqual((await tracker.store.holders("ok.txt", 10)).map((h) => h.address), [peer.address]);
+  assert.equal(await tracker.store.has("alias.txt") || await tracker.store.has("loop"), false);
 });
 
 Deno.test("shared folder: openFile refuses names that are not plain names (403) and missing files (404), and never opens a file outside", async () => {

@@ -106,7 +106,10 @@ async function listHolders(tracker: TestTracker, ports: number[], name: string, 
   return {
     [Symbol.asyncDispose]: async () => {
       for (const session of sessions) session[Symbol.dispose]();
-      await tracker.events.until("the first holders gone from the index", () => !tracker.index.holders(name, 9).length);
+      await tracker.events.until(
+        "the first holders gone from the index",
+        async () => (await tracker.store.holders(name, 9)).length === 0,
+      );
     },
   };
 }

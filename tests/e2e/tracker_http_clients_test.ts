@@ -69,7 +69,7 @@ Deno.test({
     await using tracker = await httpTracker();
     const bytes = randomBytes(2 * MiB + 5, 21);
     await using peer = await testPeer(tracker.address, { "a file.bin": bytes }, { httpPort: 0 });
-    await tracker.events.until("the peer announced", () => tracker.index.has("a file.bin"));
+    await tracker.events.until("the peer announced", () => tracker.store.has("a file.bin"));
     await using out = await tempDir();
     const target = join(out.path, "got.bin");
     await run(CURL, ["-sS", "-f", "-L", "-o", target, `${tracker.base}/files/a%20file.bin`]);
@@ -99,7 +99,10 @@ Deno.test({
     await using a = await testPeer(tracker.address, { [name]: bytes }, { httpPort: 0, maxUploadRate: rate });
     await using b = await testPeer(tracker.address, { [name]: bytes }, { httpPort: 0, maxUploadRate: rate });
     await using c = await testPeer(tracker.address, { [name]: bytes }, { httpPort: 0, maxUploadRate: rate });
-    await tracker.events.until("three peers announced", () => tracker.index.holders(name, 10).length === 3);
+    await tracker.events.until(
+      "three peers announced",
+      async () => (await tracker.store.holders(name, 10)).length === 3,
+    );
     await using out = await tempDir();
     const started = performance.now();
     await run(ARIA2C, [
@@ -134,7 +137,7 @@ Deno.test({
     const name = "x.bin";
     const bytes = randomBytes(MiB + 7, 23);
     await using peer = await testPeer(tracker.address, { [name]: bytes }, { httpPort: 0 });
-    await tracker.events.until("the peer announced", () => tracker.index.has(name));
+    await tracker.events.until("the peer announced", () => tracker.store.has(name));
     await using out = await tempDir();
     const metalink = join(out.path, "x.meta4");
     await run(CURL, ["-sS", "-f", "-o", metalink, `${tracker.base}/files/x.bin.meta4`]);

@@ -107,17 +107,36 @@ export class EventLog<E extends { type: string }> {
     }, options);
   }
 
-  /** Resolves once `check` is true: now, or after some event; fails naming `what` after the timeout. */
-  async until(what: string, check: () => boolean, options: WaitOptions = {}): Promise<void> {
-    await this.#wait(what, () => check() || undefined, options);
+  /**
+   * Resolves once `check` is true: now, or after some event; fails naming `what` after the timeout. A `check`
+   * that answers with a promise (a tracker's store) is asked again after each event that came since it was
+   * last asked, so that none is missed while it answers.
+   */
+  async until(what: string, check: () => boolean | Promise<boolean>, options: WaitOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? WAIT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let seen = this.events.length;
+    let answer = check();
+    if (typeof answer === "boolean") {
+      if (!answer) await this.#wait(what, () => (check() as boolean) || undefined, options);
+      return;
+    }
+    while (!(await answer)) {
+      const wait = { timeoutMs: Math.max(0, deadline - Date.now()) };
+      await this.#wait(what, () => this.events.length > seen || undefined, wait, timeoutMs);
+      seen = this.events.length;
+      answer = check();
+    }
   }
 
-  #wait<T>(what: string, attempt: () => T | undefined, options: WaitOptions): Promise<T> {
+  #wait<T>(what: string, attempt: () => T | undefined, options: WaitOptions, reported?: number): Promise<T> {
     const timeoutMs = options.timeoutMs ?? WAIT_MS;
     return this.#changes.until(attempt, {
       timeoutMs,
       failure: () =>
-        `${what}: not within ${timeoutMs} ms (events seen: ${this.events.map((e) => e.type).join(", ") || "none"})`,
+        `${what}: not within ${reported ?? timeoutMs} ms (events seen: ${
+          this.events.map((e) => e.type).join(", ") || "none"
+        })`,
     });
   }
 }

@@ -30,13 +30,13 @@ Deno.test("announcer: all() announces the whole folder as one UPDATE, replacing 
   await using client = await TrackerClient.connect(tracker.address);
   const announcer = new Announcer({ folder, port: PORT, client: () => client, closing: () => false });
   assert.equal(await announcer.all(), `indexed 2 files as ${ADDRESS}`);
-  assert.deepEqual(tracker.index.holders("a.txt", 5).map(({ peer: _, ...h }) => h), [
+  assert.deepEqual((await tracker.store.holders("a.txt", 5)).map(({ peer: _, ...h }) => h), [
     { address: ADDRESS, size: 3, sha256: sha256("aaa") },
   ]);
   await Deno.remove(join(dir.path, "b.txt"));
   await folder.refresh(["b.txt"]);
   assert.equal(await announcer.all(), `indexed 1 file as ${ADDRESS}`);
-  assert.deepEqual(tracker.index.holders("b.txt", 5), [], "a new UPDATE replaces the old one");
+  assert.deepEqual(await tracker.store.holders("b.txt", 5), [], "a new UPDATE replaces the old one");
   assert.deepEqual(tracker.events.of("announced").map((e) => e.files), [2, 1]);
 });
 
@@ -60,7 +60,7 @@ Deno.test("announcer: changes go as ADD and REMOVE, in the order they were made,
     `indexed 2 files as ${ADDRESS} (2 new, 2 in all); removed 0 of 1 file (2 left)`,
     `indexed 1 file as ${ADDRESS} (1 new, 3 in all)`,
   ]);
-  const x = tracker.index.holders("x.txt", 5);
+  const x = await tracker.store.holders("x.txt", 5);
   assert.deepEqual(x.map((h) => [h.size, h.sha256]), [[5, sha256("three")]], "the last change of x.txt wins");
   assert.deepEqual(
     tracker.events.of("announced").map(({ files, added, removed }) => ({ files, added, removed })),
@@ -86,7 +86,7 @@ Deno.test("announcer: a refused change rejects, and the next change still goes",
   const next = announcer.changes({ changed: [], removed: ["a.txt"] });
   await assert.rejects(refused, /index is full/);
   assert.equal(await next, "removed 1 of 1 file (0 left)");
-  assert.equal(tracker.index.stats().entries, 0);
+  assert.equal((await tracker.store.counts()).entries, 0);
 });
 
 Deno.test("announcer: nothing is sent while the tracker is away or the peer is closing", async () => {
@@ -104,5 +104,5 @@ Deno.test("announcer: nothing is sent while the tracker is away or the peer is c
   assert.equal(await announcer.added(entryOf("b.txt", "b")), undefined);
   await client[Symbol.asyncDispose]();
   assert.deepEqual(tracker.events.of("announced").map((e) => e.files), [0], "only the first UPDATE");
-  assert.equal(tracker.index.stats().entries, 0);
+  assert.equal((await tracker.store.counts()).entries, 0);
 });

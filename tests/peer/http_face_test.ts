@@ -485,9 +485,9 @@ Deno.test("http face: the peer announces http=<port>, and tells onListening its 
   assert.deepEqual(told, peer.http);
   await eventually(
     "the tracker knows the HTTP port",
-    () => tracker.index.peers().some((p) => p.httpPort !== undefined),
+    async () => (await tracker.store.peers()).some((p) => p.httpPort !== undefined),
   );
-  assert.equal(tracker.index.peers()[0].httpPort, peer.http.port);
+  assert.equal((await tracker.store.peers())[0].httpPort, peer.http.port);
 });
 
 Deno.test("http face: a peer without httpPort has no HTTP face", async () => {

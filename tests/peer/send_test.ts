@@ -19,6 +19,7 @@ import { outcomeJson } from "../../cli/report.ts";
 import type { FileOutcome } from "../../peer/download_all.ts";
 import { sendAndFetch } from "../../peer/send.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
+import { type HolderScore, MemoryStore } from "../../tracker.ts";
 import { assertSameBytes } from "../helpers/assert.ts";
 import { hashesAnswer, hashToken, MiB, sha256 } from "../helpers/hashes.ts";
 import { startFakeHolder } from "../helpers/holders.ts";
@@ -194,8 +195,13 @@ Deno.test("send: a holder caught sending bad chunks is reported EHASH, and no lo
   // Slow enough that the liar's answer (at once) always comes before the honest copy of the same chunk:
   // each source holds at most 2 of the 3 chunks, so the liar is always asked for one.
   await using honest = await testPeer(tracker.address, { "f.bin": data }, { maxUploadRate: 4 * MiB });
-  const liarId = tracker.index.holderOf("f.bin", liar.address)!.peer;
-  const honestId = tracker.index.holderOf("f.bin", honest.address)!.peer;
+  const liarId = (await tracker.store.holderOf("f.bin", liar.address))!.peer;
+  const honestId = (await tracker.store.holderOf("f.bin", honest.address))!.peer;
+  // A holder's score is read whole only from the memory store (the store of testTracker): through the store's
+  // interface, a score shows only in the answer to a report.
+  const store = tracker.store;
+  assert.ok(store instanceof MemoryStore);
+  const score = (id: number): HolderScore | undefined => store.feedback.score(id);
 
   /** One download by `client`, a downloader whose session stays open: a session's votes last as long as it does. */
   const download = async (client: TrackerClient) => {
@@ -210,19 +216,19 @@ Deno.test("send: a holder caught sending bad chunks is reported EHASH, and no lo
 
   const first = await download(one);
   assert.deepEqual(first.failed.map((f) => [f.holder, f.code]), [[liar.address, "EHASH"]]);
-  assert.deepEqual(tracker.feedback.score(liarId), {
+  assert.deepEqual(score(liarId), {
     served: 0,
     succeeded: 0,
     failed: 1,
     demoted: false,
     lastFailure: "EHASH",
   });
-  assert.deepEqual(tracker.feedback.score(honestId), { served: data.length, succeeded: 1, failed: 0, demoted: false });
+  assert.deepEqual(score(honestId), { served: data.length, succeeded: 1, failed: 0, demoted: false });
   assert.deepEqual(holderAddresses(await liarSession.ask("SEND f.bin\n")), [honest.address, liar.address]);
 
   const second = await download(two);
   assert.deepEqual(second.failed.map((f) => [f.holder, f.code]), [[liar.address, "EHASH"]]);
-  assert.deepEqual(tracker.feedback.score(liarId), {
+  assert.deepEqual(score(liarId), {
     served: 0,
     succeeded: 0,
     failed: 2,

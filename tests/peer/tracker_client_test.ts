@@ -70,9 +70,9 @@ Deno.test("tracker client: add() and remove() round-trip names that need encodin
     await client.add(7001, names.map((name, i) => ({ name, size: i + 1, sha256: SHA_A }))),
     "indexed 3 files as 127.0.0.1:7001 (3 new, 3 in all)",
   );
-  assert.deepEqual(tracker.index.peers().map((p) => [p.address, p.files]), [["127.0.0.1:7001", 3]]);
+  assert.deepEqual((await tracker.store.peers()).map((p) => [p.address, p.files]), [["127.0.0.1:7001", 3]]);
   assert.equal(await client.remove([names[0], names[2], "nope.txt"]), "removed 2 of 3 files (1 left)");
-  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:7001"), ["100%.txt 2 a"]);
+  assert.deepEqual(await fileLinesAt(tracker, "127.0.0.1:7001"), ["100%.txt 2 a"]);
   const { lookups } = await client.send(names);
   assert.deepEqual(lookups.map((l) => [l.name, l.status]), [["a, b.txt", 404], ["100%.txt", 200], [names[2], 404]]);
   await assert.rejects(client.remove(["../x"]), (e: unknown) => e instanceof ProtocolError && e.status === 400);
@@ -103,18 +103,18 @@ Deno.test("tracker client: wait() watches only the names not held; FOUND and EXP
   assert.equal(await never, "EXPIRED");
   const again = await client.send(["want, it.txt"]);
   assert.equal(again.lookups[0].holders[0].size, 4);
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
 });
 
 Deno.test("tracker client: closing the tracker rejects pending arrivals with ConnectionClosedError", async () => {
   await using tracker = testTracker();
   await using client = await TrackerClient.connect(tracker.address);
   const { arrivals } = await client.wait(["a.txt", "b.txt"], 60);
-  assert.equal(tracker.stats().waiting, 2);
+  assert.equal((await tracker.stats()).waiting, 2);
   const rejected = Promise.all([...arrivals.values()].map((p) => assert.rejects(p, ConnectionClosedError)));
   await tracker.close();
   await rejected;
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
   assert.equal(await client.closed, "the tracker closed the connection");
 });
 
@@ -168,7 +168,7 @@ Deno.test("tracker client: quit says goodbye and the tracker forgets the peer; t
   const left = await tracker.events.next("left", (e) => e.peer === "127.0.0.1:7003");
   assert.equal(left.files, 1);
   assert.equal(left.reason, undefined, "it left, it was not dropped");
-  assert.deepEqual(tracker.index.holders("q.txt", 10), []);
+  assert.deepEqual(await tracker.store.holders("q.txt", 10), []);
   await client.quit(); // idempotent
 });
 

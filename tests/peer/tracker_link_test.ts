@@ -88,7 +88,11 @@ Deno.test("tracker link: a lost tracker is tried again after waits that double u
     onEvent: log.push,
   });
   try {
-    assert.deepEqual(first.index.holders("kept.txt", 5).map((h) => h.address), [`127.0.0.1:${PORT}`], "announced");
+    assert.deepEqual(
+      (await first.store.holders("kept.txt", 5)).map((h) => h.address),
+      [`127.0.0.1:${PORT}`],
+      "announced",
+    );
     await first.close();
     assert.match((await log.next("tracker-lost")).message, /closed/);
     assert.equal(clock.pending, 1, "only the wait before the first try: the lost connection's heartbeat is gone");
@@ -117,7 +121,7 @@ Deno.test("tracker link: a lost tracker is tried again after waits that double u
     assert.match(back.announced, new RegExp(`^indexed 1 files? as 127\\.0\\.0\\.1:${PORT}$`));
     assert.equal(back.attempts, 6);
     assert.equal(back.again, true);
-    assert.deepEqual(second.index.holders("kept.txt", 5).map((h) => h.address), [`127.0.0.1:${PORT}`]);
+    assert.deepEqual((await second.store.holders("kept.txt", 5)).map((h) => h.address), [`127.0.0.1:${PORT}`]);
     assert.ok(link.client.open, "the link's client is the new connection");
   } finally {
     await link.close();
@@ -170,7 +174,7 @@ Deno.test("tracker link: started with the tracker away it resolves, says so once
     const { announced, ...rest } = back;
     assert.deepEqual(rest, { type: "tracker-back", tracker: address, awayMs: 7_323_000, attempts: 127, again: false });
     assert.match(announced, new RegExp(`^indexed 1 files? as 127\\.0\\.0\\.1:${PORT}$`));
-    assert.deepEqual(tracker.index.holders("kept.txt", 5).map((h) => h.address), [`127.0.0.1:${PORT}`]);
+    assert.deepEqual((await tracker.store.holders("kept.txt", 5)).map((h) => h.address), [`127.0.0.1:${PORT}`]);
     assert.equal(link.current, link.client);
   } finally {
     await link.close();
@@ -269,14 +273,17 @@ Deno.test("tracker link: PING answers PONG, and the heartbeat keeps a quiet peer
     await quiet.update(PORT + 1, [{ name: "quiet.txt", size: 1, sha256: SHA }]);
     // Three idle times of the tracker pass, in steps of one heartbeat: only the heartbeat speaks.
     for (let t = 100; t <= 1_500; t += 100) {
-      const before = tracker.stats().requests;
+      const before = (await tracker.stats()).requests;
       await linkClock.advance(100);
-      await eventually(`PING ${t / 100} reached the tracker`, () => tracker.stats().requests === before + 1);
+      await eventually(
+        `PING ${t / 100} reached the tracker`,
+        async () => (await tracker.stats()).requests === before + 1,
+      );
       await eventually(`PONG ${t / 100} came back`, () => linkClock.pending === 1); // the heartbeat's own timer
       await trackerClock.advance(100);
     }
     assert.deepEqual(log.events, [], "the link was never lost");
-    assert.equal(tracker.index.holders("kept.txt", 5).length, 1, "the peer's files are still there");
+    assert.equal((await tracker.store.holders("kept.txt", 5)).length, 1, "the peer's files are still there");
     const left = tracker.events.of("left").filter((e) => e.peer !== undefined && e.files > 0);
     assert.deepEqual(left, [{ type: "left", peer: `127.0.0.1:${PORT + 1}`, files: 1, reason: "no request for 0.5 s" }]);
     assert.equal(await quiet.closed, "the tracker closed the connection");

@@ -11,30 +11,23 @@
 
 import assert from "node:assert/strict";
 import { encodeName, Limits } from "../../protocol.ts";
-import { startTracker, startTrackerWithHttp, type Tracker, type TrackerEvent } from "../../tracker.ts";
+import { startTracker, startTrackerWithHttp, type Tracker } from "../../tracker.ts";
 import { Secret } from "../../io/secret.ts";
-import { EventLog } from "../helpers/events.ts";
 import { MiB } from "../helpers/hashes.ts";
 import { LineClient } from "../helpers/net.ts";
+import { suiteStoreOptions, suiteTracker, type TestTracker } from "../helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
 /** `SHA_A` in base64, as a digest header carries it. */
 const SHA_A_B64 = btoa(String.fromCharCode(...new Uint8Array(32).fill(0xaa)));
 
-type HttpTracker = Tracker & { base: string; events: EventLog<TrackerEvent> };
+type HttpTracker = TestTracker & { base: string };
 
-/** A tracker on 127.0.0.1 with its HTTP face, both on free ports. */
+/** A tracker of the suite's store on 127.0.0.1 with its HTTP face, both on free ports. */
 async function httpTracker(options: { demoteAfter?: number; maxConnections?: number } = {}): Promise<HttpTracker> {
-  const events = new EventLog<TrackerEvent>();
-  const tracker = await startTrackerWithHttp({
-    hostname: "127.0.0.1",
-    port: 0,
-    httpPort: 0,
-    ...options,
-    onEvent: events.push,
-  });
-  return Object.assign(tracker, { base: `http://127.0.0.1:${tracker.http!.port}`, events });
+  const tracker = await suiteTracker({ httpPort: 0, ...options });
+  return Object.assign(tracker, { base: `http://127.0.0.1:${tracker.http!.port}` });
 }
 
 /** A session announcing `entries` (`[size, hash token, name]`) as a peer at 127.0.0.1:`port`, with an HTTP face at `http`. */
@@ -197,7 +190,7 @@ Deno.test("tracker HTTP: /api/stats is STATS as JSON, never cached", async () =>
   assert.equal(answer.status, 200);
   assert.equal(answer.headers.get("cache-control"), "no-store");
   const stats = JSON.parse(answer.body);
-  assert.deepEqual(Object.keys(stats).sort(), Object.keys(tracker.stats()).sort());
+  assert.deepEqual(Object.keys(stats).sort(), Object.keys(await tracker.stats()).sort());
   assert.deepEqual([stats.peers, stats.files, stats.holders, stats.sessions], [1, 2, 2, 1]);
 });
 
@@ -414,23 +407,30 @@ Deno.test("tracker HTTP: TCP sessions and HTTP connections count against one max
 Deno.test("tracker HTTP: startTracker refuses httpPort; an HTTP port in use fails the start and leaves nothing open", async () => {
   assert.throws(() => startTracker({ hostname: "127.0.0.1", port: 0, httpPort: 0 }), TypeError);
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  // On the suite's store: a Redis store opened for the start is closed again (the sanitizers see any connection left).
   await assert.rejects(
-    startTrackerWithHttp({ hostname: "127.0.0.1", port: 0, httpPort: taken.addr.port }),
+    startTrackerWithHttp({ hostname: "127.0.0.1", port: 0, httpPort: taken.addr.port, ...suiteStoreOptions() }),
     Deno.errors.AddrInUse,
   );
   await assert.rejects(
-    startTrackerWithHttp({ hostname: "127.0.0.1", port: 0, httpPort: 0, secret: await Secret.from("s3cret") }),
+    startTrackerWithHttp({
+      hostname: "127.0.0.1",
+      port: 0,
+      httpPort: 0,
+      secret: await Secret.from("s3cret"),
+      ...suiteStoreOptions(),
+    }),
     TypeError,
   );
   // Without httpPort it is the plain tracker.
-  await using plain = await startTrackerWithHttp({ hostname: "127.0.0.1", port: 0 });
+  await using plain = await startTrackerWithHttp({ hostname: "127.0.0.1", port: 0, ...suiteStoreOptions() });
   assert.equal(plain.http, undefined);
 });
 
 Deno.test("tracker HTTP: an IPv6 holder's URL has its host in brackets", async () => {
   let tracker: Tracker;
   try {
-    tracker = await startTrackerWithHttp({ hostname: "::1", port: 0, httpPort: 0 });
+    tracker = await suiteTracker({ hostname: "::1", port: 0, httpPort: 0 });
   } catch (error) {
     if (error instanceof Deno.errors.AddrNotAvailable) return; // no IPv6 loopback here
     throw error;

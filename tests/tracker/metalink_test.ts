@@ -12,10 +12,10 @@ import { encodeName } from "../../protocol.ts";
 import { type HttpServer, startHttpServer } from "../../io/http_server.ts";
 import { escapeXml, formatMetalink } from "../../tracker/metalink.ts";
 import { MAX_PIECES, PieceCache } from "../../tracker/pieces.ts";
-import { startTrackerWithHttp } from "../../tracker.ts";
 import { chunkHashes, MiB, rootOfHex, sha256 } from "../helpers/hashes.ts";
 import { LineClient } from "../helpers/net.ts";
 import { randomBytes } from "../helpers/random.ts";
+import { suiteTracker } from "../helpers/roles.ts";
 
 // ---------------------------------------------------------------------------
 // A small XML reader: enough to check the document's structure, not a general parser.
@@ -234,7 +234,7 @@ Deno.test("pieces: files of one chunk need nobody; no root or too many chunks: n
 Deno.test("tracker HTTP: a .meta4 carries the pieces an honest holder gave, verified; a liar's never", async () => {
   await using liar = await fakeHolder(BYTES, "lies");
   await using honest = await fakeHolder(BYTES, "honest");
-  await using tracker = await startTrackerWithHttp({ hostname: "127.0.0.1", port: 0, httpPort: 0 });
+  await using tracker = await suiteTracker({ httpPort: 0 });
   const token = `${FILE.sha256}:${FILE.root}`;
   const announce = async (port: number, http: number) => {
     const session = await LineClient.connect(tracker.addr.port);

@@ -17,7 +17,7 @@ import { TrackerClient } from "../../peer/tracker_client.ts";
 import { HolderFeedback, TrackerIndex } from "../../tracker.ts";
 import { partialHolders, rankedHolders } from "../../tracker/lookup.ts";
 import { announcement, LineClient, texts } from "../helpers/net.ts";
-import { testTracker } from "../helpers/roles.ts";
+import { suiteTracker } from "../helpers/roles.ts";
 import { fileLinesAt } from "../helpers/tracker_index.ts";
 
 const SHA_A = "a".repeat(64);
@@ -44,7 +44,7 @@ function many(count: number, prefix: string): [number, string, string][] {
 // Announcing, and SEND
 
 Deno.test("tracker PARTIAL: SEND lists partial holders on PARTIAL lines after the holders; a name held only partially is found", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using early = await LineClient.connect(tracker.addr.port);
   using whole = await LineClient.connect(tracker.addr.port);
   using late = await LineClient.connect(tracker.addr.port);
@@ -81,14 +81,14 @@ Deno.test("tracker PARTIAL: SEND lists partial holders on PARTIAL lines after th
 });
 
 Deno.test("tracker PARTIAL: adds to what the session announced; a name it held, whole or partially, takes the new entry", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using peer = await LineClient.connect(tracker.addr.port);
   using asker = await LineClient.connect(tracker.addr.port);
   await peer.ask(announcement("UPDATE", 5001, [[SIZE, A, "big.bin"], [10, SHA_A, "keep.txt"]]));
   assert.deepEqual(texts(await peer.ask(partial(5001, [[SIZE, A, "big.bin"], [SIZE, A, "other.bin"]]))), [
     "200 indexed 2 partial holdings as 127.0.0.1:5001 (1 new, 2 in all)",
   ]);
-  assert.deepEqual(fileLinesAt(tracker, "127.0.0.1:5001"), ["keep.txt 10 a"], "big.bin is no longer whole");
+  assert.deepEqual(await fileLinesAt(tracker, "127.0.0.1:5001"), ["keep.txt 10 a"], "big.bin is no longer whole");
   assert.deepEqual(texts(await asker.ask("SEND big.bin\n")), [
     `200-PARTIAL 127.0.0.1:5001 ${SIZE} ${A} big.bin`,
     "200 END 1 found, 0 not found",
@@ -101,11 +101,11 @@ Deno.test("tracker PARTIAL: adds to what the session announced; a name it held, 
     `200-PARTIAL 127.0.0.1:5001 ${SIZE + 1} ${B} big.bin`,
     "200 END 1 found, 0 not found",
   ]);
-  assert.deepEqual(tracker.index.peers().map((p) => [p.files, p.partial]), [[1, 2]]);
+  assert.deepEqual((await tracker.store.peers()).map((p) => [p.files, p.partial]), [[1, 2]]);
 });
 
 Deno.test("tracker ADD after PARTIAL: the partial holding becomes whole: a HOLDER line, last among the holders, and no PARTIAL line", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using downloader = await LineClient.connect(tracker.addr.port);
   using seeder = await LineClient.connect(tracker.addr.port);
   await downloader.ask(partial(5001, [[SIZE, A, "big.bin"]]));
@@ -118,14 +118,14 @@ Deno.test("tracker ADD after PARTIAL: the partial holding becomes whole: a HOLDE
     `200-HOLDER 127.0.0.1:5001 ${SIZE} ${A} big.bin`,
     "200 END 1 found, 0 not found",
   ]);
-  assert.deepEqual(tracker.index.peers().map((p) => [p.address, p.files, p.partial]), [
+  assert.deepEqual((await tracker.store.peers()).map((p) => [p.address, p.files, p.partial]), [
     ["127.0.0.1:5001", 1, undefined],
     ["127.0.0.1:5002", 1, undefined],
   ]);
 });
 
 Deno.test("tracker REMOVE and UPDATE: take partial holdings out as they do whole files", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using peer = await LineClient.connect(tracker.addr.port);
   using asker = await LineClient.connect(tracker.addr.port);
   await peer.ask(announcement("UPDATE", 5001, [[10, SHA_A, "keep.txt"]]));
@@ -139,11 +139,11 @@ Deno.test("tracker REMOVE and UPDATE: take partial holdings out as they do whole
   ]);
   await peer.ask(announcement("UPDATE", 5001, [[10, SHA_A, "keep.txt"]]));
   assert.deepEqual(texts(await asker.ask("SEND p2.bin\n")), ["404-NOTFOUND p2.bin", "200 END 0 found, 1 not found"]);
-  assert.equal(tracker.index.partialEntries, 0);
+  assert.equal((await tracker.store.counts()).partial, 0);
 });
 
 Deno.test("tracker PARTIAL: a session that closes takes its partial holdings with it", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using asker = await LineClient.connect(tracker.addr.port);
   {
     using peer = await LineClient.connect(tracker.addr.port);
@@ -157,14 +157,15 @@ Deno.test("tracker PARTIAL: a session that closes takes its partial holdings wit
     partial: 2,
   });
   assert.deepEqual(texts(await asker.ask("SEND big.bin\n")), ["404-NOTFOUND big.bin", "200 END 0 found, 1 not found"]);
-  assert.deepEqual([tracker.index.stats().entries, tracker.index.partialEntries], [0, 0]);
+  const { entries, partial: partialEntries } = await tracker.store.counts();
+  assert.deepEqual([entries, partialEntries], [0, 0]);
 });
 
 // ---------------------------------------------------------------------------
 // What is refused
 
 Deno.test("tracker PARTIAL: a file of one chunk, or one without its root, answers 400 naming the entry; nothing changes", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using peer = await LineClient.connect(tracker.addr.port);
   await peer.ask(partial(5001, [[SIZE, A, "held.bin"]]));
   const cases: [number, string, string][] = [
@@ -183,17 +184,18 @@ Deno.test("tracker PARTIAL: a file of one chunk, or one without its root, answer
       "every entry line was read, none taken as a command",
     );
   }
-  assert.deepEqual(tracker.index.partialOf(tracker.index.peers()[0].id).map((e) => e.name), ["held.bin"]);
+  const [record] = await tracker.store.peers();
+  assert.deepEqual((await tracker.store.partialOf(record.id)).map((e) => e.name), ["held.bin"]);
 });
 
 Deno.test("tracker PARTIAL: past 64 partial holdings answers 413 and changes nothing; the session goes on", async () => {
   assert.equal(Limits.MAX_PARTIAL_PER_PEER, 64);
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using peer = await LineClient.connect(tracker.addr.port);
   assert.equal((await peer.ask(partial(5001, many(64, "p"))))[0].status, 200);
   const refused = "413 a peer may announce at most 64 partial holdings; nothing changed";
   assert.deepEqual(texts(await peer.ask(partial(5001, [[SIZE, A, "one more.bin"]]))), [refused]);
-  assert.equal(tracker.index.partialEntries, 64);
+  assert.equal((await tracker.store.counts()).partial, 64);
   // Announcing one it holds again, or as another version, adds none.
   assert.deepEqual(texts(await peer.ask(partial(5001, [[SIZE, B, "p7"]]))), [
     "200 indexed 1 partial holding as 127.0.0.1:5001 (0 new, 64 in all)",
@@ -206,11 +208,11 @@ Deno.test("tracker PARTIAL: past 64 partial holdings answers 413 and changes not
   using other = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await other.ask(partial(5002, many(65, "q")))), [refused]);
   assert.deepEqual(texts(await other.ask("PING\n")), ["200 PONG"], "all 65 lines were read");
-  assert.equal(tracker.index.peers().length, 1, "a refused PARTIAL makes no peer");
+  assert.equal((await tracker.store.peers()).length, 1, "a refused PARTIAL makes no peer");
 });
 
 Deno.test("tracker PARTIAL: partial holdings count against the index's ceiling", async () => {
-  await using tracker = testTracker({ maxEntries: 3 });
+  await using tracker = await suiteTracker({ maxEntries: 3 });
   using peer = await LineClient.connect(tracker.addr.port);
   await peer.ask(announcement("UPDATE", 5001, [[10, SHA_A, "a.txt"], [SIZE, A, "big.bin"]]));
   assert.deepEqual(texts(await peer.ask(partial(5001, [[SIZE, A, "p1"], [SIZE, A, "p2"]]))), [
@@ -218,11 +220,12 @@ Deno.test("tracker PARTIAL: partial holdings count against the index's ceiling",
   ]);
   // A held name turned partial is no new entry.
   assert.equal((await peer.ask(partial(5001, [[SIZE, A, "big.bin"], [SIZE, A, "p1"]])))[0].status, 200);
-  assert.deepEqual([tracker.index.stats().entries, tracker.index.partialEntries], [3, 2]);
+  const { entries, partial: partialEntries } = await tracker.store.counts();
+  assert.deepEqual([entries, partialEntries], [3, 2]);
 });
 
 Deno.test("tracker PARTIAL: a bad header answers 400 or 413 and closes, like UPDATE's", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   const cases: [string, number][] = [
     ["PARTIAL", 400],
     ["PARTIAL 5001", 400],
@@ -240,14 +243,14 @@ Deno.test("tracker PARTIAL: a bad header answers 400 or 413 and closes, like UPD
     assert.match(reply[0].text, /; closing$/, header);
     assert.equal(await c.reply(), null, `${header}: the connection is closed`);
   }
-  assert.equal(tracker.index.stats().peers, 0);
+  assert.equal((await tracker.store.counts()).peers, 0);
 });
 
 // ---------------------------------------------------------------------------
 // REPORT, and the cap per file
 
 Deno.test("tracker REPORT: on a partial holder works as on a whole one, and a demoted partial holder is left out", async () => {
-  await using tracker = testTracker({ demoteAfter: 1 });
+  await using tracker = await suiteTracker({ demoteAfter: 1 });
   using bad = await LineClient.connect(tracker.addr.port);
   using good = await LineClient.connect(tracker.addr.port);
   using reporter = await LineClient.connect(tracker.addr.port);
@@ -289,7 +292,7 @@ Deno.test("tracker SEND: at most 50 holders and, apart, 50 partial holders per f
 // LIST, PEERS, STATS
 
 Deno.test("tracker LIST and PEERS: a file held only partially is not listed, and partial holdings are not counted", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using whole = await LineClient.connect(tracker.addr.port);
   using part = await LineClient.connect(tracker.addr.port);
   await whole.ask(announcement("UPDATE", 5001, [[SIZE, A, "big.bin"]]));
@@ -304,7 +307,7 @@ Deno.test("tracker LIST and PEERS: a file held only partially is not listed, and
 });
 
 Deno.test("tracker STATS: partial counts partial holdings; files and holders count whole files only", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using whole = await LineClient.connect(tracker.addr.port);
   using part = await LineClient.connect(tracker.addr.port);
   await whole.ask(announcement("UPDATE", 5001, [[SIZE, A, "big.bin"], [10, SHA_B, "small.txt"]]));
@@ -312,7 +315,7 @@ Deno.test("tracker STATS: partial counts partial holdings; files and holders cou
   const [reply] = await part.ask("STATS\n");
   assert.match(reply.text, / files=2 holders=2 partial=2 requests=/);
   assert.deepEqual(
-    (({ peers, files, holders, partial }) => ({ peers, files, holders, partial }))(tracker.stats()),
+    (({ peers, files, holders, partial }) => ({ peers, files, holders, partial }))(await tracker.stats()),
     { peers: 2, files: 2, holders: 2, partial: 2 },
   );
 });
@@ -321,13 +324,13 @@ Deno.test("tracker STATS: partial counts partial holdings; files and holders cou
 // The peer's client
 
 Deno.test("tracker PARTIAL: TrackerClient.partial announces, and send() reads the PARTIAL lines back", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   await using downloader = await TrackerClient.connect(tracker.address);
   await using other = await TrackerClient.connect(tracker.address);
   const entry = { name: "big, file.bin", size: SIZE, sha256: SHA_A, root: ROOT };
   const answer = await downloader.partial(5001, [entry], { httpPort: 8001 });
   assert.deepEqual(parseIndexed(answer), { files: 1, address: "127.0.0.1:5001", fresh: 1, total: 1, partial: true });
-  assert.equal(tracker.index.peers()[0].httpPort, 8001);
+  assert.equal((await tracker.store.peers())[0].httpPort, 8001);
   const { lookups } = await other.send(["big, file.bin"]);
   assert.deepEqual(lookups, [{
     name: "big, file.bin",
@@ -342,14 +345,15 @@ Deno.test("tracker PARTIAL: TrackerClient.partial announces, and send() reads th
 });
 
 Deno.test("tracker PARTIAL: one of no entry answers 200 and changes nothing, so that a peer can tell a tracker that knows it", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using peer = await LineClient.connect(tracker.addr.port);
   await peer.ask(`UPDATE 5001 1 http=8001\n${SIZE} ${A} big.bin\n`);
   assert.deepEqual(texts(await peer.ask("PARTIAL 5001 0 http=8001\n")), [
     "200 indexed 0 partial holdings as 127.0.0.1:5001 (0 new, 0 in all)",
   ]);
-  assert.deepEqual(tracker.index.peers(), [{
-    id: tracker.index.peers()[0].id,
+  const peers = await tracker.store.peers();
+  assert.deepEqual(peers, [{
+    id: peers[0].id,
     address: "127.0.0.1:5001",
     files: 1,
     httpPort: 8001,

@@ -176,7 +176,8 @@ Deno.test({
     await using redis = await startRedis();
     const clock = new ManualClock(Date.now());
     // A tracker that stops renewing (its clock stands still) stands for one that died: nobody cleans up after it.
-    const [dying] = await trackersOn(redis.url, 1, { clock: new ManualClock(Date.now()), leaseSeconds: 5 });
+    const dyingClock = new ManualClock(Date.now());
+    const [dying] = await trackersOn(redis.url, 1, { clock: dyingClock, leaseSeconds: 5 });
     const prefix = `t${Deno.pid}-${prefixes}:`;
     const [survivor] = await trackersOn(redis.url, 1, { clock, leaseSeconds: 5, storePrefix: prefix });
     try {
@@ -194,6 +195,11 @@ Deno.test({
           (await redis.cli(["--scan", "--pattern", `${prefix}h:*`])).trim() === "",
       );
       assert.equal((await survivor.stats()).peers, 0);
+      // It was alive after all (cut off, say): its next renewal finds its lease gone, and it writes its files back.
+      await dyingClock.advance(7_000);
+      await eventually("the tracker taken for dead wrote its files back", async () =>
+        (await holdersVia(survivor, "a.txt")).length === 1);
+      assert.equal((await survivor.stats()).peers, 1);
     } finally {
       await closeAll([dying, survivor]);
     }
@@ -210,10 +216,11 @@ Deno.test({
     await using redis = await startRedis();
     const events: TrackerEvent[] = [];
     const [a] = await trackersOn(redis.url, 1, { onEvent: (e) => events.push(e) });
-    const [b] = await trackersOn(redis.url, 1, { storePrefix: `t${Deno.pid}-${prefixes}:` });
+    const [b] = await trackersOn(redis.url, 1, { storePrefix: `t${Deno.pid}-${prefixes}:`, httpPort: 0 });
     try {
       using onA = await LineClient.connect(a.addr.port);
-      await onA.ask(announcement("UPDATE", 6001, [[3, SHA_A, "a.txt"]]));
+      // A file of three chunks carries its root: written back with it.
+      await onA.ask(announcement("UPDATE", 6001, [[3, SHA_A, "a.txt"], [3 << 20, `${SHA_A}:${SHA_B}`, "big.bin"]]));
       using onB = await LineClient.connect(b.addr.port);
       assert.equal((await onB.ask("SEND a.txt\n"))[0].status, Status.OK);
       await redis.kill();
@@ -223,16 +230,23 @@ Deno.test({
       assert.match(down.text, new RegExp(`index store ${redis.url.replaceAll(".", "\\.")}`));
       assert.ok(performance.now() - started < 1_500, "it fails fast, not after a long wait");
       assert.equal((await onB.ask("PING\n"))[0].text, "PONG", "the session stays open");
+      const web = await fetch(`http://127.0.0.1:${b.http!.port}/api/stats`);
+      assert.equal(web.status, 503, "the HTTP face says so too, as a status a client may retry");
+      assert.match((await web.json()).error, /index store/);
       await redis.restart(); // empty: no persistence
       await eventually("a's files are back in Redis", async () => {
         const [line] = await onB.ask("SEND a.txt\n");
         return line.status === Status.OK && line.more;
       }, { timeoutMs: 10_000 });
       assert.deepEqual(await holdersVia(a, "a.txt"), ["127.0.0.1:6001"]);
+      assert.deepEqual(texts(await onB.ask("SEND big.bin\n")), [
+        `200-HOLDER 127.0.0.1:6001 ${3 << 20} ${SHA_A}:${SHA_B} big.bin`,
+        "200 END 1 found, 0 not found",
+      ]);
       const told = events.filter((e) => e.type === "store-lost" || e.type === "store-back");
       assert.deepEqual(told, [
         { type: "store-lost", store: redis.url, reason: "connection closed" },
-        { type: "store-back", store: redis.url, rewritten: 1 },
+        { type: "store-back", store: redis.url, rewritten: 2 },
       ]);
     } finally {
       await closeAll([a, b]);

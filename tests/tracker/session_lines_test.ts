@@ -12,19 +12,19 @@
 
 import assert from "node:assert/strict";
 import { Limits, Timeouts, TRACKER_COMMANDS } from "../../protocol.ts";
-import type { TrackerIndex } from "../../tracker/file_index.ts";
+import type { TrackerStore } from "../../tracker.ts";
 import { TrackerClient } from "../../peer/tracker_client.ts";
 import { ManualClock, settle } from "../helpers/clock.ts";
 import { LineClient, texts } from "../helpers/net.ts";
 import { mutatedLine, SeededRandom } from "../helpers/random.ts";
-import { testTracker } from "../helpers/roles.ts";
+import { suiteTracker } from "../helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
 const IDLE_MS = Timeouts.TRACKER_IDLE_MS;
 
 Deno.test("tracker session: unknown commands answer 400 with a hint to try HELP; empty lines and CRLF are fine; the session goes on", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using c = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await c.ask("FROB x\r\n")), ['400 unknown command "FROB"; try HELP']);
   assert.deepEqual(await tracker.events.next("bad-request"), {
@@ -40,11 +40,11 @@ Deno.test("tracker session: unknown commands answer 400 with a hint to try HELP;
   const help = await c.ask("HELP\n");
   assert.ok(help.every((l) => l.status === 214) && help.length > 3);
   assert.deepEqual(help.map((l) => l.text), TRACKER_COMMANDS);
-  assert.equal(tracker.stats().requests, 4, "an empty line is no request");
+  assert.equal((await tracker.stats()).requests, 4, "an empty line is no request");
 });
 
 Deno.test("tracker session: an oversized line answers 413 and the session goes on", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using c = await LineClient.connect(tracker.addr.port);
   const reply = await c.ask("SEND " + "x".repeat(Limits.MAX_LINE_BYTES + 10) + "\n");
   assert.equal(reply.length, 1);
@@ -53,7 +53,7 @@ Deno.test("tracker session: an oversized line answers 413 and the session goes o
 });
 
 Deno.test("tracker session: QUIT answers 221 and closes the connection", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using c = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await c.ask("QUIT\n")), ["221 bye"]);
   assert.equal(await c.reply(), null);
@@ -61,7 +61,7 @@ Deno.test("tracker session: QUIT answers 221 and closes the connection", async (
 });
 
 Deno.test("tracker session: pipelined requests are answered in order", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using c = await LineClient.connect(tracker.addr.port);
   await c.send(`UPDATE 5001 1\n10 ${SHA_A} a.txt\nSEND a.txt\nFROB\nSEND b.txt\nPEERS\n`);
   assert.deepEqual(texts((await c.reply())!), ["200 indexed 1 file as 127.0.0.1:5001"]);
@@ -75,7 +75,7 @@ Deno.test("tracker session: pipelined requests are answered in order", async () 
 });
 
 Deno.test("tracker session: many sessions at once each get their own answers", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   const clients = await Promise.all(Array.from({ length: 20 }, () => TrackerClient.connect(tracker.address)));
   try {
     await Promise.all(clients.map((c, i) => c.update(6000 + i, [{ name: `f${i}`, size: i + 1, sha256: SHA_A }])));
@@ -91,7 +91,7 @@ Deno.test("tracker session: many sessions at once each get their own answers", a
 });
 
 Deno.test("tracker session: a peer's files leave the index as soon as its connection closes", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using asker = await LineClient.connect(tracker.addr.port);
   {
     using peer = await LineClient.connect(tracker.addr.port);
@@ -108,23 +108,23 @@ Deno.test("tracker session: a peer's files leave the index as soon as its connec
     "200 END 0 found, 1 not found",
   ]);
   assert.deepEqual(texts(await asker.ask("PEERS\n")), ["200 END 0 peers"]);
-  assert.deepEqual(tracker.index.stats(), { peers: 0, names: 0, entries: 0 });
+  assert.deepEqual(await tracker.store.counts(), { peers: 0, names: 0, entries: 0, partial: 0 });
 });
 
 Deno.test("tracker session: a session with no whole line for its idle time is closed, and its files leave the index", async () => {
   const clock = new ManualClock();
-  await using tracker = testTracker({ clock }); // the default idle time, 120 s, on the manual clock
+  await using tracker = await suiteTracker({ clock }); // the default idle time, 120 s, on the manual clock
   using quiet = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await quiet.ask(`UPDATE 7000 1\n3 ${SHA_A} f.txt\n`)), [
     "200 indexed 1 file as 127.0.0.1:7000",
   ]);
-  assert.equal(tracker.index.stats().entries, 1);
+  assert.equal((await tracker.store.counts()).entries, 1);
   await clock.advance(IDLE_MS - 1);
   assert.deepEqual(texts(await quiet.ask("PING\n")), ["200 PONG"], "open a millisecond before its idle time");
   // The PING was a whole line: the idle time counts from it.
   await clock.advance(IDLE_MS - 1);
   assert.equal(tracker.events.of("left").length, 0);
-  assert.equal(tracker.index.stats().entries, 1);
+  assert.equal((await tracker.store.counts()).entries, 1);
   await clock.advance(1);
   assert.deepEqual(await tracker.events.next("left"), {
     type: "left",
@@ -133,12 +133,12 @@ Deno.test("tracker session: a session with no whole line for its idle time is cl
     reason: "no request for 120 s",
   });
   assert.equal(await quiet.reader.readLine(), null, "closed by the tracker");
-  assert.deepEqual(tracker.index.stats(), { peers: 0, names: 0, entries: 0 });
+  assert.deepEqual(await tracker.store.counts(), { peers: 0, names: 0, entries: 0, partial: 0 });
 });
 
 Deno.test("tracker session: a client dripping a line byte by byte is dropped like a silent one", async () => {
   const clock = new ManualClock();
-  await using tracker = testTracker({ clock, idleTimeoutMs: 8_000 });
+  await using tracker = await suiteTracker({ clock, idleTimeoutMs: 8_000 });
   using drip = await LineClient.connect(tracker.addr.port);
   await tracker.events.next("joined");
   let isClosed = false;
@@ -170,25 +170,27 @@ Deno.test("tracker session: a client dripping a line byte by byte is dropped lik
 const SHA = "ab".repeat(32);
 
 /** Everything the index holds: counts, every peer with every file, every name with every holder. */
-function wholeIndex(index: TrackerIndex) {
-  const { files } = index.list("", { max: Number.MAX_SAFE_INTEGER });
+async function wholeIndex(store: TrackerStore) {
+  const { files } = await store.list("", { max: Number.MAX_SAFE_INTEGER });
   return {
-    stats: index.stats(),
-    peers: index.peers().map((p) => ({ ...p, files: index.filesOf(p.id) })),
+    stats: await store.counts(),
+    peers: await Promise.all((await store.peers()).map(async (p) => ({ ...p, files: await store.filesOf(p.id) }))),
     names: files,
-    holders: files.map((f) => ({ name: f.name, holders: index.holders(f.name, Number.MAX_SAFE_INTEGER) })),
+    holders: await Promise.all(
+      files.map(async (f) => ({ name: f.name, holders: await store.holders(f.name, Number.MAX_SAFE_INTEGER) })),
+    ),
   };
 }
 
 Deno.test("tracker session: fed 3,000 garbage lines split at random, the tracker keeps answering and its whole index is untouched", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using one = await LineClient.connect(tracker.addr.port);
   using two = await LineClient.connect(tracker.addr.port);
   const big = 3 * 1024 * 1024;
   await one.ask(`UPDATE 7000 2\n3 ${"e".repeat(64)} kept.txt\n${big} ${SHA_A}:${SHA_B} big file.bin\n`);
   await two.ask(`UPDATE 7001 3\n3 ${"e".repeat(64)} kept.txt\n5 ${SHA_B} b%2C c.txt\n12 ${SHA} file.txt\n`);
-  const before = wholeIndex(tracker.index);
-  assert.deepEqual(before.stats, { peers: 2, names: 4, entries: 5 });
+  const before = await wholeIndex(tracker.store);
+  assert.deepEqual(before.stats, { peers: 2, names: 4, entries: 5, partial: 0 });
   assert.equal(before.holders.find((h) => h.name === "big file.bin")!.holders[0].root, SHA_B);
 
   const r = new SeededRandom(21);
@@ -214,6 +216,6 @@ Deno.test("tracker session: fed 3,000 garbage lines split at random, the tracker
   // The garbage sessions are gone now: their leaving took nothing with it either.
   await tracker.events.until("the garbage sessions left", () => tracker.events.of("left").length === 3);
   assert.deepEqual(await one.ask("PING\n"), [{ status: 200, more: false, text: "PONG" }]);
-  assert.deepEqual(wholeIndex(tracker.index), before);
+  assert.deepEqual(await wholeIndex(tracker.store), before);
   assert.ok(tracker.events.of("bad-request").length > 1_000, "the garbage was read, and refused");
 });

@@ -15,7 +15,7 @@ import { isPush, Limits, parseReplyLine } from "../../protocol.ts";
 import { ManualClock } from "../helpers/clock.ts";
 import { eventually, within } from "../helpers/events.ts";
 import { announcement, LineClient, texts } from "../helpers/net.ts";
-import { testTracker } from "../helpers/roles.ts";
+import { suiteTracker } from "../helpers/roles.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);
@@ -32,7 +32,7 @@ async function nextLine(c: LineClient): Promise<string> {
 }
 
 Deno.test("tracker WAIT: answers like SEND, then pushes FOUND when another session UPDATEs the name", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using holder = await LineClient.connect(tracker.addr.port);
   using waiter = await LineClient.connect(tracker.addr.port);
   using later = await LineClient.connect(tracker.addr.port);
@@ -45,10 +45,10 @@ Deno.test("tracker WAIT: answers like SEND, then pushes FOUND when another sessi
     `403-REFUSED a%2Fb refused name "a/b": contains a path separator`,
     "200 END 1 found, 2 not found",
   ]);
-  assert.equal(tracker.stats().waiting, 2, "only the missing name is waited for (and the bystander's)");
+  assert.equal((await tracker.stats()).waiting, 2, "only the missing name is waited for (and the bystander's)");
   await later.ask(announcement("UPDATE", 5002, [[5, SHA_B, "unrelated.txt"], [7, SHA_B, "want%2C it.txt"]]));
   assert.equal(await nextLine(waiter), "* FOUND want%2C it.txt");
-  assert.equal(tracker.stats().waiting, 1);
+  assert.equal((await tracker.stats()).waiting, 1);
   // Found once: another announcement of the name pushes nothing more.
   using third = await LineClient.connect(tracker.addr.port);
   await third.ask(announcement("UPDATE", 5003, [[7, SHA_B, "want%2C it.txt"]]));
@@ -57,19 +57,19 @@ Deno.test("tracker WAIT: answers like SEND, then pushes FOUND when another sessi
 });
 
 Deno.test("tracker WAIT: an ADD from another session pushes FOUND too, and only to the sessions waiting", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using w1 = await LineClient.connect(tracker.addr.port);
   using w2 = await LineClient.connect(tracker.addr.port);
   using bystander = await LineClient.connect(tracker.addr.port);
   using adder = await LineClient.connect(tracker.addr.port);
   await w1.ask("WAIT 60 x.bin, y.bin\n");
   await w2.ask("WAIT 60 x.bin\n");
-  assert.equal(tracker.stats().waiting, 3);
+  assert.equal((await tracker.stats()).waiting, 3);
   await adder.ask(announcement("UPDATE", 5009, [[1, SHA_A, "z.bin"]]));
   await adder.ask(announcement("ADD", 5009, [[1, SHA_A, "x.bin"]]));
   assert.equal(await nextLine(w1), "* FOUND x.bin");
   assert.equal(await nextLine(w2), "* FOUND x.bin");
-  assert.equal(tracker.stats().waiting, 1, "w1 still waits for y.bin");
+  assert.equal((await tracker.stats()).waiting, 1, "w1 still waits for y.bin");
   assert.deepEqual(texts(await bystander.ask("PING\n")), ["200 PONG"], "no push to a session that did not wait");
   await adder.ask(announcement("ADD", 5009, [[1, SHA_A, "y.bin"]]));
   assert.equal(await nextLine(w1), "* FOUND y.bin");
@@ -77,7 +77,7 @@ Deno.test("tracker WAIT: an ADD from another session pushes FOUND too, and only 
 });
 
 Deno.test("tracker WAIT: a PARTIAL announcement pushes FOUND as an ADD does, and SEND then finds the partial holder", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using waiter = await LineClient.connect(tracker.addr.port);
   using downloader = await LineClient.connect(tracker.addr.port);
   const size = 3 * 1024 * 1024;
@@ -88,7 +88,7 @@ Deno.test("tracker WAIT: a PARTIAL announcement pushes FOUND as an ADD does, and
   ]);
   assert.equal((await downloader.ask(`PARTIAL 5001 1\n${size} ${hash} big.bin\n`))[0].status, 200);
   assert.equal(await nextLine(waiter), "* FOUND big.bin");
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
   assert.deepEqual(texts(await waiter.ask("SEND big.bin\n")), [
     `200-PARTIAL 127.0.0.1:5001 ${size} ${hash} big.bin`,
     "200 END 1 found, 0 not found",
@@ -97,7 +97,7 @@ Deno.test("tracker WAIT: a PARTIAL announcement pushes FOUND as an ADD does, and
 
 Deno.test("tracker WAIT: a name nobody announces in time gets EXPIRED after its seconds, not before, and once", async () => {
   const clock = new ManualClock();
-  await using tracker = testTracker({ clock });
+  await using tracker = await suiteTracker({ clock });
   using waiter = await LineClient.connect(tracker.addr.port);
   using late = await LineClient.connect(tracker.addr.port);
   assert.deepEqual(texts(await waiter.ask("WAIT 60 gone.txt, also gone.txt\n")), [
@@ -105,18 +105,18 @@ Deno.test("tracker WAIT: a name nobody announces in time gets EXPIRED after its 
     "404-NOTFOUND also gone.txt",
     "200 END 0 found, 2 not found",
   ]);
-  assert.equal(tracker.stats().waiting, 2);
+  assert.equal((await tracker.stats()).waiting, 2);
   await clock.advance(60_000 - 1);
   // A push would come before the next reply: the next line is PING's answer.
   await waiter.send("PING\n");
   assert.equal(await nextLine(waiter), "200 PONG", "nothing a millisecond before the 60 s");
-  assert.equal(tracker.stats().waiting, 2);
+  assert.equal((await tracker.stats()).waiting, 2);
   await clock.advance(1);
   assert.deepEqual([await nextLine(waiter), await nextLine(waiter)], [
     "* EXPIRED gone.txt",
     "* EXPIRED also gone.txt",
   ]);
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
   await late.ask(announcement("UPDATE", 5002, [[1, SHA_A, "gone.txt"]]));
   await clock.advance(60_000);
   assert.deepEqual(
@@ -127,7 +127,7 @@ Deno.test("tracker WAIT: a name nobody announces in time gets EXPIRED after its 
 });
 
 Deno.test("tracker WAIT: pushes come between replies, never inside one, while requests are pipelined", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using holder = await LineClient.connect(tracker.addr.port);
   using waiter = await LineClient.connect(tracker.addr.port);
   using announcer = await LineClient.connect(tracker.addr.port);
@@ -173,7 +173,7 @@ Deno.test("tracker WAIT: pushes come between replies, never inside one, while re
 });
 
 Deno.test("tracker WAIT: pushes to a session whose replies are backed up come between two of them", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using holder = await LineClient.connect(tracker.addr.port);
   using waiter = await LineClient.connect(tracker.addr.port);
   using announcer = await LineClient.connect(tracker.addr.port);
@@ -186,8 +186,8 @@ Deno.test("tracker WAIT: pushes to a session whose replies are backed up come be
   const PAGES = 800;
   await waiter.send("LIST\n".repeat(PAGES));
   let last = -1;
-  await eventually("the tracker waiting to write to the waiter", () => {
-    const now = tracker.stats().requests;
+  await eventually("the tracker waiting to write to the waiter", async () => {
+    const now = (await tracker.stats()).requests;
     const still = now === last;
     last = now;
     return still;
@@ -226,7 +226,7 @@ Deno.test("tracker WAIT: pushes to a session whose replies are backed up come be
 
 Deno.test("tracker WAIT: a session that closes forgets its waits", async () => {
   const clock = new ManualClock();
-  await using tracker = testTracker({ clock });
+  await using tracker = await suiteTracker({ clock });
   using stays = await LineClient.connect(tracker.addr.port);
   using announcer = await LineClient.connect(tracker.addr.port);
   await stays.ask("WAIT 60 b.txt\n");
@@ -235,21 +235,21 @@ Deno.test("tracker WAIT: a session that closes forgets its waits", async () => {
     using leaving = await LineClient.connect(tracker.addr.port);
     await leaving.ask("WAIT 60 a.txt, b.txt, c.txt\n");
     await leaving.ask("WAIT 30 d.txt\n");
-    assert.equal(tracker.stats().waiting, 5);
+    assert.equal((await tracker.stats()).waiting, 5);
   }
   await tracker.events.next("left");
-  assert.equal(tracker.stats().waiting, 1);
+  assert.equal((await tracker.stats()).waiting, 1);
   assert.equal(clock.pending, timers, "the leaving session's timers (its two waits, its idle watchdog) are gone");
   await announcer.ask(announcement("UPDATE", 5002, [[1, SHA_A, "a.txt"], [1, SHA_A, "b.txt"]]));
   assert.equal(await nextLine(stays), "* FOUND b.txt");
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
   await clock.advance(60_000);
   assert.deepEqual(texts(await stays.ask("PING\n")), ["200 PONG"], "and nothing else was pushed");
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
 });
 
 Deno.test(`tracker WAIT: more than ${Limits.MAX_WAITS_PER_SESSION} names waited for in one session answers 413; held names do not count`, async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using waiter = await LineClient.connect(tracker.addr.port);
   using other = await LineClient.connect(tracker.addr.port);
   using announcer = await LineClient.connect(tracker.addr.port);
@@ -260,27 +260,27 @@ Deno.test(`tracker WAIT: more than ${Limits.MAX_WAITS_PER_SESSION} names waited 
     const reply = await waiter.ask(`WAIT 60 ${names.join(", ")}\n`);
     assert.equal(reply.at(-1)!.text, `END 0 found, ${per} not found`);
   }
-  assert.equal(tracker.stats().waiting, Limits.MAX_WAITS_PER_SESSION);
+  assert.equal((await tracker.stats()).waiting, Limits.MAX_WAITS_PER_SESSION);
   assert.deepEqual(texts(await waiter.ask("WAIT 60 one-more.txt\n")), [
     "413 a session may wait for at most 1024 names at once (1024 already)",
   ]);
-  assert.equal(tracker.stats().waiting, Limits.MAX_WAITS_PER_SESSION, "nothing added");
+  assert.equal((await tracker.stats()).waiting, Limits.MAX_WAITS_PER_SESSION, "nothing added");
   assert.equal((await waiter.ask("WAIT 60 held.txt\n"))[0].status, 200, "a held name needs no wait");
   assert.equal((await other.ask("WAIT 60 one-more.txt\n")).at(-1)!.status, 200, "the limit is per session");
   await announcer.ask(announcement("ADD", 5002, [[1, SHA_A, "n0"]]));
   assert.equal(await nextLine(waiter), "* FOUND n0");
   assert.equal((await waiter.ask("WAIT 60 one-more.txt\n")).at(-1)!.text, "END 0 found, 1 not found");
-  assert.equal(tracker.stats().waiting, Limits.MAX_WAITS_PER_SESSION + 1);
+  assert.equal((await tracker.stats()).waiting, Limits.MAX_WAITS_PER_SESSION + 1);
 });
 
 Deno.test("tracker WAIT: a bad WAIT line answers 400 or 413 and the session goes on", async () => {
-  await using tracker = testTracker();
+  await using tracker = await suiteTracker();
   using c = await LineClient.connect(tracker.addr.port);
   for (const [line, status] of [["WAIT", 400], ["WAIT 5", 400], ["WAIT x a.txt", 400], ["WAIT 86401 a.txt", 413]]) {
     const reply = await c.ask(`${line}\n`);
     assert.equal(reply.length, 1, String(line));
     assert.equal(reply[0].status, status, String(line));
   }
-  assert.equal(tracker.stats().waiting, 0);
+  assert.equal((await tracker.stats()).waiting, 0);
   assert.deepEqual(texts(await c.ask("PING\n")), ["200 PONG"]);
 });

@@ -197,8 +197,10 @@ Deno.test({
       assert.equal((await survivor.stats()).peers, 0);
       // It was alive after all (cut off, say): its next renewal finds its lease gone, and it writes its files back.
       await dyingClock.advance(7_000);
-      await eventually("the tracker taken for dead wrote its files back", async () =>
-        (await holdersVia(survivor, "a.txt")).length === 1);
+      await eventually(
+        "the tracker taken for dead wrote its files back",
+        async () => (await holdersVia(survivor, "a.txt")).length === 1,
+      );
       assert.equal((await survivor.stats()).peers, 1);
     } finally {
       await closeAll([dying, survivor]);

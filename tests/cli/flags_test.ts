@@ -384,7 +384,11 @@ Deno.test("flags: --store takes memory or a Redis URL, refusing anything else wi
     '--store must be memory, redis://HOST:PORT[/DB] or redis-cluster://HOST:PORT[,HOST:PORT...], got "mysql://x"',
     "tracker",
   );
-  refuses(["--store", "redis://u:pw@h:1"], "--store takes no user or password (Redis AUTH is not supported)", "tracker");
+  refuses(
+    ["--store", "redis://u:pw@h:1"],
+    "--store takes no user or password (Redis AUTH is not supported)",
+    "tracker",
+  );
   refuses(["--store", "redis://a:1,b:2"], /redis:\/\/ names one server; for several use redis-cluster:\/\//, "tracker");
   refuses(["--store", "redis://h:99999"], /"h:99999" is not HOST:PORT/, "tracker");
   assert.equal(tracker(["--lease", "5"]).leaseSeconds, 5);

@@ -105,7 +105,12 @@ export function parseStoreUrl(text: string): StoreUrl {
 
 /** Options of {@link openRedisStore}. */
 export interface RedisStoreOptions {
-  /** Whose time leases are counted in. Default: the real clock. */
+  /**
+   * Whose timers renew the lease, and whose time leases are counted in.
+   * Default: the real clock, whose leases are written in wall-clock time
+   * (`Date.now()`), which every tracker reads alike; another clock's `now()`
+   * is used as it is (tests start theirs at `Date.now()`).
+   */
   clock?: Clock;
   /** A holder reported failing by this many sessions (and by more than reported it working) is no longer offered. Default 2. */
   demoteAfter?: number;
@@ -328,13 +333,13 @@ export class RedisStore implements TrackerStore {
       // A number no live tracker holds (the counter may have been lost with Redis's data, see #renew).
       for (let tries = 0; this.#number === 0; tries++) {
         const n = await this.#client.incr(this.#key("tracker-seq"));
-        const until = String(this.#clock.now() + this.#leaseMs);
+        const until = String(this.#time() + this.#leaseMs);
         if (await this.#client.zadd(this.#key("trackers"), "NX", until, String(n)) === 1 || tries >= 100) {
           this.#number = n;
         }
       }
       this.idBase = this.#number * TWO_32;
-      this.#renewedAt = this.#clock.now();
+      this.#renewedAt = this.#time();
       this.#feedback = (await this.#client.exists(`${this.#p}{fb}:s`)) > 0;
       this.#subscriber.on("messageBuffer", (_channel: Uint8Array, message: Uint8Array) => this.#heard(message));
       await this.#subscriber.subscribe(`${this.#p}events`);
@@ -738,7 +743,7 @@ export class RedisStore implements TrackerStore {
    */
   async #renew(): Promise<void> {
     if (this.#client.status !== "ready") return;
-    const now = this.#clock.now();
+    const now = this.#time();
     const added = await this.#client.zadd(this.#key("trackers"), now + this.#leaseMs, String(this.#number));
     if (added > 0 || now - this.#renewedAt > this.#leaseMs) this.#dirty = true;
     this.#renewedAt = now;
@@ -773,7 +778,7 @@ export class RedisStore implements TrackerStore {
       this.#lost = false;
       this.onStoreEvent?.({ type: "store-back", store: this.description, rewritten });
     }
-    const now = this.#clock.now();
+    const now = this.#time();
     const dead = [...this.#leases].filter(([t, until]) => until <= now && t !== this.#number).map(([t]) => t);
     const unfinished = (await this.#client.smembers(this.#key("dead"))).map(Number);
     for (const t of new Set([...dead, ...unfinished])) {
@@ -809,7 +814,7 @@ export class RedisStore implements TrackerStore {
 
   async #liveTrackers(): Promise<number[]> {
     await this.#call(() => this.#readLeases());
-    const now = this.#clock.now();
+    const now = this.#time();
     return [...this.#leases].filter(([t, until]) => t === this.#number || until > now).map(([t]) => t)
       .sort((a, b) => a - b);
   }
@@ -847,7 +852,7 @@ export class RedisStore implements TrackerStore {
     }
     // A tracker that started since the leases were last read.
     if (unknown) await this.#call(() => Promise.all([...unknown].map((t) => this.#leaseOf(t))));
-    const now = this.#clock.now();
+    const now = this.#time();
     const live = all.filter((h) => {
       const t = Math.floor(h.peer / TWO_32);
       return t === this.#number || (this.#leases.get(t) ?? 0) > now;
@@ -945,7 +950,7 @@ export class RedisStore implements TrackerStore {
   }
 
   #nextSeq(): number {
-    this.#seq = Math.max(this.#seq + 1, this.#clock.now());
+    this.#seq = Math.max(this.#seq + 1, this.#time());
     return this.#seq;
   }
 
@@ -958,6 +963,16 @@ export class RedisStore implements TrackerStore {
   #totals(): string {
     const { entries } = this.#mine.stats();
     return `${entries} ${this.#mine.partialEntries}`;
+  }
+
+  /**
+   * The time leases and announcement order are written in: one every
+   * tracker sharing the store reads alike, so wall-clock milliseconds
+   * (`Date.now()`), not the monotonic clock that counts from each process's
+   * start. A clock of the tests' own is taken as it is.
+   */
+  #time(): number {
+    return this.#clock === systemClock ? Date.now() : Math.floor(this.#clock.now());
   }
 
   /** Runs `work` against Redis; a failure to reach it becomes a `503` naming the store. */

@@ -2,7 +2,8 @@
  * Trackers on one real `redis-server`, run as a user runs them
  * (`main.ts tracker --store redis://…`), with peers spread over them: the
  * startup line names the store; a file shared through one tracker is
- * fetched through another; a tracker killed with SIGKILL (no clean-up) —
+ * fetched through another (trackers started more than a lease apart
+ * included); a tracker killed with SIGKILL (no clean-up) —
  * its peer that knows a second tracker moves there and stays findable, its
  * peer that knows no other disappears once the lease runs out. Skipped,
  * saying so, where `redis-server` is missing.
@@ -38,6 +39,8 @@ Deno.test({
     await using tmp = await tempDir();
     const flags = ["--store", redis.url, "--lease", "1"];
     await using a = await startCliTracker(flags);
+    // More than a lease apart: their leases must be read alike by processes that started at different times.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     await using b = await startCliTracker(flags);
     await a.waitFor(/^index: shared in redis:\/\/127\.0\.0\.1:\d+ as tracker \d+; .* at most 1 s \(--lease\)$/m);
     const [movable, stranded] = [join(tmp.path, "movable"), join(tmp.path, "stranded")];
@@ -53,7 +56,14 @@ Deno.test({
       info: join(tmp.path, "info2.txt"),
       stdin: "closed",
     });
-    // Announced through a, found through b.
+    await writeFiles(join(tmp.path, "third"), { "third.txt": "from the third peer" });
+    await using p3 = await startCliPeer(b.address, {
+      dir: join(tmp.path, "third"),
+      info: join(tmp.path, "info3.txt"),
+      stdin: "closed",
+    });
+    // Announced through one, found through the other.
+    assert.deepEqual(await holdersAt(a.port, "third.txt"), [p3.address]);
     assert.deepEqual(await holdersAt(b.port, "both.txt"), [p1.address]);
     assert.deepEqual(await holdersAt(b.port, "stranded.txt"), [p2.address]);
     const out = join(tmp.path, "out");

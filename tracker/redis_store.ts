@@ -47,9 +47,9 @@ import { type PeerKey, type PeerRecord, TrackerIndex } from "./file_index.ts";
 import type { IndexedHolder } from "./lookup.ts";
 import {
   type Announced,
-  announceInto,
   type Announcement,
   type IndexCounts,
+  planAnnouncement,
   type Removed,
   removeFrom,
   type StoreEvent,
@@ -204,6 +204,8 @@ export async function openRedisStore(url: StoreUrl, options: RedisStoreOptions =
   const timeout = options.commandTimeoutMs ?? 5_000;
   const common = {
     enableAutoPipelining: true,
+    // A script call goes out the moment it is made, so that Redis runs the first while the rest are being built.
+    autoPipeliningIgnoredCommands: ["p2pPut", "p2pDrop", "p2pAtLeast"],
     // A command while Redis is unreachable fails at once instead of waiting in a queue.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -368,14 +370,16 @@ export class RedisStore implements TrackerStore {
 
   async announce(peer: PeerKey, announcement: Announcement): Promise<Announced> {
     const { verb, files } = announcement;
+    const apply = planAnnouncement(this.#mine, { peer, verb, files, maxEntries: this.#maxEntries });
     const before = this.#entriesOf(peer.id);
     const old = this.#mine.peer(peer.id);
-    const done = announceInto(this.#mine, { peer, verb, files, maxEntries: this.#maxEntries });
     const after: Holdings = verb === "UPDATE" ? new Map() : new Map(before);
     for (const entry of files) after.set(entry.name, { entry, partial: verb === "PARTIAL" });
-    await this.#write(peer.id, { before, after, old });
-    if (done.count > 0) this.#tell(`A ${this.#number}\n${files.map((f) => f.name).join("\n")}`);
-    return done;
+    let done: Announced | undefined;
+    // The entries go out first; this tracker's own copy is brought up to date while Redis writes them.
+    await this.#write(peer.id, { before, after, old, address: peer.address, mirror: () => done = apply() });
+    if (done!.count > 0) this.#tell(`A ${this.#number}\n${files.map((f) => f.name).join("\n")}`);
+    return done!;
   }
 
   async remove(id: number, names: readonly string[]): Promise<Removed> {
@@ -384,7 +388,7 @@ export class RedisStore implements TrackerStore {
     const removed = removeFrom(this.#mine, { id, names });
     const after = new Map(before);
     for (const name of names) after.delete(name);
-    await this.#write(id, { before, after, old });
+    await this.#write(id, { before, after, old, address: old?.address });
     return removed;
   }
 
@@ -393,7 +397,7 @@ export class RedisStore implements TrackerStore {
     if (!old) return undefined;
     const before = this.#entriesOf(id);
     this.#mine.remove(id);
-    await this.#write(id, { before, after: new Map(), old });
+    await this.#write(id, { before, after: new Map(), old, address: undefined });
     if (this.#feedback) {
       await this.#call(() =>
         Promise.all([this.#client.hdel(this.#key("{fb}:s"), String(id)), this.#client.del(this.#votesKey(id))])
@@ -547,10 +551,20 @@ export class RedisStore implements TrackerStore {
   }
 
   /** Writes to Redis what changed for peer `id`: its entries were `before` and are `after`; its record was `old`. */
-  async #write(id: number, change: { before: Holdings; after: Holdings; old: PeerRecord | undefined }): Promise<void> {
-    const { before, after, old } = change;
-    const now = this.#mine.peer(id);
-    const moved = old !== undefined && now !== undefined && old.address !== now.address;
+  async #write(
+    id: number,
+    change: {
+      before: Holdings;
+      after: Holdings;
+      old: PeerRecord | undefined;
+      /** Where the peer serves now; undefined when it left. */
+      address: string | undefined;
+      /** Brings this tracker's own copy up to date: called once the entries' writes are on their way. */
+      mirror?: () => void;
+    },
+  ): Promise<void> {
+    const { before, after, old, address } = change;
+    const moved = old !== undefined && address !== undefined && old.address !== address;
     const gone: { name: string; partial: boolean; field: string }[] = [];
     const put: { name: string; partial: boolean; field: string; value: string }[] = [];
     for (const [name, was] of before) {
@@ -562,13 +576,14 @@ export class RedisStore implements TrackerStore {
     for (const [name, is] of after) {
       const was = before.get(name);
       if (!moved && was && was.partial === is.partial && sameEntry(was.entry, is.entry)) continue;
-      put.push({ name, partial: is.partial, field: `${id}@${now!.address}`, value: this.#value(is.entry, is.partial) });
+      put.push({ name, partial: is.partial, field: `${id}@${address!}`, value: this.#value(is.entry, is.partial) });
     }
     try {
       await this.#apply(id, {
         gone,
         put,
         names: [...after].map(([name, { partial }]) => (partial ? "p" : "w") + name),
+        mirror: change.mirror,
       });
     } catch (error) {
       this.#dirty = true; // written back whole at the next renewal that reaches Redis
@@ -584,15 +599,21 @@ export class RedisStore implements TrackerStore {
       put: { name: string; field: string; value: string }[];
       /** Its names now, each after `w` (whole) or `p` (partial). */
       names: string[];
+      /** Called once the entries' writes are sent, before the peer's record is written. */
+      mirror?: () => void;
     },
   ): Promise<void> {
     const { gone, put } = change;
     const c = this.#client;
     const session = String(id - this.idBase);
+    // Removals first: a name that changed kind or address is dropped, then put again. One name's keys live on one
+    // connection (one server, or the node of its slot), which keeps commands in the order they were sent.
+    const writes: Promise<unknown>[] = [
+      ...this.#batches(gone, (keys, args) => c.p2pDrop(keys.length, ...keys, ...args)),
+      ...this.#batches(put, (keys, args) => c.p2pPut(keys.length, ...keys, ...args)),
+    ];
+    change.mirror?.();
     const record = this.#mine.peer(id);
-    // Removals first: a name that changed kind or address is dropped, then put again.
-    await Promise.all(this.#batches(gone, (keys, args) => c.p2pDrop(keys.length, ...keys, ...args)));
-    const writes: Promise<unknown>[] = this.#batches(put, (keys, args) => c.p2pPut(keys.length, ...keys, ...args));
     const table = this.#key(`t:{${this.#number}}`);
     const lines = this.#key(`g:{${this.#number}}`);
     if (record) {

@@ -156,6 +156,18 @@ export function announceInto(
   index: TrackerIndex,
   announcement: Announcement & { peer: PeerKey; maxEntries: number },
 ): Announced {
+  return planAnnouncement(index, announcement)();
+}
+
+/**
+ * {@link announceInto} in two steps: checks the limits now (throwing as it
+ * does), and returns the step that applies the announcement to `index`,
+ * for a caller with something to start in between.
+ */
+export function planAnnouncement(
+  index: TrackerIndex,
+  announcement: Announcement & { peer: PeerKey; maxEntries: number },
+): () => Announced {
   const { peer, verb, maxEntries } = announcement;
   const list = [...new Map(announcement.files.map((entry) => [entry.name, entry])).values()];
   const names = list.map((e) => e.name);
@@ -183,11 +195,13 @@ export function announceInto(
       : `a peer may announce at most ${Limits.MAX_UPDATE_ENTRIES} files`;
     throw new ProtocolError(Status.TOO_LARGE, `${limit}; nothing changed`);
   }
-  if (verb === "UPDATE") index.announce(peer, list);
-  else if (verb === "ADD") index.add(peer, list);
-  else index.addPartial(peer, list);
-  const now = index.peer(peer.id)!;
-  return { count: list.length, fresh, files: now.files, partial: now.partial ?? 0 };
+  return () => {
+    if (verb === "UPDATE") index.announce(peer, list);
+    else if (verb === "ADD") index.add(peer, list);
+    else index.addPartial(peer, list);
+    const now = index.peer(peer.id)!;
+    return { count: list.length, fresh, files: now.files, partial: now.partial ?? 0 };
+  };
 }
 
 /** Takes `removal.names` out of what peer `removal.id` holds in `index`; throws a `ProtocolError` (400) if it announced nothing. */

@@ -1,13 +1,14 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http,crowd] [--tmp DIR]`:
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http,crowd,redis] [--tmp DIR]`:
  * measures the system on loopback beside baselines measured in the same
  * run, prints a table and writes the same figures as JSON: to `--json FILE`,
  * else to docs/bench.json, except with `--quick`, whose figures (a CI-sized
  * run) mean little and are written only where `--json` says. See
  * docs/PERFORMANCE.md.
  *
- * Every role runs in its own process (`bench/workers.ts`, `main.ts`), started
- * and set up before the clock starts.
+ * Every role runs in its own process (`bench/workers.ts`, `main.ts`,
+ * `redis-server`), started and set up before the clock starts. The `redis`
+ * case (trackers sharing an index in Redis) is in `bench/redis_bench.ts`.
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { join } from "node:path";
 import { BufferedReader } from "../io/reader.ts";
 import { writeAll, writeText } from "../io/streams.ts";
 import { plural } from "../io/words.ts";
+import { redisCase } from "./redis_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MAIN = join(HERE, "..", "main.ts");
@@ -30,14 +32,14 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string" },
-    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http,crowd" },
+    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http,crowd,redis" },
     tmp: { type: "string" },
   },
 });
 const QUICK = flags.quick;
 /** Where the figures go: docs/bench.json is the record of a full run; a quick run's are thrown away unless asked for. */
 const JSON_PATH = flags.json ?? (QUICK ? undefined : join(HERE, "..", "docs", "bench.json"));
-const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http", "crowd"];
+const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http", "crowd", "redis"];
 const ONLY = new Set(flags.only!.split(","));
 for (const name of ONLY) {
   if (!CASES.includes(name)) {
@@ -1053,6 +1055,15 @@ try {
   if (ONLY.has("live")) await livePeer();
   if (ONLY.has("http")) await httpClients(hasSocat);
   if (ONLY.has("crowd")) await crowd();
+  if (ONLY.has("redis")) {
+    results.redis = await redisCase({
+      quick: QUICK,
+      runs: RUNS,
+      lookupSeconds: LOOKUP_SECONDS,
+      deno: (name, args) => Proc.deno(name, args),
+      row,
+    });
+  }
 } finally {
   await Deno.remove(root, { recursive: true });
 }

@@ -8,9 +8,15 @@
  *   raw-recv OUT             listen, copy one connection to OUT (reused 1 MiB buffer)
  *   raw-send FILE            on "go PORT": connect and send FILE (reused 1 MiB buffer)
  *   get TRACKER OUTDIR       on "go NAME[,NAME…]": what `get` does; prints "done MS ok|failed"
- *   announce PORT PEERS N    PEERS connections each announcing N files; holds them until stdin ends
- *   lookups PORT CONNS SECS PEERS N [DEPTH]   SEND lookups of random indexed names, DEPTH in flight
- *                            per connection (default 1); prints a JSON result
+ *   announce PORTS PEERS N [catalogue=K] [root]
+ *                            PEERS connections each announcing N files, 200 at a time, peer p to the
+ *                            p-th of the comma-separated PORTS (round robin); holds them until stdin ends. Without a catalogue each peer's names are its own; with
+ *                            one, peer p's file i is name (p × N + i) mod K of a shared catalogue (so
+ *                            each name has PEERS × N / K holders), under one chunk, or with `root` over
+ *                            one chunk with a chunk root on its line
+ *   lookups PORTS CONNS SECS PEERS N [DEPTH]   SEND lookups of random indexed names (of an announce
+ *                            without CATALOGUE), DEPTH in flight per connection (default 1), connection c
+ *                            to the c-th of the comma-separated PORTS (round robin); prints a JSON result
  *   announce-one PORT N      one UPDATE of N files; prints "done MS"
  *   live PORT DIR            a peer with the hash cache starts on DIR (nothing cached), stops, starts again
  *                            (all cached), then a new file is written into DIR; prints "done FIRST RESTART CHANGE"
@@ -21,7 +27,7 @@
 
 import { join } from "node:path";
 import { Peer, sendAndFetch } from "../peer.ts";
-import { encodeName } from "../protocol.ts";
+import { CHUNK_SIZE, encodeName } from "../protocol.ts";
 import { BufferedReader } from "../io/reader.ts";
 import { writeAll, writeText } from "../io/streams.ts";
 import { TrackerClient } from "../peer/tracker_client.ts";
@@ -38,6 +44,23 @@ function fakeSha(i: number): string {
 /** The name the announcers give file `i` of peer `p`; lookups ask for the same. */
 function fakeName(p: number, i: number): string {
   return `peer${p}-file${i}.bin`;
+}
+
+/** A chunk root for fake entries over one chunk: not the sha's own digits. */
+function fakeRoot(i: number): string {
+  return (i.toString(16).padStart(8, "f")).repeat(8);
+}
+
+/** The entry line of name `k` of a shared catalogue: the same size and hashes from every holder. */
+function catalogueLine(k: number, root: boolean): string {
+  return root
+    ? `${CHUNK_SIZE + 1 + k} ${fakeSha(k)}:${fakeRoot(k)} catalogue-${k}.bin`
+    : `${1000 + k} ${fakeSha(k)} catalogue-${k}.bin`;
+}
+
+/** `PORT[,PORT…]`, as the roles that spread connections over trackers take it. */
+function ports(text: string): number[] {
+  return text.split(",").map(Number);
 }
 
 async function rawRecv(out: string) {
@@ -86,16 +109,43 @@ async function get(tracker: string, outDir: string) {
   while ((await stdin.readLine()) !== null);
 }
 
-async function announce(port: number, peers: number, files: number) {
+/** How `announce` names its files. */
+interface AnnounceOptions {
+  /** Names of a shared catalogue of this many (0: each peer's names are its own). Default 0. */
+  catalogue: number;
+  /** Catalogue files over one chunk, with a chunk root. Default false. */
+  root: boolean;
+}
+
+/** `catalogue=K` and `root`, in any order. */
+function announceOptions(words: string[]): AnnounceOptions {
+  const options: AnnounceOptions = { catalogue: 0, root: false };
+  for (const word of words) {
+    const [key, value] = word.split("=");
+    if (key === "root" && value === undefined) options.root = true;
+    else if (key === "catalogue" && Number(value) > 0) options.catalogue = Number(value);
+    else throw new TypeError(`announce: ${word}: expected catalogue=K or root`);
+  }
+  return options;
+}
+
+async function announce(to: number[], peers: number, files: number, options: AnnounceOptions) {
+  const { catalogue, root } = options;
   const conns: Deno.Conn[] = [];
   const batch = 200;
   for (let start = 0; start < peers; start += batch) {
     await Promise.all(Array.from({ length: Math.min(batch, peers - start) }, async (_, k) => {
       const p = start + k;
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: to[p % to.length] });
       conns.push(conn);
       const lines = [`UPDATE ${10_000 + p % 50_000} ${files}`];
-      for (let i = 0; i < files; i++) lines.push(`${1000 + i} ${fakeSha(p * files + i)} ${fakeName(p, i)}`);
+      for (let i = 0; i < files; i++) {
+        lines.push(
+          catalogue > 0
+            ? catalogueLine((p * files + i) % catalogue, root)
+            : `${1000 + i} ${fakeSha(p * files + i)} ${fakeName(p, i)}`,
+        );
+      }
       await writeText(conn, lines.join("\n") + "\n");
       const reply = await new BufferedReader(conn).readLine();
       if (!reply?.startsWith("200 ")) throw new Error(`announce failed: ${reply}`);
@@ -122,13 +172,15 @@ async function announceOne(port: number, files: number) {
 }
 
 /**
- * `conns` connections, each keeping `depth` `SEND <random indexed name>`
- * requests in flight (1: send, wait for the whole reply, send the next), for
+ * `conns` connections to the trackers at `to` (connection c to the c-th, round
+ * robin), each keeping `depth` `SEND <random indexed name>` requests in flight (1: send, wait for the whole reply, send the next), for
  * `seconds`. Latency is from sending a request to the end of its reply.
  */
-async function lookups(port: number, conns: number, seconds: number, peers: number, files: number, depth: number) {
+async function lookups(to: number[], conns: number, seconds: number, peers: number, files: number, depth: number) {
   const encoder = new TextEncoder();
-  const sockets = await Promise.all(Array.from({ length: conns }, () => Deno.connect({ hostname: "127.0.0.1", port })));
+  const sockets = await Promise.all(
+    Array.from({ length: conns }, (_, c) => Deno.connect({ hostname: "127.0.0.1", port: to[c % to.length] })),
+  );
   await say("ready");
   await stdin.readLine();
   const latencies: number[] = [];
@@ -222,7 +274,7 @@ if (import.meta.main) {
       await get(args[0], args[1]);
       break;
     case "announce":
-      await announce(n(0), n(1), n(2));
+      await announce(ports(args[0]), n(1), n(2), announceOptions(args.slice(3)));
       break;
     case "announce-one":
       await announceOne(n(0), n(1));
@@ -231,7 +283,7 @@ if (import.meta.main) {
       await live(n(0), args[1]);
       break;
     case "lookups":
-      await lookups(n(0), n(1), n(2), n(3), n(4), n(5) || 1);
+      await lookups(ports(args[0]), n(1), n(2), n(3), n(4), n(5) || 1);
       break;
     default:
       console.error(`unknown worker role ${role}`);

@@ -99,7 +99,7 @@ Deno.test("bench: an unknown --only case is refused, naming the cases, before an
   assert.equal(run.stdout, "");
   assert.equal(
     run.stderr,
-    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http,crowd\n",
+    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http,crowd,redis\n",
   );
 });
 

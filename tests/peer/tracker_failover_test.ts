@@ -46,6 +46,21 @@ const INDEXED = new RegExp(`^indexed 1 files? as 127\\.0\\.0\\.1:${PORT}$`);
 const announce = (client: TrackerClient) => client.update(PORT, [{ name: "kept.txt", size: 1, sha256: SHA }]);
 
 /** Who holds `name` (wholly or in part), as a client of its own asking the tracker at `address` finds. */
+/**
+ * A link over `address` on `clock`, told to `log`, whose waits are whole
+ * (no jitter): 10, 20, 40, 40 ms.
+ */
+function steadyLink(address: string | string[], on: { clock: ManualClock; log: EventLog<TrackerLinkEvent> }) {
+  return TrackerLink.start({
+    address,
+    clock: on.clock,
+    reconnect: { minMs: 10, maxMs: 40 },
+    random: () => 1,
+    announce,
+    onEvent: on.log.push,
+  });
+}
+
 async function holdersAt(address: string, name: string): Promise<string[]> {
   await using client = await TrackerClient.connect(address);
   const { lookups: [lookup] } = await client.send([name]);
@@ -251,14 +266,7 @@ Deno.test("tracker failover: with every tracker away, each round tries each once
   const b = slammingDoor("b", knocks);
   const log = new EventLog<TrackerLinkEvent>();
   // No jitter (each wait its whole ceiling): 10, 20, 40, 40 ms.
-  const link = await TrackerLink.start({
-    address: [a.address, b.address],
-    clock,
-    reconnect: { minMs: 10, maxMs: 40 },
-    random: () => 1,
-    announce,
-    onEvent: log.push,
-  });
+  const link = await steadyLink([a.address, b.address], { clock, log });
   try {
     assert.deepEqual(log.events, [], "the first answered");
     {
@@ -305,14 +313,7 @@ Deno.test("tracker failover: started with every tracker away, rounds begin at th
   await using a = slammingDoor("a", knocks);
   const b = slammingDoor("b", knocks);
   const log = new EventLog<TrackerLinkEvent>();
-  const link = await TrackerLink.start({
-    address: [a.address, b.address],
-    clock,
-    reconnect: { minMs: 10, maxMs: 40 },
-    random: () => 1,
-    announce,
-    onEvent: log.push,
-  });
+  const link = await steadyLink([a.address, b.address], { clock, log });
   try {
     assert.deepEqual(log.events.map((e) => e.type), ["tracker-skipped", "tracker-unreachable"]);
     assert.deepEqual(knocks, ["a", "b"]);
@@ -340,14 +341,7 @@ Deno.test("tracker failover: one address, alone or in a list of one, behaves as 
     const port = tracker.addr.port;
     const log = new EventLog<TrackerLinkEvent>();
     const address = given === "one" ? tracker.address : [tracker.address];
-    const link = await TrackerLink.start({
-      address,
-      clock,
-      reconnect: { minMs: 10, maxMs: 40 },
-      random: () => 1,
-      announce,
-      onEvent: log.push,
-    });
+    const link = await steadyLink(address, { clock, log });
     try {
       await tracker.close();
       const lost = await log.next("tracker-lost");

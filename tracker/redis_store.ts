@@ -130,6 +130,8 @@ export interface RedisStoreOptions {
 const RENEW_MS = 1_000;
 /** Buckets of names: each a hash tag of its own, so a cluster spreads them. */
 const BUCKETS = 256;
+/** How long a read of every name held whole serves `LIST`, ms. */
+const NAMES_MS = 1_000;
 /** Most names one script call writes. */
 const BATCH = 500;
 
@@ -298,6 +300,8 @@ export class RedisStore implements TrackerStore {
   #seq = 0;
   /** The connection to Redis was lost, and no renewal went through since. */
   #lost = false;
+  /** The last read of every name held whole, for `LIST` (see {@link RedisStore.#allNames}). */
+  #names: { at: number; names: Promise<string[]> } | undefined;
   /** The renewal under way, so that two never overlap. */
   #renewing: Promise<void> | undefined;
   /** The write-back and clean-ups under way (apart from the renewal, which they must never hold up). */
@@ -481,10 +485,7 @@ export class RedisStore implements TrackerStore {
   async list(text: string, page: { max: number; skip?: number }): Promise<{ files: ListedFile[]; matched: number }> {
     const { max, skip = 0 } = page;
     const needle = text.toLowerCase();
-    const buckets = await this.#call(() =>
-      Promise.all(Array.from({ length: BUCKETS }, (_, b) => this.#client.smembers(this.#key(`n:{${b}}`))))
-    );
-    const names = buckets.flat().filter((n) => n.toLowerCase().includes(needle)).sort();
+    const names = (await this.#allNames()).filter((n) => n.toLowerCase().includes(needle));
     const shown = names.slice(skip, skip + max);
     const tables = await Promise.all(shown.map((n) => this.#holdersOf(n)));
     const files: ListedFile[] = [];
@@ -494,6 +495,26 @@ export class RedisStore implements TrackerStore {
       files.push({ name: shown[i], size, sha256, holders: holders.length });
     }
     return { files, matched: names.length };
+  }
+
+  /**
+   * Every name held whole, sorted: read from the 256 sets at most once a
+   * second ({@link NAMES_MS}), however many listings ask meanwhile, and
+   * again after this tracker's own sessions changed what they hold. Another
+   * tracker's change shows within that second.
+   */
+  #allNames(): Promise<string[]> {
+    const now = this.#time();
+    if (this.#names && now - this.#names.at < NAMES_MS) return this.#names.names;
+    const names = this.#call(() =>
+      Promise.all(Array.from({ length: BUCKETS }, (_, b) => this.#client.smembers(this.#key(`n:{${b}}`))))
+    ).then((buckets) => buckets.flat().sort());
+    const read = { at: now, names };
+    this.#names = read;
+    names.catch(() => {
+      if (this.#names === read) this.#names = undefined; // a failed read is not kept
+    });
+    return names;
   }
 
   async has(name: string): Promise<boolean> {
@@ -588,6 +609,8 @@ export class RedisStore implements TrackerStore {
     } catch (error) {
       this.#dirty = true; // written back whole at the next renewal that reaches Redis
       throw this.#unreachable(error, "this tracker keeps the change and writes it there when it is back");
+    } finally {
+      this.#names = undefined; // the next listing reads the names again, this change in them
     }
   }
 

@@ -136,36 +136,37 @@ const NAMES_MS = 1_000;
 const BATCH = 500;
 
 /**
- * Sets one peer's entries. KEYS: pairs of a bucket's set of names held whole
- * and a name's hash. ARGV: the field, then for each pair the length of the
- * hash key's part before the name (in bytes) and the value. A new whole
- * holder counts in its name's `#` and puts the name in its bucket's set.
+ * Sets one peer's entries in one bucket: KEYS[1] is the bucket's set of
+ * names held whole, KEYS[2..] the names' hashes. ARGV: the field, the
+ * length of the hash keys' part before the name (in bytes), then each
+ * hash's value. A new whole holder counts in its name's `#` and puts the
+ * name in the bucket's set.
  */
 const PUT = `
-local field = ARGV[1]
-for i = 1, #KEYS, 2 do
-  local set, hash = KEYS[i], KEYS[i + 1]
-  local skip, value = tonumber(ARGV[i + 1]), ARGV[i + 2]
-  if redis.call('HSET', hash, field, value) == 1 and string.byte(value, 1) == 119 then
-    redis.call('HINCRBY', hash, '#', 1)
-    redis.call('SADD', set, string.sub(hash, skip + 1))
+local field, skip = ARGV[1], tonumber(ARGV[2])
+local names = {}
+for i = 2, #KEYS do
+  local value = ARGV[i + 1]
+  if redis.call('HSET', KEYS[i], field, value) == 1 and string.byte(value, 1) == 119 then
+    redis.call('HINCRBY', KEYS[i], '#', 1)
+    names[#names + 1] = string.sub(KEYS[i], skip + 1)
   end
 end
+if #names > 0 then redis.call('SADD', KEYS[1], unpack(names)) end
 return 0`;
 
-/** Takes one peer's entries out. KEYS: as {@link PUT}'s. ARGV: the field, then for each pair the length before the name. */
+/** Takes one peer's entries out of one bucket. KEYS and the first two ARGV as {@link PUT}'s. */
 const DROP = `
-local field = ARGV[1]
-for i = 1, #KEYS, 2 do
-  local set, hash = KEYS[i], KEYS[i + 1]
-  local old = redis.call('HGET', hash, field)
+local field, skip = ARGV[1], tonumber(ARGV[2])
+for i = 2, #KEYS do
+  local old = redis.call('HGET', KEYS[i], field)
   if old then
-    redis.call('HDEL', hash, field)
-    if string.byte(old, 1) == 119 and redis.call('HINCRBY', hash, '#', -1) <= 0 then
-      redis.call('SREM', set, string.sub(hash, tonumber(ARGV[(i + 1) / 2 + 1]) + 1))
+    redis.call('HDEL', KEYS[i], field)
+    if string.byte(old, 1) == 119 and redis.call('HINCRBY', KEYS[i], '#', -1) <= 0 then
+      redis.call('SREM', KEYS[1], string.sub(KEYS[i], skip + 1))
     end
     -- Nobody left but the count: the name's hash goes.
-    if redis.call('HLEN', hash) == 1 and redis.call('HEXISTS', hash, '#') == 1 then redis.call('DEL', hash) end
+    if redis.call('HLEN', KEYS[i]) == 1 and redis.call('HEXISTS', KEYS[i], '#') == 1 then redis.call('DEL', KEYS[i]) end
   end
 end
 return 0`;
@@ -283,8 +284,6 @@ export class RedisStore implements TrackerStore {
   #onError: (error: unknown) => void;
   /** This tracker's number. */
   #number = 0;
-  /** A Redis Cluster: a script's keys must share a slot. */
-  #cluster: boolean;
   /** Each bucket's hash keys' part before the name, and its length in bytes. */
   #heads: { key: string; skip: string }[];
   /** This tracker's sessions' entries. */
@@ -316,7 +315,6 @@ export class RedisStore implements TrackerStore {
     this.#client = client;
     this.#subscriber = subscriber;
     this.#p = options.prefix ?? "p2p:";
-    this.#cluster = url.kind === "redis-cluster";
     this.#heads = Array.from({ length: BUCKETS }, (_, b) => {
       const key = this.#key(`h:{${b}}:`);
       return { key, skip: String(new TextEncoder().encode(key).length) };
@@ -650,35 +648,34 @@ export class RedisStore implements TrackerStore {
   }
 
   /**
-   * The script calls for `items` of one field each: on a cluster, one call
-   * per field and bucket (a script's keys must share a slot); on one server,
-   * one per field. At most {@link BATCH} names a call. `call` gets the keys
-   * (pairs of a bucket's set and a name's hash) and the arguments (the field,
-   * then for each pair the length of the hash key before the name, and the
-   * item's value if it has one).
+   * One script call per field and bucket, at most {@link BATCH} names each
+   * (a script's keys share a slot, as a cluster needs; and a bucket's set
+   * and key prefix are sent once a call, not once a name): `call` gets the
+   * keys (the bucket's set, then the names' hashes) and the arguments (the
+   * field, the length of the hash keys before the name, then each item's
+   * value if it has one).
    */
   #batches(
     items: { name: string; field: string; value?: string }[],
     call: (keys: string[], args: string[]) => Promise<unknown>,
   ): Promise<unknown>[] {
-    const groups = new Map<string, { field: string; items: { bucket: number; name: string; value?: string }[] }>();
+    const groups = new Map<string, { bucket: number; field: string; items: typeof items }>();
     for (const item of items) {
       const bucket = bucketOf(item.name);
-      const id = this.#cluster ? `${bucket} ${item.field}` : item.field;
+      const id = `${bucket} ${item.field}`;
       let group = groups.get(id);
-      if (!group) groups.set(id, group = { field: item.field, items: [] });
-      group.items.push({ bucket, name: item.name, value: item.value });
+      if (!group) groups.set(id, group = { bucket, field: item.field, items: [] });
+      group.items.push(item);
     }
     const calls: Promise<unknown>[] = [];
-    for (const { field, items } of groups.values()) {
+    for (const { bucket, field, items } of groups.values()) {
+      const head = this.#heads[bucket];
       for (let at = 0; at < items.length; at += BATCH) {
-        const keys: string[] = [];
-        const args = [field];
-        for (const { bucket, name, value } of items.slice(at, at + BATCH)) {
-          const head = this.#heads[bucket];
-          keys.push(this.#key(`n:{${bucket}}`), head.key + name);
-          args.push(head.skip);
-          if (value !== undefined) args.push(value);
+        const keys = [this.#key(`n:{${bucket}}`)];
+        const args = [field, head.skip];
+        for (const item of items.slice(at, at + BATCH)) {
+          keys.push(head.key + item.name);
+          if (item.value !== undefined) args.push(item.value);
         }
         calls.push(call(keys, args));
       }

@@ -365,11 +365,6 @@ export class RedisStore implements TrackerStore {
     this.#schedule();
   }
 
-  /** This tracker's number among those sharing the store. */
-  get trackerNumber(): number {
-    return this.#number;
-  }
-
   async announce(peer: PeerKey, announcement: Announcement): Promise<Announced> {
     const { verb, files } = announcement;
     const apply = planAnnouncement(this.#mine, { peer, verb, files, maxEntries: this.#maxEntries });

@@ -246,7 +246,6 @@ function launch(options: TrackerOptions, store: TrackerStore): { tracker: Tracke
     onError: options.onError ?? (() => {}),
     idleMs: options.idleTimeoutMs ?? Timeouts.TRACKER_IDLE_MS,
     clock,
-    idBase: store.idBase,
   };
   // Announcements through other trackers sharing the store: this tracker's waits are told too.
   store.onAnnounced = (names) => {

@@ -545,7 +545,7 @@ export class RedisStore implements TrackerStore {
     // Leave the shared index as a session would: this tracker's entries go, and its lease.
     if (this.#number > 0 && this.#client.status === "ready") {
       try {
-        await this.#clearOwn();
+        await this.#clearTracker(this.#number);
         await this.#client.zrem(this.#key("trackers"), String(this.#number));
       } catch (error) {
         this.#onError(error); // its lease runs out instead
@@ -596,7 +596,7 @@ export class RedisStore implements TrackerStore {
       await this.#apply(id, {
         gone,
         put,
-        names: [...after].map(([name, { partial }]) => (partial ? "p" : "w") + name),
+        names: nameLinesOf(after),
         mirror: change.mirror,
       });
     } catch (error) {
@@ -678,11 +678,6 @@ export class RedisStore implements TrackerStore {
     return calls;
   }
 
-  /** Removes everything this tracker wrote (as Redis has it) and its records. */
-  async #clearOwn(): Promise<void> {
-    await this.#clearTracker(this.#number);
-  }
-
   /**
    * Removes tracker `t`'s entries, records and votes from Redis, as its
    * tables there list them, one peer at a time. `stop` is asked before each
@@ -735,19 +730,15 @@ export class RedisStore implements TrackerStore {
     }
     let written = 0;
     for (const peer of this.#mine.peers()) {
-      const held = [...this.#entriesOf(peer.id)];
-      const put = held.map(([name, { entry, partial }]) => ({
+      const held = this.#entriesOf(peer.id);
+      const put = [...held].map(([name, { entry, partial }]) => ({
         name,
         field: `${peer.id}@${peer.address}`,
         value: this.#value(entry, partial),
       }));
-      await this.#apply(peer.id, {
-        gone: [],
-        put,
-        names: held.map(([name, { partial }]) => (partial ? "p" : "w") + name),
-      });
+      await this.#apply(peer.id, { gone: [], put, names: nameLinesOf(held) });
       written += put.length;
-      if (put.length > 0) this.#tell(`A ${this.#number}\n${held.map(([name]) => name).join("\n")}`);
+      if (put.length > 0) this.#tell(`A ${this.#number}\n${[...held.keys()].join("\n")}`);
     }
     await c.hset(table, "#", this.#totals());
     return written;
@@ -1059,6 +1050,11 @@ function strip(holder: StoredHolder): IndexedHolder {
 
 function sameEntry(a: FileEntry, b: FileEntry): boolean {
   return a.size === b.size && a.sha256 === b.sha256 && a.root === b.root;
+}
+
+/** A peer's holdings as its name lines in `g:{T}`: `w<name>` or `p<name>`. */
+function nameLinesOf(holdings: Holdings): string[] {
+  return [...holdings].map(([name, { partial }]) => (partial ? "p" : "w") + name);
 }
 
 /** A peer's name lines in `g:{T}` (`w<name>` or `p<name>`, one a line; names hold no line feed) → names and kinds. */

@@ -80,12 +80,6 @@ export interface TrackerState {
   idleMs: number;
   /** Whose time the idle watchdog counts in. */
   clock: Clock;
-  /**
-   * This tracker's part of every peer id: a session's peer id is
-   * `base + its number`, so that ids stay distinct among trackers sharing
-   * one store. 0 for a store of one tracker.
-   */
-  idBase: number;
 }
 
 /** What `STATS` says now: this tracker's counters and sessions, the store's counts. */
@@ -285,10 +279,10 @@ export class Session implements Waiter {
 
   /** Tells this tracker's waits of any of `names` that someone holds now. */
   #lookAgain(names: string[]): void {
-    const again = this.#lookup(names.map(encodeName).join(", "));
-    Promise.resolve(again).then((lookups) => {
-      for (const l of lookups) if (l.status === Status.OK) this.#state.waits.announced(l.name);
-    }).catch((error) => this.#state.onError(error));
+    const { store, waits, onError } = this.#state;
+    Promise.all(names.map(async (name) => {
+      if ((await store.lookup(name, this.#id)).length > 0) waits.announced(name);
+    })).catch(onError);
   }
 
   /** Sends a push line between replies (a file this session waits for was announced, or the wait ran out). */
@@ -354,7 +348,7 @@ export class Session implements Waiter {
 
   /** This session's peer id: unique among the trackers sharing the store. */
   get #id(): number {
-    return this.#state.idBase + this.#number;
+    return this.#state.store.idBase + this.#number;
   }
 
   /** Takes this session's files out of the index; its record, if it announced. */

@@ -79,6 +79,12 @@ export interface Flags {
   clean: boolean;
   /** `--secret`, or `P2P_SECRET`. */
   secret?: string;
+  /** `--tls-cert`: the certificate to listen with TLS, resolved against the working folder. */
+  tlsCert?: string;
+  /** `--tls-key`: its private key, resolved likewise. */
+  tlsKey?: string;
+  /** `--tls-ca`: the CA to trust when connecting with TLS, resolved likewise. */
+  tlsCa?: string;
   /** `--help` (or `-h`). */
   help: boolean;
   /** The arguments that are not flags: file names (get and cat only). */
@@ -113,6 +119,9 @@ const OPTIONS = {
   parts: { type: "boolean", default: false },
   clean: { type: "boolean", default: false },
   secret: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-ca": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -155,6 +164,8 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
     "store",
     "lease",
     "secret",
+    "tls-cert",
+    "tls-key",
     "help",
   ],
   peer: [
@@ -177,6 +188,9 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
     "wait-timeout",
     "json",
     "secret",
+    "tls-cert",
+    "tls-key",
+    "tls-ca",
     "help",
   ],
   get: [
@@ -192,9 +206,10 @@ export const ROLE_FLAGS: Readonly<Record<RoleName, readonly FlagName[]>> = {
     "parts",
     "clean",
     "secret",
+    "tls-ca",
     "help",
   ],
-  cat: ["tracker", "timeout", "secret", "help"],
+  cat: ["tracker", "timeout", "secret", "tls-ca", "help"],
   demo: ["help"],
 };
 
@@ -227,6 +242,9 @@ const VALUE_NAMES: Partial<Record<FlagName, string>> = {
   lease: "S",
   "wait-timeout": "S",
   secret: "S",
+  "tls-cert": "FILE",
+  "tls-key": "FILE",
+  "tls-ca": "FILE",
 };
 
 /** Options of {@link parseFlags}. */
@@ -467,9 +485,10 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
   const own = ROLE_FLAGS[role];
   const takesPaths = own.includes("dir") || own.includes("out") || own.includes("info");
   const cwd = takesPaths ? options.cwd ?? Deno.cwd() : "";
-  const path = (flag: "dir" | "out" | "info", fallback?: string) => {
+  const path = (flag: "dir" | "out" | "info" | "tls-cert" | "tls-key" | "tls-ca", fallback?: string) => {
     const typed = v[flag] as string | undefined;
-    if (typed === "") throw new UsageError(`--${flag} must name a ${flag === "info" ? "file" : "folder"}, got ''`);
+    const folder = flag === "dir" || flag === "out";
+    if (typed === "") throw new UsageError(`--${flag} must name a ${folder ? "folder" : "file"}, got ''`);
     const chosen = typed ?? fallback;
     return chosen === undefined ? undefined : isAbsolute(chosen) ? chosen : resolve(cwd, chosen);
   };
@@ -522,11 +541,15 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
     parts: v.parts === true,
     clean: v.clean === true,
     secret: (v.secret as string | undefined) ?? options.secret,
+    tlsCert: path("tls-cert"),
+    tlsKey: path("tls-key"),
+    tlsCa: path("tls-ca"),
     help: false,
     names: positionals,
   };
   if (v.host === "") throw new UsageError("--host must be an address to listen on, like 0.0.0.0 or 127.0.0.1, got ''");
   if (v.secret === "") throw new UsageError("--secret must not be empty; leave it out for no secret");
+  checkTls(role, flags);
   if (flags.httpPort !== undefined && flags.secret !== undefined) {
     const from = v.secret === undefined ? "P2P_SECRET" : "--secret";
     throw new UsageError(
@@ -541,6 +564,31 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
   // Checked last, as it always was: with several bad flags, the one named is the same as before.
   flags.trackers = parseTrackerList(text("tracker"));
   return flags;
+}
+
+/**
+ * A network is all TLS or all plain: `--tls-cert` and `--tls-key` go
+ * together, and a peer, which both serves and connects, takes all three
+ * TLS flags or none (serving plain while connecting with TLS, or the other
+ * way round, would cut it off from half of its network).
+ */
+function checkTls(role: RoleName, flags: Flags): void {
+  const { tlsCert, tlsKey, tlsCa } = flags;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    const [given, missing] = tlsCert === undefined ? ["--tls-key", "--tls-cert"] : ["--tls-cert", "--tls-key"];
+    throw new UsageError(`${given} needs ${missing} as well: TLS needs both the certificate and its key`);
+  }
+  if (role !== "peer") return;
+  const serves = tlsCert !== undefined;
+  if (serves !== (tlsCa !== undefined)) {
+    throw new UsageError(
+      serves
+        ? "--tls-cert and --tls-key need --tls-ca as well: a peer that serves with TLS connects with TLS too " +
+          "(a network is all TLS or all plain); give the CA that signed the tracker's and peers' certificates"
+        : "--tls-ca needs --tls-cert and --tls-key as well: a peer that connects with TLS serves with TLS too " +
+          "(a network is all TLS or all plain); give this peer's certificate and key",
+    );
+  }
 }
 
 /**

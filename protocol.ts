@@ -560,10 +560,23 @@ function nameProblem(name: string): string | undefined {
  * ```
  */
 export function encodeName(name: string): string {
+  // Most names need nothing: no regular expression runs for them (a hot path of the tracker's SEND replies).
+  if (!needsEncoding(name)) return name;
   return name
     // deno-lint-ignore no-control-regex
     .replace(/[%,\x00-\x1f\x7f]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"))
     .replace(/^ +| +$/g, (spaces) => "%20".repeat(spaces.length));
+}
+
+/** Whether {@link encodeName} changes `name`: a `%`, `,` or control character in it, or a space at either end. */
+function needsEncoding(name: string): boolean {
+  const length = name.length;
+  if (length > 0 && (name.charCodeAt(0) === 0x20 || name.charCodeAt(length - 1) === 0x20)) return true;
+  for (let i = 0; i < length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f || code === 0x25 || code === 0x2c) return true;
+  }
+  return false;
 }
 
 /**
@@ -643,6 +656,9 @@ export type SendName = { ok: true; name: string } | { ok: false; raw: string; er
  * ```
  */
 export function parseSendNames(text: string): SendName[] {
+  // The common case, one plain name (printable ASCII, nothing to decode, nothing checkName refuses): no list, no
+  // set, no decoding (a hot path of the tracker).
+  if (isPlainName(text)) return [{ ok: true, name: text }];
   const seen = new Set<string>();
   return splitNameList(text).flatMap((raw): SendName[] => {
     try {
@@ -655,6 +671,23 @@ export function parseSendNames(text: string): SendName[] {
       throw error;
     }
   });
+}
+
+/**
+ * True when `text` is one name that needs neither splitting, trimming nor
+ * decoding, and that {@link checkName} accepts: printable ASCII without `,`,
+ * `%`, `/` or `\`, no space at either end, not starting with `.`, not too long.
+ */
+function isPlainName(text: string): boolean {
+  const length = text.length;
+  if (length === 0 || length > Limits.MAX_NAME_BYTES) return false;
+  if (text.charCodeAt(0) === 0x2e || text.charCodeAt(0) === 0x20 || text.charCodeAt(length - 1) === 0x20) return false;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    // "%" 0x25, "," 0x2c, "/" 0x2f, backslash 0x5c; below 0x20 and from 0x7f on: control characters or not ASCII.
+    if (code < 0x20 || code >= 0x7f || code === 0x25 || code === 0x2c || code === 0x2f || code === 0x5c) return false;
+  }
+  return true;
 }
 
 /**
@@ -694,6 +727,14 @@ export interface CommandLine {
  * ```
  */
 export function splitCommand(line: string): CommandLine {
+  // The common case, ASCII letters from the start of the line to a space or its end (`SEND a.txt`): no regular
+  // expression (a hot path of the tracker). The same split as below.
+  let i = 0;
+  for (let code = line.charCodeAt(0); (code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a; code = line.charCodeAt(++i));
+  if (i > 0 && i === line.length) return { verb: line.toUpperCase(), rest: "" };
+  if (i > 0 && line.charCodeAt(i) === 0x20) {
+    return { verb: line.slice(0, i).toUpperCase(), rest: line.slice(i + 1).trim() };
+  }
   const trimmed = line.replace(/^\s+/, "");
   const space = trimmed.search(/\s/);
   if (space < 0) return { verb: trimmed.toUpperCase(), rest: "" };
@@ -1177,35 +1218,33 @@ export function notFound(name: string, message = "not found"): Lookup {
  * ```
  */
 export function formatSendReply(lookups: readonly Lookup[]): string {
-  const lines: { status: number; text: string }[] = [];
+  // Built as one string (every line but the last continues the reply: `200-…`): the tracker's hot path.
+  let out = "";
   let found = 0;
   for (const l of lookups) {
     if (l.status === Status.OK) {
       found++;
+      const name = encodeName(l.name);
       // Holders first, then partial holders, each kind in the order given.
-      for (const partial of [false, true]) {
-        for (const h of l.holders) {
-          if ((h.partial === true) !== partial) continue;
-          lines.push({
-            status: Status.OK,
-            text: `${partial ? "PARTIAL" : "HOLDER"} ${h.address} ${h.size} ${formatHashToken(h)} ${
-              encodeName(l.name)
-            }`,
-          });
-        }
+      let partials = false;
+      for (const h of l.holders) {
+        if (h.partial === true) partials = true;
+        else out += `${Status.OK}-HOLDER ${h.address} ${h.size} ${formatHashToken(h)} ${name}\n`;
+      }
+      if (!partials) continue;
+      for (const h of l.holders) {
+        if (h.partial === true) out += `${Status.OK}-PARTIAL ${h.address} ${h.size} ${formatHashToken(h)} ${name}\n`;
       }
     } else if (l.status === Status.NOT_FOUND) {
-      lines.push({ status: l.status, text: `NOTFOUND ${encodeName(l.name)}` });
+      out += `${l.status}-NOTFOUND ${encodeName(l.name)}\n`;
     } else {
-      lines.push({
-        status: l.status,
-        // Cut to 256 units, then made well-formed: a cut through a surrogate pair must not throw.
-        text: `REFUSED ${encodeURIComponent(l.name.slice(0, 256).toWellFormed())} ${l.message ?? "refused"}`,
-      });
+      // Cut to 256 units, then made well-formed: a cut through a surrogate pair must not throw.
+      out += `${l.status}-REFUSED ${encodeURIComponent(l.name.slice(0, 256).toWellFormed())} ${
+        l.message ?? "refused"
+      }\n`;
     }
   }
-  lines.push({ status: Status.OK, text: `END ${found} found, ${lookups.length - found} not found` });
-  return formatReply(lines);
+  return `${out}${Status.OK} END ${found} found, ${lookups.length - found} not found\n`;
 }
 
 /**

@@ -22,6 +22,8 @@ export class BufferedReader {
   #buffer = new Uint8Array(INITIAL_SIZE);
   #start = 0;
   #end = 0;
+  /** Bytes from `#start` up to here hold no LF (0: nothing known). */
+  #scanned = 0;
   #eof = false;
   #decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -38,19 +40,10 @@ export class BufferedReader {
    * is not valid UTF-8.
    */
   async readLine(maxBytes: number = Limits.MAX_LINE_BYTES): Promise<string | null> {
-    let scanned = 0;
     while (true) {
-      const at = this.#buffer.subarray(this.#start + scanned, this.#end).indexOf(LF);
-      if (at >= 0) {
-        const lineEnd = this.#start + scanned + at;
-        const bytes = this.#buffer.subarray(this.#start, lineEnd);
-        this.#start = lineEnd + 1;
-        const trimmed = bytes.at(-1) === CR ? bytes.subarray(0, -1) : bytes;
-        if (trimmed.length > maxBytes) throw new LineTooLongError(maxBytes);
-        return this.#decode(trimmed);
-      }
-      scanned = this.#end - this.#start;
-      if (scanned > maxBytes + 1) {
+      const line = this.takeLine(maxBytes);
+      if (line !== undefined) return line;
+      if (this.#end - this.#start > maxBytes + 1) {
         await this.#skipLine();
         throw new LineTooLongError(maxBytes);
       }
@@ -64,9 +57,25 @@ export class BufferedReader {
     }
   }
 
+  /**
+   * The next line if a whole one is buffered already, as {@link BufferedReader.readLine}
+   * would return it (or throw, for a line over `maxBytes` or not UTF-8); `undefined` when
+   * no whole line is buffered (then nothing was consumed). Never waits: a server answers
+   * the lines that arrived together without a turn of the event loop for each.
+   */
+  takeLine(maxBytes: number = Limits.MAX_LINE_BYTES): string | undefined {
+    const lineEnd = this.#nextLF();
+    if (lineEnd < 0) return undefined;
+    const start = this.#start;
+    this.#start = lineEnd + 1;
+    const end = lineEnd > start && this.#buffer[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+    if (end - start > maxBytes) throw new LineTooLongError(maxBytes);
+    return this.#decode(start, end);
+  }
+
   /** True when a whole line is already buffered, so that `readLine()` will not wait for input. */
   hasLine(): boolean {
-    return this.#buffer.subarray(this.#start, this.#end).indexOf(LF) >= 0;
+    return this.#nextLF() >= 0;
   }
 
   /**
@@ -84,11 +93,44 @@ export class BufferedReader {
     return await this.#source.read(target);
   }
 
-  #decode(bytes: Uint8Array): string {
-    // Short ASCII lines (nearly every command) skip the decoder's call into the runtime.
-    if (bytes.length <= 256 && isAscii(bytes)) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  /**
+   * Where the next LF is in the buffer, or -1. Bytes before `#scanned` are
+   * known to hold none, so a line that arrives in many reads is scanned once.
+   */
+  #nextLF(): number {
+    const buffer = this.#buffer;
+    const end = this.#end;
+    // A loop, not `subarray(…).indexOf()`: no view allocated per line (short lines are the common case).
+    for (let i = Math.max(this.#start, this.#scanned); i < end; i++) {
+      if (buffer[i] === LF) {
+        this.#scanned = 0;
+        return i;
+      }
+    }
+    this.#scanned = end;
+    return -1;
+  }
+
+  /** The text of `bytes`, or of the buffer from `start` to `end`. */
+  #decode(bytes: Uint8Array): string;
+  #decode(start: number, end: number): string;
+  #decode(from: Uint8Array | number, to?: number): string {
+    const buffer = typeof from === "number" ? this.#buffer : from;
+    const start = typeof from === "number" ? from : 0;
+    const end = typeof from === "number" ? to! : from.length;
+    // Short ASCII lines (nearly every command) are built here, without a call into the runtime.
+    if (end - start <= 256) {
+      let ascii = true;
+      for (let i = start; i < end; i++) {
+        if (buffer[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return latin1(buffer, start, end);
+    }
     try {
-      return this.#decoder.decode(bytes);
+      return this.#decoder.decode(buffer.subarray(start, end));
     } catch (error) {
       throw new ProtocolError(Status.BAD_REQUEST, "line is not valid UTF-8", { cause: error });
     }
@@ -98,6 +140,7 @@ export class BufferedReader {
   async #fill(limit: number): Promise<boolean> {
     if (this.#start > 0) {
       this.#buffer.copyWithin(0, this.#start, this.#end);
+      this.#scanned = Math.max(0, this.#scanned - this.#start);
       this.#end -= this.#start;
       this.#start = 0;
     }
@@ -117,6 +160,7 @@ export class BufferedReader {
 
   /** Drops bytes up to and including the next LF (or to end of input). */
   async #skipLine(): Promise<void> {
+    this.#scanned = 0;
     while (true) {
       const at = this.#buffer.subarray(this.#start, this.#end).indexOf(LF);
       if (at >= 0) {
@@ -135,7 +179,23 @@ export class BufferedReader {
   }
 }
 
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
-  return true;
+/** The bytes from `start` to `end` (all under 0x80, at most 256 of them) as a string. */
+function latin1(buffer: Uint8Array, start: number, end: number): string {
+  // Eight characters a call: fewer intermediate strings than one by one, and no array allocated.
+  let text = "";
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    text += String.fromCharCode(
+      buffer[i],
+      buffer[i + 1],
+      buffer[i + 2],
+      buffer[i + 3],
+      buffer[i + 4],
+      buffer[i + 5],
+      buffer[i + 6],
+      buffer[i + 7],
+    );
+  }
+  for (; i < end; i++) text += String.fromCharCode(buffer[i]);
+  return text;
 }

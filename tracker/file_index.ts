@@ -80,11 +80,9 @@ function record(p: PeerSlot): PeerRecord {
 }
 
 const NONE = -1;
-/** Character codes of the two hex digits of each byte value. */
-const HEX_CODES = Array.from(
-  { length: 256 },
-  (_, i) => [...i.toString(16).padStart(2, "0")].map((c) => c.charCodeAt(0)),
-);
+/** Character codes of the high and the low hex digit of each byte value (flat tables: no array per byte read). */
+const HEX_HIGH = Uint8Array.from({ length: 256 }, (_, i) => "0123456789abcdef".charCodeAt(i >> 4));
+const HEX_LOW = Uint8Array.from({ length: 256 }, (_, i) => "0123456789abcdef".charCodeAt(i & 15));
 const hexScratch = new Uint8Array(64);
 
 function hexValue(code: number): number {
@@ -532,10 +530,11 @@ export class TrackerIndex {
 
   #hex(slot: number): string {
     const at = slot * 32;
+    const sha = this.#sha;
     for (let i = 0; i < 32; i++) {
-      const [high, low] = HEX_CODES[this.#sha[at + i]];
-      hexScratch[2 * i] = high;
-      hexScratch[2 * i + 1] = low;
+      const byte = sha[at + i];
+      hexScratch[2 * i] = HEX_HIGH[byte];
+      hexScratch[2 * i + 1] = HEX_LOW[byte];
     }
     return String.fromCharCode.apply(null, hexScratch as unknown as number[]);
   }

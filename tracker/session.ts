@@ -43,7 +43,7 @@ import type { Clock } from "../io/clock.ts";
 import { FatalRequestError, isDisconnect } from "../io/errors.ts";
 import { closeQuietly, type Link } from "../io/link.ts";
 import { BufferedReader } from "../io/reader.ts";
-import { writeText } from "../io/streams.ts";
+import { writeAll, writeText } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
 import type { Counters } from "./counters.ts";
 import type { PeerRecord } from "./file_index.ts";
@@ -104,8 +104,8 @@ export class Session implements Waiter {
   #name: string;
   #out: string[] = [];
   #outLength = 0;
-  /** The write in flight: replies and pushes go out one after the other. */
-  #writing: Promise<void> = Promise.resolve();
+  /** The write in flight, if any: replies and pushes go out one after the other. */
+  #writing: Promise<void> | undefined;
 
   /** A session on `conn`, whose id (unique while the tracker runs) is `id`. */
   constructor(conn: Link, options: { id: number; state: TrackerState }) {
@@ -126,9 +126,18 @@ export class Session implements Waiter {
     this.#watchdog = watchdog;
     try {
       while (true) {
-        const more = await this.#handleOne();
-        // Replies to pipelined requests go out together, once no whole line is left to answer.
-        if (!more || !this.#reader.hasLine()) await this.#flush();
+        // A line already buffered is answered without waiting, and most commands (a SEND answered by the memory
+        // store) at once: the hot path has no await but the read and the write.
+        let more: boolean | Promise<boolean>;
+        try {
+          const line = this.#reader.takeLine();
+          more = this.#answer(line === undefined ? await this.#reader.readLine() : line);
+        } catch (error) {
+          more = this.#refuse(error); // a line too long, or not UTF-8
+        }
+        if (typeof more !== "boolean") more = await more;
+        // Replies to pipelined requests go out together, once no whole line is left to answer (or past 64 KiB).
+        if (!more || this.#outLength > 65_536 || !this.#reader.hasLine()) await this.#flush();
         if (!more) break;
       }
     } catch (error) {
@@ -143,52 +152,60 @@ export class Session implements Waiter {
     }
   }
 
-  /** Reads and answers one command; false when the session is over. */
-  async #handleOne(): Promise<boolean> {
+  /** Answers one line (`null`: the connection ended); false when the session is over. */
+  #answer(line: string | null): boolean | Promise<boolean> {
+    this.#watchdog?.touch(); // a whole line keeps the session alive (inline: this is the hot path)
+    if (line === null) return false;
     try {
-      const line = await this.#reader.readLine();
-      this.#watchdog?.touch(); // a whole line keeps the session alive (inline: this is the hot path)
-      if (line === null) return false;
       const { verb, rest } = splitCommand(line);
-      if (verb !== "") this.#state.counters.requests++;
+      if (verb === "") return true;
+      this.#state.counters.requests++;
+      if (verb !== "SEND") return this.#command(verb, rest);
+      const lookups = this.#lookup(rest);
+      // The memory store answers at once: no turn of the event loop on the hot path.
+      if (lookups instanceof Promise) {
+        return lookups.then((found) => this.#reply(formatSendReply(found)), (error) => this.#refuse(error));
+      }
+      this.#reply(formatSendReply(lookups));
+      return true;
+    } catch (error) {
+      return this.#refuse(error);
+    }
+  }
+
+  /** Answers a command other than `SEND`. */
+  async #command(verb: string, rest: string): Promise<boolean> {
+    try {
       switch (verb) {
-        case "":
-          return true;
         case "UPDATE":
         case "ADD":
         case "PARTIAL":
           return await this.#update(verb, rest);
         case "REMOVE":
           return await this.#remove(rest);
-        case "SEND": {
-          const lookups = this.#lookup(rest);
-          // The memory store answers at once: no extra turn of the event loop on the hot path.
-          await this.#reply(formatSendReply(lookups instanceof Promise ? await lookups : lookups));
-          return true;
-        }
         case "WAIT":
-          await this.#reply(await this.#wait(rest));
+          this.#reply(await this.#wait(rest));
           return true;
         case "STATS":
-          await this.#reply(formatStatsReply(await readStats(this.#state)));
+          this.#reply(formatStatsReply(await readStats(this.#state)));
           return true;
         case "REPORT":
-          await this.#reply(await this.#report(rest));
+          this.#reply(await this.#report(rest));
           return true;
         case "PEERS":
-          await this.#reply(await this.#peers(rest));
+          this.#reply(await this.#peers(rest));
           return true;
         case "LIST":
-          await this.#reply(await this.#list(rest));
+          this.#reply(await this.#list(rest));
           return true;
         case "PING":
-          await this.#reply(formatStatusLine(Status.OK, "PONG"));
+          this.#reply(formatStatusLine(Status.OK, "PONG"));
           return true;
         case "HELP":
-          await this.#reply(formatReply(TRACKER_COMMANDS.map((text) => ({ status: Status.HELP, text }))));
+          this.#reply(formatReply(TRACKER_COMMANDS.map((text) => ({ status: Status.HELP, text }))));
           return true;
         case "QUIT":
-          await this.#reply(formatStatusLine(Status.BYE, "bye"));
+          this.#reply(formatStatusLine(Status.BYE, "bye"));
           return false;
         default:
           throw new ProtocolError(
@@ -197,11 +214,16 @@ export class Session implements Waiter {
           );
       }
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.#state.onEvent({ type: "bad-request", peer: this.#name, status: error.status, message: error.message });
-      await this.#reply(formatStatusLine(error.status, error.message));
-      return !(error instanceof FatalRequestError);
+      return this.#refuse(error);
     }
+  }
+
+  /** A bad request is answered with its status (and the session goes on unless it cannot); anything else is rethrown. */
+  #refuse(error: unknown): boolean {
+    if (!(error instanceof ProtocolError)) throw error;
+    this.#state.onEvent({ type: "bad-request", peer: this.#name, status: error.status, message: error.message });
+    this.#reply(formatStatusLine(error.status, error.message));
+    return !(error instanceof FatalRequestError);
   }
 
   /**
@@ -237,7 +259,7 @@ export class Session implements Waiter {
       });
     }
     const total = verb === "PARTIAL" ? partial : files;
-    await this.#reply(formatIndexed({ verb, files: count, address: peer.address, fresh, total }));
+    this.#reply(formatIndexed({ verb, files: count, address: peer.address, fresh, total }));
     return true;
   }
 
@@ -252,7 +274,7 @@ export class Session implements Waiter {
     // `left` counts whole files, as ADD's "in all" does.
     const { address, removed, left } = await store.remove(this.#id, names);
     onEvent({ type: "announced", peer: address, files: left, removed });
-    await this.#reply(formatRemoved({ removed, asked: names.length, left }));
+    this.#reply(formatRemoved({ removed, asked: names.length, left }));
     return true;
   }
 
@@ -406,21 +428,51 @@ export class Session implements Waiter {
     return formatListReply({ files, matched, page, text });
   }
 
-  /** Queues a reply; it is sent at the next {@link Session.#flush}, or at once past 64 KiB. */
-  async #reply(text: string): Promise<void> {
+  /** Queues a reply; it is sent at the next {@link Session.#flush} (the run loop's, once no whole line is left to answer, or past 64 KiB). */
+  #reply(text: string): true {
     this.#out.push(text);
     this.#outLength += text.length;
-    if (this.#outLength > 65_536) await this.#flush();
+    return true;
   }
 
+  /** Writes the queued replies and pushes, one write at a time, in order. */
   async #flush(): Promise<void> {
+    // A push may flush while a reply is being written (or the other way round): wait for that write.
+    while (this.#writing !== undefined) await this.#writing.catch(() => {});
     if (this.#out.length === 0) return;
     const text = this.#out.length === 1 ? this.#out[0] : this.#out.join("");
-    this.#out = [];
+    this.#out.length = 0;
     this.#outLength = 0;
-    // A push may flush while a reply is being written: one write at a time.
-    const write = this.#writing.then(() => writeText(this.#conn, text));
-    this.#writing = write.catch(() => {});
-    await write;
+    const write = writeReply(this.#conn, text);
+    this.#writing = write;
+    try {
+      await write;
+    } finally {
+      this.#writing = undefined;
+    }
   }
 }
+
+/** Reply bytes: buffers lent to one write at a time, shared by all sessions (a session between writes holds none). */
+const REPLY_BUFFER = 4096;
+const idleBuffers: Uint8Array[] = [];
+/** Idle buffers kept: about one per session writing at a time. */
+const MAX_IDLE_BUFFERS = 256;
+
+/** Writes `text` as UTF-8; a reply of one line or a few is encoded into a lent buffer, not a fresh one. */
+async function writeReply(conn: Link, text: string): Promise<void> {
+  if (text.length > REPLY_BUFFER) return await writeText(conn, text);
+  const buffer = idleBuffers.pop() ?? new Uint8Array(REPLY_BUFFER);
+  try {
+    // One call into the runtime's encoder, faster than a loop of charCodeAt over a string built by concatenation.
+    const { read, written } = encoder.encodeInto(text, buffer);
+    // Text in another script that does not fit (up to 3 bytes a character): encoded apart.
+    if (read < text.length) return await writeText(conn, text);
+    const n = await conn.write(buffer.subarray(0, written));
+    if (n < written) await writeAll(conn, buffer.subarray(n, written));
+  } finally {
+    if (idleBuffers.length < MAX_IDLE_BUFFERS) idleBuffers.push(buffer);
+  }
+}
+
+const encoder = new TextEncoder();

@@ -220,6 +220,62 @@ Deno.test("reader: read() after the last line was read gives null", async () => 
   assert.equal(await reader.read(new Uint8Array(8)), null);
 });
 // ---------------------------------------------------------------------------
+// BufferedReader.takeLine: a line already buffered, without waiting
+
+/** A source that counts its reads. */
+class CountingSource implements ByteSource {
+  reads = 0;
+  #inner: ChunkSource;
+
+  constructor(chunks: string[]) {
+    this.#inner = new ChunkSource(chunks.map((c) => encoder.encode(c)));
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    this.reads++;
+    return this.#inner.read(buffer);
+  }
+}
+
+Deno.test("reader: takeLine() gives the lines already buffered without reading, then undefined, consuming nothing", async () => {
+  const source = new CountingSource(["SEND a\nSEND b\r\nSEN", "D c\n"]);
+  const reader = new BufferedReader(source);
+  assert.equal(reader.takeLine(), undefined, "nothing is buffered before the first read");
+  assert.equal(source.reads, 0);
+  assert.equal(await reader.readLine(), "SEND a");
+  assert.equal(source.reads, 1);
+  assert.equal(reader.hasLine(), true);
+  assert.equal(reader.takeLine(), "SEND b");
+  assert.equal(reader.hasLine(), false);
+  assert.equal(reader.takeLine(), undefined, "half a line is not a line");
+  assert.equal(reader.takeLine(), undefined, "and asking again consumes nothing");
+  assert.equal(source.reads, 1);
+  assert.equal(await reader.readLine(), "SEND c", "the half line is kept and completed by the next read");
+  assert.equal(await reader.readLine(), null);
+});
+
+Deno.test("reader: takeLine() answers a buffered line over the limit with 413, and invalid UTF-8 with 400, then goes on", async () => {
+  const input = new Uint8Array([
+    ...encoder.encode("ok\n123456789\r\n"),
+    0x66,
+    0xff,
+    0x0a,
+    ...encoder.encode("12345678\r\nend\n"),
+  ]);
+  const reader = new BufferedReader(splitAt(input, []));
+  assert.equal(await reader.readLine(8), "ok"); // one read brings everything
+  assert.throws(() => reader.takeLine(8), LineTooLongError);
+  assert.throws(
+    () => reader.takeLine(8),
+    (e) => e instanceof ProtocolError && !(e instanceof LineTooLongError) && e.status === Status.BAD_REQUEST,
+  );
+  assert.equal(reader.takeLine(8), "12345678", "a line of exactly the limit, CRLF ended, passes");
+  assert.equal(reader.takeLine(8), "end");
+  assert.equal(reader.takeLine(8), undefined);
+  assert.equal(await reader.readLine(8), null);
+});
+
+// ---------------------------------------------------------------------------
 // Over a real socket, and however the bytes are split
 
 /** `bytes` sent over a loopback connection (then our side ends); the lines the other side reads, errors as `!<status>`. */

@@ -108,6 +108,31 @@ Deno.test("tracker SEND: names with spaces, commas and unicode survive the clien
   assert.deepEqual(lookups[1].holders, [{ address: "127.0.0.1:5001", size: 4, sha256: SHA_B }]);
 });
 
+Deno.test("tracker SEND: replies of every length arrive whole, in another script too (more bytes than characters)", async () => {
+  await using tracker = await suiteTracker();
+  using raw = await LineClient.connect(tracker.addr.port);
+  // Names of 80 characters and 240 bytes each: 20 of them make a reply of about 3,700 characters and 6,900 bytes.
+  const names = Array.from({ length: 40 }, (_, i) => `${i}`.padStart(2, "0") + "文".repeat(78));
+  await raw.ask(`UPDATE 5001 ${names.length}\n${names.map((name) => `3 ${SHA_A} ${name}`).join("\n")}\n`);
+  for (const count of [1, 5, 20, 40]) {
+    const asked = names.slice(0, count);
+    const reply = texts(await raw.ask(`SEND ${asked.join(", ")}\n`));
+    assert.deepEqual(reply, [
+      ...asked.map((name) => `200-HOLDER 127.0.0.1:5001 3 ${SHA_A} ${name}`),
+      `200 END ${count} found, 0 not found`,
+    ]);
+  }
+  // ASCII past the size of one write's buffer, pipelined with a short one: each whole, in order.
+  const long = Array.from({ length: 60 }, (_, i) => `x${i}.txt`);
+  await raw.ask(`ADD 5001 ${long.length}\n${long.map((name) => `3 ${SHA_B} ${name}`).join("\n")}\n`);
+  await raw.send(`SEND ${long.join(", ")}\nSEND x1.txt\n`);
+  assert.equal(texts((await raw.reply())!).at(-1), "200 END 60 found, 0 not found");
+  assert.deepEqual(texts((await raw.reply())!), [
+    `200-HOLDER 127.0.0.1:5001 3 ${SHA_B} x1.txt`,
+    "200 END 1 found, 0 not found",
+  ]);
+});
+
 // ---------------------------------------------------------------------------
 // LIST and PEERS
 

@@ -91,7 +91,22 @@ export class BufferPool {
    */
   give(chunk: Uint8Array): void {
     if (!this.#out.delete(chunk.buffer)) return;
+    // Detached: transferred to another thread, it comes back through adopt().
+    if (chunk.buffer.byteLength === 0) return;
     if (this.#idle.length < this.#max) this.#idle.push(new Uint8Array(chunk.buffer as ArrayBuffer));
+  }
+
+  /**
+   * Takes in a chunk's buffer that was transferred to another thread
+   * (`postMessage(…, [buffer])`, which detached it here) and has come back
+   * (a new `ArrayBuffer` over the same memory). Anything but a buffer of
+   * {@link CHUNK_SIZE} bytes is ignored.
+   */
+  adopt(buffer: ArrayBuffer): void {
+    if (buffer.byteLength !== CHUNK_SIZE || this.#out.has(buffer)) return;
+    if (this.#idle.length < this.#max && !this.#idle.some((b) => b.buffer === buffer)) {
+      this.#idle.push(new Uint8Array(buffer));
+    }
   }
 }
 

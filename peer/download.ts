@@ -22,6 +22,7 @@ import {
 } from "../io/errors.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { formatBytes } from "../io/words.ts";
 import { hashFile } from "../disk/digest.ts";
 import { PartFile } from "../disk/part_file.ts";
@@ -67,6 +68,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** With a secret: holders must prove they know it, and every byte is encrypted. */
   secret?: Secret;
+  /** Connect to holders with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
   /** Where each download shows its progress. */
   board?: TransferBoard;
   /** Every download together receives at most this budget (`--max-download-rate`). */
@@ -79,6 +82,8 @@ export interface DownloadOptions {
   holdings?: PartialHoldings;
   /** Asks the tracker again who holds `name`: holders that appear while a download runs join it. Default: never. */
   lookAgain?: (name: string) => Promise<Lookup>;
+  /** The whole file's SHA-256 on a thread of its own: true always, false never. Default: for a large file, with cores to spare. */
+  hashThread?: boolean;
 }
 
 /**
@@ -198,9 +203,11 @@ class FileDownload {
         timeoutMs: options.timeoutMs ?? Timeouts.REQUEST_MS,
         signal: options.signal,
         secret: options.secret,
+        tls: options.tls,
         onSourceFailed: (r) => this.#failed({ holder: r.holder, code: r.code, message: r.message }),
         transfer,
         limit: options.limit,
+        hashThread: options.hashThread,
       });
       this.#sources.push(...fetched.sources);
       // Those fetching its chunks move to the landed file before the part file's name goes.

@@ -32,6 +32,7 @@ import { closeQuietly, type Link } from "../io/link.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import { BufferedReader } from "../io/reader.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { type BufferPool, exactBytes, writeText } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
 import type { ChunkRequest } from "./chunk_plan.ts";
@@ -63,6 +64,8 @@ export interface HolderConnectionOptions {
   cancel?: AbortSignal;
   /** With a secret: the holder must prove it knows it, and every byte is encrypted. */
   secret?: Secret;
+  /** Connect with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
   /** Bytes received wait for this budget first (`--max-download-rate`). */
   limit?: RateLimit;
   /** Where chunk buffers come from; the receiver of each piece gives it back. */
@@ -172,8 +175,8 @@ export class HolderConnection {
 
   /** Connects (and with a secret, proves it); throws what dialling threw. */
   async open(): Promise<void> {
-    const { timeoutMs, stop: signal, secret } = this.#options;
-    this.#conn = await dial(this.report.holder, { timeoutMs, signal, secret });
+    const { timeoutMs, stop: signal, secret, tls } = this.#options;
+    this.#conn = await dial(this.report.holder, { timeoutMs, signal, secret, tls });
     this.#reader = new BufferedReader(this.#conn);
   }
 
@@ -219,12 +222,14 @@ export class HolderConnection {
   /**
    * Reads the answer to the oldest outstanding request, handing each chunk
    * to `deliver` as it completes (`deliver` owns the buffer: it gives it
-   * back to the pool). A `425` (not here yet) delivers nothing, and that
+   * back to the pool); when `deliver` returns a promise, the next chunk is
+   * read once it resolves (the hashing thread's room: buffers stay
+   * bounded). A `425` (not here yet) delivers nothing, and that
    * chunk is not asked of this holder again for a moment. Throws a
    * `TransferError` (`ETIMEDOUT`, `ECHANGED`, `EPROTO`, `ETRUNCATED`, …) or
    * the holder's `ProtocolError`.
    */
-  async receive(deliver: (index: number, piece: Uint8Array) => void): Promise<ChunkRequest> {
+  async receive(deliver: (index: number, piece: Uint8Array) => Promise<void> | void): Promise<ChunkRequest> {
     const request = this.outstanding[0];
     const { version, limit, pool, onBytes } = this.#options;
     using watchdog = this.#watchdog();
@@ -271,7 +276,7 @@ export class HolderConnection {
           this.rate = this.rate === undefined ? piece.length / ms : (this.rate + piece.length / ms) / 2;
           this.headStart = performance.now();
           this.partial -= piece.length;
-          deliver(index++, piece);
+          return deliver(index++, piece);
         },
       }),
     );

@@ -39,6 +39,7 @@ import {
 import { classify, FetchError, LocalError, type SourceReport, TransferError } from "../io/errors.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { BufferPool } from "../io/streams.ts";
 import type { PartFile } from "../disk/part_file.ts";
 import { ChunkPlan, type ChunkRequest } from "./chunk_plan.ts";
@@ -95,12 +96,16 @@ export interface FetchVersionOptions {
   signal?: AbortSignal;
   /** With a secret: holders must prove they know it, and every byte is encrypted. */
   secret?: Secret;
+  /** Connect to holders with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
   /** Told of each holder dropped, as it happens. */
   onSourceFailed?: (report: SourceReport & { code: string; message: string }) => void;
   /** Kept up to date with the bytes received and the sources in use (for a progress display). */
   transfer?: Transfer;
   /** Bytes received wait for this budget (shared by every download of a peer): `--max-download-rate`. */
   limit?: RateLimit;
+  /** The whole file's SHA-256 on a thread of its own: true always, false never. Default: for a large file, with cores to spare. */
+  hashThread?: boolean;
 }
 
 /** What {@link fetchVersion} did. */
@@ -126,7 +131,8 @@ class Swarm {
   #v: Version;
   #options: FetchVersionOptions;
   #plan: ChunkPlan;
-  #hash: InOrderHash;
+  /** The whole file's hash, made when the download runs (and closed when it ends). */
+  #hash!: InOrderHash;
   /** Checking each chunk, several sources at once; else one streaming source at a time. */
   #verify: boolean;
   /** The chunk hashes, once known (at once for a file of one chunk). */
@@ -167,7 +173,6 @@ class Swarm {
     this.#options = options;
     const count = chunkCount(v.size);
     this.#plan = new ChunkPlan(count);
-    this.#hash = new InOrderHash({ size: v.size, part: options.part, isDone: (i) => this.#plan.isDone(i) });
     this.#list = impliedChunks(v.size, v.sha256);
     const partials = options.partials ?? [];
     this.#crowd = v.root !== undefined && count > 1 && (options.holding !== undefined || partials.length > 0);
@@ -184,6 +189,13 @@ class Swarm {
     const cancel = () => this.#fail(new TransferError("ECANCELED", "cancelled"));
     if (signal?.aborted) cancel();
     signal?.addEventListener("abort", cancel, { once: true });
+    // The hashing thread (for a large file) stops with the last download using it, whatever happens.
+    using _hash = this.#hash = new InOrderHash({
+      size: this.#v.size,
+      part: this.#options.part,
+      pool: this.#pool,
+      thread: this.#options.hashThread,
+    });
     try {
       if (this.#plan.count === 0) this.#finish();
       else if (this.#list) await this.#setList(this.#list);
@@ -199,12 +211,12 @@ class Swarm {
         await Promise.allSettled(this.#loops);
       }
     }
-    return this.#verdict();
+    return await this.#verdict();
   }
 
   /** The whole file's hash decides: what was fetched, or a `FetchError` blaming whoever delivered. */
-  #verdict(): Fetched {
-    const sha256 = this.#hash.digest();
+  async #verdict(): Promise<Fetched> {
+    const sha256 = await this.#hash.digest();
     if (sha256 !== this.#v.sha256) {
       // Every chunk arrived, yet the whole is wrong: the root or the bytes lied.
       const message = `the file's sha256 is ${sha256.slice(0, 12)}…, ${this.#v.sha256.slice(0, 12)}… was announced`;
@@ -287,13 +299,14 @@ class Swarm {
     if (!report) this.#reports.push(report = { holder, bytes: 0, chunks: 0 });
     if (partial) report.partial = true;
     else delete report.partial;
-    const { timeoutMs, signal: cancel, secret, limit, transfer } = this.#options;
+    const { timeoutMs, signal: cancel, secret, tls, limit, transfer } = this.#options;
     const source = new HolderConnection(report, {
       version: this.#v,
       timeoutMs,
       stop: this.#stop.signal,
       cancel,
       secret,
+      tls,
       limit,
       pool: this.#pool,
       finished: () => this.#finished,
@@ -375,9 +388,8 @@ class Swarm {
         transfer.bytes += length;
         transfer.resumed = (transfer.resumed ?? 0) + length;
       }
-      this.#hash.offer(i, buffer);
+      this.#hash.found(i, buffer);
     }
-    this.#hash.drain();
     this.#ready = true;
     if (this.#plan.complete) this.#finish();
   }
@@ -463,9 +475,16 @@ class Swarm {
     return best && { first: best.chunk, count: 1 };
   }
 
-  /** One chunk from `source`: checked, written, recorded, hashed in order. */
-  #deliver(source: HolderConnection, chunk: { index: number; piece: Uint8Array }): void {
+  /**
+   * One chunk from `source`: checked, written, recorded, hashed in order
+   * (on the hashing thread, which may take the piece's buffer: the pool
+   * gets it back once hashed). Resolves when the source may receive its
+   * next chunk (the hashing thread has room for its buffer), or returns
+   * `undefined` when it may at once.
+   */
+  #deliver(source: HolderConnection, chunk: { index: number; piece: Uint8Array }): Promise<void> | undefined {
     const { index, piece } = chunk;
+    const { length } = piece;
     const { part, transfer } = this.#options;
     let kept = false;
     try {
@@ -484,15 +503,16 @@ class Swarm {
       kept = true;
       this.#lastProgress = performance.now();
       this.#options.holding?.gained(index, this.#list!);
-      if (this.#hash.offer(index, piece)) this.#hash.drain();
+      this.#hash.landed(index, piece);
     } finally {
       this.#pool.give(piece);
       // A copy that lost the race, or was wrong, is not progress.
-      if (!kept && transfer) transfer.bytes -= piece.length;
+      if (!kept && transfer) transfer.bytes -= length;
     }
     this.#cutLosers(source, index);
     this.#wake.all();
     if (this.#plan.complete) this.#finish();
+    return this.#hash.room();
   }
 
   /**

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { DownloadError } from "../../io/errors.ts";
 import { BufferedReader } from "../../io/reader.ts";
 import { writeAll, writeText } from "../../io/streams.ts";
+import { hashThreadRunning } from "../../disk/hash_thread.ts";
 import { SharedFolder } from "../../disk/shared_folder.ts";
 import { downloadFile } from "../../peer/download.ts";
 import type { FileServerEvent } from "../../peer/file_server.ts";
@@ -567,4 +568,84 @@ Deno.test("download: a journaled chunk corrupted on disk between runs is fetched
   );
   await assertSameBytes(join(out.path, "movie.bin"), data);
   assert.deepEqual(await listDir(out.path), ["movie.bin"]);
+});
+
+// --- the whole file's hash on its own thread ----------------------------------------
+
+Deno.test("download (hash on its thread): a file from one holder arrives byte for byte; the hashing thread has stopped when it returns", async () => {
+  const data = randomBytes(12 * MiB + 3, 61);
+  await using src = await servingFolder({ "big.bin": data });
+  await using out = await tempDir();
+  const got = await downloadFile({ name: "big.bin", status: 200, holders: [src.holder("big.bin")] }, {
+    outDir: out.path,
+    hashThread: true,
+  });
+  assert.equal(got.sha256, sha256(data));
+  assert.equal(hashThreadRunning(), false);
+  await assertSameBytes(join(out.path, "big.bin"), data);
+  assert.deepEqual(await listDir(out.path), ["big.bin"]);
+});
+
+Deno.test("download (hash on its thread): chunks from two holders, out of order, arrive byte for byte; the thread runs only while the download does", async () => {
+  const data = randomBytes(9 * MiB + 1, 62);
+  const gate = Promise.withResolvers<void>();
+  await using a = startFakeHolder({ name: "f.bin", data, gate: gate.promise });
+  await using b = startFakeHolder({ name: "f.bin", data, gate: gate.promise });
+  await using out = await tempDir();
+  const download = downloadFile({
+    name: "f.bin",
+    status: 200,
+    holders: [holderOf(a.address, data), holderOf(b.address, data)],
+  }, { outDir: out.path, hashThread: true });
+  download.catch(() => {}); // looked at below
+  try {
+    await eventually("the hashing thread runs", () => hashThreadRunning());
+  } finally {
+    gate.resolve();
+  }
+  const got = await download;
+  assert.equal(got.sources.filter((s) => s.bytes > 0).length, 2, JSON.stringify(got.sources));
+  assert.equal(hashThreadRunning(), false);
+  await assertSameBytes(join(out.path, "f.bin"), data);
+});
+
+Deno.test("download (hash on its thread): every byte arrived but the whole is wrong (EHASH): nothing lands, the thread has stopped", async () => {
+  const data = randomBytes(3 * MiB + 5, 63);
+  const wrong = data.slice();
+  wrong[wrong.length - 1] ^= 0xff;
+  await using liar = startFakeHolder({
+    script: async (conn) => {
+      await writeText(conn, `200 ${data.length} ${sha256(data)}\n`);
+      await writeAll(conn, wrong);
+    },
+  });
+  await using out = await tempDir();
+  const error = await downloadFile({
+    name: "f.bin",
+    status: 200,
+    holders: [{ address: liar.address, size: data.length, sha256: sha256(data) }],
+  }, { outDir: out.path, hashThread: true }).catch((e) => e);
+  assert.ok(error instanceof DownloadError, String(error));
+  assert.deepEqual(error.attempts.map((a) => a.code), ["EHASH"]);
+  assert.equal(hashThreadRunning(), false);
+  assert.deepEqual(await listDir(out.path), []);
+});
+
+Deno.test("download (hash on its thread): a holder that dies mid-transfer, or a cancel, fails it and the thread has stopped", async () => {
+  const data = randomBytes(3 * MiB, 64);
+  await using dying = startFakeHolder({
+    script: async (conn) => {
+      await writeText(conn, `200 ${data.length} ${sha256(data)}\n`);
+      await writeAll(conn, data.subarray(0, data.length / 2));
+    },
+  });
+  await using out = await tempDir();
+  const target = { name: "f.bin", status: 200, holders: [holderOf(dying.address, data)] };
+  const died = await downloadFile(target, { outDir: out.path, hashThread: true }).catch((e) => e);
+  assert.ok(died instanceof DownloadError, String(died));
+  assert.equal(hashThreadRunning(), false, "after a holder died");
+  const cancelled = await downloadFile(target, { outDir: out.path, hashThread: true, signal: AbortSignal.abort() })
+    .catch((e) => e);
+  assert.ok(cancelled instanceof DownloadError, String(cancelled));
+  assert.equal(hashThreadRunning(), false, "after a cancel");
 });

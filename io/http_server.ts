@@ -9,16 +9,27 @@
  * shows no connection before its request (this counts every connection
  * against `--max-connections`).
  *
+ * With `tls` it serves HTTPS (`node:https`, the same bounds; a plain HTTP
+ * request to the port is answered `400` in plain text, naming the
+ * `https://` address); with `bearer`, every request must carry
+ * `Authorization: Bearer <token>` (`bearer.ts`), else `401`.
+ *
  * @module
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { formatAddress, hexToBytes, Limits, ProtocolError, Status, Timeouts } from "../protocol.ts";
+import { BEARER_REALM, checkBearer } from "./bearer.ts";
 import { listenError } from "./server.ts";
 import { Slots } from "./slots.ts";
+import { isTlsClientHello, type TlsServerConfig } from "./tls.ts";
 
 export type { IncomingMessage, ServerResponse };
+
+/** The status of a request without the bearer token, or with a wrong one (`protocol.ts` has no use for it). */
+export const UNAUTHORIZED = 401;
 
 /** Answers one request; a throw (or a rejection) becomes `500` when nothing was sent yet, else a cut connection. */
 export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
@@ -39,14 +50,29 @@ export interface HttpServerOptions {
   headersTimeoutMs?: number;
   /** Told of errors a handler threw. Default: nothing. */
   onError?: (error: unknown) => void;
+  /**
+   * Serve HTTPS with this certificate and key (the runtime's TLS, `node:https`); a plain HTTP request to the port
+   * is answered `400` in plain text, naming the `https://` address. Default: plain HTTP.
+   */
+  tls?: TlsServerConfig;
+  /**
+   * Every request must carry `Authorization: Bearer <bearer>` (see `bearer.ts`); one without it, or with another
+   * token, is answered `401` with `WWW-Authenticate: Bearer realm="p2p"` before `handler` sees it. Default: all
+   * admitted.
+   */
+  bearer?: string;
+  /** Told of each request refused `401` (its client `HOST:PORT` and the reason), as faces tell their refusals. */
+  onUnauthorized?: (request: IncomingMessage, message: string) => void;
 }
 
 /** A running HTTP server. */
 export interface HttpServer extends AsyncDisposable {
   /** The address actually bound. */
   addr: Deno.NetAddr;
-  /** `http://HOST:PORT/`. */
+  /** `http://HOST:PORT/`, or `https://HOST:PORT/` with TLS. */
   url: string;
+  /** `https` with TLS, else `http`. */
+  scheme: "http" | "https";
   /** Connections open now. */
   readonly connections: number;
   /**
@@ -74,7 +100,7 @@ export interface HttpServer extends AsyncDisposable {
 export async function startHttpServer(handler: HttpHandler, options: HttpServerOptions): Promise<HttpServer> {
   const hostname = options.hostname ?? "0.0.0.0";
   const headersTimeout = options.headersTimeoutMs ?? Timeouts.HTTP_HEADERS_MS;
-  const server = createServer({
+  const settings = {
     maxHeaderSize: options.maxHeaderBytes ?? Limits.MAX_HTTP_HEADER_BYTES,
     headersTimeout,
     // A whole request (headers; our requests have no body) within the same bound.
@@ -82,10 +108,18 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
     // How often the two timeouts are checked (Node's default, 30 s, would let a trickler stay that long).
     connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
     keepAliveTimeout: 5_000,
-  });
+  };
+  const tls = options.tls;
+  const server: Server = tls
+    ? createHttpsServer({ ...settings, cert: tls.cert, key: tls.key, handshakeTimeout: headersTimeout })
+    : createServer(settings);
+  const scheme = tls ? "https" : "http";
   const slots = options.connections ?? new Slots(Limits.MAX_CONNECTIONS);
   const onError = options.onError ?? (() => {});
-  const sockets = new Set<Socket>();
+  /** Every TCP connection (under TLS, the one below it), by its client's address and port. */
+  const sockets = new Map<string, Socket>();
+  /** The TCP connection under `socket` (itself without TLS). */
+  const tcpOf = (socket: Socket) => sockets.get(peerKey(socket)) ?? socket;
   /** Connections in the middle of a request: the others are closed at once when the server closes. */
   const busy = new Set<Socket>();
   /**
@@ -94,23 +128,48 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
    * request (a fetch hung on it), so it is told in answer to its request.
    */
   const over = new WeakSet<Socket>();
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
+  const counted = (socket: Socket) => {
+    const key = peerKey(socket);
+    sockets.set(key, socket);
     if (slots.take()) socket.once("close", () => slots.release());
     else over.add(socket);
     socket.once("close", () => {
-      sockets.delete(socket);
+      sockets.delete(key);
       busy.delete(socket);
     });
-  });
+  };
+  if (tls) {
+    // The TLS server's own listener wraps each connection; it runs once the first byte shows a TLS handshake.
+    const secure = server.listeners("connection") as ((socket: Socket) => void)[];
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: Socket) => {
+      counted(socket);
+      sniff(socket, { deadlineMs: headersTimeout, secure: () => secure.forEach((l) => l.call(server, socket)) });
+    });
+    // A client that gives up on the handshake (wrong CA, plain bytes after all): nothing to tell anyone.
+    server.on("tlsClientError", () => {});
+  } else {
+    server.on("connection", counted);
+  }
+  const bearer = options.bearer;
+  const onUnauthorized = options.onUnauthorized ?? (() => {});
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    if (over.has(request.socket)) {
+    const tcp = tcpOf(request.socket);
+    if (over.has(tcp)) {
       response.writeHead(503, { "content-type": "text/plain; charset=utf-8", "retry-after": "5", connection: "close" });
       response.end(`503 too many connections (${slots.max}); try again later\n`);
       return;
     }
-    busy.add(request.socket);
-    response.once("close", () => busy.delete(request.socket));
+    if (bearer !== undefined) {
+      const refusal = unauthorized(checkBearer(request.headers.authorization, bearer));
+      if (refusal) {
+        onUnauthorized(request, refusal.message);
+        sendWhole(response, { ...refusal, head: request.method === "HEAD" });
+        return;
+      }
+    }
+    busy.add(tcp);
+    response.once("close", () => busy.delete(tcp));
     answer(handler, request, response).catch(onError);
   });
   await listen(server, hostname, options.port).catch((error) => {
@@ -119,7 +178,7 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
   const bound = server.address();
   if (bound === null || typeof bound === "string") throw new Error("node:http did not report its TCP address");
   const addr: Deno.NetAddr = { transport: "tcp", hostname: bound.address, port: bound.port };
-  const url = `http://${formatAddress(addr.hostname, addr.port)}/`;
+  const url = `${scheme}://${formatAddress(addr.hostname, addr.port)}/`;
   let closing: Promise<void> | undefined;
   const close = (graceMs = 0) =>
     closing ??= new Promise<void>((resolve) => {
@@ -129,19 +188,78 @@ export async function startHttpServer(handler: HttpHandler, options: HttpServerO
         resolve();
       });
       server.closeIdleConnections();
-      // Connected but with no request under way (silent, or still sending its headers): nothing to finish.
-      for (const socket of sockets) if (!busy.has(socket)) socket.destroy();
-      if (graceMs <= 0) server.closeAllConnections();
+      // Connected but with no request under way (silent, in its TLS handshake, or still sending its headers):
+      // nothing to finish.
+      for (const socket of sockets.values()) if (!busy.has(socket)) socket.destroy();
+      if (graceMs <= 0) {
+        server.closeAllConnections();
+        // Under TLS, what the HTTP layer closes is the TLS socket: the TCP one below goes with it, or now.
+        for (const socket of sockets.values()) socket.destroy();
+      }
     });
   return {
     addr,
     url,
+    scheme,
     get connections() {
       return sockets.size;
     },
     close,
     [Symbol.asyncDispose]: () => close(),
   };
+}
+
+/** A connection's client, `address port`: the same for a TCP connection and the TLS one over it. */
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress} ${socket.remotePort}`;
+}
+
+/** The `401` a bearer check calls for, if any. */
+function unauthorized(check: "ok" | "missing" | "wrong"): (WholeAnswer & { message: string }) | undefined {
+  if (check === "ok") return undefined;
+  const message = check === "missing"
+    ? 'this HTTP face needs the header "Authorization: Bearer <token>", the token of the network\'s secret'
+    : 'the bearer token is not this network\'s: send "Authorization: Bearer <token>" with the token of its secret';
+  const error = check === "wrong" ? `, error="invalid_token"` : "";
+  return {
+    status: UNAUTHORIZED,
+    headers: {
+      "www-authenticate": `Bearer realm="${BEARER_REALM}"${error}`,
+      "content-type": "text/plain; charset=utf-8",
+      "cache-control": "no-store",
+    },
+    body: `401 ${message}; the tracker and each peer print it at start, and docs/HTTP.md shows how to compute it\n`,
+    message,
+  };
+}
+
+/**
+ * Waits for a connection's first bytes (within `deadlineMs`, else closes it): a TLS handshake (a record of type
+ * 22) goes on to `secure`; anything else is plain HTTP sent to the HTTPS port, answered `400` in plain text with
+ * the `https://` address to ask instead, and closed (at the deadline, if the client keeps it open).
+ */
+function sniff(socket: Socket, next: { deadlineMs: number; secure: () => void }): void {
+  socket.on("error", () => {}); // a client gone: told by "close"
+  const deadline = setTimeout(() => socket.destroy(), next.deadlineMs);
+  socket.once("close", () => clearTimeout(deadline));
+  socket.once("data", (first: Uint8Array) => {
+    socket.pause();
+    socket.unshift(first);
+    if (isTlsClientHello(first)) {
+      clearTimeout(deadline); // from here, the handshake's and the headers' own deadlines
+      return next.secure();
+    }
+    const head = new TextDecoder().decode(first.subarray(0, 4096));
+    const host = /\r?\nhost:[ \t]*([A-Za-z0-9.:[\]-]{1,300})[ \t]*\r?\n/i.exec(head)?.[1] ??
+      formatAddress(socket.localAddress ?? "127.0.0.1", socket.localPort ?? 0);
+    const body = `400 this port speaks HTTPS, not plain HTTP: ask https://${host}/ instead ` +
+      `(curl: https:// and --cacert with the network's CA certificate)\n`;
+    socket.resume(); // read what else comes, so that the connection can close
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n` +
+        `content-length: ${encoder.encode(body).length}\r\n\r\n${body}`,
+    );
+  });
 }
 
 /**

@@ -7,7 +7,8 @@
  * {@link SharedFolder.openFile}, the same resolver as the TCP file server;
  * the upload budget (`limit`), the upload count (`uploads`) and the
  * connection count (`connections`) may be shared with it, and uploads are
- * told as the same {@link FileServerEvent}s.
+ * told as the same {@link FileServerEvent}s. With `tls`, HTTPS; with
+ * `bearer`, only requests that carry the token are answered (`401` else).
  *
  * @module
  */
@@ -25,7 +26,9 @@ import {
   sendWhole,
   type ServerResponse,
   startHttpServer,
+  UNAUTHORIZED,
 } from "../io/http_server.ts";
+import type { TlsServerConfig } from "../io/tls.ts";
 import { errorMessage } from "../io/errors.ts";
 import { plural } from "../io/words.ts";
 import type { RateLimit } from "../io/rate_limit.ts";
@@ -62,13 +65,20 @@ export interface PeerHttpOptions {
   onEvent?: (event: FileServerEvent) => void;
   /** Told of unexpected errors. Default: nothing. */
   onError?: (error: unknown) => void;
+  /** Serve HTTPS with this certificate and key; a plain HTTP request is answered `400`. Default: plain HTTP. */
+  tls?: TlsServerConfig;
+  /**
+   * Every request must carry `Authorization: Bearer <bearer>` (`io/bearer.ts`: the token of the secret); others
+   * are answered `401`, told as a `refused` event. Default: all admitted.
+   */
+  bearer?: string;
 }
 
 /** A running HTTP face. */
 export interface PeerHttp extends AsyncDisposable {
   /** The address actually bound. */
   addr: Deno.NetAddr;
-  /** `http://HOST:PORT/`. */
+  /** `http://HOST:PORT/`, or `https://HOST:PORT/` with TLS. */
   url: string;
   /** The bodies being sent now. */
   sending(): Sending[];
@@ -81,8 +91,8 @@ export interface PeerHttp extends AsyncDisposable {
 }
 
 /**
- * Serves `options.folder` over HTTP. Throws (naming the address and
- * `--http-port`) when it cannot listen.
+ * Serves `options.folder` over HTTP (HTTPS with `options.tls`). Throws
+ * (naming the address and `--http-port`) when it cannot listen.
  *
  * @example
  * ```ts
@@ -105,6 +115,10 @@ export async function startPeerHttp(options: PeerHttpOptions): Promise<PeerHttp>
     connections: options.connections,
     headersTimeoutMs: options.headersTimeoutMs,
     onError: options.onError,
+    tls: options.tls,
+    bearer: options.bearer,
+    onUnauthorized: (request, message) =>
+      options.onEvent?.({ type: "refused", to: clientAddress(request), status: UNAUTHORIZED, message }),
   });
   face.server = server;
   let closing: Promise<void> | undefined;

@@ -24,7 +24,7 @@ import {
   type ServerResponse,
   type WholeAnswer,
 } from "../io/http_server.ts";
-import { chooseVersion, type FileChoice } from "./http_holders.ts";
+import { chooseVersion, type FileChoice, type Scheme } from "./http_holders.ts";
 import { fileDetail, filesPage, metalinkHref, pageView, parseSearch, peersPage } from "./http_views.ts";
 import { formatMetalink, METALINK_TYPE } from "./metalink.ts";
 import { PieceCache } from "./pieces.ts";
@@ -43,6 +43,12 @@ export interface TrackerHttpOptions {
    * {@link STATS_REFRESH_MS} (2 s).
    */
   pageRefreshMs?: number;
+  /**
+   * The scheme of the holders' URLs it offers (redirects, Metalinks, the
+   * JSON API, the page): `https` when the tracker serves with TLS, as a
+   * network is all TLS or all plain. Default `http`.
+   */
+  scheme?: Scheme;
 }
 
 /** An answer; `message`, for an error, what the `bad-request` event says. */
@@ -66,6 +72,7 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
   const pieces = options.pieces ?? new PieceCache();
   const generator = options.generator;
   const page = { refreshMs: checkRefreshMs(options.pageRefreshMs ?? STATS_REFRESH_MS) };
+  const scheme = { scheme: options.scheme };
 
   const route = async (request: IncomingMessage): Promise<Reply> => {
     const target = request.url ?? "/";
@@ -82,23 +89,25 @@ export function trackerHttpHandler(state: TrackerState, options: TrackerHttpOpti
         };
       }
       const { store } = state;
-      if (path === "/") return await html(state, params, page);
-      if (path === "/api/files") return json(await filesPage(parseSearch(params), store));
+      if (path === "/") return await html(state, params, { ...page, ...scheme });
+      if (path === "/api/files") return json(await filesPage(parseSearch(params), store, scheme));
       if (path.startsWith("/api/files/")) {
         const name = nameOf(path.slice("/api/files/".length));
-        const choice = chooseVersion(name, await store.ranked(name));
+        const choice = chooseVersion(name, await store.ranked(name), scheme);
         return choice ? json(fileDetail(choice)) : jsonError(Status.NOT_FOUND, `nobody holds ${quoteName(name)}`);
       }
-      if (path === "/api/peers") return json(await peersPage(store, parseSearch(params).page));
+      if (path === "/api/peers") return json(await peersPage(store, parseSearch(params).page, scheme));
       if (path === "/api/stats") return json(await readStats(state));
       if (path.startsWith("/files/")) {
         const name = nameOf(path.slice("/files/".length));
         const metalink = params.has("metalink") || acceptsMetalink(request.headers.accept);
         if (!await store.has(name) && name.endsWith(".meta4") && name.length > ".meta4".length) {
           const base = name.slice(0, -".meta4".length);
-          if (await store.has(base)) return await metalinkOf(chooseVersion(base, await store.ranked(base)), base);
+          if (await store.has(base)) {
+            return await metalinkOf(chooseVersion(base, await store.ranked(base), scheme), base);
+          }
         }
-        const choice = chooseVersion(name, await store.ranked(name));
+        const choice = chooseVersion(name, await store.ranked(name), scheme);
         if (metalink) return await metalinkOf(choice, name);
         return redirect(choice, { name, metalink: metalinkHref(name, await store.has(`${name}.meta4`)) });
       }
@@ -187,8 +196,16 @@ function notServed(choice: FileChoice | undefined, name: string): Reply {
   );
 }
 
-async function html(state: TrackerState, params: URLSearchParams, page: RenderTrackerPageOptions): Promise<Reply> {
-  const view = await pageView(parseSearch(params), { store: state.store, stats: await readStats(state) });
+async function html(
+  state: TrackerState,
+  params: URLSearchParams,
+  page: RenderTrackerPageOptions & { scheme?: Scheme },
+): Promise<Reply> {
+  const view = await pageView(parseSearch(params), {
+    store: state.store,
+    stats: await readStats(state),
+    scheme: page.scheme,
+  });
   return {
     status: Status.OK,
     headers: { "content-type": "text/html; charset=utf-8" },

@@ -27,8 +27,14 @@ export interface FileChoice {
 }
 
 /**
+ * How holders' HTTP faces are reached: `http`, or `https` in a network that
+ * is all TLS (the tracker serving with TLS means its peers do too).
+ */
+export type Scheme = "http" | "https";
+
+/**
  * `http://HOST:PORT/files/<name>`: the file at a holder's HTTP face, on the
- * host of its peer address (IPv6 in brackets).
+ * host of its peer address (IPv6 in brackets); `https://` with `scheme`.
  *
  * @example
  * ```ts
@@ -36,24 +42,33 @@ export interface FileChoice {
  *
  * assert.equal(holderUrl("10.0.0.1:5555", { httpPort: 8080, name: "a b.txt" }), "http://10.0.0.1:8080/files/a%20b.txt");
  * assert.equal(holderUrl("[::1]:5555", { httpPort: 8080, name: "x" }), "http://[::1]:8080/files/x");
+ * assert.equal(holderUrl("10.0.0.1:5555", { httpPort: 8443, name: "x", scheme: "https" }), "https://10.0.0.1:8443/files/x");
  * ```
  */
-export function holderUrl(address: string, file: { httpPort: number; name: string }): string {
-  return httpBase(address, file.httpPort) + filePath(file.name).slice(1);
+export function holderUrl(address: string, file: { httpPort: number; name: string; scheme?: Scheme }): string {
+  return httpBase(address, { port: file.httpPort, scheme: file.scheme }) + filePath(file.name).slice(1);
 }
 
 /**
- * `http://HOST:PORT/`: a holder's HTTP face, on the host of its peer address.
+ * `http://HOST:PORT/`: a holder's HTTP face, on the host of its peer
+ * address; `https://` with `face.scheme`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  *
- * assert.equal(httpBase("10.0.0.1:5555", 8080), "http://10.0.0.1:8080/");
+ * assert.equal(httpBase("10.0.0.1:5555", { port: 8080 }), "http://10.0.0.1:8080/");
+ * assert.equal(httpBase("10.0.0.1:5555", { port: 8443, scheme: "https" }), "https://10.0.0.1:8443/");
  * ```
  */
-export function httpBase(address: string, httpPort: number): string {
-  return `http://${formatAddress(parseAddress(address).host, httpPort)}/`;
+export function httpBase(address: string, face: { port: number; scheme?: Scheme }): string {
+  return `${face.scheme ?? "http"}://${formatAddress(parseAddress(address).host, face.port)}/`;
+}
+
+/** Options of {@link chooseVersion}. */
+export interface ChooseOptions {
+  /** The scheme of the holders' URLs. Default `http`. */
+  scheme?: Scheme;
 }
 
 /**
@@ -74,9 +89,14 @@ export function httpBase(address: string, httpPort: number): string {
  * assert.deepEqual(choice.urls, ["http://10.0.0.2:80/files/a"]);
  * ```
  */
-export function chooseVersion(name: string, ranked: readonly WebHolder[]): FileChoice | undefined {
+export function chooseVersion(
+  name: string,
+  ranked: readonly WebHolder[],
+  options: ChooseOptions = {},
+): FileChoice | undefined {
+  const { scheme } = options;
   const offered = ranked.map(({ httpPort, ...holder }): IndexedHolder & { http?: string } =>
-    httpPort === undefined ? holder : { ...holder, http: holderUrl(holder.address, { httpPort, name }) }
+    httpPort === undefined ? holder : { ...holder, http: holderUrl(holder.address, { httpPort, name, scheme }) }
   );
   const best = offered.find((h) => h.http !== undefined) ?? offered[0];
   if (best === undefined) return undefined;

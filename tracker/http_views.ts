@@ -8,7 +8,7 @@
 
 import { Fields, Limits, parseCount, ProtocolError, Status, type TrackerStats } from "../protocol.ts";
 import { filePath } from "../io/http_server.ts";
-import { chooseVersion, type FileChoice, httpBase } from "./http_holders.ts";
+import { chooseVersion, type FileChoice, httpBase, type Scheme } from "./http_holders.ts";
 import type { TrackerStore } from "./store.ts";
 import type { PageFile, PagePeer, TrackerPageView } from "./page_view.ts";
 
@@ -61,10 +61,17 @@ export function metalinkHref(name: string, metaIndexed: boolean): string {
   return metaIndexed ? `${filePath(name)}?metalink` : `${filePath(name)}.meta4`;
 }
 
+/** Options of {@link filesPage}, {@link peersPage} and {@link pageView}. */
+export interface ViewOptions {
+  /** The scheme of holders' URLs: `https` in a network that is all TLS. Default `http`. */
+  scheme?: Scheme;
+}
+
 /** One page of the files matching a search, each with its holders' URLs. */
 export async function filesPage(
   search: Search,
   store: TrackerStore,
+  options: ViewOptions = {},
 ): Promise<{ query: string; page: number; pages: number; matched: number; files: PageFile[] }> {
   const { files, matched } = await store.list(search.query, {
     max: Limits.LIST_PAGE,
@@ -77,7 +84,7 @@ export async function filesPage(
     pages,
     matched,
     files: await Promise.all(files.map(async (listed): Promise<PageFile> => {
-      const choice = chooseVersion(listed.name, await store.ranked(listed.name));
+      const choice = chooseVersion(listed.name, await store.ranked(listed.name), options);
       const href = filePath(listed.name);
       return {
         name: listed.name,
@@ -108,13 +115,17 @@ export function fileDetail(choice: FileChoice): {
 }
 
 /** A page of the peers that announced (100 a page), each with its HTTP face if any. */
-export async function peersPage(store: TrackerStore, page: number): Promise<{ peers: PagePeer[]; total: number }> {
+export async function peersPage(
+  store: TrackerStore,
+  page: number,
+  options: ViewOptions = {},
+): Promise<{ peers: PagePeer[]; total: number }> {
   const all = await store.peers();
   const skip = (page - 1) * Limits.LIST_PAGE;
   const peers = all.slice(skip, skip + Limits.LIST_PAGE).map((p): PagePeer =>
     p.httpPort === undefined
       ? { address: p.address, files: p.files }
-      : { address: p.address, files: p.files, http: httpBase(p.address, p.httpPort) }
+      : { address: p.address, files: p.files, http: httpBase(p.address, { port: p.httpPort, scheme: options.scheme }) }
   );
   return { peers, total: all.length };
 }
@@ -122,10 +133,10 @@ export async function peersPage(store: TrackerStore, page: number): Promise<{ pe
 /** What the web page shows for `search`. */
 export async function pageView(
   search: Search,
-  now: { store: TrackerStore; stats: TrackerStats },
+  now: { store: TrackerStore; stats: TrackerStats } & ViewOptions,
 ): Promise<TrackerPageView> {
-  const { store, stats } = now;
-  const files = await filesPage(search, store);
-  const { peers, total } = await peersPage(store, 1);
+  const { store, stats, scheme } = now;
+  const files = await filesPage(search, store, { scheme });
+  const { peers, total } = await peersPage(store, 1, { scheme });
   return { ...files, peers, peerCount: total, stats };
 }

@@ -37,7 +37,7 @@ export interface PageFile {
   sha256: string;
   /** How many peers hold it. */
   holders: number;
-  /** Each holder with an HTTP face: its URL of the file. */
+  /** Each holder with an HTTP face: its URL of the file (`https://` in a network that is all TLS). */
   urls: string[];
   /** `/files/<encoded>`: the redirect. */
   href: string;
@@ -51,6 +51,6 @@ export interface PagePeer {
   address: string;
   /** How many files it shares. */
   files: number;
-  /** Its HTTP face, `http://HOST:PORT/`, if any. */
+  /** Its HTTP face, `http://HOST:PORT/` (`https://` in a network that is all TLS), if any. */
   http?: string;
 }

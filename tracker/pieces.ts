@@ -34,6 +34,10 @@ export interface PieceCacheOptions {
   maxHolders?: number;
   /** How many verified lists are kept. Default 64. */
   maxCached?: number;
+  /** Headers sent with each request (`authorization` when the HTTP faces need a bearer token). Default: none. */
+  headers?: Record<string, string>;
+  /** Certificates (PEM) trusted as CAs for holders' `https://` faces, besides the system's. Default: none. */
+  caCerts?: string[];
 }
 
 /**
@@ -56,12 +60,16 @@ export class PieceCache {
   #cache = new Map<string, string[]>();
   #pending = new Map<string, Promise<string[] | undefined>>();
   #closed = new AbortController();
+  #headers: Record<string, string>;
+  #client: Deno.HttpClient | undefined;
 
   /** An empty cache. */
   constructor(options: PieceCacheOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#maxHolders = options.maxHolders ?? 3;
     this.#maxCached = options.maxCached ?? 64;
+    this.#headers = options.headers ?? {};
+    if (options.caCerts) this.#client = Deno.createHttpClient({ caCerts: options.caCerts });
   }
 
   /**
@@ -93,7 +101,9 @@ export class PieceCache {
 
   /** Cancels the requests under way (their lists come back `undefined`) and every later one. */
   close(): void {
+    if (this.#closed.signal.aborted) return;
     this.#closed.abort();
+    this.#client?.close();
   }
 
   #keep(key: string, list: string[]): void {
@@ -117,7 +127,7 @@ export class PieceCache {
     const maxBytes = count * (HASH_BYTES * 2 + 3) + 8_192;
     try {
       const signal = AbortSignal.any([this.#closed.signal, AbortSignal.timeout(this.#timeoutMs)]);
-      const response = await fetch(url, { signal, redirect: "manual" });
+      const response = await fetch(url, { signal, redirect: "manual", headers: this.#headers, client: this.#client });
       const body = await readBounded(response, maxBytes);
       if (!response.ok || body === undefined) return undefined;
       return verified(JSON.parse(body), file);

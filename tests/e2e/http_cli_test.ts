@@ -47,13 +47,19 @@ Deno.test({
   },
 });
 
-// P2P_SECRET's refusal, in the same words: tests/cli/flags_test.ts.
-Deno.test("http: --http-port with --secret is refused before anything starts, exit 2", async () => {
+// P2P_SECRET's refusal, in the same words: tests/cli/flags_test.ts. With TLS: tests/tracker/https_face_test.ts.
+Deno.test("http: --http-port with --secret but without TLS is refused before anything starts, exit 2", async () => {
   const peer = await runCli(["peer", "--http-port", "0", "--secret", "s", "--port", "0"]);
   assert.equal(peer.code, 2);
-  assert.match(peer.stderrText, /^peer: --http-port cannot go with --secret: .*; drop --http-port, or drop --secret;/);
+  assert.match(
+    peer.stderrText,
+    /^peer: --http-port with --secret needs --tls-cert and --tls-key: .*; add --tls-cert FILE --tls-key FILE, drop --http-port, or drop --secret;/,
+  );
   assert.doesNotMatch(peer.stdoutText, /listening on/);
   const tracker = await runCli(["tracker", "--http-port", "0", "--port", "0", "--secret", "s"]);
   assert.equal(tracker.code, 2);
-  assert.match(tracker.stderrText, /^tracker: --http-port cannot go with --secret: .*the index to anyone;/);
+  assert.match(
+    tracker.stderrText,
+    /^tracker: --http-port with --secret needs --tls-cert and --tls-key: .*bearer token/,
+  );
 });

@@ -496,7 +496,7 @@ Deno.test("http face: a peer without httpPort has no HTTP face", async () => {
   assert.equal(peer.http, undefined);
 });
 
-Deno.test("http face: Peer.start refuses a secret with an HTTP port, and an HTTP port in use closes the file server", async () => {
+Deno.test("http face: Peer.start refuses a secret with an HTTP port but no bearer, and an HTTP port in use closes the file server", async () => {
   await using dir = await tempDir();
   await assert.rejects(
     Peer.start({
@@ -507,7 +507,7 @@ Deno.test("http face: Peer.start refuses a secret with an HTTP port, and an HTTP
       httpPort: 0,
       secret: {} as never,
     }),
-    /the HTTP face cannot check membership yet; drop --http-port or --secret/,
+    /an HTTP face with a secret needs httpBearer \(bearerToken of the secret\), or it admits anyone/,
   );
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = unusedPort();

@@ -21,7 +21,7 @@ import { runDemo } from "./cli/demo.ts";
 import { closest, Exit, type Flags, parseFlags, type RoleName } from "./cli/flags.ts";
 import { runCat, runGet } from "./cli/get_command.ts";
 import { runPeer } from "./cli/peer_command.ts";
-import { narrowPermissions, secretFromEnvironment } from "./cli/process.ts";
+import { loadTls, narrowPermissions, type RoleTls, secretFromEnvironment } from "./cli/process.ts";
 import { runTracker } from "./cli/tracker_command.ts";
 import { USAGE } from "./cli/usage.ts";
 
@@ -30,7 +30,7 @@ export { Exit };
 /** A role: its default port, and what runs it. */
 interface Role {
   port: number;
-  run: (flags: Flags) => Promise<number>;
+  run: (flags: Flags, tls: RoleTls) => Promise<number>;
 }
 
 const ROLES: Record<RoleName, Role> = {
@@ -61,8 +61,8 @@ function roleNamed(name: string): RoleName | undefined {
 /**
  * The folder the user typed the command in, when it is not ours: `deno task`
  * runs every task in the project's folder and passes the user's as
- * `INIT_CWD`. Read only where that variable is granted (the peer and get
- * tasks), so that no run ever prompts for it; a run without it resolves
+ * `INIT_CWD`. Read only where that variable is granted (the role tasks,
+ * not `demo`), so that no run ever prompts for it; a run without it resolves
  * paths against its own folder.
  */
 function startFolder(): string | undefined {
@@ -137,8 +137,9 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE[name]);
       return Exit.OK;
     }
+    const tls = await loadTls(flags); // the PEM files, read while reading is still allowed
     narrowPermissions(name);
-    return await role.run(flags);
+    return await role.run(flags, tls);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(usageLine(name, error.message));

@@ -19,6 +19,7 @@ import { type FileEntry, Limits, Timeouts } from "./protocol.ts";
 import { errorMessage } from "./io/errors.ts";
 import { RateLimit } from "./io/rate_limit.ts";
 import type { Secret } from "./io/secret.ts";
+import type { TlsClientConfig, TlsServerConfig } from "./io/tls.ts";
 import { Slots } from "./io/slots.ts";
 import { FolderWatcher } from "./disk/folder_watch.ts";
 import { type HashProgress, SharedFolder } from "./disk/shared_folder.ts";
@@ -60,6 +61,8 @@ export type { Attempt, Kept, SourceReport } from "./io/errors.ts";
 export type { ByteSink } from "./io/streams.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
+export { loadClientTls, loadServerTls } from "./io/tls.ts";
+export type { TlsClientConfig, TlsServerConfig } from "./io/tls.ts";
 export type { RateLimit } from "./io/rate_limit.ts";
 export type { Slots } from "./io/slots.ts";
 
@@ -116,8 +119,18 @@ export interface PeerOptions {
   maxPerAddress?: number;
   /** All downloads together receive at most this many bytes per second. Default: no limit. */
   maxDownloadRate?: number;
-  /** Deal only with a tracker and peers that know this secret; peer traffic encrypted. Default: open. */
+  /**
+   * Deal only with a tracker and peers that know this secret; over plain TCP, peer traffic encrypted by its record
+   * layer (over TLS, TLS protects it). Default: open.
+   */
   secret?: Secret;
+  /**
+   * Serve with TLS (`--tls-cert`, `--tls-key`): plain clients fail, told so. Goes with `tlsCa`: a network is all
+   * TLS or all plain. Default: plain TCP.
+   */
+  tls?: TlsServerConfig;
+  /** Connect to the tracker and to holders with TLS, trusting these CAs (`--tls-ca`). Default: plain TCP. */
+  tlsCa?: TlsClientConfig;
   /** On close, uploads in the middle of an answer may take this long to finish it. Default `Timeouts.SHUTDOWN_GRACE_MS`. */
   shutdownGraceMs?: number;
   /** While idle, `PING` the tracker this often, to stay known and to notice a vanished tracker. Default `Timeouts.HEARTBEAT_MS`. */
@@ -141,9 +154,16 @@ export interface PeerOptions {
   onError?: (error: unknown) => void;
   /**
    * Also serve the folder over HTTP/1.1 on this port (0 picks a free one); announced to the tracker as `http=<port>`.
-   * Cannot go with `secret`. Default: no HTTP face.
+   * HTTPS with `tls`. With `secret`, needs `httpBearer` (and so `tls`). Default: no HTTP face.
    */
   httpPort?: number;
+  /**
+   * Every request to the HTTP face must carry `Authorization: Bearer <httpBearer>`; others get `401`. Needed with
+   * `httpPort` and a `secret`: `bearerToken(the secret's text)` of `io/bearer.ts`, the token the tracker and the
+   * other peers of the same secret ask for too. Needs `tls` (a token sent in plain could be read on the way).
+   * Default: none.
+   */
+  httpBearer?: string;
   /** An HTTP client has this long to send a request's headers; slower gets `408`. Default `Timeouts.HTTP_HEADERS_MS`. */
   httpHeadersTimeoutMs?: number;
   /**
@@ -269,8 +289,13 @@ export class Peer implements AsyncDisposable {
    * upload budget, upload count and connection count as the file server.
    */
   static async start(options: PeerOptions): Promise<Peer> {
-    if (options.httpPort !== undefined && options.secret !== undefined) {
-      throw new Error("the HTTP face cannot check membership yet; drop --http-port or --secret");
+    if (options.httpPort !== undefined && options.secret !== undefined && options.httpBearer === undefined) {
+      throw new TypeError(
+        "an HTTP face with a secret needs httpBearer (bearerToken of the secret), or it admits anyone",
+      );
+    }
+    if (options.httpPort !== undefined && options.httpBearer !== undefined && options.tls === undefined) {
+      throw new TypeError("httpBearer needs tls: a bearer token sent over plain HTTP could be read on the way");
     }
     const trackers = trackerList(options.tracker); // an empty list throws before anything listens
     const emit = safely(options.onEvent);
@@ -295,6 +320,7 @@ export class Peer implements AsyncDisposable {
       connections,
       maxPerAddress: options.maxPerAddress,
       secret: options.secret,
+      tls: options.tls,
       folder,
       partials: holdings,
       onEvent: emit,
@@ -313,6 +339,8 @@ export class Peer implements AsyncDisposable {
           headersTimeoutMs: options.httpHeadersTimeoutMs,
           onEvent: emit,
           onError: options.onError,
+          tls: options.tls,
+          bearer: options.httpBearer,
         });
       } catch (error) {
         await server.close();
@@ -328,6 +356,7 @@ export class Peer implements AsyncDisposable {
         address: trackers,
         timeoutMs: options.timeoutMs,
         secret: options.secret,
+        tls: options.tlsCa,
         heartbeatMs: options.heartbeatMs,
         reconnect: options.reconnect,
         announce: (client) => peer.#announcer.all(client),
@@ -434,6 +463,7 @@ export class Peer implements AsyncDisposable {
       timeoutMs: this.#options.timeoutMs,
       sources: this.#options.sources,
       secret: this.#options.secret,
+      tls: this.#options.tlsCa,
       signal: more.signal ? AbortSignal.any([this.#abort.signal, more.signal]) : this.#abort.signal,
       limit: this.#downloadLimit,
       holdings: shared && this.#options.servePartial !== false ? this.#holdings : undefined,

@@ -21,7 +21,7 @@
 
 import { Limits, Timeouts, type TrackerStats } from "./protocol.ts";
 import { type Clock, systemClock, type TimerHandle } from "./io/clock.ts";
-import { startHttpServer } from "./io/http_server.ts";
+import { clientAddress, startHttpServer, UNAUTHORIZED } from "./io/http_server.ts";
 import { type ListenOptions, TcpServer } from "./io/server.ts";
 import { Slots } from "./io/slots.ts";
 import { Counters } from "./tracker/counters.ts";
@@ -53,6 +53,8 @@ export type { IndexedHolder } from "./tracker/lookup.ts";
 export type { ListenOptions } from "./io/server.ts";
 export type { Clock, TimerHandle } from "./io/clock.ts";
 export type { Claim, Nonces, Secret, Side } from "./io/secret.ts";
+export { loadClientTls, loadServerTls } from "./io/tls.ts";
+export type { TlsClientConfig, TlsServerConfig } from "./io/tls.ts";
 export type { PageFile, PagePeer, TrackerPageView } from "./tracker/page_view.ts";
 export type { FileEntry, Holder, ListedFile, TrackerStats } from "./protocol.ts";
 export type { Slots } from "./io/slots.ts";
@@ -113,6 +115,12 @@ export interface TrackerOptions extends ListenOptions {
    * `RangeError`). Default `STATS_REFRESH_MS` of `tracker/web_page.ts` (2 s).
    */
   httpPageRefreshMs?: number;
+  /**
+   * Every request to the HTTP face must carry `Authorization: Bearer <httpBearer>`; others get `401`. Needed with
+   * `httpPort` and a `secret`: `bearerToken(the secret's text)` of `io/bearer.ts`, which the peers' HTTP faces of
+   * the same secret ask for too. Needs `tls` (a token sent in plain could be read on the way). Default: none.
+   */
+  httpBearer?: string;
 }
 
 /** A running tracker. */
@@ -170,7 +178,8 @@ function memoryStore(options: TrackerOptions): MemoryStore {
  * them). TCP sessions and HTTP connections count against one
  * `maxConnections`. Throws as {@link startTracker} does, when the HTTP port
  * cannot be listened on (then nothing is left open), and (`TypeError`) for
- * `httpPort` with a `secret`: the HTTP face admits everyone.
+ * `httpPort` with a `secret` but without `httpBearer` and `tls`. With `tls`
+ * the HTTP face serves HTTPS, and offers holders' `https://` URLs.
  *
  * @example
  * ```ts
@@ -182,10 +191,7 @@ function memoryStore(options: TrackerOptions): MemoryStore {
  * ```
  */
 export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tracker> {
-  if (options.httpPort !== undefined && options.secret !== undefined) {
-    // The HTTP face admits everyone: it would show the index to those who do not know the secret.
-    throw new TypeError("the HTTP face cannot check membership yet; drop httpPort or secret");
-  }
+  checkHttpAccess(options);
   const connections = options.connections ?? new Slots(options.maxConnections ?? Limits.MAX_CONNECTIONS);
   const store = await openStore(options);
   let launched;
@@ -197,18 +203,37 @@ export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tra
   }
   const { tracker, state } = launched;
   if (options.httpPort === undefined) return tracker;
-  const pieces = new PieceCache();
+  const { tls, httpBearer: bearer } = options;
+  const pieces = new PieceCache({
+    // The holders' faces ask for the same token; their certificates are trusted if signed by a CA in our own chain.
+    headers: bearer === undefined ? undefined : { authorization: `Bearer ${bearer}` },
+    caCerts: tls ? [tls.cert] : undefined,
+  });
   let http;
   try {
-    http = await startHttpServer(trackerHttpHandler(state, { pieces, pageRefreshMs: options.httpPageRefreshMs }), {
-      hostname: options.hostname,
-      port: options.httpPort,
-      connections,
-      headersTimeoutMs: options.httpHeadersTimeoutMs,
-      onError: options.onError,
-      flag: "--http-port",
-    });
+    const scheme = tls ? "https" : "http";
+    http = await startHttpServer(
+      trackerHttpHandler(state, { pieces, pageRefreshMs: options.httpPageRefreshMs, scheme }),
+      {
+        hostname: options.hostname,
+        port: options.httpPort,
+        connections,
+        headersTimeoutMs: options.httpHeadersTimeoutMs,
+        onError: options.onError,
+        flag: "--http-port",
+        tls,
+        bearer,
+        onUnauthorized: (request, message) =>
+          state.onEvent({
+            type: "bad-request",
+            peer: clientAddress(request),
+            status: UNAUTHORIZED,
+            message: `HTTP ${request.method} ${(request.url ?? "").slice(0, 80)}: ${message}`,
+          }),
+      },
+    );
   } catch (error) {
+    pieces.close();
     await tracker.close();
     throw error;
   }
@@ -219,6 +244,20 @@ export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tra
     await tracker.close();
   };
   return { ...tracker, http: server.addr, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * An HTTP face with a secret admits only those who send its bearer token, which only HTTPS keeps from being read
+ * on the way: `httpPort` with a `secret` needs `httpBearer` and `tls`, and `httpBearer` needs `tls`.
+ */
+function checkHttpAccess(options: TrackerOptions): void {
+  if (options.httpPort === undefined) return;
+  if (options.secret !== undefined && options.httpBearer === undefined) {
+    throw new TypeError("an HTTP face with a secret needs httpBearer (bearerToken of the secret), or it admits anyone");
+  }
+  if (options.httpBearer !== undefined && options.tls === undefined) {
+    throw new TypeError("httpBearer needs tls: a bearer token sent over plain HTTP could be read on the way");
+  }
 }
 
 /** The store `options.store` names, opened; a Redis store is connected (or throws, naming it). */

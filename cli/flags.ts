@@ -550,12 +550,16 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
   if (v.host === "") throw new UsageError("--host must be an address to listen on, like 0.0.0.0 or 127.0.0.1, got ''");
   if (v.secret === "") throw new UsageError("--secret must not be empty; leave it out for no secret");
   checkTls(role, flags);
-  if (flags.httpPort !== undefined && flags.secret !== undefined) {
+  // With a secret the HTTP face asks every request for a bearer token (derived from the secret), which plain HTTP
+  // would show to anyone on the way: so only over HTTPS.
+  if (flags.httpPort !== undefined && flags.secret !== undefined && flags.tlsCert === undefined) {
     const from = v.secret === undefined ? "P2P_SECRET" : "--secret";
     throw new UsageError(
-      `--http-port cannot go with ${from}: the HTTP face has no way yet to keep out those who do not know the ` +
-        `secret, so it would serve the ${role === "tracker" ? "index" : "folder"} to anyone; ` +
-        `drop --http-port, or ${from === "--secret" ? "drop --secret" : "unset P2P_SECRET"}`,
+      `--http-port with ${from} needs --tls-cert and --tls-key: the HTTP face then asks every request for a ` +
+        `bearer token derived from the secret, which plain HTTP would show to anyone on the way; ` +
+        `add --tls-cert FILE --tls-key FILE, drop --http-port, or ${
+          from === "--secret" ? "drop --secret" : "unset P2P_SECRET"
+        }`,
     );
   }
   if (flags.httpPort !== undefined && flags.httpPort !== 0 && flags.httpPort === flags.port) {

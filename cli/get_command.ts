@@ -13,12 +13,12 @@ import { connectTracker, relayFile, sendAndFetch } from "../peer.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { cleanLeftovers, leftoverLines } from "./leftovers.ts";
 import { outcomePrinter, waitingPrinter } from "./printers.ts";
-import { secretOf, untilSignal } from "./process.ts";
+import { type RoleTls, secretOf, untilSignal } from "./process.ts";
 import { ProgressDisplay, screenOf } from "./progress.ts";
 import { formatAttempt, formatRelayed, formatSkipped, notStarted } from "./report.ts";
 
-/** Runs `get` with `flags`: every name in parallel; resolves with the exit code. */
-export async function runGet(flags: Flags): Promise<number> {
+/** Runs `get` with `flags` (and `tls`, from `--tls-ca`): every name in parallel; resolves with the exit code. */
+export async function runGet(flags: Flags, tls: RoleTls = {}): Promise<number> {
   // --parts, --clean: what interrupted downloads left in the folder, without the tracker.
   if (flags.parts || flags.clean) {
     const dir = flags.out ?? ".";
@@ -45,6 +45,7 @@ export async function runGet(flags: Flags): Promise<number> {
     await using tracker = await connectTracker(flags.trackers, {
       timeoutMs: flags.timeoutMs,
       secret,
+      tls: tls.client,
       onSkipped: (skipped) => out.log(formatSkipped(skipped)),
     });
     const stop = untilSignal();
@@ -56,6 +57,7 @@ export async function runGet(flags: Flags): Promise<number> {
       timeoutMs: flags.timeoutMs,
       sources: flags.sources,
       secret,
+      tls: tls.client,
       signal: interrupt.signal,
       limit: flags.maxDownloadRate ? new RateLimit(flags.maxDownloadRate) : undefined,
       board: out,
@@ -78,8 +80,8 @@ export async function runGet(flags: Flags): Promise<number> {
   }
 }
 
-/** Runs `cat` with `flags`: the file to standard output; resolves with the exit code. */
-export async function runCat(flags: Flags): Promise<number> {
+/** Runs `cat` with `flags` (and `tls`, from `--tls-ca`): the file to standard output; resolves with the exit code. */
+export async function runCat(flags: Flags, tls: RoleTls = {}): Promise<number> {
   if (flags.names.length === 0) throw new UsageError("no file name given (cat [flags] NAME)");
   if (flags.names.length > 1) {
     throw new UsageError(`${flags.names.length} file names given; it prints one file at a time`);
@@ -91,12 +93,14 @@ export async function runCat(flags: Flags): Promise<number> {
   await using tracker = await connectTracker(flags.trackers, {
     timeoutMs: flags.timeoutMs,
     secret,
+    tls: tls.client,
     onSkipped: (skipped) => out.log(formatSkipped(skipped)),
   });
   const relayed = await relayFile(tracker, name, {
     out: Deno.stdout,
     timeoutMs: flags.timeoutMs,
     secret,
+    tls: tls.client,
     board: out.live && !Deno.stdout.isTerminal() ? out : undefined,
     onAttemptFailed: (a) => out.log(formatAttempt(name, a)),
   });

@@ -14,13 +14,18 @@ import { Peer, type Sending } from "../peer.ts";
 import { Exit, type Flags } from "./flags.ts";
 import { hashingReporter } from "./printers.ts";
 import { Prompt } from "./prompt.ts";
-import { secretOf, untilSignal } from "./process.ts";
+import { type RoleTls, secretOf, untilSignal } from "./process.ts";
+import { bearerLine, httpBearerOf, httpLine } from "./http_access.ts";
 import { ProgressDisplay, screenOf } from "./progress.ts";
-import { formatPeerEvent } from "./report.ts";
+import { formatPeerEvent, tlsServerLine } from "./report.ts";
 
-/** Runs the peer role with `flags`; resolves with the exit code once it has stopped. */
-export async function runPeer(flags: Flags): Promise<number> {
+/**
+ * Runs the peer role with `flags` (and `tls`, read from the files its
+ * flags name); resolves with the exit code once it has stopped.
+ */
+export async function runPeer(flags: Flags, tls: RoleTls = {}): Promise<number> {
   const secret = await secretOf(flags.secret);
+  const httpBearer = await httpBearerOf(flags);
   using out = new ProgressDisplay(screenOf(Deno.stdout));
   const hashing = hashingReporter(out);
   const stop = untilSignal();
@@ -29,10 +34,13 @@ export async function runPeer(flags: Flags): Promise<number> {
   const made = await createFolder(flags.dir);
   const starting = Peer.start({
     secret,
+    tls: tls.server,
+    tlsCa: tls.client,
     tracker: flags.trackers,
     hostname: flags.host,
     port: flags.port,
     httpPort: flags.httpPort,
+    httpBearer,
     dir: flags.dir,
     out: flags.out,
     infoPath: flags.info,
@@ -51,7 +59,9 @@ export async function runPeer(flags: Flags): Promise<number> {
     onError: (e) => out.log(`error: ${errorMessage(e)}`),
     onListening: (addr, folder, http) => {
       out.log(`listening on ${formatAddress(addr.hostname, addr.port)}`);
-      if (http) out.log(`http on http://${formatAddress(http.hostname, http.port)}/`);
+      if (tls.server) out.log(tlsServerLine(tls.server, tls.client));
+      if (http) out.log(httpLine(http, flags));
+      if (http && httpBearer) out.log(bearerLine(httpBearer));
       if (made.length > 0) out.log(`created the shared folder ${folder.path} (empty)`);
       out.log(exposure(addr, folder.path, { secret: secret !== undefined, httpPort: http?.port }));
     },
@@ -69,7 +79,9 @@ export async function runPeer(flags: Flags): Promise<number> {
   }
   const count = peer.folder.entries().length;
   out.log(`shared ${count} ${count === 1 ? "file" : "files"} from ${peer.folder.path}`);
-  if (secret) out.log("dealing only with parties that know the secret; traffic encrypted");
+  if (secret) {
+    out.log(`dealing only with parties that know the secret; traffic encrypted${tls.server ? " by TLS" : ""}`);
+  }
   if (flags.watch) out.log("watching the folder: files added, changed or removed are announced");
   for (const skipped of peer.folder.skipped) out.log(`not shared: ${skipped}`);
   const prompt = new Prompt(peer, { flags, out, stopped: stop.promise });

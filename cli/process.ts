@@ -7,7 +7,8 @@
 
 import { UsageError } from "../io/errors.ts";
 import { Secret } from "../io/secret.ts";
-import { Exit } from "./flags.ts";
+import { loadClientTls, loadServerTls, type TlsClientConfig, type TlsServerConfig } from "../io/tls.ts";
+import { Exit, type Flags } from "./flags.ts";
 
 /**
  * Gives up, for the rest of the run, the permissions this role never uses,
@@ -22,6 +23,28 @@ export function narrowPermissions(role: string): void {
   const unused: Deno.PermissionName[] = ["run", "ffi", "sys", "env"];
   if (role === "tracker" || role === "cat") unused.push("read", "write");
   for (const name of unused) Deno.permissions.revokeSync({ name });
+}
+
+/** What a role was given with `--tls-cert`, `--tls-key` and `--tls-ca`, read from the PEM files. */
+export interface RoleTls {
+  /** To listen with (`--tls-cert`, `--tls-key`). */
+  server?: TlsServerConfig;
+  /** To connect with (`--tls-ca`). */
+  client?: TlsClientConfig;
+}
+
+/**
+ * Reads the PEM files the TLS flags name, once, at start: before
+ * {@link narrowPermissions} takes reading away from a tracker and from
+ * `cat`. Throws a `TypeError` naming the flag and the file that cannot be
+ * read or holds no PEM of the right kind.
+ */
+export async function loadTls(flags: Pick<Flags, "tlsCert" | "tlsKey" | "tlsCa">): Promise<RoleTls> {
+  const { tlsCert, tlsKey, tlsCa } = flags;
+  return {
+    server: tlsCert !== undefined && tlsKey !== undefined ? await loadServerTls(tlsCert, tlsKey) : undefined,
+    client: tlsCa !== undefined ? await loadClientTls(tlsCa) : undefined,
+  };
 }
 
 /** `P2P_SECRET`, if set and readable (the tasks allow reading that one variable). */

@@ -7,7 +7,8 @@
 
 import { dirname } from "node:path";
 import { formatStats } from "../protocol.ts";
-import { errorMessage } from "../io/errors.ts";
+import { errorMessage, TlsError } from "../io/errors.ts";
+import type { TlsClientConfig, TlsServerConfig } from "../io/tls.ts";
 import { formatBytes, plural } from "../io/words.ts";
 import type {
   Attempt,
@@ -22,6 +23,28 @@ import type { TrackerEvent } from "../tracker.ts";
 import { discardHint } from "./leftovers.ts";
 
 export { formatBytes };
+
+/**
+ * A server's line about TLS, under its `listening on` line:
+ * `TLS: serving with the certificate /x/tracker.crt; clients connect with
+ * --tls-ca (the CA that signed it)`, and for a peer, which connects too,
+ * `…; trusting the CA in /x/ca.crt to reach the tracker and other peers`.
+ */
+export function tlsServerLine(server: TlsServerConfig, client?: TlsClientConfig): string {
+  const serving = `TLS: serving with the certificate ${server.certFile}`;
+  return client
+    ? `${serving}; trusting the CA in ${client.caFile} to reach the tracker and other peers`
+    : `${serving}; clients connect with --tls-ca (the CA that signed it)`;
+}
+
+/**
+ * A server's error line: a client's failed TLS handshake (or TLS to a
+ * plain server) in its own words, `error: the client at … spoke plain TCP
+ * to this TLS server; …`; anything else as the runtime prints it.
+ */
+export function formatServerError(error: unknown): string {
+  return `error: ${error instanceof TlsError ? error.message : Deno.inspect(error)}`;
+}
 
 /** `attempt NAME from HOLDER failed: CODE message` */
 export function formatAttempt(name: string, a: Attempt): string {

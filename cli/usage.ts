@@ -51,6 +51,15 @@ const SECRET = flag(
   "deal only with parties that know the secret S (or set P2P_SECRET instead, which no process listing shows); " +
     "peer traffic is then encrypted (default: open)",
 );
+const TLS_CERT = [
+  flag("--tls-cert FILE", "listen with TLS, with this certificate (PEM); goes with --tls-key (default: plain TCP)"),
+  flag("--tls-key FILE", "the certificate's private key (PEM, unencrypted)"),
+].join("\n");
+const TLS_CA = flag(
+  "--tls-ca FILE",
+  "connect to the tracker and peers with TLS, trusting the CA in FILE (PEM); their certificates must name the " +
+    "address dialled (default: plain TCP; a network is all TLS or all plain)",
+);
 const HELP = flag("-h, --help", "this text");
 const UNITS = "like 512K or 1.5G (K, M, G with or without B or iB: all powers of 1024; default: no limit)";
 const DOWNLOAD_RATE = flag(
@@ -102,7 +111,8 @@ ${flag("--port PORT", "port to listen on, 0 for any free one (default 4444)")}
 ${
     flag(
       "--http-port PORT",
-      "also serve a web page, the HTTP API and Metalink there, 0 for any free port (default: off)",
+      "also serve a web page, the HTTP API and Metalink there, 0 for any free port (default: off); HTTPS with " +
+        "--tls-cert, and with --secret (which then needs --tls-cert) every request needs the secret's bearer token",
     )
   }
 ${
@@ -133,6 +143,7 @@ ${
     )
   }
 ${SECRET}
+${TLS_CERT}
 ${HELP}
 
 Prints 'listening on HOST:PORT', then one line per peer event. SIGINT or
@@ -144,7 +155,13 @@ ${flag("--out DIR", "where downloads land (default: the shared folder, and they 
 ${flag("--info FILE", "file for the tracker's reply to SEND (default info.txt)")}
 ${flag("--host HOST", "address to serve on (default 0.0.0.0)")}
 ${flag("--port PORT", "port to serve on, 0 for any free one (default 5555)")}
-${flag("--http-port PORT", "also serve the folder over HTTP there, 0 for any free port (default: off)")}
+${
+    flag(
+      "--http-port PORT",
+      "also serve the folder over HTTP there, 0 for any free port (default: off); HTTPS with --tls-cert, and " +
+        "with --secret (which then needs --tls-cert) every request needs the secret's bearer token",
+    )
+  }
 ${
     flag(
       "--max-upload-rate R",
@@ -172,6 +189,8 @@ ${DOWNLOAD_RATE}
 ${flag("--wait-timeout S", "how long SEND --wait waits, whole seconds (default 300)")}
 ${JSON_FLAG}
 ${SECRET}
+${TLS_CERT}
+${TLS_CA}
 ${HELP}
 
 Relative paths are taken from the folder the command is typed in. Hashes
@@ -200,6 +219,7 @@ ${SOURCES}
 ${DOWNLOAD_RATE}
 ${JSON_FLAG}
 ${SECRET}
+${TLS_CA}
 ${
     flag(
       "--parts",
@@ -221,6 +241,7 @@ When standard error is a terminal, it shows the transfer's progress there.
 ${TRACKER}
 ${TIMEOUT}
 ${SECRET}
+${TLS_CA}
 ${HELP}`,
   demo: `usage: demo
 

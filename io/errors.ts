@@ -30,6 +30,7 @@ export const CODES = {
   EPROTO: "an answer that breaks the protocol",
   ESTALLED: "nothing arrived for the timeout: no source in use has the chunks still missing",
   EAUTH: "the handshake of --secret failed, or the server needs the secret",
+  ETLS: "TLS on one side only, or a certificate not trusted (another CA, expired, not for that address)",
   ECANCELED: "cancelled on our side",
   EEXIST: "a different file is in the way at the target",
   ELOCAL: "our own disk failed",
@@ -48,6 +49,23 @@ export class TransferError extends Error {
     super(message, options);
     this.name = "TransferError";
     this.code = code;
+  }
+}
+
+/**
+ * A TLS connection that could not be made, or a party that speaks TLS to
+ * one that does not (see `tls.ts`): trying again cannot help, a flag or a
+ * certificate must change. Code `ETLS`; the message names the address and
+ * what to do.
+ */
+export class TlsError extends TransferError {
+  /** The other side, `HOST:PORT`. */
+  readonly address: string;
+  /** Builds the error; the runtime's error goes in `options.cause`. */
+  constructor(address: string, message: string, options?: ErrorOptions) {
+    super("ETLS", message, options);
+    this.name = "TlsError";
+    this.address = address;
   }
 }
 

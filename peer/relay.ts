@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { Status } from "../protocol.ts";
 import { type Attempt, classify, DownloadError } from "../io/errors.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { type ByteSink, sinkStream } from "../io/streams.ts";
 import { requestFile } from "./request_file.ts";
 import type { TrackerClient } from "./tracker_client.ts";
@@ -22,6 +23,8 @@ export interface RelayOptions {
   timeoutMs?: number;
   /** With a secret: peers must prove they know it, and every byte is encrypted. */
   secret?: Secret;
+  /** Connect to peers with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
   /**
    * Told of each peer that failed before sending the file (refused the
    * connection, broke, refused the request). A peer that does not have it
@@ -61,13 +64,13 @@ export interface Relayed {
  * ```
  */
 export async function relayFile(tracker: TrackerClient, name: string, options: RelayOptions): Promise<Relayed> {
-  const { out, timeoutMs, secret } = options;
+  const { out, timeoutMs, secret, tls } = options;
   const failed: Attempt[] = [];
   const peers = await tracker.peers();
   for (const peer of peers) {
     let remote;
     try {
-      remote = await requestFile(peer.address, name, { timeoutMs, secret });
+      remote = await requestFile(peer.address, name, { timeoutMs, secret, tls });
     } catch (error) {
       const attempt = { holder: peer.address, ...classify(error) };
       failed.push(attempt);

@@ -11,6 +11,7 @@ import { TransferError } from "../io/errors.ts";
 import { closeQuietly } from "../io/link.ts";
 import { BufferedReader } from "../io/reader.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { BufferPool, exactBytes, writeText } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
 
@@ -32,6 +33,8 @@ export interface RequestFileOptions {
   signal?: AbortSignal;
   /** With a secret: the holder must prove it knows it, and every byte is encrypted. */
   secret?: Secret;
+  /** Connect with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
 }
 
 /**
@@ -50,9 +53,9 @@ export async function requestFile(
   name: string,
   options: RequestFileOptions = {},
 ): Promise<RemoteFile> {
-  const { signal, secret } = options;
+  const { signal, secret, tls } = options;
   const timeoutMs = options.timeoutMs ?? Timeouts.REQUEST_MS;
-  const conn = await dial(address, { timeoutMs, signal, secret });
+  const conn = await dial(address, { timeoutMs, signal, secret, tls });
   const watchdog = new Watchdog(timeoutMs, () => closeQuietly(conn));
   const cancel = () => closeQuietly(conn);
   signal?.addEventListener("abort", cancel, { once: true });

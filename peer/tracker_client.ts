@@ -44,11 +44,13 @@ import {
   errorMessage,
   isDisconnect,
   NotATrackerError,
+  TlsError,
   TrackerUnreachableError,
 } from "../io/errors.ts";
 import { closeQuietly, type Link } from "../io/link.ts";
 import { BufferedReader } from "../io/reader.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { encodeText, writeAll } from "../io/streams.ts";
 import { Watchdog } from "../io/watchdog.ts";
 
@@ -110,8 +112,10 @@ export interface AnnounceOptions {
 export interface TrackerClientOptions {
   /** Connecting (with the handshake), and each request, may take at most this long. Default `Timeouts.REQUEST_MS`. */
   timeoutMs?: number;
-  /** Prove we know this secret, and encrypt. Default: plain. */
+  /** Prove we know this secret (and over plain TCP, encrypt). Default: no secret. */
   secret?: Secret;
+  /** Connect with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
   /** Whose time deadlines, the heartbeat and waits are measured in. Default `systemClock`. */
   clock?: Clock;
 }
@@ -139,8 +143,11 @@ export class TrackerClient implements AsyncDisposable {
   #gone = Promise.withResolvers<string>();
   #heartbeat: TimerHandle | undefined;
   #loop: Promise<void>;
-  /** Set once what answers turned out to be a peer: what every request then fails with. */
-  #notATracker: NotATrackerError | undefined;
+  /**
+   * Set once what answers turned out to be a peer, or to speak TLS when we do not: what every request then
+   * fails with.
+   */
+  #fatal: ConnectionClosedError | undefined;
   /** Names waited for (WAIT), told by push lines. */
   #watches = new Map<string, Watch[]>();
 
@@ -169,13 +176,20 @@ export class TrackerClient implements AsyncDisposable {
    * What answers at `address` may turn out to be a peer rather than a
    * tracker: the first reply (or the `--secret` handshake) tells, and every
    * request then fails with `ADDRESS is a peer, not a tracker; …`.
+   *
+   * TLS on one side only, or a certificate not trusted, fails with a
+   * `ConnectionClosedError` whose `cause` is the `TlsError` and whose
+   * message says which and what to do: at once with `options.tls`; without
+   * it, on the tracker's first answer (a TLS alert), as every request then.
    */
   static async connect(address: string, options: TrackerClientOptions = {}): Promise<TrackerClient> {
     const timeoutMs = options.timeoutMs ?? Timeouts.REQUEST_MS;
     try {
-      const conn = await dial(address, { timeoutMs, secret: options.secret });
+      const conn = await dial(address, { timeoutMs, secret: options.secret, tls: options.tls, party: "tracker" });
       return new TrackerClient(conn, { address, timeoutMs, clock: options.clock ?? systemClock });
     } catch (error) {
+      // TLS on one side only, or a certificate not trusted: a flag or a certificate must change, not the tracker start.
+      if (error instanceof TlsError) throw new ConnectionClosedError(error.message, { cause: error });
       if (error instanceof AuthError) {
         // A peer without a secret answers AUTH as any command it does not know: it is no tracker.
         if (error.cause instanceof ProtocolError && isPeerRefusal(replyOf(error.cause))) {
@@ -224,7 +238,7 @@ export class TrackerClient implements AsyncDisposable {
    */
   request(text: string): Promise<Reply> {
     if (this.#closed) {
-      return Promise.reject(this.#notATracker ?? new ConnectionClosedError("the tracker connection is closed"));
+      return Promise.reject(this.#fatal ?? new ConnectionClosedError("the tracker connection is closed"));
     }
     const { promise, resolve, reject } = Promise.withResolvers<Reply>();
     const deadline = new Watchdog(
@@ -256,7 +270,7 @@ export class TrackerClient implements AsyncDisposable {
         const line = parseReplyLine(raw);
         // A peer answers a tracker's command so, and closes: every request would fail the same way.
         if (isPeerRefusal(line)) {
-          this.#notATracker = new NotATrackerError(this.#address);
+          this.#fatal = new NotATrackerError(this.#address);
           break;
         }
         const pending = this.#pending[0];
@@ -280,9 +294,11 @@ export class TrackerClient implements AsyncDisposable {
         }
       }
     } catch (error) {
+      // A TLS tracker answers our plain first line with an alert: trying again cannot help.
+      if (error instanceof TlsError) this.#fatal = new ConnectionClosedError(error.message, { cause: error });
       if (!isDisconnect(error)) why = errorMessage(error);
     }
-    this.#close(this.#notATracker?.message ?? why);
+    this.#close(this.#fatal?.message ?? why);
   }
 
   #pushed(push: Push): void {
@@ -302,7 +318,7 @@ export class TrackerClient implements AsyncDisposable {
     closeQuietly(this.#conn);
     for (const p of this.#pending.splice(0)) {
       p.deadline.stop();
-      p.reject(this.#notATracker ?? new ConnectionClosedError(why));
+      p.reject(this.#fatal ?? new ConnectionClosedError(why));
     }
     for (const watches of this.#watches.values()) {
       for (const w of watches) {

@@ -23,9 +23,11 @@ import {
   ConnectionClosedError,
   errorMessage,
   NotATrackerError,
+  TlsError,
   TrackerUnreachableError,
 } from "../io/errors.ts";
 import type { Secret } from "../io/secret.ts";
+import type { TlsClientConfig } from "../io/tls.ts";
 import { listed } from "../io/words.ts";
 import { TrackerClient } from "./tracker_client.ts";
 import { type TrackerAddresses, trackerList } from "./tracker_list.ts";
@@ -92,8 +94,10 @@ export interface TrackerLinkOptions {
   address: TrackerAddresses;
   /** Connecting, and each request. Default `Timeouts.REQUEST_MS`. */
   timeoutMs?: number;
-  /** Prove we know this secret, and encrypt. */
+  /** Prove we know this secret (and over plain TCP, encrypt). */
   secret?: Secret;
+  /** Connect with TLS, trusting these CAs. Default: plain TCP. */
+  tls?: TlsClientConfig;
   /** While idle, `PING` the tracker this often. Default `Timeouts.HEARTBEAT_MS`. */
   heartbeatMs?: number;
   /**
@@ -235,8 +239,8 @@ export class TrackerLink {
 
   /** Connects to `address`, announces, and from then on keeps the connection alive and watches it; returns the answer. */
   async #connect(address: string): Promise<string> {
-    const { timeoutMs, secret, announce } = this.#options;
-    const client = await TrackerClient.connect(address, { timeoutMs, secret, clock: this.#clock });
+    const { timeoutMs, secret, tls, announce } = this.#options;
+    const client = await TrackerClient.connect(address, { timeoutMs, secret, tls, clock: this.#clock });
     if (this.#closing) {
       client.close();
       throw new ConnectionClosedError("the peer is stopping");
@@ -398,10 +402,13 @@ export class TrackerLink {
   }
 }
 
-/** A failure of the first try that is this run's mistake (`--secret`, `--tracker`), not the tracker's absence. */
+/**
+ * A failure of the first try that is this run's mistake (`--secret`, `--tracker`, TLS on one side only or a
+ * certificate not trusted), not the tracker's absence.
+ */
 function isMistake(error: unknown): boolean {
   return error instanceof AuthError || error instanceof NotATrackerError ||
-    error instanceof ConnectionClosedError && error.cause instanceof AuthError;
+    error instanceof ConnectionClosedError && (error.cause instanceof AuthError || error.cause instanceof TlsError);
 }
 
 /** When the `n`-th note (from 0) while away is due, ms after the tracker went away. */

@@ -39,12 +39,23 @@ const SAMPLE: Partial<Record<FlagName, string>> = {
   lease: "30",
   "wait-timeout": "9",
   secret: "s",
+  "tls-cert": "c.pem",
+  "tls-key": "k.pem",
+  "tls-ca": "ca.pem",
 };
 
-/** `flag` as typed, with a sample value if it takes one (and `--wait` before get's `--wait-timeout`). */
+const TLS_FLAGS: FlagName[] = ["tls-cert", "tls-key", "tls-ca"];
+
+/**
+ * `flag` as typed, with a sample value if it takes one (and `--wait` before get's `--wait-timeout`; a TLS flag
+ * with the role's other TLS flags, which it needs).
+ */
 function typed(role: RoleName, flag: FlagName): string[] {
   const value = SAMPLE[flag];
-  const before = role === "get" && flag === "wait-timeout" ? ["--wait"] : [];
+  const companions = TLS_FLAGS.includes(flag) && ROLE_FLAGS[role].includes(flag)
+    ? TLS_FLAGS.filter((f) => f !== flag && ROLE_FLAGS[role].includes(f)).flatMap((f) => [`--${f}`, SAMPLE[f]!])
+    : [];
+  const before = role === "get" && flag === "wait-timeout" ? ["--wait"] : companions;
   return [...before, `--${flag}`, ...value === undefined ? [] : [value]];
 }
 
@@ -62,6 +73,8 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
       "store",
       "lease",
       "secret",
+      "tls-cert",
+      "tls-key",
       "help",
     ],
     peer: [
@@ -84,6 +97,9 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
       "wait-timeout",
       "json",
       "secret",
+      "tls-cert",
+      "tls-key",
+      "tls-ca",
       "help",
     ],
     get: [
@@ -99,9 +115,10 @@ Deno.test("flags: each role takes the flags its command reads, and cat no --sour
       "parts",
       "clean",
       "secret",
+      "tls-ca",
       "help",
     ],
-    cat: ["tracker", "timeout", "secret", "help"],
+    cat: ["tracker", "timeout", "secret", "tls-ca", "help"],
     demo: ["help"],
   });
   // Every flag belongs to some role.

@@ -81,6 +81,9 @@ Deno.test("flags: with no flags every field has its documented default, and the 
     parts: false,
     clean: false,
     secret: undefined,
+    tlsCert: undefined,
+    tlsKey: undefined,
+    tlsCa: undefined,
     help: false,
     names: [],
   };
@@ -136,22 +139,28 @@ Deno.test("flags: --http-port takes 0-65535 (peer and tracker; off when not give
   assert.equal(parse(["--port", "0", "--http-port", "0"]).httpPort, 0);
 });
 
-Deno.test("flags: --http-port with --secret (or P2P_SECRET) is refused, saying why and what to drop", () => {
+Deno.test("flags: --http-port with --secret (or P2P_SECRET) needs TLS, else is refused saying why and what to add", () => {
   for (const role of ["peer", "tracker"] as const) {
-    const what = role === "peer" ? "folder" : "index";
     refuses(
       ["--http-port", "0", "--secret", "s"],
-      `--http-port cannot go with --secret: the HTTP face has no way yet to keep out those who do not know the ` +
-        `secret, so it would serve the ${what} to anyone; drop --http-port, or drop --secret`,
+      "--http-port with --secret needs --tls-cert and --tls-key: the HTTP face then asks every request for a bearer " +
+        "token derived from the secret, which plain HTTP would show to anyone on the way; add --tls-cert FILE " +
+        "--tls-key FILE, drop --http-port, or drop --secret",
       role,
     );
   }
   assert.throws(
     () => parseFlags(["--http-port", "0"], { role: "peer", port: 5555, cwd: CWD, secret: "from the environment" }),
     (e: Error) =>
-      e instanceof UsageError && e.message.startsWith("--http-port cannot go with P2P_SECRET") &&
+      e instanceof UsageError && e.message.startsWith("--http-port with P2P_SECRET needs --tls-cert and --tls-key") &&
       e.message.endsWith("drop --http-port, or unset P2P_SECRET"),
   );
+  // With TLS, taken: the HTTP face serves HTTPS and asks for the bearer token.
+  const tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+  const tracker = parse(["--http-port", "0", "--secret", "s", ...tls], "tracker");
+  assert.deepEqual([tracker.httpPort, tracker.secret], [0, "s"]);
+  const peer = parse(["--http-port", "0", "--secret", "s", ...tls, "--tls-ca", "ca.pem"], "peer");
+  assert.deepEqual([peer.httpPort, peer.secret], [0, "s"]);
 });
 
 Deno.test("flags: --timeout takes plain decimal seconds from 0.001 to the longest timer, as ms; -1 is its value, refused", () => {

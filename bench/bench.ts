@@ -1,14 +1,18 @@
 /**
- * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http,crowd,redis] [--tmp DIR]`:
+ * `deno task bench [--quick] [--size MIB] [--runs N] [--json FILE] [--only one,four,swarm,tracker,announce,live,http,crowd,redis,tls] [--tmp DIR]`:
  * measures the system on loopback beside baselines measured in the same
- * run, prints a table and writes the same figures as JSON: to `--json FILE`,
- * else to docs/bench.json, except with `--quick`, whose figures (a CI-sized
- * run) mean little and are written only where `--json` says. See
- * docs/PERFORMANCE.md.
+ * run, prints a table (each figure, its baseline, the ratio, its goal, met
+ * or missed: `bench/figures.ts`), writes the same figures as JSON and draws
+ * them as an SVG chart next to it (`bench/chart.ts`): to `--json FILE` and
+ * the `.svg` beside it, else to docs/bench.json and docs/bench.svg, except
+ * with `--quick`, whose figures (a CI-sized run) mean little and are
+ * written only where `--json` says. See docs/PERFORMANCE.md.
  *
  * Every role runs in its own process (`bench/workers.ts`, `main.ts`,
  * `redis-server`), started and set up before the clock starts. The `redis`
- * case (trackers sharing an index in Redis) is in `bench/redis_bench.ts`.
+ * case (trackers sharing an index in Redis) is in `bench/redis_bench.ts`,
+ * the `tls` case (a download over TLS beside the same in plain) in
+ * `bench/tls_bench.ts`.
  *
  * @module
  */
@@ -19,6 +23,9 @@ import { BufferedReader } from "../io/reader.ts";
 import { writeAll, writeText } from "../io/streams.ts";
 import { plural } from "../io/words.ts";
 import { redisCase } from "./redis_bench.ts";
+import { tlsCase } from "./tls_bench.ts";
+import { type Figure, figureCells, figureTable, goalSummary, judge } from "./figures.ts";
+import { benchChart } from "./chart.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const MAIN = join(HERE, "..", "main.ts");
@@ -32,14 +39,14 @@ const { values: flags } = parseArgs({
     size: { type: "string" },
     runs: { type: "string" },
     json: { type: "string" },
-    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http,crowd,redis" },
+    only: { type: "string", default: "one,four,swarm,tracker,announce,live,http,crowd,redis,tls" },
     tmp: { type: "string" },
   },
 });
 const QUICK = flags.quick;
 /** Where the figures go: docs/bench.json is the record of a full run; a quick run's are thrown away unless asked for. */
 const JSON_PATH = flags.json ?? (QUICK ? undefined : join(HERE, "..", "docs", "bench.json"));
-const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http", "crowd", "redis"];
+const CASES = ["one", "four", "swarm", "tracker", "announce", "live", "http", "crowd", "redis", "tls"];
 const ONLY = new Set(flags.only!.split(","));
 for (const name of ONLY) {
   if (!CASES.includes(name)) {
@@ -240,10 +247,29 @@ async function makeFile(path: string, size: number, seed: number): Promise<void>
 
 const root = await Deno.makeTempDir({ dir: flags.tmp, prefix: "p2p-bench-" });
 const results: Record<string, unknown> = {};
-const rows: [string, string, string, string][] = [];
+/** Every figure measured, in order: the table, the JSON's `figures` and the chart (bench/figures.ts, bench/chart.ts). */
+const figures: Figure[] = [];
+/** Records a figure (its value beside its baseline measured in the same run, and its goal) and says it on stderr. */
+const figure = (f: Figure) => {
+  figures.push(f);
+  const [what, measured, baseline, ratio, goal, met] = figureCells(judge(f));
+  const verdict = met === "—" ? goal : `${goal}: ${met}`;
+  const beside = [baseline, ratio === "—" ? "" : `ratio ${ratio}`, goal === "—" ? "" : `goal ${verdict}`];
+  console.error(`  ${what}: ${measured}  (${beside.filter((t) => t && t !== "—").join(", ") || "no baseline"})`);
+};
+/**
+ * The older way to add a row, all text: a line of the table that is neither judged nor drawn. A `baseline` that
+ * names a target or goal ("80 MiB target") goes to the goal column, anything else to the baseline column.
+ */
 const row = (what: string, value: string, baseline = "", ratio = "") => {
-  rows.push([what, value, baseline, ratio]);
-  console.error(`  ${what}: ${value}${baseline ? `  (${baseline}${ratio ? `, ratio ${ratio}` : ""})` : ""}`);
+  const isGoal = /\b(target|goal)\b/i.test(baseline);
+  figure({
+    what,
+    shown: value || "—",
+    baselineWhat: baseline && !isGoal ? baseline : undefined,
+    goalShown: isGoal ? baseline : undefined,
+    ratioShown: ratio || undefined,
+  });
 };
 
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
@@ -340,6 +366,61 @@ async function clean(dir: string) {
 
 // --- Scenario 1 and 6: one file, one holder -----------------------------------
 
+/** What a person runs: the `get` task's permission flags, read from deno.json (all of them, for a tmp under /dev). */
+async function getTaskFlags(): Promise<string[]> {
+  if (flags.tmp?.startsWith("/dev/")) return ["--allow-all"];
+  const { tasks } = JSON.parse(await Deno.readTextFile(join(HERE, "..", "deno.json")));
+  return (tasks.get as string).split(/\s+/).filter((word) => word.startsWith("--"));
+}
+
+/**
+ * One whole `get` process (`deno run <the get task's flags> main.ts get`),
+ * timed from spawn to exit, start-up included; its peak RSS from
+ * `/usr/bin/time` when there (`undefined` otherwise).
+ */
+async function getProcess(
+  tracker: number,
+  names: string[],
+  options: { outDir: string; permissions: string[]; time: boolean },
+): Promise<{ ms: number; peak?: number }> {
+  const { outDir, permissions, time } = options;
+  const args = ["run", ...permissions, MAIN, "get", "--tracker", `127.0.0.1:${tracker}`, "--out", outDir];
+  const rssFile = join(root, "get.rss");
+  const [cmd, ...rest] = time
+    ? ["/usr/bin/time", "-f", "%M", "-o", rssFile, Deno.execPath(), ...args, ...names]
+    : [Deno.execPath(), ...args, ...names];
+  await settle();
+  const t = performance.now();
+  const { success, stdout, stderr } = await new Deno.Command(cmd, { args: rest, stdout: "piped", stderr: "piped" })
+    .output();
+  const ms = performance.now() - t;
+  if (!success) {
+    const text = new TextDecoder().decode(new Uint8Array([...stdout, ...stderr]));
+    throw new Error(`get ${names.join(" ")} failed: ${text.trim()}`);
+  }
+  const peak = time ? Number((await Deno.readTextFile(rssFile)).trim().split("\n").pop()) * 1024 : undefined;
+  return { ms, peak };
+}
+
+/** `get` beside socat measured in the same run, against its goal (a ratio: 1 is as fast as socat). */
+function vsSocat(what: string, bytes: number, times: { ours: number[]; socat: number[]; goal: number }) {
+  const { ours, socat, goal } = times;
+  figure({
+    what,
+    value: mbps(bytes, median(ours)),
+    unit: "MB/s",
+    baseline: socat.length > 0 ? mbps(bytes, median(socat)) : undefined,
+    baselineWhat: socat.length > 0 ? "socat -b 1048576" : undefined,
+    goal: { ratio: goal },
+    note: "whole processes, start-up included",
+  });
+}
+
+/** A peak RSS against the 80 MiB goal. */
+function peakRss(what: string, bytes: number) {
+  figure({ what, value: bytes / MiB, unit: "MiB", goal: { value: 80 }, higherIsBetter: false });
+}
+
 async function oneFile(hasSocat: boolean) {
   console.error(`one file of ${SIZE / MiB} MiB, one holder, ${RUNS} runs`);
   const src = join(root, "src1");
@@ -349,6 +430,8 @@ async function oneFile(hasSocat: boolean) {
   await makeFile(join(src, "big.bin"), SIZE, 1);
   await using tracker = await startTracker();
   await using peer = await startPeer(tracker.port, src);
+  const permissions = await getTaskFlags();
+  const time = await have("/usr/bin/time", ["true"]);
   const ours: number[] = [];
   const socat: number[] = [];
   const socatSha: number[] = [];
@@ -356,9 +439,9 @@ async function oneFile(hasSocat: boolean) {
   let receiverPeak = 0;
   for (let r = 0; r < RUNS; r++) {
     await clean(out);
-    const got = await timedGet(tracker.port, ["big.bin"], out);
+    const got = await getProcess(tracker.port, ["big.bin"], { outDir: out, permissions, time });
     ours.push(got.ms);
-    receiverPeak = Math.max(receiverPeak, got.peak);
+    receiverPeak = Math.max(receiverPeak, got.peak ?? 0);
     await clean(out);
     {
       await using recv = Proc.deno("raw-recv", [WORKERS, "raw-recv", join(out, "raw.bin")]);
@@ -388,26 +471,21 @@ async function oneFile(hasSocat: boolean) {
   results.oneFile = {
     bytes: SIZE,
     oursMs: ours,
+    whole: "a whole get process, from spawn to exit (start-up included)",
     rawDenoMs: raw,
     socatMs: socat,
     socatThenSha256sumMs: socatSha,
     senderPeakRss: senderPeak,
-    receiverPeakRss: receiverPeak,
+    receiverPeakRss: time ? receiverPeak : undefined,
   };
-  row("1 file, verified (ours)", fmtRate(oursRate));
+  vsSocat("1 file, verified: a whole get process", SIZE, { ours, socat, goal: 0.75 });
   row(
-    "  vs Deno loop, 1 MiB buffer, unverified",
+    "  vs Deno loop, 1 MiB buffer, unverified (timed from go)",
     fmtRate(oursRate),
     fmtRate(mbps(SIZE, median(raw))),
     (median(raw) / median(ours)).toFixed(2),
   );
   if (hasSocat) {
-    row(
-      "  vs socat -b 1048576, unverified",
-      fmtRate(oursRate),
-      fmtRate(mbps(SIZE, median(socat))),
-      (median(socat) / median(ours)).toFixed(2),
-    );
     row(
       "  vs socat then sha256sum",
       fmtRate(oursRate),
@@ -415,8 +493,8 @@ async function oneFile(hasSocat: boolean) {
       (median(socatSha) / median(ours)).toFixed(2),
     );
   }
-  row("peak RSS, serving peer (whole life)", `${(senderPeak / MiB).toFixed(1)} MiB`, "80 MiB target");
-  row("peak RSS, downloader (whole life)", `${(receiverPeak / MiB).toFixed(1)} MiB`, "80 MiB target");
+  peakRss("peak RSS, serving peer (whole life)", senderPeak);
+  if (time) peakRss("peak RSS, get process (whole life)", receiverPeak);
   await clean(out);
   await peer[Symbol.asyncDispose](); // first: a watching peer would see its folder go
   await Deno.remove(src, { recursive: true });
@@ -429,6 +507,8 @@ async function fourFiles(hasSocat: boolean) {
   const out = join(root, "out4");
   await Deno.mkdir(out);
   await using tracker = await startTracker();
+  const permissions = await getTaskFlags();
+  const time = await have("/usr/bin/time", ["true"]);
   const peers: Proc[] = [];
   const srcs: string[] = [];
   try {
@@ -439,11 +519,15 @@ async function fourFiles(hasSocat: boolean) {
       srcs.push(join(dir, `part${i}.bin`));
       peers.push(await startPeer(tracker.port, dir));
     }
+    const names = ["part0.bin", "part1.bin", "part2.bin", "part3.bin"];
     const ours: number[] = [];
     const socat: number[] = [];
+    let receiverPeak = 0;
     for (let r = 0; r < RUNS; r++) {
       await clean(out);
-      ours.push((await timedGet(tracker.port, ["part0.bin", "part1.bin", "part2.bin", "part3.bin"], out)).ms);
+      const got = await getProcess(tracker.port, names, { outDir: out, permissions, time });
+      ours.push(got.ms);
+      receiverPeak = Math.max(receiverPeak, got.peak ?? 0);
       if (hasSocat) {
         await clean(out);
         await settle();
@@ -452,17 +536,21 @@ async function fourFiles(hasSocat: boolean) {
         socat.push(performance.now() - t);
       }
     }
-    results.fourFiles = { bytesEach: PARALLEL_SIZE, oursMs: ours, socatMs: socat };
+    let senderPeak = 0;
+    for (const p of peers) senderPeak = Math.max(senderPeak, await rss(p.child.pid, "VmHWM"));
+    results.fourFiles = {
+      bytesEach: PARALLEL_SIZE,
+      oursMs: ours,
+      whole: "one get process for the four names, from spawn to exit (start-up included)",
+      socatMs: socat,
+      senderPeakRss: senderPeak,
+      receiverPeakRss: time ? receiverPeak : undefined,
+    };
     const total = 4 * PARALLEL_SIZE;
-    row("4 files from 4 holders (ours, total)", fmtRate(mbps(total, median(ours))));
-    if (hasSocat) {
-      row(
-        "  vs four socat pairs",
-        fmtRate(mbps(total, median(ours))),
-        fmtRate(mbps(total, median(socat))),
-        (median(socat) / median(ours)).toFixed(2),
-      );
-    }
+    const what = "4 files from 4 holders, one get process (total)";
+    vsSocat(what, total, { ours, socat, goal: 0.8 });
+    peakRss("peak RSS, serving peers (largest, whole life)", senderPeak);
+    if (time) peakRss("peak RSS, get of 4 files (whole life)", receiverPeak);
   } finally {
     for (const p of peers) await p[Symbol.asyncDispose]();
     await clean(out);
@@ -503,14 +591,21 @@ async function swarm() {
     const r4 = mbps(SWARM_SIZE, median(four));
     const limit = SWARM_RATE / 1e6;
     results.swarm = { bytes: SWARM_SIZE, rateLimit: SWARM_RATE, singleHolderMs: single, fourHoldersMs: four };
-    row(
-      `1 file from 1 holder limited to ${shown}`,
-      fmtRate(r1),
-      `R = ${limit.toFixed(1)} MB/s`,
-      (r1 / limit).toFixed(2),
-    );
-    row(`1 file from 4 holders limited to ${shown} each`, fmtRate(r4), "3.5 R target", (r4 / limit).toFixed(2));
-    row("  swarm speed-up over one holder", `${(median(single) / median(four)).toFixed(2)}x`, "3.5x target");
+    figure({
+      what: `1 file from 1 holder limited to ${shown}`,
+      value: r1,
+      unit: "MB/s",
+      note: `${(r1 / limit).toFixed(2)} of the limit R = ${limit.toFixed(1)} MB/s`,
+    });
+    figure({
+      what: `1 file from 4 holders limited to ${shown} each`,
+      value: r4,
+      unit: "MB/s",
+      baseline: r1,
+      baselineWhat: "1 holder, same limit",
+      goal: { ratio: 3.5 },
+      note: `${(r4 / limit).toFixed(2)} R`,
+    });
   } finally {
     for (const p of peers) await p[Symbol.asyncDispose]();
     await clean(out);
@@ -671,51 +766,58 @@ async function crowd() {
         `a crowd of ${c.downloaders} (${how}) for a ${CROWD_SIZE / MiB} MiB file from one seed, ` +
           `every peer uploading at most ${CROWD_RATE / MiB} MiB/s`,
       );
-      const run = { ...await crowdRun(seedDir, c), goal: c.goal };
-      runs.push(run);
-      const last = run.capped || run.doneMs.length < c.downloaders ? undefined : run.doneMs.at(-1)!;
-      const landed = `${run.doneMs.length} of ${c.downloaders} landed${
-        run.capped ? ` in ${CROWD_CAP_MS / 1000} s` : ""
-      }`;
-      row(
-        `crowd of ${c.downloaders}, ${c.partial ? "partial serving" : "--no-partial (before)"}: last landed`,
-        last === undefined ? `only ${landed}` : `${(last / 1000).toFixed(1)} s`,
-        c.goal === undefined
-          ? `ideal ${ideal} s; all about 64 s before`
-          : `ideal ${ideal} s; goal ≤ ${c.goal}x (${c.goal * ideal} s)`,
-        last === undefined ? "" : (last / CROWD_IDEAL_MS).toFixed(2),
-      );
-      if (run.doneMs.length > 0) {
-        const first = run.doneMs[0] / 1000;
-        const mid = median(run.doneMs) / 1000;
-        row("  first / median landed", `${first.toFixed(1)} / ${mid.toFixed(1)} s`);
-      }
-      const sent = run.seedSentBytes / CROWD_SIZE;
-      row(
-        "  seed sent, × the file",
-        `${sent.toFixed(2)}x (${(run.seedSentBytes / MiB).toFixed(1)} MiB)`,
-        c.partial ? `goal ≤ ${CROWD_SEED_GOAL}x` : "",
-        c.partial ? (sent / CROWD_SEED_GOAL).toFixed(2) : "",
-      );
+      runs.push({ ...await crowdRun(seedDir, c), goal: c.goal });
     }
   } finally {
     await Deno.remove(seedDir, { recursive: true });
   }
   const lastOf = (r: CrowdRun | undefined) => r && !r.capped && r.failed.length === 0 ? r.doneMs.at(-1) : undefined;
-  const baseline = runs.find((r) => !r.partial);
-  const before = lastOf(baseline);
-  const after = lastOf(runs.find((r) => r.partial && r.downloaders === baseline?.downloaders));
-  if (before !== undefined && after !== undefined) {
-    row(`partial serving's speed-up, crowd of ${baseline!.downloaders}`, `${(before / after).toFixed(2)}x`);
+  for (const run of runs) {
+    const last = run.capped || run.doneMs.length < run.downloaders ? undefined : run.doneMs.at(-1)!;
+    const landed = `${run.doneMs.length} of ${run.downloaders} landed${
+      run.capped ? ` in ${CROWD_CAP_MS / 1000} s` : ""
+    }`;
+    // The crowd of the same size with --no-partial, measured in the same (full) run: the behaviour before issue 14.
+    const before = run.partial ? lastOf(runs.find((r) => !r.partial && r.downloaders === run.downloaders)) : undefined;
+    figure({
+      what: `crowd of ${run.downloaders}, ${run.partial ? "partial serving" : "--no-partial (before)"}: last landed`,
+      // Capped: at least the cap, which is what a goal is judged against.
+      value: (last ?? CROWD_CAP_MS) / 1000,
+      unit: "s",
+      shown: last === undefined ? `only ${landed}` : undefined,
+      baseline: before === undefined ? undefined : before / 1000,
+      baselineWhat: before === undefined ? undefined : "--no-partial",
+      goal: run.goal === undefined ? undefined : { value: run.goal * ideal },
+      higherIsBetter: false,
+      note: run.goal === undefined
+        ? `ideal ${ideal} s; all about 64 s before issue 14`
+        : `ideal ${ideal} s; goal ≤ ${run.goal}x the ideal`,
+    });
+    if (run.doneMs.length > 0) {
+      const first = run.doneMs[0] / 1000;
+      const mid = median(run.doneMs) / 1000;
+      figure({ what: "  first / median landed", shown: `${first.toFixed(1)} / ${mid.toFixed(1)} s` });
+    }
+    const sent = run.seedSentBytes / CROWD_SIZE;
+    figure({
+      what: "  seed sent, × the file",
+      value: sent,
+      unit: "x",
+      shown: `${sent.toFixed(2)}x (${(run.seedSentBytes / MiB).toFixed(1)} MiB)`,
+      goal: run.partial ? { value: CROWD_SEED_GOAL } : undefined,
+      higherIsBetter: false,
+    });
   }
   const single = await singleFromOneHolder();
-  const partialRate = mbps(SIZE, median(single.servePartialMs));
-  row(
-    `1 file (${SIZE / MiB} MiB) into a peer's folder from 1 holder (${plural(AB_RUNS, "run")})`,
-    fmtRate(partialRate),
-    `--no-partial ${fmtRate(mbps(SIZE, median(single.noPartialMs)))}; goal: no slower`,
-    (median(single.noPartialMs) / median(single.servePartialMs)).toFixed(2),
-  );
+  figure({
+    what: `1 file (${SIZE / MiB} MiB) into a peer's folder from 1 holder (${plural(AB_RUNS, "run")})`,
+    value: mbps(SIZE, median(single.servePartialMs)),
+    unit: "MB/s",
+    baseline: mbps(SIZE, median(single.noPartialMs)),
+    baselineWhat: "--no-partial",
+    goal: { ratio: 1 },
+    note: "goal: no slower (run-to-run noise here is about ±30 %)",
+  });
   results.crowd = {
     fileBytes: CROWD_SIZE,
     rateLimit: CROWD_RATE,
@@ -734,13 +836,16 @@ async function crowd() {
  * each (they stay connected until disposed), with its RSS before and after.
  */
 async function announcedTracker(peers: number, files: number) {
-  const tracker = await startTracker();
+  // The announcing peers stay silent while the lookups are measured, which can take longer than the default idle
+  // timeout (120 s) with a million entries: their sessions must not be closed under the measurement.
+  const tracker = await startTracker(["--idle-timeout", "3600"]);
   const before = await rss(tracker.child.pid, "VmRSS");
   const announcer = Proc.deno("announce", [WORKERS, "announce", String(tracker.port), String(peers), String(files)]);
   await announcer.line("ready");
   const after = await rss(tracker.child.pid, "VmRSS");
   return {
     port: tracker.port,
+    pid: tracker.child.pid,
     growth: after - before,
     before,
     after,
@@ -751,8 +856,142 @@ async function announcedTracker(peers: number, files: number) {
   };
 }
 
+const LINE_SERVER = join(HERE, "line_server.ts");
+const LOAD_CLIENT = join(HERE, "load_client.ts");
+/** Scales (entries) at which the tracker is also measured by the external client beside the bare line server. */
+const EXTERNAL_SCALES = [10_000, 1_000_000];
+/** Seconds each external measurement counts (after its own 0.5 s warm-up); rounds alternate server and tracker. */
+const EXTERNAL_SECONDS = QUICK ? 0.5 : 2;
+/** Names the external client asks for, at most: a sample of the index, the same every run. */
+const EXTERNAL_NAMES = 20_000;
+
+/** What `bench/load_client.ts` prints, and the CPU time the server spent meanwhile. */
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** Every reply the client got, warm-up included. */
+  replies: number;
+  /** Server CPU (user + system) per reply over the client's whole run, µs (its connections' set-up included). */
+  cpuUs: number;
+}
+
+/** User + system CPU time of process `pid`, seconds (Deno reads /proc only with --allow-all, so `cat` reads it). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("cat", { args: [`/proc/${pid}/stat`], stdout: "piped" }).output();
+  // The fields after the command name, which is in parentheses and may hold spaces: utime and stime are 14 and 15.
+  const fields = new TextDecoder().decode(stdout).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks of 1/100 s (getconf CLK_TCK)
+}
+
+/** One run of `bench/load_client.ts` (a process of its own, sharing no code with the project) against `port`. */
+async function loadClient(port: number, pid: number, options: { depth: number; names: string }): Promise<LoadResult> {
+  const before = await cpuSeconds(pid);
+  const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-read", LOAD_CLIENT, "--to", `127.0.0.1:${port}`]
+      .concat(["--connections", "50", "--depth", String(options.depth), "--seconds", String(EXTERNAL_SECONDS)])
+      .concat(["--names", options.names]),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const cpu = await cpuSeconds(pid) - before;
+  const text = new TextDecoder();
+  if (!success) throw new Error(`load_client against 127.0.0.1:${port} failed: ${text.decode(stderr).trim()}`);
+  const result = JSON.parse(text.decode(stdout).trim().split("\n").pop()!);
+  return { ...result, cpuUs: result.replies > 0 ? cpu / result.replies * 1e6 : NaN };
+}
+
+/** The names `bench/workers.ts announce` gives file `i` of peer `p` (its `fakeName`); the external client asks for them. */
+function announcedName(p: number, i: number): string {
+  return `peer${p}-file${i}.bin`;
+}
+
+/**
+ * The tracker at `port` (process `pid`, `peers` × `files` entries) and the
+ * bare line server at `line`, measured alternately by the external client
+ * at depths 1 and 4: medians of `AB_RUNS` rounds, each figure beside the
+ * bare server's. The goal (issue 16): 100,000 lookups/s, or 0.75 of the
+ * bare server; p99 at most 2 ms.
+ */
+async function externalLookups(
+  tracker: { port: number; pid: number },
+  scale: { peers: number; files: number; line: { port: number; pid: number } },
+): Promise<Record<string, unknown>[]> {
+  const { peers, files, line } = scale;
+  const entries = peers * files;
+  // A sample of the indexed names, every one when there are few, drawn the same way each run.
+  const names: string[] = [];
+  if (entries <= EXTERNAL_NAMES) {
+    for (let p = 0; p < peers; p++) for (let i = 0; i < files; i++) names.push(announcedName(p, i));
+  } else {
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff) % n;
+    for (let k = 0; k < EXTERNAL_NAMES; k++) names.push(announcedName(next(peers), next(files)));
+  }
+  const namesFile = join(root, `names-${entries}.txt`);
+  await Deno.writeTextFile(namesFile, names.join("\n") + "\n");
+  const measured: Record<string, unknown>[] = [];
+  for (const depth of [1, 4]) {
+    const ours: LoadResult[] = [];
+    const bare: LoadResult[] = [];
+    for (let r = 0; r < AB_RUNS; r++) {
+      // Alternately first: neither is always measured on a machine just warmed (or just slowed) by the other.
+      const order = r % 2 === 0 ? [bare, ours] : [ours, bare];
+      for (const into of order) {
+        const server = into === ours ? tracker : line;
+        into.push(await loadClient(server.port, server.pid, { depth, names: namesFile }));
+      }
+    }
+    const med = (results: LoadResult[], key: keyof LoadResult) => median(results.map((x) => x[key]));
+    const errors = ours.reduce((sum, x) => sum + x.errors, 0) + bare.reduce((sum, x) => sum + x.errors, 0);
+    const rounds = `${plural(AB_RUNS, "round")} of ${EXTERNAL_SECONDS} s`;
+    figure({
+      what: `lookups/s, 50 conns x ${depth} in flight, ${entries} entries, external client`,
+      value: med(ours, "rps"),
+      unit: "lookups/s",
+      baseline: med(bare, "rps"),
+      baselineWhat: "bare Deno line server, same client",
+      goal: { value: 100_000, ratio: 0.75 },
+      note: `bench/load_client.ts, ${rounds} alternating with the bare server; every run: ${
+        ours.map((x) => x.rps).join(" / ")
+      } vs ${bare.map((x) => x.rps).join(" / ")}${errors > 0 ? `; ${errors} bad or missing replies` : ""}`,
+    });
+    figure({
+      what: `  p99 latency (p50), external client`,
+      value: med(ours, "p99Ms"),
+      unit: "ms",
+      shown: `${med(ours, "p50Ms").toFixed(2)} / ${med(ours, "p99Ms").toFixed(2)} ms`,
+      baseline: med(bare, "p99Ms"),
+      baselineWhat: "bare server's p99",
+      goal: { value: 2 },
+      higherIsBetter: false,
+      note: `the bare server's p50 / p99: ${med(bare, "p50Ms").toFixed(2)} / ${med(bare, "p99Ms").toFixed(2)} ms`,
+    });
+    figure({
+      what: `  server CPU per lookup (user + system)`,
+      value: med(ours, "cpuUs"),
+      unit: "µs",
+      baseline: med(bare, "cpuUs"),
+      baselineWhat: "bare server, per line",
+      higherIsBetter: false,
+      note: "the kernel's share (loopback send and receive, wake-ups) is in both",
+    });
+    if (errors > 0) {
+      console.error(`  the external client counted ${errors} bad or missing replies: a lookup went wrong`);
+    }
+    measured.push({ depth, tracker: ours, bareServer: bare });
+  }
+  return measured;
+}
+
 async function trackerScale() {
   const scale: unknown[] = [];
+  // The baseline of the external measurements: a bare Deno line server, up for the whole case.
+  await using line = Proc.deno("line server", [LINE_SERVER]);
+  const linePort = Number((await line.line("listening on ")).split(" ").pop());
   // What the connections alone cost: the same number of peers, announcing nothing.
   const [maxPeers, maxFiles] = SCALES[SCALES.length - 1];
   console.error(`tracker with ${maxPeers} peers announcing nothing`);
@@ -786,14 +1025,17 @@ async function trackerScale() {
       const result = JSON.parse(await load.line("{"));
       lookups.push(result);
       row(
-        `lookups/s, 50 conns x ${depth} in flight, ${entries} entries`,
+        `lookups/s, 50 conns x ${depth} in flight, ${entries} entries, the project's own client`,
         result.perSecond.toFixed(0),
         "100000 target",
         (result.perSecond / 100_000).toFixed(2),
       );
       row(`  p50 / p99 latency`, `${result.p50.toFixed(2)} / ${result.p99.toFixed(2)} ms`, "p99 2 ms target");
     }
-    scale.push({ entries, rssBefore: before, rssAfter: after, bytesPerEntry: perEntry, lookups });
+    const external = EXTERNAL_SCALES.includes(entries)
+      ? await externalLookups(tracker, { peers, files, line: { port: linePort, pid: line.child.pid } })
+      : undefined;
+    scale.push({ entries, rssBefore: before, rssAfter: after, bytesPerEntry: perEntry, lookups, external });
     row(`  tracker memory per entry (RSS after - before)`, `${perEntry.toFixed(0)} B`, "200 B target");
     if (peers === maxPeers && files === maxFiles) {
       const withoutPeers = (after - before - perPeer * peers) / entries;
@@ -820,7 +1062,15 @@ async function announceOne() {
     times.push(Number((await one.line("done ")).split(" ")[1]));
   }
   results.announce = { files: ANNOUNCE_FILES, ms: times };
-  row(`announce of ${ANNOUNCE_FILES} files`, `${median(times).toFixed(0)} ms`, "1000 ms target (100,000 files)");
+  figure({
+    what: `announce of ${ANNOUNCE_FILES} files`,
+    value: median(times),
+    unit: "ms",
+    // The goal is for 100,000 files; a quick run's 10,000 are not judged.
+    goal: ANNOUNCE_FILES === 100_000 ? { value: 1_000 } : undefined,
+    goalShown: ANNOUNCE_FILES === 100_000 ? undefined : "≤ 1,000 ms for 100,000 files",
+    higherIsBetter: false,
+  });
 }
 
 /** A peer's start with and without its hash cache, and how soon a file dropped into its folder is announced. */
@@ -850,9 +1100,23 @@ async function livePeer() {
     await clean(dir);
   }
   results.live = { files: LIVE_FILES, firstMs: firsts, restartMs: restarts, changeMs: changes };
-  row(`peer start, ${LIVE_FILES} files, none hashed yet`, `${median(firsts).toFixed(0)} ms`, "hashing every file");
-  row(`peer restart, ${LIVE_FILES} files, hash cache`, `${median(restarts).toFixed(0)} ms`, "no file read again");
-  row("file dropped in → a waiting client told", `${median(changes).toFixed(0)} ms`, "about 1 s target");
+  figure({
+    what: `peer restart, ${LIVE_FILES} files, hash cache`,
+    value: median(restarts),
+    unit: "ms",
+    baseline: median(firsts),
+    baselineWhat: "first start, hashing every file",
+    higherIsBetter: false,
+    note: "no file read again",
+  });
+  figure({
+    what: "file dropped in → a waiting client told",
+    value: median(changes),
+    unit: "ms",
+    goal: { value: 1_000 },
+    higherIsBetter: false,
+    note: "about 1 s",
+  });
 }
 
 // --- Scenario 7: clients nobody here wrote (curl, aria2c) over the HTTP faces ----------
@@ -936,20 +1200,26 @@ async function httpClients(hasSocat: boolean) {
       await served.done;
     }
     results.httpCurl = { bytes: SIZE, oursMs: ours, socatMs: socat, socatToCurlMs: ceiling };
-    row(`1 file to curl -o FILE from a peer's HTTP face (${SIZE / MiB} MiB)`, fmtRate(mbps(SIZE, median(ours))));
-    if (hasSocat) {
-      row(
-        "  vs socat -b 1048576 file to file (goal 0.8)",
-        "",
-        fmtRate(mbps(SIZE, median(socat))),
-        (median(socat) / median(ours)).toFixed(2),
-      );
-      row(
-        "  vs curl from socat sending a canned answer (curl's ceiling)",
-        "",
-        fmtRate(mbps(SIZE, median(ceiling))),
-        (median(ceiling) / median(ours)).toFixed(2),
-      );
+    const what = `1 file to curl -o FILE from a peer's HTTP face (${SIZE / MiB} MiB)`;
+    const value = mbps(SIZE, median(ours));
+    if (!hasSocat) figure({ what, value, unit: "MB/s" });
+    else {
+      const socatRate = mbps(SIZE, median(socat));
+      figure({
+        what,
+        value,
+        unit: "MB/s",
+        baseline: socatRate,
+        baselineWhat: "socat -b 1048576",
+        goal: { ratio: 0.8 },
+      });
+      figure({
+        what: "  the same, beside curl from socat sending a canned answer",
+        value,
+        unit: "MB/s",
+        baseline: mbps(SIZE, median(ceiling)),
+        baselineWhat: "curl's ceiling",
+      });
     }
     await clean(out);
   }
@@ -979,13 +1249,15 @@ async function httpMemory(tracker: number, src: string) {
     peakBeforeBytes: before,
     peakBytes: peak,
   };
-  row(
-    `peer serving ${HTTP_CLIENTS} HTTP downloads at once: peak RSS`,
-    `${(peak / MiB).toFixed(0)} MiB`,
-    "100 MiB goal",
-    (peak / (100 * MiB)).toFixed(2),
-  );
-  row("  the same peer's peak before they started", `${(before / MiB).toFixed(0)} MiB`);
+  figure({
+    what: `peer serving ${HTTP_CLIENTS} HTTP downloads at once: peak RSS`,
+    value: peak / MiB,
+    unit: "MiB",
+    baseline: before / MiB,
+    baselineWhat: "its peak before they started",
+    goal: { value: 100 },
+    higherIsBetter: false,
+  });
 }
 
 /** aria2c given the tracker's Metalink of a file four peers hold, each uploading at most SWARM_RATE. */
@@ -1032,7 +1304,13 @@ async function metalinkSwarm(out: string) {
     const got = mbps(SWARM_SIZE, median(runs));
     const limit = SWARM_RATE / 1e6;
     results.httpMetalink = { bytes: SWARM_SIZE, rateLimit: SWARM_RATE, holders: 4, ms: runs };
-    row(`aria2c, Metalink, 4 peers limited to ${shown} each`, fmtRate(got), "3.5 R goal", (got / limit).toFixed(2));
+    figure({
+      what: `aria2c, Metalink, 4 peers limited to ${shown} each`,
+      value: got,
+      unit: "MB/s",
+      goal: { value: 3.5 * limit },
+      note: `${(got / limit).toFixed(2)} R; goal 3.5 R`,
+    });
   } finally {
     for (const p of peers) await p[Symbol.asyncDispose]();
     await clean(out);
@@ -1061,29 +1339,52 @@ try {
       runs: RUNS,
       lookupSeconds: LOOKUP_SECONDS,
       deno: (name, args) => Proc.deno(name, args),
-      row,
+      figure,
+    });
+  }
+  if (ONLY.has("tls")) {
+    results.tls = await tlsCase({
+      runs: RUNS,
+      size: SIZE,
+      root,
+      permissions: flags.tmp?.startsWith("/dev/")
+        ? ["--allow-all"]
+        : ["--allow-net=127.0.0.1", "--allow-read", "--allow-write"],
+      deno: (name, args) => Proc.deno(name, args),
+      makeFile,
+      settle,
+      figure,
     });
   }
 } finally {
   await Deno.remove(root, { recursive: true });
 }
 results.machine = { deno: version, cores, quick: QUICK, runs: RUNS, date: new Date().toISOString() };
-results.rows = rows;
+const judged = figures.map(judge);
+const table = figureTable(judged);
+results.figures = judged;
+/** The printed table's cells, as before the figures had a structure (what, measured, baseline, ratio, goal, met, note). */
+results.rows = judged.map(figureCells);
+/** The chart goes next to the JSON: docs/bench.svg beside docs/bench.json. */
+const SVG_PATH = JSON_PATH === undefined ? undefined : JSON_PATH.replace(/\.json$/, "") + ".svg";
 if (JSON_PATH !== undefined) await Deno.writeTextFile(JSON_PATH, JSON.stringify(results, null, 2) + "\n");
+if (SVG_PATH !== undefined) {
+  const sizes = `--size ${SIZE / MiB} MiB`;
+  const when = new Date().toISOString().slice(0, 16).replace("T", " ");
+  const subtitle = `Deno ${version}, ${cores} cores, ${plural(RUNS, "run")} each, medians, ${sizes}` +
+    `${QUICK ? " (quick: CI-sized, the figures mean little)" : ""}; ${when} UTC`;
+  await Deno.writeTextFile(SVG_PATH, benchChart(figures, { subtitle }));
+}
 
-const widths = [0, 1, 2, 3].map((i) =>
-  Math.max(...rows.map((r) => r[i].length), ["what", "measured", "baseline / target", "ratio"][i].length)
-);
-const line = (cells: string[]) => "| " + cells.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
 const out = [
   `Deno ${version}, ${cores} cores, ${RUNS} run(s) each, medians. Figures are noisy; compare the ratios, measured in the same run.`,
   "",
-  line(["what", "measured", "baseline / target", "ratio"]),
-  line(widths.map((w) => "-".repeat(w))),
-  ...rows.map(line),
+  ...table,
+  "",
+  goalSummary(judged),
   "",
   JSON_PATH !== undefined
-    ? `(JSON: ${JSON_PATH})`
+    ? `(JSON: ${JSON_PATH})\n(chart: ${SVG_PATH})`
     : "(quick: the figures are not written, docs/bench.json keeps the last full run; --json FILE to keep them)",
 ];
 await writeText(Deno.stdout, out.join("\n") + "\n");

@@ -59,10 +59,19 @@ Deno.test("bench: --quick leaves docs/bench.json as it is, and says where its fi
   const docs = join(project, "docs", "bench.json");
   const before = await record(docs);
 
+  const chart = join(project, "docs", "bench.svg");
+  const chartBefore = await record(chart).catch(() => undefined);
+
   const quick = await bench(project, ["--quick", "--only", "announce"]);
   assert.equal(quick.code, 0, quick.stdout + quick.stderr);
   assert.deepEqual(await record(docs), before, "docs/bench.json untouched");
-  assert.match(quick.stdout, /\| announce of 10000 files \|/);
+  assert.deepEqual(await record(chart).catch(() => undefined), chartBefore, "docs/bench.svg untouched");
+  assert.match(quick.stdout, /^\| what +\| measured +\| baseline, same run +\| ratio +\| goal +\| met +\| note +\|$/m);
+  assert.match(
+    quick.stdout,
+    /^\| announce of 10000 files +\| [\d.,]+ ms +\| — +\| — +\| ≤ 1,000 ms for 100,000 files +\| — +\|/m,
+  );
+  assert.match(quick.stdout, /^goals: 0 met, 0 missed, 1 figure without a goal judged here$/m);
   assert.match(quick.stdout, /^\(quick: the figures are not written, docs\/bench\.json keeps the last full run; /m);
 
   // What .ci/run does: a file of its own.
@@ -73,10 +82,23 @@ Deno.test("bench: --quick leaves docs/bench.json as it is, and says where its fi
   const figures = JSON.parse(await Deno.readTextFile(file));
   assert.equal(figures.machine.quick, true);
   assert.equal(figures.announce.files, 10_000);
+  // The structured figures, judged, beside the printed rows.
+  assert.equal(figures.figures.length, 1);
+  assert.equal(figures.figures[0].what, "announce of 10000 files");
+  assert.equal(figures.figures[0].unit, "ms");
+  assert.equal(figures.figures[0].value, figures.announce.ms[0]);
+  // The chart, next to the JSON.
+  const svg = join(dir.path, "quick.svg");
+  assert.ok(kept.stdout.includes(`(chart: ${svg})`), kept.stdout);
+  assert.match(
+    await Deno.readTextFile(svg),
+    /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" /,
+  );
   assert.deepEqual(await record(docs), before, "docs/bench.json untouched");
+  assert.deepEqual(await record(chart).catch(() => undefined), chartBefore, "docs/bench.svg untouched");
 });
 
-Deno.test("bench: a full run (here of one case) records its figures in docs/bench.json", async () => {
+Deno.test("bench: a full run (here of one case) records its figures in docs/bench.json and draws them in docs/bench.svg", async () => {
   await using dir = await tempDir();
   const project = join(dir.path, "project");
   await copyProject(PROJECT, project);
@@ -88,6 +110,14 @@ Deno.test("bench: a full run (here of one case) records its figures in docs/benc
   const figures = JSON.parse(await Deno.readTextFile(docs));
   assert.equal(figures.machine.quick, false);
   assert.equal(figures.announce.files, 100_000);
+  const chart = join(project, "docs", "bench.svg");
+  assert.ok(full.stdout.includes(`(chart: ${chart})`), full.stdout);
+  const svg = await Deno.readTextFile(chart);
+  // The announce has an absolute goal in the full run: a group of its own, with its measured bar and goal marker.
+  assert.equal(svg.match(/<g class="figure">/g)?.length, 1, svg);
+  assert.match(svg, /<text [^>]*>announce of 100000 files {2}\(goal ≤ 1,000 ms; lower is better\)<\/text>/);
+  assert.equal(svg.match(/<rect class="measured (met|missed)"/g)?.length, 1, svg);
+  assert.equal(svg.match(/<line class="goal"/g)?.length, 1, svg);
 });
 
 Deno.test("bench: an unknown --only case is refused, naming the cases, before anything is measured", async () => {
@@ -99,7 +129,7 @@ Deno.test("bench: an unknown --only case is refused, naming the cases, before an
   assert.equal(run.stdout, "");
   assert.equal(
     run.stderr,
-    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http,crowd,redis\n",
+    "bench: --only annonce: no such case; the cases are one,four,swarm,tracker,announce,live,http,crowd,redis,tls\n",
   );
 });
 
@@ -113,12 +143,15 @@ Deno.test("bench: --quick --only crowd times a crowd of 4 peers against one seed
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(
     run.stdout,
-    /^\| crowd of 4, partial serving: last landed +\| [\d.]+ s +\| ideal 2 s; goal ≤ 2x \(4 s\) /m,
+    /^\| crowd of 4, partial serving: last landed +\| [\d.]+ s +\| — +\| — +\| ≤ 4\.00 s +\| (pass|miss) +\| ideal 2 s; goal ≤ 2x the ideal +\|$/m,
   );
-  assert.match(run.stdout, /^\| {3}seed sent, × the file +\| [\d.]+x \([\d.]+ MiB\) +\| goal ≤ 1\.5x /m);
   assert.match(
     run.stdout,
-    /^\| 1 file \(16 MiB\) into a peer's folder from 1 holder \(1 run\) +\| \d+ MB\/s +\| --no-partial \d+ MB\/s/m,
+    /^\| {3}seed sent, × the file +\| [\d.]+x \([\d.]+ MiB\) +\| — +\| — +\| ≤ 1\.50x +\| (pass|miss) /m,
+  );
+  assert.match(
+    run.stdout,
+    /^\| 1 file \(16 MiB\) into a peer's folder from 1 holder \(1 run\) +\| [\d,.]+ MB\/s +\| --no-partial: [\d,.]+ MB\/s +\| [\d.]+x +\| ≥ 1\.00x the baseline +\| (pass|miss) /m,
   );
   const { crowd } = JSON.parse(await Deno.readTextFile(file));
   assert.deepEqual([crowd.fileBytes, crowd.rateLimit, crowd.idealMs], [8 * 1024 * 1024, 4 * 1024 * 1024, 2000]);
@@ -129,4 +162,30 @@ Deno.test("bench: --quick --only crowd times a crowd of 4 peers against one seed
   assert.ok(four.seedSentBytes >= crowd.fileBytes * 0.99, String(four.seedSentBytes));
   assert.equal(crowd.singleFromOneHolder.servePartialMs.length, 1);
   assert.equal(crowd.singleFromOneHolder.noPartialMs.length, 1);
+});
+
+Deno.test("bench: --quick --only tls times a whole get over TLS beside the same in plain, and --secret both ways", async () => {
+  await using dir = await tempDir();
+  const project = join(dir.path, "project");
+  await copyProject(PROJECT, project);
+  const file = join(dir.path, "tls.json");
+
+  const run = await bench(project, ["--quick", "--only", "tls", "--json", file]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const { tls, figures } = JSON.parse(await Deno.readTextFile(file));
+  if (tls.skipped !== undefined) {
+    // No openssl here: the case says so rather than measuring TLS that is not there.
+    assert.match(run.stdout, /^\| get over TLS +\| skipped +\|/m);
+    return;
+  }
+  assert.match(
+    run.stdout,
+    /^\| get over TLS \(16 MiB, whole process\) +\| [\d.,]+ MB\/s +\| the same in plain: [\d.,]+ MB\/s +\| [\d.]+x +\| ≥ 0\.50x the baseline +\| (pass|miss) +\|/m,
+  );
+  assert.match(run.stdout, /^\| get with --secret over TLS \(16 MiB\) +\| [\d.,]+ MB\/s +\| --secret in plain: /m);
+  assert.equal(tls.bytes, 16 * 1024 * 1024);
+  for (const network of ["plain", "tls", "secret", "secret-tls"]) assert.equal(tls.ms[network].length, 1, network);
+  const overTls = figures.find((f: { what: string }) => f.what.startsWith("get over TLS"));
+  assert.deepEqual(overTls.goal, { ratio: 0.5 });
+  assert.equal(overTls.ratio, overTls.value / overTls.baseline);
 });

@@ -12,7 +12,10 @@
  * `redis-server`), started and set up before the clock starts. The `redis`
  * case (trackers sharing an index in Redis) is in `bench/redis_bench.ts`,
  * the `tls` case (a download over TLS beside the same in plain) in
- * `bench/tls_bench.ts`.
+ * `bench/tls_bench.ts`. The `tracker` case measures the tracker, and a
+ * bare Deno line server as its baseline (`bench/line_server.ts`), with a
+ * second load client that shares no code with the project
+ * (`bench/load_client.ts`), beside the project's own client.
  *
  * @module
  */
@@ -960,7 +963,7 @@ async function externalLookups(
       } vs ${bare.map((x) => x.rps).join(" / ")}${errors > 0 ? `; ${errors} bad or missing replies` : ""}`,
     });
     figure({
-      what: `  p99 latency (p50), external client`,
+      what: `  p99 latency (shown: p50 / p99), external client`,
       value: med(ours, "p99Ms"),
       unit: "ms",
       shown: `${med(ours, "p50Ms").toFixed(2)} / ${med(ours, "p99Ms").toFixed(2)} ms`,

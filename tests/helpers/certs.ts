@@ -30,6 +30,8 @@ export interface TestCerts extends AsyncDisposable {
   otherCa: string;
   /** The leaf for `127.0.0.1` and `localhost`, signed by `ca`. */
   cert: string;
+  /** The leaf, then `ca`: a chain whose CA a server can also trust (the tracker fetching from HTTPS holders). */
+  chain: string;
   /** The leaf's key (every leaf here shares it). */
   key: string;
   /** The leaf's key in a certificate that expired a day ago. */
@@ -115,11 +117,16 @@ export async function makeCerts(): Promise<TestCerts> {
     await Deno.remove(dir, { recursive: true });
     throw error;
   }
+  await Deno.writeTextFile(
+    at("chain.crt"),
+    (await Deno.readTextFile(at("leaf.crt"))) + (await Deno.readTextFile(at("ca.crt"))),
+  );
   const certs: TestCerts = {
     dir,
     ca: at("ca.crt"),
     otherCa: at("other-ca.crt"),
     cert: at("leaf.crt"),
+    chain: at("chain.crt"),
     key: at("leaf.key"),
     expired: at("expired.crt"),
     otherName: at("other-name.crt"),

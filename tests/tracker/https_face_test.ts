@@ -63,8 +63,7 @@ async function network(options: { bearer?: string } = {}): Promise<Network> {
   const stack = new AsyncDisposableStack();
   try {
     const certs = stack.use(await makeCerts());
-    const chain = join(certs.dir, "chain.crt");
-    await Deno.writeTextFile(chain, (await Deno.readTextFile(certs.cert)) + (await Deno.readTextFile(certs.ca)));
+    const { chain } = certs;
     const events = new EventLog<TrackerEvent>();
     const tls = await certs.server(chain);
     const tracker = stack.use(
@@ -302,8 +301,7 @@ Deno.test({
   ignore,
   fn: async () => {
     await using certs = await makeCerts();
-    const chain = join(certs.dir, "chain.crt");
-    await Deno.writeTextFile(chain, (await Deno.readTextFile(certs.cert)) + (await Deno.readTextFile(certs.ca)));
+    const { chain } = certs;
     const secret = await Secret.from(SECRET);
     const httpBearer = await bearerToken(SECRET);
     const events = new EventLog<TrackerEvent>();
@@ -368,8 +366,7 @@ Deno.test({
   ignore,
   fn: async () => {
     await using certs = await makeCerts();
-    const chain = join(certs.dir, "chain.crt");
-    await Deno.writeTextFile(chain, (await Deno.readTextFile(certs.cert)) + (await Deno.readTextFile(certs.ca)));
+    const { chain } = certs;
     const token = await opensslBearer(SECRET);
     const secret = ["--secret", SECRET];
     await using tracker = await startCliTracker([

@@ -481,16 +481,16 @@ export function parseFlags(args: string[], options: ParseFlagsOptions): Flags {
   const rate = (flag: "max-upload-rate" | "max-download-rate") =>
     v[flag] === undefined ? undefined : parseRate(text(flag), `--${flag}`);
   // Relative paths are the user's, typed where they stand: resolved against that folder now, so that
-  // every later message shows the whole path. Only the roles with paths need the folder at all.
+  // every later message shows the whole path. The folder is looked up only when a relative path needs it
+  // (a tracker without --tls-* files never asks for it).
   const own = ROLE_FLAGS[role];
-  const takesPaths = own.includes("dir") || own.includes("out") || own.includes("info");
-  const cwd = takesPaths ? options.cwd ?? Deno.cwd() : "";
+  const cwd = () => options.cwd ?? Deno.cwd();
   const path = (flag: "dir" | "out" | "info" | "tls-cert" | "tls-key" | "tls-ca", fallback?: string) => {
     const typed = v[flag] as string | undefined;
     const folder = flag === "dir" || flag === "out";
     if (typed === "") throw new UsageError(`--${flag} must name a ${folder ? "folder" : "file"}, got ''`);
     const chosen = typed ?? fallback;
-    return chosen === undefined ? undefined : isAbsolute(chosen) ? chosen : resolve(cwd, chosen);
+    return chosen === undefined ? undefined : isAbsolute(chosen) ? chosen : resolve(cwd(), chosen);
   };
   const flags: Flags = {
     trackers: [], // read last, below

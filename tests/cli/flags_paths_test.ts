@@ -23,6 +23,15 @@ Deno.test("flags: relative --dir, --out and --info resolve against the folder th
   assert.deepEqual([get.out, get.info], ["/home/me/saved", "/home/me/i.txt"]);
 });
 
+Deno.test("flags: relative --tls-* files resolve there too, for the tracker and cat as for the peer and get", () => {
+  const tracker = parse(["--tls-cert", "p2p.crt", "--tls-key", "keys/p2p.key"], "tracker");
+  assert.deepEqual([tracker.tlsCert, tracker.tlsKey], ["/home/me/p2p.crt", "/home/me/keys/p2p.key"]);
+  assert.equal(parse(["--tls-ca", "../ca.crt", "x"], "cat").tlsCa, "/home/ca.crt");
+  assert.equal(parse(["--tls-ca", "ca.crt", "x"], "get").tlsCa, "/home/me/ca.crt");
+  const peer = parse(["--tls-cert", "/etc/p2p.crt", "--tls-key", "p2p.key", "--tls-ca", "ca.crt"]);
+  assert.deepEqual([peer.tlsCert, peer.tlsKey, peer.tlsCa], ["/etc/p2p.crt", "/home/me/p2p.key", "/home/me/ca.crt"]);
+});
+
 Deno.test("flags: absolute paths are kept as given", () => {
   const peer = parse(["--dir", "/srv/files", "--out", "/tmp/x", "--info", "/var/i.txt"]);
   assert.deepEqual([peer.dir, peer.out, peer.info], ["/srv/files", "/tmp/x", "/var/i.txt"]);

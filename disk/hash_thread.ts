@@ -327,7 +327,9 @@ class ThreadHash implements FileHash {
     if (reply.op === "back") {
       this.#over--;
       this.#options.onReturn?.(reply.buffer);
-      this.#roomWaiters.shift()?.();
+      // Every waiter, not one: a source woken may land a piece out of line, which sends nothing over, and
+      // then nothing would come back to wake the next. A piece in line finding the thread full is read back.
+      for (const wake of this.#roomWaiters.splice(0)) wake();
     } else if (reply.op === "digest") {
       this.#digest.resolve(reply.hex);
       this.close();

@@ -276,7 +276,11 @@ export class HolderConnection {
           this.rate = this.rate === undefined ? piece.length / ms : (this.rate + piece.length / ms) / 2;
           this.headStart = performance.now();
           this.partial -= piece.length;
-          return deliver(index++, piece);
+          const waiting = deliver(index++, piece);
+          if (!waiting) return;
+          // Waiting for room here (the hashing thread's) is not the holder's silence.
+          watchdog.pause();
+          return waiting.finally(() => watchdog.resume());
         },
       }),
     );

@@ -14,6 +14,7 @@ import { openFileHash, THREAD_BYTES, THREAD_CORES } from "../../disk/hash_thread
 import { MiB, sha256 } from "../helpers/hashes.ts";
 import { randomBytes } from "../helpers/random.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { within } from "../helpers/events.ts";
 
 /** Piece `i` of `data` (pieces of 1 MiB), and where it lies. */
 const piece = (data: Uint8Array, i: number) => ({
@@ -84,6 +85,26 @@ Deno.test("hash thread: the piece next in line goes over with its buffer, which 
   assert.equal(back.length, 1, "room again once the buffer came back");
   assert.equal(back[0].byteLength, MiB);
   assert.equal(await hash.digest(3), sha256(data));
+});
+
+Deno.test("hash thread: a buffer coming back wakes every source waiting for room, not one", async () => {
+  await using dir = await tempDir();
+  const data = randomBytes(4 * MiB, 29);
+  const path = join(dir.path, "w.bin");
+  await Deno.writeFile(path, data);
+  using hash = openFileHash({ path, size: data.length, thread: true, inFlight: 1 });
+  assert.equal(hash.landed(0, { ...piece(data, 0).span, bytes: own(piece(data, 0).bytes) }), true);
+  // Two sources wait for room; the first, woken, lands a piece out of line, which sends nothing over: only the
+  // buffer already there can wake the second.
+  const first = hash.room();
+  const second = hash.room();
+  assert.ok(first && second, "both wait: the one buffer allowed is over there");
+  await within("the first source woken", first);
+  assert.equal(hash.landed(2, { ...piece(data, 2).span, bytes: own(piece(data, 2).bytes) }), false);
+  await within("the second source woken too", second);
+  hash.landed(1, piece(data, 1).span);
+  hash.landed(3, piece(data, 3).span);
+  assert.equal(await hash.digest(4), sha256(data));
 });
 
 Deno.test("hash thread: a small file is hashed here unless a thread is asked for", async () => {

@@ -17,6 +17,7 @@
 
 import { type FileEntry, Limits, Timeouts } from "./protocol.ts";
 import { errorMessage } from "./io/errors.ts";
+import { checkHttpAccess } from "./io/bearer.ts";
 import { RateLimit } from "./io/rate_limit.ts";
 import type { Secret } from "./io/secret.ts";
 import type { TlsClientConfig, TlsServerConfig } from "./io/tls.ts";
@@ -289,14 +290,7 @@ export class Peer implements AsyncDisposable {
    * upload budget, upload count and connection count as the file server.
    */
   static async start(options: PeerOptions): Promise<Peer> {
-    if (options.httpPort !== undefined && options.secret !== undefined && options.httpBearer === undefined) {
-      throw new TypeError(
-        "an HTTP face with a secret needs httpBearer (bearerToken of the secret), or it admits anyone",
-      );
-    }
-    if (options.httpPort !== undefined && options.httpBearer !== undefined && options.tls === undefined) {
-      throw new TypeError("httpBearer needs tls: a bearer token sent over plain HTTP could be read on the way");
-    }
+    checkHttpAccess(options);
     const trackers = trackerList(options.tracker); // an empty list throws before anything listens
     const emit = safely(options.onEvent);
     const folder = await SharedFolder.open(options.dir, { cache: options.hashCache });

@@ -22,6 +22,7 @@
 import { Limits, Timeouts, type TrackerStats } from "./protocol.ts";
 import { type Clock, systemClock, type TimerHandle } from "./io/clock.ts";
 import { clientAddress, startHttpServer, UNAUTHORIZED } from "./io/http_server.ts";
+import { checkHttpAccess } from "./io/bearer.ts";
 import { type ListenOptions, TcpServer } from "./io/server.ts";
 import { Slots } from "./io/slots.ts";
 import { Counters } from "./tracker/counters.ts";
@@ -244,20 +245,6 @@ export async function startTrackerWithHttp(options: TrackerOptions): Promise<Tra
     await tracker.close();
   };
   return { ...tracker, http: server.addr, close, [Symbol.asyncDispose]: close };
-}
-
-/**
- * An HTTP face with a secret admits only those who send its bearer token, which only HTTPS keeps from being read
- * on the way: `httpPort` with a `secret` needs `httpBearer` and `tls`, and `httpBearer` needs `tls`.
- */
-function checkHttpAccess(options: TrackerOptions): void {
-  if (options.httpPort === undefined) return;
-  if (options.secret !== undefined && options.httpBearer === undefined) {
-    throw new TypeError("an HTTP face with a secret needs httpBearer (bearerToken of the secret), or it admits anyone");
-  }
-  if (options.httpBearer !== undefined && options.tls === undefined) {
-    throw new TypeError("httpBearer needs tls: a bearer token sent over plain HTTP could be read on the way");
-  }
 }
 
 /** The store `options.store` names, opened; a Redis store is connected (or throws, naming it). */

@@ -83,3 +83,39 @@ export function checkBearer(authorization: string | undefined, token: string): B
 function digest(text: string): Uint8Array {
   return createHash("sha256").update(text).digest();
 }
+
+/** What {@link checkHttpAccess} looks at: a role's options. */
+export interface HttpAccess {
+  /** The HTTP face's port, if it has one. */
+  httpPort?: number;
+  /** The network's secret, if any. */
+  secret?: unknown;
+  /** The token every request must carry, if any. */
+  httpBearer?: string;
+  /** The HTTP face's TLS, if any. */
+  tls?: unknown;
+}
+
+/**
+ * Throws a `TypeError` for an HTTP face that would admit the wrong people:
+ * with a `secret` it needs `httpBearer` (else it admits anyone), and
+ * `httpBearer` needs `tls` (only HTTPS keeps the token from being read on
+ * the way). The tracker and the peer check their options with it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ *
+ * checkHttpAccess({ httpPort: 8080, secret: "s", httpBearer: "t", tls: {} });
+ * assert.throws(() => checkHttpAccess({ httpPort: 8080, secret: "s" }), TypeError);
+ * ```
+ */
+export function checkHttpAccess(options: HttpAccess): void {
+  if (options.httpPort === undefined) return;
+  if (options.secret !== undefined && options.httpBearer === undefined) {
+    throw new TypeError("an HTTP face with a secret needs httpBearer (bearerToken of the secret), or it admits anyone");
+  }
+  if (options.httpBearer !== undefined && options.tls === undefined) {
+    throw new TypeError("httpBearer needs tls: a bearer token sent over plain HTTP could be read on the way");
+  }
+}
